@@ -1,0 +1,5 @@
+export { adjustRewardsBruteForce } from './bruteForce.js';
+export { formatValue, RewardInputError } from './errors.js';
+export { type AdjustOptions, adjustGroups, adjustRewards } from './solver.js';
+export type { NumberArray } from './validate.js';
+export { rewardVariance, weightedMean } from './variance.js';

@@ -1,0 +1,39 @@
+import { Command, CommanderError } from 'commander';
+import { RewardInputError } from '../adjust/index.js';
+import { registerAdjust } from './commands/adjust.js';
+import { UserInputError } from './errors.js';
+import { packageVersion } from './version.js';
+
+/** Builds the `grpovi` program with every subcommand registered. */
+export function buildProgram(): Command {
+  const program = new Command('grpovi')
+    .description('RL fine-tuning of language models with GRPO and GRPOVI (GRPO with reward variance increase)')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerAdjust(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here with exit code 0; usage errors were already printed.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UserInputError) {
+      process.stderr.write(`grpovi: ${error.message}\n`);
+      return error.exitCode;
+    }
+    if (error instanceof RewardInputError) {
+      process.stderr.write(`grpovi: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,196 @@
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../util/rng.js';
+import { CheckpointError } from './checkpointError.js';
+import { type GptConfig, gptParamSpecs, type ParamSpec, validateGptConfig } from './gptConfig.js';
+import { embeddingLookup, gelu, layerNorm } from './layers.js';
+import type { NamedTensor } from './safetensors.js';
+import type { SequenceInput } from './sequenceBatch.js';
+
+/** Keys and values of every layer for the tokens seen so far, each [batch, heads, tokens, headWidth]. */
+export type KvCache = { k: tf.Tensor4D; v: tf.Tensor4D }[];
+
+const INIT_STD = 0.02;
+
+/** Fills a parameter as its spec says, from the seeded generator. */
+function initialValues(spec: ParamSpec, depth: number, rng: Rng): Float32Array {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(size);
+  if (spec.init === 'ones') data.fill(1);
+  if (spec.init === 'normal' || spec.init === 'residual') {
+    // Residual projections are scaled down so the stream's variance does not grow with depth.
+    const std = spec.init === 'normal' ? INIT_STD : INIT_STD / Math.sqrt(2 * depth);
+    for (let i = 0; i < size; i++) data[i] = rng.normal() * std;
+  }
+  return data;
+}
+
+/**
+ * A GPT: pre-LayerNorm blocks, causal self-attention, GELU MLP, learned positions and an output
+ * projection tied to the token embedding. Holds TF.js variables when trainable, plain tensors otherwise.
+ */
+export class Gpt {
+  readonly config: GptConfig;
+  readonly specs: ParamSpec[];
+  private readonly params: Map<string, tf.Tensor>;
+
+  private constructor(config: GptConfig, params: Map<string, tf.Tensor>) {
+    this.config = config;
+    this.specs = gptParamSpecs(config);
+    this.params = params;
+  }
+
+  /** A freshly initialized model; the same seed gives the same weights on every backend. */
+  static init(config: GptConfig, seed: number, options: { trainable?: boolean } = {}): Gpt {
+    validateGptConfig(config);
+    const rng = Rng.derive(seed, 'gpt-init');
+    const values: Record<string, NamedTensor> = {};
+    for (const spec of gptParamSpecs(config)) {
+      values[spec.name] = { dtype: 'F32', shape: spec.shape, data: initialValues(spec, config.depth, rng) };
+    }
+    return Gpt.fromTensors(config, values, { trainable: options.trainable ?? true, source: 'init' });
+  }
+
+  /** A model from named tensors (e.g. a checkpoint), checking every name and shape. */
+  static fromTensors(
+    config: GptConfig,
+    tensors: Record<string, NamedTensor>,
+    options: { trainable?: boolean; source?: string; prefix?: string } = {},
+  ): Gpt {
+    const source = options.source ?? 'tensors';
+    const prefix = options.prefix ?? '';
+    validateGptConfig(config, source);
+    const params = new Map<string, tf.Tensor>();
+    for (const spec of gptParamSpecs(config)) {
+      const entry = tensors[prefix + spec.name];
+      if (entry === undefined) throw new CheckpointError(source, `tensor "${prefix + spec.name}" is missing`);
+      if (entry.shape.length !== spec.shape.length || entry.shape.some((n, i) => n !== spec.shape[i])) {
+        throw new CheckpointError(
+          source,
+          `tensor "${prefix + spec.name}" has shape [${entry.shape.join(', ')}] but the config needs [${spec.shape.join(', ')}]`,
+        );
+      }
+      const data = entry.data instanceof Float32Array ? entry.data : Float32Array.from(entry.data);
+      const tensor = tf.tensor(data, spec.shape, 'float32');
+      params.set(spec.name, options.trainable === false ? tensor : tf.variable(tensor, true));
+      if (options.trainable !== false) tensor.dispose();
+    }
+    return new Gpt({ ...config }, params);
+  }
+
+  /** Weights as named float32 arrays (for checkpoints). */
+  toTensors(prefix = ''): Record<string, NamedTensor> {
+    const out: Record<string, NamedTensor> = {};
+    for (const spec of this.specs) {
+      out[prefix + spec.name] = {
+        dtype: 'F32',
+        shape: spec.shape,
+        data: this.param(spec.name).dataSync() as Float32Array,
+      };
+    }
+    return out;
+  }
+
+  /** An independent copy, e.g. the frozen reference policy. */
+  copy(options: { trainable?: boolean } = {}): Gpt {
+    return Gpt.fromTensors(this.config, this.toTensors(), {
+      trainable: options.trainable ?? false,
+      source: 'copy',
+    });
+  }
+
+  param(name: string): tf.Tensor {
+    const p = this.params.get(name);
+    if (p === undefined) throw new Error(`no parameter named ${name}`);
+    return p;
+  }
+
+  /** The trainable variables with their names, in spec order. */
+  variables(): { name: string; variable: tf.Variable; decay: boolean }[] {
+    return this.specs.map((spec) => {
+      const p = this.param(spec.name);
+      if (!(p instanceof tf.Variable)) throw new Error(`parameter ${spec.name} is not trainable`);
+      return { name: spec.name, variable: p, decay: spec.decay };
+    });
+  }
+
+  /** Overwrites the weights with another model's (same config). */
+  assign(from: Gpt): void {
+    for (const spec of this.specs) {
+      const p = this.param(spec.name);
+      if (!(p instanceof tf.Variable)) throw new Error(`parameter ${spec.name} is not trainable`);
+      p.assign(from.param(spec.name));
+    }
+  }
+
+  dispose(): void {
+    for (const p of this.params.values()) p.dispose();
+    this.params.clear();
+  }
+
+  /**
+   * Final hidden states [batch * length, width] for `input`, after `past` cached tokens if given,
+   * and the cache extended by this input's keys and values.
+   */
+  forward(input: SequenceInput, past?: KvCache): { hidden: tf.Tensor2D; present: KvCache } {
+    const { batchSize: B, length: T, keyLength: S } = input;
+    const { contextLength, width } = this.config;
+    for (let i = 0; i < input.positions.length; i++) {
+      if (input.positions[i] >= contextLength) {
+        throw new RangeError(
+          `sequence position ${input.positions[i]} is beyond the model's context of ${contextLength} tokens`,
+        );
+      }
+    }
+    const tokens = embeddingLookup(this.param('wte') as tf.Tensor2D, input.ids);
+    let x: tf.Tensor = tokens.add(embeddingLookup(this.param('wpe') as tf.Tensor2D, input.positions));
+    const bias = tf.tensor4d(input.attentionBias, [B, 1, T, S]);
+    const present: KvCache = [];
+    for (let l = 0; l < this.config.depth; l++) {
+      const h = `h.${l}`;
+      const normed = layerNorm(x, this.param(`${h}.ln_1.weight`), this.param(`${h}.ln_1.bias`));
+      const attended = this.attention(normed, l, B, T, bias, past?.[l]);
+      present.push({ k: attended.k, v: attended.v });
+      x = x.add(attended.out);
+      const normed2 = layerNorm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
+      const inner = gelu(
+        normed2.matMul(this.param(`${h}.mlp.c_fc.weight`)).add(this.param(`${h}.mlp.c_fc.bias`)),
+      );
+      x = x.add(inner.matMul(this.param(`${h}.mlp.c_proj.weight`)).add(this.param(`${h}.mlp.c_proj.bias`)));
+    }
+    const hidden = layerNorm(x, this.param('ln_f.weight'), this.param('ln_f.bias')).reshape([B * T, width]);
+    return { hidden: hidden as tf.Tensor2D, present };
+  }
+
+  /** Next-token logits [rows, vocab] from hidden states, through the tied embedding. */
+  logits(hidden: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(hidden, this.param('wte'), false, true);
+  }
+
+  private attention(
+    x: tf.Tensor,
+    layer: number,
+    B: number,
+    T: number,
+    bias: tf.Tensor4D,
+    past?: { k: tf.Tensor4D; v: tf.Tensor4D },
+  ): { out: tf.Tensor; k: tf.Tensor4D; v: tf.Tensor4D } {
+    const { width, heads } = this.config;
+    const headWidth = width / heads;
+    const h = `h.${layer}`;
+    const qkv = x
+      .matMul(this.param(`${h}.attn.c_attn.weight`))
+      .add(this.param(`${h}.attn.c_attn.bias`))
+      .reshape([B, T, 3 * heads, headWidth])
+      .transpose([0, 2, 1, 3]);
+    const [q, kNew, vNew] = tf.split(qkv, 3, 1) as tf.Tensor4D[];
+    const k = past ? tf.concat([past.k, kNew], 2) : kNew;
+    const v = past ? tf.concat([past.v, vNew], 2) : vNew;
+    const scores = tf.matMul(q.mul(1 / Math.sqrt(headWidth)), k, false, true).add(bias);
+    const mixed = tf
+      .matMul(tf.softmax(scores), v)
+      .transpose([0, 2, 1, 3])
+      .reshape([B * T, width]);
+    const out = mixed.matMul(this.param(`${h}.attn.c_proj.weight`)).add(this.param(`${h}.attn.c_proj.bias`));
+    return { out, k, v };
+  }
+}

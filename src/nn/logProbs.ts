@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Gpt } from './gpt.js';
+import { oneHotFloat } from './layers.js';
+import { buildSequenceInput, type SequenceInput } from './sequenceBatch.js';
+
+/** Prompts with one completion each; completions are right-padded to a common length. */
+export interface CompletionBatch {
+  /** Prompt token ids per row. */
+  prompts: readonly (readonly number[])[];
+  /** Completion tokens [rows, length], padding after each completion's end. */
+  completions: Int32Array;
+  /** 1 for the completion's real tokens (its EOS included), 0 for padding, [rows, length]. */
+  mask: Float32Array;
+  /** Tokens per completion row. */
+  length: number;
+}
+
+/** The model input that predicts every completion token: the prompt, then all completion tokens but the last. */
+export function completionInput(batch: CompletionBatch, padId: number): SequenceInput {
+  const { prompts, completions, length } = batch;
+  const rows = prompts.length;
+  const shifted = new Int32Array(rows * (length - 1));
+  for (let b = 0; b < rows; b++) {
+    shifted.set(completions.subarray(b * length, b * length + length - 1), b * (length - 1));
+  }
+  return buildSequenceInput(prompts, shifted, length - 1, padId);
+}
+
+/**
+ * Log-probabilities [rows, length] of the completion tokens under softmax(logits / temperature),
+ * differentiable with respect to the model's variables. With `entropy`, also the entropy of each
+ * predicted distribution (not differentiated; a diagnostic).
+ */
+export function completionLogProbs(
+  model: Gpt,
+  batch: CompletionBatch,
+  input: SequenceInput,
+  options: { temperature?: number; entropy?: boolean } = {},
+): { logProbs: tf.Tensor2D; entropy?: tf.Tensor2D } {
+  const temperature = options.temperature ?? 1;
+  const rows = batch.prompts.length;
+  const L = batch.length;
+  const T = input.length;
+  const promptWidth = T - (L - 1);
+  const { hidden } = model.forward(input);
+  // Only the positions that predict completion tokens go through the (vocabulary-wide) output layer.
+  const predicting = hidden
+    .reshape([rows, T, model.config.width])
+    .slice([0, promptWidth - 1, 0], [rows, L, model.config.width])
+    .reshape([rows * L, model.config.width]) as tf.Tensor2D;
+  let logits = model.logits(predicting);
+  if (temperature !== 1) logits = logits.div(temperature);
+  const logNormalizer = tf.logSumExp(logits, 1);
+  const targets = oneHotFloat(batch.completions, model.config.vocabSize);
+  const picked = logits.mul(targets).sum(1);
+  const logProbs = picked.sub(logNormalizer).reshape([rows, L]) as tf.Tensor2D;
+  if (!options.entropy) return { logProbs };
+  // A diagnostic only: it never enters the loss, so no gradient flows through it.
+  const entropy = tf.tidy(() => {
+    const probs = tf.softmax(logits);
+    return logNormalizer.sub(probs.mul(logits).sum(1)).reshape([rows, L]) as tf.Tensor2D;
+  });
+  return { logProbs, entropy };
+}

@@ -1,0 +1,108 @@
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomicWrite.js';
+import { CheckpointError, describeJsonValue } from './checkpointError.js';
+import { type GptConfig, validateGptConfig } from './gptConfig.js';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
+import { type Tokenizer, type TokenizerJson, tokenizerFromJson } from './tokenizer.js';
+
+/** What a model folder holds: a policy (language model) or a reward model (transformer with a scalar head). */
+export type ModelKind = 'policy' | 'reward-model';
+
+export const WEIGHTS_FILE = 'model.safetensors';
+export const MODEL_JSON_FILE = 'model.json';
+const FORMAT = 'grpovi-model';
+
+/** A model folder's contents, before any tensor is created. */
+export interface ModelFiles {
+  kind: ModelKind;
+  config: GptConfig;
+  tokenizer: Tokenizer;
+  tensors: Record<string, NamedTensor>;
+  /** Free-form facts about how the model was made (command, seed, held-out metrics). */
+  info: Record<string, unknown>;
+}
+
+interface ModelJson {
+  format: typeof FORMAT;
+  version: 1;
+  kind: ModelKind;
+  config: GptConfig;
+  tokenizer: TokenizerJson;
+  info: Record<string, unknown>;
+}
+
+/** The two files of a model folder, by name; the JSON is listed last because it must be written last. */
+export function modelDirFiles(files: ModelFiles): Record<string, Uint8Array | string> {
+  const json: ModelJson = {
+    format: FORMAT,
+    version: 1,
+    kind: files.kind,
+    config: files.config,
+    tokenizer: files.tokenizer.toJSON(),
+    info: files.info,
+  };
+  return {
+    [WEIGHTS_FILE]: encodeSafetensors(files.tensors, { format: 'pt', producer: 'grpovi' }),
+    [MODEL_JSON_FILE]: `${JSON.stringify(json, null, 2)}\n`,
+  };
+}
+
+/**
+ * Writes `dir/model.safetensors` then `dir/model.json`, each atomically. The JSON goes last, so a
+ * folder whose JSON exists always has its weights complete.
+ */
+export function saveModelDir(dir: string, files: ModelFiles): void {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, data] of Object.entries(modelDirFiles(files))) writeFileAtomic(join(dir, name), data);
+}
+
+function readFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CheckpointError(path, code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? String(error)})`);
+  }
+}
+
+/** Reads and checks a model folder; every problem is a CheckpointError naming the file. */
+export function loadModelDir(dir: string, expectedKind?: ModelKind): ModelFiles {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError(dir, 'model folder not found');
+  const jsonPath = join(dir, MODEL_JSON_FILE);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFile(jsonPath).toString('utf8'));
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    throw new CheckpointError(jsonPath, `is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw new CheckpointError(jsonPath, `must hold a JSON object (${describeJsonValue(parsed)})`);
+  const json = parsed as Partial<ModelJson>;
+  if (json.format !== FORMAT) throw new CheckpointError(jsonPath, `"format" must be "${FORMAT}" (${describeJsonValue(json.format)})`);
+  if (json.kind !== 'policy' && json.kind !== 'reward-model') {
+    throw new CheckpointError(jsonPath, `"kind" must be "policy" or "reward-model" (${describeJsonValue(json.kind)})`);
+  }
+  if (expectedKind !== undefined && json.kind !== expectedKind) {
+    throw new CheckpointError(jsonPath, `holds a ${json.kind}, but a ${expectedKind} is needed here`);
+  }
+  if (typeof json.config !== 'object' || json.config === null) {
+    throw new CheckpointError(jsonPath, `"config" must be an object (${describeJsonValue(json.config)})`);
+  }
+  try {
+    validateGptConfig(json.config, 'config');
+  } catch (error) {
+    throw new CheckpointError(jsonPath, (error as Error).message);
+  }
+  const tokenizer = tokenizerFromJson(json.tokenizer, `${jsonPath} "tokenizer"`);
+  if (tokenizer.vocabSize !== json.config.vocabSize) {
+    throw new CheckpointError(
+      jsonPath,
+      `the tokenizer has ${tokenizer.vocabSize} tokens but config.vocabSize is ${json.config.vocabSize}`,
+    );
+  }
+  const weightsPath = join(dir, WEIGHTS_FILE);
+  const { tensors } = decodeSafetensors(new Uint8Array(readFile(weightsPath)), weightsPath);
+  const info = typeof json.info === 'object' && json.info !== null ? json.info : {};
+  return { kind: json.kind, config: json.config, tokenizer, tensors, info };
+}

@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs';
+import type { Rng } from '../util/rng.js';
+import type { Gpt, KvCache } from './gpt.js';
+import { buildDecodeInput, buildSequenceInput, padPrompts } from './sequenceBatch.js';
+import { sampleToken, type TokenSamplingOptions } from './tokenSampling.js';
+
+export interface GenerateOptions extends Partial<TokenSamplingOptions> {
+  /** Most tokens to generate per prompt (the EOS token counts). */
+  maxNewTokens: number;
+  eosId: number;
+  padId: number;
+  rng: Rng;
+  /** Turns ids into text for `texts`; omitted, `texts` is empty. */
+  decode?: (ids: ArrayLike<number>) => string;
+}
+
+/** Generated completions, right-padded to the longest one. */
+export interface Generation {
+  /** Completion tokens [rows, length]; padding after each completion's end. */
+  tokens: Int32Array;
+  /** 1 for generated tokens (EOS included), 0 for padding, [rows, length]. */
+  mask: Float32Array;
+  /** Log-probability of each generated token under the temperature-scaled policy, [rows, length]. */
+  logProbs: Float32Array;
+  /** Generated tokens per row. */
+  lengths: Int32Array;
+  /** Whether each row ended with EOS (otherwise it hit maxNewTokens). */
+  finished: Uint8Array;
+  /** Tokens per row in `tokens`. */
+  length: number;
+  texts: string[];
+}
+
+/** The last position's logits of each row, [rows, vocab], as a typed array. */
+function lastLogits(model: Gpt, hidden: tf.Tensor2D, rows: number, length: number): Float32Array {
+  return tf.tidy(() => {
+    const last = hidden
+      .reshape([rows, length, model.config.width])
+      .slice([0, length - 1, 0], [rows, 1, model.config.width]);
+    return model.logits(last.reshape([rows, model.config.width]) as tf.Tensor2D).dataSync() as Float32Array;
+  });
+}
+
+/**
+ * Samples one completion per prompt with a KV cache: the prompts are run once, then each new token
+ * attends to the cached keys and values. Rows stop at EOS; the batch stops when all rows have.
+ */
+export function generate(
+  model: Gpt,
+  prompts: readonly (readonly number[])[],
+  options: GenerateOptions,
+): Generation {
+  const sampling: TokenSamplingOptions = {
+    temperature: options.temperature ?? 1,
+    topK: options.topK ?? 0,
+    topP: options.topP ?? 1,
+  };
+  if (!(sampling.temperature > 0)) throw new RangeError(`temperature must be > 0 (${sampling.temperature})`);
+  const maxNew = options.maxNewTokens;
+  if (!Number.isInteger(maxNew) || maxNew < 1)
+    throw new RangeError(`maxNewTokens must be a positive integer (${maxNew})`);
+  const rows = prompts.length;
+  const vocab = model.config.vocabSize;
+  const padded = padPrompts(prompts);
+  const promptLengths = Int32Array.from(prompts, (p) => p.length);
+  const longest = Math.max(...promptLengths);
+  if (longest + maxNew > model.config.contextLength) {
+    throw new RangeError(
+      `prompt (${longest} tokens) plus maxNewTokens (${maxNew}) exceeds the model's context of ${model.config.contextLength}`,
+    );
+  }
+
+  const tokens = new Int32Array(rows * maxNew).fill(options.padId);
+  const logProbs = new Float32Array(rows * maxNew);
+  const lengths = new Int32Array(rows);
+  const finished = new Uint8Array(rows);
+  const scratch = new Float64Array(vocab);
+
+  const prefill = buildSequenceInput(prompts, new Int32Array(0), 0, options.padId);
+  let cache: KvCache;
+  let logits: Float32Array;
+  {
+    const { hidden, present } = tf.tidy(() => model.forward(prefill));
+    logits = lastLogits(model, hidden, rows, prefill.length);
+    hidden.dispose();
+    cache = present;
+  }
+
+  let steps = 0;
+  try {
+    for (let step = 0; step < maxNew; step++) {
+      const next = new Int32Array(rows).fill(options.padId);
+      for (let b = 0; b < rows; b++) {
+        if (finished[b]) continue;
+        const { token, logProb } = sampleToken(logits, b * vocab, vocab, sampling, options.rng, scratch);
+        tokens[b * maxNew + step] = token;
+        logProbs[b * maxNew + step] = logProb;
+        lengths[b] = step + 1;
+        next[b] = token;
+        if (token === options.eosId) finished[b] = 1;
+      }
+      steps = step + 1;
+      if (finished.every((f) => f === 1) || step === maxNew - 1) break;
+      const input = buildDecodeInput(next, padded, promptLengths, step, padded.width + step);
+      const previous = cache;
+      const { hidden, present } = tf.tidy(() => model.forward(input, previous));
+      logits = lastLogits(model, hidden, rows, 1);
+      hidden.dispose();
+      disposeCache(previous);
+      cache = present;
+    }
+  } finally {
+    disposeCache(cache);
+  }
+
+  const length = Math.max(1, steps);
+  const trimmed = new Int32Array(rows * length);
+  const mask = new Float32Array(rows * length);
+  const trimmedLogProbs = new Float32Array(rows * length);
+  for (let b = 0; b < rows; b++) {
+    for (let i = 0; i < length; i++) {
+      trimmed[b * length + i] = tokens[b * maxNew + i];
+      trimmedLogProbs[b * length + i] = logProbs[b * maxNew + i];
+      mask[b * length + i] = i < lengths[b] ? 1 : 0;
+    }
+  }
+  const texts: string[] = [];
+  if (options.decode) {
+    for (let b = 0; b < rows; b++)
+      texts.push(options.decode(trimmed.subarray(b * length, b * length + lengths[b])));
+  }
+  return { tokens: trimmed, mask, logProbs: trimmedLogProbs, lengths, finished, length, texts };
+}
+
+function disposeCache(cache: KvCache): void {
+  for (const { k, v } of cache) {
+    k.dispose();
+    v.dispose();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Model inputs for a batch of token sequences: left-padded prompts followed by completions.
+ * Plain typed arrays (no tensors) so the same layout serves the full forward pass and the
+ * KV-cached sampler, which must agree position for position.
+ */
+export interface SequenceInput {
+  batchSize: number;
+  /** Tokens per row in this input. */
+  length: number;
+  /** Token ids, row-major [batchSize, length]. */
+  ids: Int32Array;
+  /** Position of each token within its own sequence (left padding excluded), [batchSize, length]. */
+  positions: Int32Array;
+  /** Additive attention bias [batchSize, queries, keys]: 0 where attending is allowed, MASKED elsewhere. */
+  attentionBias: Float32Array;
+  /** Number of keys the bias covers (the cache length plus `length` when decoding). */
+  keyLength: number;
+}
+
+/** Bias for masked attention scores; large but finite so that softmax never sees -Infinity. */
+export const MASKED = -1e9;
+
+/** Left padding of each row, given prompts of different lengths padded to a common width. */
+export interface PaddedPrompts {
+  width: number;
+  padCounts: Int32Array;
+}
+
+export function padPrompts(prompts: readonly (readonly number[])[]): PaddedPrompts {
+  if (prompts.length === 0) throw new RangeError('a batch needs at least one prompt (0 given)');
+  let width = 0;
+  for (const p of prompts) width = Math.max(width, p.length);
+  if (width === 0) throw new RangeError('prompts must not all be empty (longest has 0 tokens)');
+  const padCounts = Int32Array.from(prompts, (p) => width - p.length);
+  return { width, padCounts };
+}
+
+/**
+ * The full-sequence input: each row is `[pad..., prompt..., tokens...]` where `tokens` is
+ * `following[row]` (same count per row). Query i attends to keys j <= i outside the left padding;
+ * a padding query attends to itself only, so every softmax row is finite.
+ */
+export function buildSequenceInput(
+  prompts: readonly (readonly number[])[],
+  following: Int32Array,
+  followingLength: number,
+  padId: number,
+): SequenceInput {
+  const { width, padCounts } = padPrompts(prompts);
+  const B = prompts.length;
+  const T = width + followingLength;
+  const ids = new Int32Array(B * T).fill(padId);
+  const positions = new Int32Array(B * T);
+  const attentionBias = new Float32Array(B * T * T).fill(MASKED);
+  for (let b = 0; b < B; b++) {
+    const pad = padCounts[b];
+    const prompt = prompts[b];
+    for (let i = 0; i < prompt.length; i++) ids[b * T + pad + i] = prompt[i];
+    for (let i = 0; i < followingLength; i++) ids[b * T + width + i] = following[b * followingLength + i];
+    for (let i = 0; i < T; i++) {
+      positions[b * T + i] = Math.max(0, i - pad);
+      const row = (b * T + i) * T;
+      if (i < pad) {
+        attentionBias[row + i] = 0;
+        continue;
+      }
+      for (let j = pad; j <= i; j++) attentionBias[row + j] = 0;
+    }
+  }
+  return { batchSize: B, length: T, ids, positions, attentionBias, keyLength: T };
+}
+
+/**
+ * One decoding step for the KV-cached sampler: token `step` after the prompts (0-based), with
+ * `cachedKeys` keys already in the cache. Keys in the left padding stay masked.
+ */
+export function buildDecodeInput(
+  tokens: Int32Array,
+  padded: PaddedPrompts,
+  promptLengths: Int32Array,
+  step: number,
+  cachedKeys: number,
+): SequenceInput {
+  const B = tokens.length;
+  const keyLength = cachedKeys + 1;
+  const positions = new Int32Array(B);
+  const attentionBias = new Float32Array(B * keyLength);
+  for (let b = 0; b < B; b++) {
+    positions[b] = promptLengths[b] + step;
+    for (let j = 0; j < padded.padCounts[b]; j++) attentionBias[b * keyLength + j] = MASKED;
+  }
+  return { batchSize: B, length: 1, ids: tokens, positions, attentionBias, keyLength };
+}

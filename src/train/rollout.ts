@@ -1,0 +1,95 @@
+import type { Gpt } from '../nn/gpt.js';
+import { type CompletionBatch, completionInput } from '../nn/logProbs.js';
+import { type Generation, generate } from '../nn/sampler.js';
+import type { SequenceInput } from '../nn/sequenceBatch.js';
+import type { Tokenizer } from '../nn/tokenizer.js';
+import type { Rng } from '../util/rng.js';
+
+/** A group-structured batch: each prompt repeated `groupSize` times in contiguous rows. */
+export interface Rollout {
+  promptTexts: string[];
+  completionTexts: string[];
+  batch: CompletionBatch;
+  generation: Generation;
+  groupSize: number;
+}
+
+export interface SamplingSettings {
+  maxNewTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+}
+
+/** Samples `groupSize` completions for each prompt from the policy. */
+export function rollout(
+  policy: Gpt,
+  tokenizer: Tokenizer,
+  prompts: readonly string[],
+  groupSize: number,
+  sampling: SamplingSettings,
+  rng: Rng,
+): Rollout {
+  const promptTexts: string[] = [];
+  const promptIds: number[][] = [];
+  for (const text of prompts) {
+    const ids = tokenizer.encode(text);
+    for (let g = 0; g < groupSize; g++) {
+      promptTexts.push(text);
+      promptIds.push(ids);
+    }
+  }
+  const generation = generate(policy, promptIds, {
+    ...sampling,
+    eosId: tokenizer.eosId,
+    padId: tokenizer.padId,
+    rng,
+    decode: (ids) => tokenizer.decode(ids),
+  });
+  return {
+    promptTexts,
+    completionTexts: generation.texts,
+    batch: { prompts: promptIds, completions: generation.tokens, mask: generation.mask, length: generation.length },
+    generation,
+    groupSize,
+  };
+}
+
+/** Rows [start, end) of a batch, with their model input. */
+export function sliceBatch(
+  batch: CompletionBatch,
+  start: number,
+  end: number,
+  padId: number,
+): { batch: CompletionBatch; input: SequenceInput } {
+  const L = batch.length;
+  const part: CompletionBatch = {
+    prompts: batch.prompts.slice(start, end),
+    completions: batch.completions.slice(start * L, end * L),
+    mask: batch.mask.slice(start * L, end * L),
+    length: L,
+  };
+  return { batch: part, input: completionInput(part, padId) };
+}
+
+/** Sum over each row's completion tokens, [rows]. */
+export function sequenceSums(perToken: ArrayLike<number>, mask: ArrayLike<number>, rows: number, length: number): Float64Array {
+  const out = new Float64Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let s = 0;
+    for (let t = 0; t < length; t++) s += mask[b * length + t] * perToken[b * length + t];
+    out[b] = s;
+  }
+  return out;
+}
+
+/** Mean over all completion tokens. */
+export function tokenMean(perToken: ArrayLike<number>, mask: ArrayLike<number>): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) {
+    s += mask[i] * perToken[i];
+    n += mask[i];
+  }
+  return n > 0 ? s / n : 0;
+}

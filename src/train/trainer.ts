@@ -1,0 +1,343 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { groupAdvantages, meanGroupStd } from '../grpo/advantages.js';
+import { grpoObjective } from '../grpo/objective.js';
+import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
+import { selectBackend } from '../nn/backend.js';
+import { countParams } from '../nn/gptConfig.js';
+import { Gpt } from '../nn/gpt.js';
+import { loadModelDir, modelDirFiles } from '../nn/modelDir.js';
+import { AdamW, learningRateAt } from '../nn/optimizer.js';
+import { policyGradientStep, scoreLogProbs } from '../nn/policyUpdate.js';
+import { combinedRange, scoreCompletions } from '../rewards/rewardFunction.js';
+import type { Task } from '../tasks/task.js';
+import { Rng } from '../util/rng.js';
+import { ConfigError, type TrainConfig } from './config.js';
+import { MetricsLog, type MetricsRow } from './metrics.js';
+import type { TrainObserver } from './observer.js';
+import { PromptStream } from './promptStream.js';
+import { rollout, type SamplingSettings, sequenceSums, sliceBatch, tokenMean } from './rollout.js';
+import { locateCheckpoint, readRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
+
+export interface TrainOptions {
+  config: TrainConfig;
+  task: Task;
+  /** The run folder: config.json, metrics.jsonl, checkpoints/. */
+  outDir: string;
+  /** Continue from the run folder's latest checkpoint (or this checkpoint folder). */
+  resumeFrom?: string;
+  observer?: TrainObserver;
+  /** Checked after every step; when true the trainer checkpoints and returns (Ctrl-C). */
+  shouldStop?: () => boolean;
+}
+
+export interface TrainResult {
+  step: number;
+  interrupted: boolean;
+  lastRow?: MetricsRow;
+  checkpoint?: string;
+}
+
+/** The reward range GRPOVI keeps rewards in: the config's, else the reward functions' declared one. */
+export function resolveRewardRange(config: TrainConfig, task: Task): [number, number] | undefined {
+  if (config.reward_range) return [config.reward_range[0], config.reward_range[1]];
+  return combinedRange(task.rewards);
+}
+
+const now = () => performance.now() / 1000;
+
+/**
+ * Runs GRPO or GRPOVI on a task. Each step: rollout -> score -> transform rewards -> advantages ->
+ * `num_iterations` passes of minibatch updates. GRPO and GRPOVI differ only in the transform.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const { config, task, outDir, observer } = options;
+  const range = resolveRewardRange(config, task);
+  const transformKind: RewardTransformKind = config.algo === 'grpovi' ? 'variance-increase' : 'none';
+  if (transformKind === 'variance-increase' && range === undefined) {
+    const undeclared = task.rewards.filter((r) => !r.fn.range).map((r) => r.fn.name);
+    throw new ConfigError(
+      `config: field "reward_range" is needed for grpovi: reward function(s) ${undeclared.join(', ')} declare no range (undefined)`,
+    );
+  }
+
+  const backend = await selectBackend(config.backend);
+  const policy = task.createPolicy(config.seed, config);
+  const reference = policy.copy({ trainable: false });
+  const optimizer = new AdamW(policy.variables(), {
+    beta1: config.adam_beta1,
+    beta2: config.adam_beta2,
+    epsilon: config.adam_epsilon,
+    weightDecay: config.weight_decay,
+    maxGradNorm: config.max_grad_norm,
+  });
+  const samplingRng = Rng.derive(config.seed, 'sampling');
+  const stream = new PromptStream(task.trainPrompts, config.seed);
+  mkdirSync(outDir, { recursive: true });
+  const metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
+  const context: StepContext = { config, task, policy, reference, optimizer, samplingRng, stream, range, transformKind };
+
+  try {
+    let startStep = 0;
+    if (options.resumeFrom !== undefined) {
+      const { checkpointDir } = locateCheckpoint(options.resumeFrom);
+      const saved = loadModelDir(checkpointDir, 'policy');
+      const restored = Gpt.fromTensors(saved.config, saved.tensors, {
+        trainable: false,
+        source: join(checkpointDir, 'model.safetensors'),
+      });
+      policy.assign(restored);
+      restored.dispose();
+      const { state, optimizer: moments } = readRunCheckpoint(checkpointDir);
+      optimizer.loadState(moments, state.optimizerSteps, join(checkpointDir, 'optimizer.safetensors'));
+      samplingRng.setState(state.samplingRng);
+      stream.restore(state.promptStream);
+      metrics.truncateAfter(state.step);
+      startStep = state.step;
+    } else {
+      writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    }
+
+    observer?.onStart?.({
+      backend,
+      task: task.name,
+      algo: config.algo,
+      steps: config.steps,
+      startStep,
+      outDir,
+      parameters: countParams(policy.specs),
+    });
+
+    if (startStep === 0 && config.eval_every > 0) {
+      const row: MetricsRow = { step: 0, ...(await evaluate(context)) };
+      metrics.append(row);
+      observer?.onStep?.(row, config.steps);
+    }
+
+    let step = startStep;
+    let lastRow: MetricsRow | undefined;
+    let checkpoint: string | undefined;
+    let interrupted = false;
+    while (step < config.steps) {
+      step++;
+      const row = await trainingStep(context, step);
+      const isLast = step === config.steps;
+      if (config.eval_every > 0 && (step % config.eval_every === 0 || isLast)) Object.assign(row, await evaluate(context));
+      metrics.append(row);
+      lastRow = row;
+      observer?.onStep?.(row, config.steps);
+      interrupted = !isLast && (options.shouldStop?.() ?? false);
+      if (isLast || interrupted || (config.checkpoint_every > 0 && step % config.checkpoint_every === 0)) {
+        checkpoint = saveCheckpoint(context, outDir, step);
+        observer?.onCheckpoint?.(checkpoint, step);
+      }
+      if (interrupted) break;
+    }
+    observer?.onEnd?.({ step, interrupted });
+    return { step, interrupted, lastRow, checkpoint };
+  } finally {
+    policy.dispose();
+    reference.dispose();
+    optimizer.dispose();
+  }
+}
+
+interface StepContext {
+  config: TrainConfig;
+  task: Task;
+  policy: Gpt;
+  reference: Gpt;
+  optimizer: AdamW;
+  samplingRng: Rng;
+  stream: PromptStream;
+  range: [number, number] | undefined;
+  transformKind: RewardTransformKind;
+}
+
+function samplingSettings(config: TrainConfig): SamplingSettings {
+  return {
+    maxNewTokens: config.max_completion_length,
+    temperature: config.temperature,
+    topK: config.top_k,
+    topP: config.top_p,
+  };
+}
+
+/** One GRPO/GRPOVI step; returns its metrics row. */
+async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow> {
+  const { config, task, policy, reference, optimizer } = ctx;
+  const G = config.num_generations;
+  const t0 = now();
+
+  const prompts = ctx.stream.next(config.prompts_per_step);
+  const ro = rollout(policy, task.tokenizer, prompts, G, samplingSettings(config), ctx.samplingRng);
+  const rows = ro.promptTexts.length;
+  const L = ro.batch.length;
+  const t1 = now();
+
+  const scores = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
+  const t2 = now();
+
+  const minibatchSize = config.minibatch_size ?? rows;
+  const weightsMode = ctx.transformKind === 'variance-increase' ? config.grpovi_weights : 'uniform';
+  const needOld = config.num_iterations > 1 || minibatchSize < rows || weightsMode === 'importance';
+  const needRef = config.beta > 0 || weightsMode !== 'uniform';
+  const fullInput = sliceBatch(ro.batch, 0, rows, task.tokenizer.padId).input;
+  const old = needOld
+    ? scoreLogProbs(policy, ro.batch, fullInput, { temperature: config.temperature, entropy: true })
+    : undefined;
+  const ref = needRef ? scoreLogProbs(reference, ro.batch, fullInput, { temperature: config.temperature }).logProbs : undefined;
+  const t3 = now();
+
+  const adjusted = transformRewards(scores.total, {
+    kind: ctx.transformKind,
+    groupSize: G,
+    range: ctx.range,
+    weights: weightsMode,
+    refLogProbs: ref && sequenceSums(ref, ro.batch.mask, rows, L),
+    oldLogProbs: old && sequenceSums(old.logProbs, ro.batch.mask, rows, L),
+  });
+  const advantages = Float32Array.from(groupAdvantages(adjusted, G, { scale: config.scale_rewards, eps: config.advantage_epsilon }));
+  const t4 = now();
+
+  const objective = {
+    epsilon: config.epsilon,
+    epsilonHigh: config.epsilon_high ?? config.epsilon,
+    beta: config.beta,
+    lossType: config.loss_type,
+    maxCompletionLength: config.max_completion_length,
+  };
+  const learningRate = learningRateAt(step - 1, {
+    kind: config.lr_schedule,
+    base: config.learning_rate,
+    warmupSteps: config.warmup_steps,
+    totalSteps: config.steps,
+    minRatio: config.min_lr_ratio,
+  });
+  const minibatches = [];
+  for (let start = 0; start < rows; start += minibatchSize) {
+    const end = start + minibatchSize;
+    const part = sliceBatch(ro.batch, start, end, task.tokenizer.padId);
+    minibatches.push({
+      ...part,
+      start,
+      end,
+      oldLogProbs: old?.logProbs.slice(start * L, end * L),
+      refLogProbs: ref?.slice(start * L, end * L),
+      advantages: advantages.slice(start, end),
+    });
+  }
+  let lossSum = 0;
+  let klSum = 0;
+  let clipSum = 0;
+  let gradNormSum = 0;
+  let updates = 0;
+  let entropy = old?.entropy;
+  for (let iteration = 0; iteration < config.num_iterations; iteration++) {
+    for (const mb of minibatches) {
+      const wantEntropy = entropy === undefined && iteration === 0 && mb.start === 0 && minibatches.length === 1;
+      const result = policyGradientStep(policy, optimizer, mb, objective, {
+        temperature: config.temperature,
+        learningRate,
+        entropy: wantEntropy,
+      });
+      if (wantEntropy) entropy = result.entropy;
+      const stats = grpoObjective(
+        {
+          rows: mb.end - mb.start,
+          length: L,
+          logProbs: result.logProbs,
+          oldLogProbs: mb.oldLogProbs ?? result.logProbs,
+          refLogProbs: mb.refLogProbs,
+          advantages: mb.advantages,
+          mask: mb.batch.mask,
+        },
+        objective,
+      );
+      lossSum += result.loss;
+      klSum += stats.kl;
+      clipSum += stats.clipFraction;
+      gradNormSum += result.gradNorm;
+      updates++;
+    }
+  }
+  const t5 = now();
+
+  let completionTokens = 0;
+  for (const len of ro.generation.lengths) completionTokens += len;
+  let zeroStdGroups = 0;
+  for (let g = 0; g < rows; g += G) {
+    if (scores.total.subarray(g, g + G).every((r) => r === scores.total[g])) zeroStdGroups++;
+  }
+  const row: MetricsRow = {
+    step,
+    reward_mean: mean(scores.total),
+    reward_std: meanGroupStd(scores.total, G),
+    adjusted_reward_std: meanGroupStd(adjusted, G),
+    frac_reward_zero_std: zeroStdGroups / (rows / G),
+    kl: needRef ? klSum / updates : 0,
+    loss: lossSum / updates,
+    clip_frac: clipSum / updates,
+    entropy: entropy ? tokenMean(entropy, ro.batch.mask) : 0,
+    grad_norm: gradNormSum / updates,
+    completion_length: completionTokens / rows,
+    learning_rate: learningRate,
+    step_seconds: t5 - t0,
+    tokens_per_second: completionTokens / (t5 - t0),
+    rollout_seconds: t1 - t0,
+    reward_seconds: t2 - t1,
+    transform_seconds: t4 - t3,
+    update_seconds: t3 - t2 + (t5 - t4),
+  };
+  for (const [name, values] of scores.byFunction) row[`rewards/${name}`] = mean(values);
+  return row;
+}
+
+/** Mean reward (and gold) of one sample per held-out prompt; the same random stream at every evaluation. */
+async function evaluate(ctx: StepContext): Promise<Partial<MetricsRow>> {
+  const { config, task, policy } = ctx;
+  const prompts = task.evalPrompts.slice(0, config.eval_prompts);
+  const ro = rollout(policy, task.tokenizer, prompts, 1, samplingSettings(config), Rng.derive(config.seed, 'eval'));
+  const scores = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
+  const out: Partial<MetricsRow> = {
+    eval_reward: mean(scores.total),
+    eval_completion_length: mean(ro.generation.lengths),
+  };
+  if (task.gold) {
+    const gold = await scoreCompletions([{ fn: task.gold, weight: 1 }], ro.promptTexts, ro.completionTexts);
+    out.eval_gold = mean(gold.total);
+  }
+  return out;
+}
+
+function saveCheckpoint(ctx: StepContext, outDir: string, step: number): string {
+  const files = modelDirFiles({
+    kind: 'policy',
+    config: ctx.policy.config,
+    tokenizer: ctx.task.tokenizer,
+    tensors: ctx.policy.toTensors(),
+    info: { task: ctx.task.name, algo: ctx.config.algo, seed: ctx.config.seed, step },
+  });
+  return writeRunCheckpoint(
+    outDir,
+    {
+      step,
+      optimizerSteps: ctx.optimizer.stepCount,
+      samplingRng: ctx.samplingRng.getState(),
+      promptStream: ctx.stream.state(),
+    },
+    ctx.optimizer.stateTensors(),
+    files,
+  );
+}
+
+function mean(values: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < values.length; i++) s += values[i];
+  return values.length > 0 ? s / values.length : 0;
+}
+
+/** Whether a run folder already holds a run (so a new run there would overwrite it). */
+export function runFolderInUse(outDir: string): boolean {
+  return existsSync(join(outDir, 'metrics.jsonl')) || existsSync(join(outDir, 'config.json'));
+}
