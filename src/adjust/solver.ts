@@ -15,30 +15,23 @@ const INSERTION_SORT_LIMIT = 32;
 
 /** Scratch memory for one group size, reused across groups so that `adjustGroups` allocates nothing per group. */
 class Workspace {
-  /** The group's rewards, sorted ascending. */
+  /** Uniform groups: partitions of the group's rewards. Weighted groups: the rewards sorted ascending. */
   readonly values: Float64Array;
-  /** The weights, permuted along with `values` (weighted groups only). */
+  /** Uniform groups: the second buffer the partition rounds alternate with. */
+  readonly spare: Float64Array;
+  /** Uniform groups: the answers [min, t, max], indexed by a reward's comparison with the threshold. */
+  readonly answers: Float64Array;
+  /** Weighted groups: the weights, permuted along with `values`. */
   readonly weights: Float64Array;
-  /** A sorting permutation (large weighted groups only). */
+  /** Large weighted groups: a sorting permutation. */
   readonly order: Int32Array;
 
   constructor(size: number, weighted: boolean) {
     this.values = new Float64Array(size);
+    this.spare = new Float64Array(weighted ? 0 : size);
+    this.answers = new Float64Array(3);
     this.weights = new Float64Array(weighted ? size : 0);
     this.order = new Int32Array(weighted && size > INSERTION_SORT_LIMIT ? size : 0);
-  }
-}
-
-/** Sorts `values[0..n)` ascending in place. */
-function insertionSort(values: Float64Array, n: number): void {
-  for (let k = 1; k < n; k++) {
-    const key = values[k];
-    let i = k - 1;
-    while (i >= 0 && values[i] > key) {
-      values[i + 1] = values[i];
-      i--;
-    }
-    values[i + 1] = key;
   }
 }
 
@@ -79,46 +72,18 @@ function writeAnswer(
 }
 
 /**
- * Moves the k-th smallest of `values[0..n)` to index k, smaller-or-equal values before it and
- * greater-or-equal after (Hoare's selection, pivot at k). Expected O(n); after more partition rounds
- * than a balanced run needs it sorts instead, which bounds the worst case by O(n log n).
- */
-function selectKth(values: Float64Array, n: number, k: number): number {
-  let lo = 0;
-  let hi = n - 1;
-  let rounds = 0;
-  const roundLimit = 2 * (32 - Math.clz32(n));
-  while (lo < hi) {
-    if (++rounds > roundLimit) {
-      values.subarray(lo, hi + 1).sort();
-      return values[k];
-    }
-    const pivot = values[k];
-    let i = lo;
-    let j = hi;
-    do {
-      while (values[i] < pivot) i++;
-      while (pivot < values[j]) j--;
-      if (i <= j) {
-        const swap = values[i];
-        values[i] = values[j];
-        values[j] = swap;
-        i++;
-        j--;
-      }
-    } while (i <= j);
-    if (j < k) lo = i;
-    if (k < i) hi = j;
-  }
-  return values[k];
-}
-
-/**
- * Solves one group `rewards[start..start+n)` with uniform weights into `out`; inputs already validated.
+ * Solves one group `rewards[start..start+n)` with uniform weights into `out`.
  *
  * With unit weights the prefix sums S_j are counts, so the threshold block (the first, from the top,
  * whose count would push the mass at max past tau) is the block holding the floor(tau)-th largest
- * reward (0-based). A selection finds that reward without sorting the group.
+ * reward. A selection finds it in expected O(n) without sorting: each round splits the candidates
+ * into those below, equal to and above a pivot, so the sorted positions [lo, hi) of the candidates
+ * are known, and ends when the wanted position falls among the pivot's copies. The rounds are
+ * branch-free (comparisons become 0/1 increments), which matters more than the operation count
+ * for the small groups of GRPO; the first round also copies the rewards and sums tau.
+ *
+ * Returns 1 when some reward is not in [min, max] (NaN included), for the caller to report; the
+ * answer is then meaningless. Callers that pass plain arrays check the types beforehand.
  */
 function solveUniform(
   rewards: NumberArray,
@@ -128,38 +93,89 @@ function solveUniform(
   max: number,
   out: Float64Array,
   ws: Workspace,
-): void {
-  const values = ws.values;
+): number {
   const span = max - min;
-  // tau = sum (r_i - min) / (max - min): the mass that must sit at max. Rewards at max add exactly 1
-  // and rewards at min exactly 0, so binary rewards give an integer tau and come back unchanged.
+  let source = ws.values;
+  let target = ws.spare;
+
+  // Round 1, straight from the input. Below-pivot values fill target[lo..) from the left, above-pivot
+  // values target[..hi) from the right; both are written every time and the cursors move by 0 or 1.
+  // Copies of the pivot are not stored: they are the gap between the cursors.
+  let pivot = rewards[start + (n >> 1)];
+  let below = 0;
+  let above = n;
   let tau = 0;
-  for (let k = 0; k < n; k++) {
-    const r = rewards[start + k];
-    values[k] = r;
+  let outside = 0;
+  for (let i = start; i < start + n; i++) {
+    const r = rewards[i];
+    // tau = sum (r_i - min) / (max - min), the mass that must sit at max. Rewards at max add exactly 1
+    // and rewards at min exactly 0, so binary rewards give an integer tau and come back unchanged.
     tau += (r - min) / span;
+    outside |= 1 ^ (+(r >= min) & +(r <= max));
+    target[below] = r;
+    target[above - 1] = r;
+    below += +(r < pivot);
+    above -= +(r > pivot);
   }
-  // In ascending order the floor(tau)-th largest sits at n - 1 - floor(tau). tau <= n up to rounding;
-  // at n only the last block is left and t clamps to max.
-  let index = n - 1 - Math.floor(tau);
-  if (index < 0) index = 0;
-  const threshold = selectKth(values, n, index);
-  let above = 0;
-  let equal = 0;
-  for (let k = 0; k < n; k++) {
-    const r = values[k];
-    above += r > threshold ? 1 : 0;
-    equal += r === threshold ? 1 : 0;
+
+  // In ascending order the floor(tau)-th largest sits at position n - 1 - floor(tau). tau <= n up to
+  // rounding; at n only the lowest block is left and t clamps to max. The clamp also keeps k a valid
+  // position when a reward outside the range (about to be reported) makes tau anything at all.
+  let k = n - 1 - Math.floor(tau);
+  if (!(k >= 0)) k = 0;
+  else if (k > n - 1) k = n - 1;
+
+  // Sorted positions [lo, hi) hold the remaining candidates; [below, above) the pivot's copies.
+  let lo = 0;
+  let hi = n;
+  const roundLimit = 2 * (32 - Math.clz32(n));
+  for (let round = 1; !(k >= below && k < above); round++) {
+    if (k < below) hi = below;
+    else lo = above;
+    const swap = source;
+    source = target;
+    target = swap;
+    if (round >= roundLimit) {
+      // Too many unbalanced rounds: sort what is left, which bounds the worst case by O(n log n).
+      const rest = source.subarray(lo, hi).sort();
+      pivot = rest[k - lo];
+      below = lo;
+      while (below < k && source[below] !== pivot) below++;
+      above = k + 1;
+      while (above < hi && source[above] === pivot) above++;
+      break;
+    }
+    pivot = source[(lo + hi) >> 1];
+    below = lo;
+    above = hi;
+    for (let i = lo; i < hi; i++) {
+      const r = source[i];
+      target[below] = r;
+      target[above - 1] = r;
+      below += +(r < pivot);
+      above -= +(r > pivot);
+    }
   }
+
+  const equal = above - below;
   if (equal === n) {
     // All rewards equal: the input is the only feasible point.
     for (let i = start; i < start + n; i++) out[i] = rewards[i];
-    return;
+    return outside;
   }
-  let t = min + (span * (tau - above)) / equal;
+  // Every copy of the threshold value is among the pivot's copies, everything above them is above it.
+  let t = min + (span * (tau - (n - above))) / equal;
   if (t < min) t = min;
   else if (t > max) t = max;
-  writeAnswer(rewards, start, n, threshold, t, min, max, out);
+  const answers = ws.answers;
+  answers[0] = min;
+  answers[1] = t;
+  answers[2] = max;
+  for (let i = start; i < start + n; i++) {
+    const r = rewards[i];
+    out[i] = answers[+(r > pivot) + +(r >= pivot)];
+  }
+  return outside;
 }
 
 /**
@@ -238,23 +254,10 @@ function solveWeighted(
   writeAnswer(rewards, start, n, threshold, t, min, max, out);
 }
 
-function solveGroup(
-  rewards: NumberArray,
-  weights: NumberArray | undefined,
-  start: number,
-  n: number,
-  min: number,
-  max: number,
-  out: Float64Array,
-  ws: Workspace,
-): void {
-  if (weights === undefined) solveUniform(rewards, start, n, min, max, out, ws);
-  else solveWeighted(rewards, weights, start, n, min, max, out, ws);
-}
-
 /**
  * Adjusts one group's rewards to the largest weighted variance that keeps the weighted mean,
- * the order (ties stay tied) and the range `[min, max]`. Exact global optimum, O(n log n).
+ * the order (ties stay tied) and the range `[min, max]`. Exact global optimum: O(n) expected for
+ * uniform weights, O(n log n) with weights.
  *
  * @example adjustRewards([0.9, 0.7, 0.6, 0.6, 0.2], { min: 0, max: 1 }) // [1, 1, 0.5, 0.5, 0]
  */
@@ -263,9 +266,17 @@ export function adjustRewards(rewards: NumberArray, options: AdjustOptions): Flo
   checkRange(min, max);
   checkRewards(rewards, min, max);
   if (weights !== undefined) checkWeights(weights, rewards.length);
-  const out = new Float64Array(rewards.length);
-  solveGroup(rewards, weights, 0, rewards.length, min, max, out, new Workspace(rewards.length, weights !== undefined));
+  const n = rewards.length;
+  const out = new Float64Array(n);
+  const ws = new Workspace(n, weights !== undefined);
+  if (weights === undefined) solveUniform(rewards, 0, n, min, max, out, ws);
+  else solveWeighted(rewards, weights, 0, n, min, max, out, ws);
   return out;
+}
+
+/** Typed arrays of floats hold only numbers, so range checks alone validate them. */
+function holdsOnlyNumbers(values: NumberArray): boolean {
+  return values instanceof Float64Array || values instanceof Float32Array;
 }
 
 /**
@@ -275,13 +286,33 @@ export function adjustRewards(rewards: NumberArray, options: AdjustOptions): Flo
 export function adjustGroups(flat: NumberArray, groupSize: number, options: AdjustOptions): Float64Array {
   const { min, max, weights } = options;
   checkRange(min, max);
-  checkRewards(flat, min, max);
-  checkGroupSize(groupSize, flat.length);
+  // For float arrays without weights the range check rides along with the solve (a pass fewer over
+  // memory); a failure then reruns the full check for its message.
+  const checkWhileSolving = weights === undefined && holdsOnlyNumbers(flat) && flat.length > 0;
+  if (!checkWhileSolving) checkRewards(flat, min, max);
+  try {
+    checkGroupSize(groupSize, flat.length);
+  } catch (error) {
+    // Bad rewards are reported before a bad group size, whichever way they are checked.
+    checkRewards(flat, min, max);
+    throw error;
+  }
   if (weights !== undefined) checkWeights(weights, flat.length, groupSize);
   const out = new Float64Array(flat.length);
   const ws = new Workspace(groupSize, weights !== undefined);
-  for (let start = 0; start < flat.length; start += groupSize) {
-    solveGroup(flat, weights, start, groupSize, min, max, out, ws);
+  if (weights === undefined) {
+    let outside = 0;
+    for (let start = 0; start < flat.length; start += groupSize) {
+      outside |= solveUniform(flat, start, groupSize, min, max, out, ws);
+    }
+    if (outside !== 0) {
+      checkRewards(flat, min, max);
+      throw new Error('unreachable: a reward outside the range passed checkRewards');
+    }
+  } else {
+    for (let start = 0; start < flat.length; start += groupSize) {
+      solveWeighted(flat, weights, start, groupSize, min, max, out, ws);
+    }
   }
   return out;
 }

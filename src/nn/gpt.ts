@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { CheckpointError } from './checkpointError.js';
 import { type GptConfig, gptParamSpecs, type ParamSpec, validateGptConfig } from './gptConfig.js';
-import { embeddingLookup, gelu, layerNorm } from './layers.js';
+import { embeddingLookup, gelu, layerNorm, linear, matMul } from './layers.js';
 import type { NamedTensor } from './safetensors.js';
 import type { SequenceInput } from './sequenceBatch.js';
 
@@ -152,10 +152,8 @@ export class Gpt {
       present.push({ k: attended.k, v: attended.v });
       x = x.add(attended.out);
       const normed2 = layerNorm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
-      const inner = gelu(
-        normed2.matMul(this.param(`${h}.mlp.c_fc.weight`)).add(this.param(`${h}.mlp.c_fc.bias`)),
-      );
-      x = x.add(inner.matMul(this.param(`${h}.mlp.c_proj.weight`)).add(this.param(`${h}.mlp.c_proj.bias`)));
+      const inner = gelu(linear(normed2, this.param(`${h}.mlp.c_fc.weight`), this.param(`${h}.mlp.c_fc.bias`)));
+      x = x.add(linear(inner, this.param(`${h}.mlp.c_proj.weight`), this.param(`${h}.mlp.c_proj.bias`)));
     }
     const hidden = layerNorm(x, this.param('ln_f.weight'), this.param('ln_f.bias')).reshape([B * T, width]);
     return { hidden: hidden as tf.Tensor2D, present };
@@ -163,7 +161,7 @@ export class Gpt {
 
   /** Next-token logits [rows, vocab] from hidden states, through the tied embedding. */
   logits(hidden: tf.Tensor2D): tf.Tensor2D {
-    return tf.matMul(hidden, this.param('wte'), false, true);
+    return matMul(hidden, tf.transpose(this.param('wte')) as tf.Tensor2D);
   }
 
   private attention(
@@ -177,9 +175,7 @@ export class Gpt {
     const { width, heads } = this.config;
     const headWidth = width / heads;
     const h = `h.${layer}`;
-    const qkv = x
-      .matMul(this.param(`${h}.attn.c_attn.weight`))
-      .add(this.param(`${h}.attn.c_attn.bias`))
+    const qkv = linear(x, this.param(`${h}.attn.c_attn.weight`), this.param(`${h}.attn.c_attn.bias`))
       .reshape([B, T, 3 * heads, headWidth])
       .transpose([0, 2, 1, 3]);
     const [q, kNew, vNew] = tf.split(qkv, 3, 1) as tf.Tensor4D[];
@@ -190,7 +186,7 @@ export class Gpt {
       .matMul(tf.softmax(scores), v)
       .transpose([0, 2, 1, 3])
       .reshape([B * T, width]);
-    const out = mixed.matMul(this.param(`${h}.attn.c_proj.weight`)).add(this.param(`${h}.attn.c_proj.bias`));
+    const out = linear(mixed, this.param(`${h}.attn.c_proj.weight`), this.param(`${h}.attn.c_proj.bias`));
     return { out, k, v };
   }
 }

@@ -10,12 +10,12 @@ export function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps = 
     .add(bias);
 }
 
-const GELU_C = Math.sqrt(2 / Math.PI);
-
-/** GELU, tanh approximation (as in GPT-2). */
+/**
+ * GELU in its sigmoid form x * sigmoid(1.702 x) (Hendrycks & Gimpel): on the wasm backend sigmoid
+ * is vectorized while tanh, exp and erf are several times slower, and this form needs three ops.
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(GELU_C);
-  return x.mul(tf.tanh(inner).add(1)).mul(0.5);
+  return x.mul(tf.sigmoid(x.mul(1.702)));
 }
 
 /**
@@ -47,4 +47,91 @@ export function embeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2
  */
 export function oneHotFloat(ids: Int32Array, depth: number): tf.Tensor2D {
   return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(ids, 'int32'), depth), 'float32') as tf.Tensor2D);
+}
+
+/**
+ * a @ b for 2-D tensors. The gradient uses explicit transposes: on the wasm backend a matmul with
+ * transposeA/transposeB runs about ten times slower than a transpose followed by a plain matmul,
+ * and TF.js's own matmul gradient uses the transposed forms.
+ */
+export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = inputs[0] as tf.Tensor2D;
+    const y = inputs[1] as tf.Tensor2D;
+    const save = inputs[2] as tf.GradSaveFunc;
+    save([x, y]);
+    return {
+      value: tf.matMul(x, y),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys] = saved as tf.Tensor2D[];
+        return [tf.matMul(dy as tf.Tensor2D, tf.transpose(ys)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)];
+      },
+    };
+  });
+  return op(a, b) as tf.Tensor2D;
+}
+
+/** x @ w + b over the last axis of a 2-D input. */
+export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
+  return matMul(x as tf.Tensor2D, weight as tf.Tensor2D).add(bias) as tf.Tensor2D;
+}
+
+/**
+ * log Z per row of logits, read off the softmax kernel: log Z = max(x) - log(max softmax(x)). The
+ * largest probability is at least 1/vocab, so this never underflows, and it avoids the elementwise
+ * exp, which is slow on the wasm backend.
+ */
+function logNormalizer(logits: tf.Tensor2D, probs: tf.Tensor2D): tf.Tensor1D {
+  return tf.max(logits, 1).sub(tf.log(tf.max(probs, 1))) as tf.Tensor1D;
+}
+
+/** Flat indices row * vocab + target, to pick each row's target entry with one gather. */
+function targetIndices(targets: Int32Array, vocab: number): tf.Tensor1D {
+  const flat = new Int32Array(targets.length);
+  for (let r = 0; r < targets.length; r++) flat[r] = r * vocab + targets[r];
+  return tf.tensor1d(flat, 'int32');
+}
+
+/**
+ * log softmax(logits)[target] per row, with the gradient written out (onehot - softmax): cheaper
+ * than differentiating logSumExp, whose internal max brings an elementwise comparison over the
+ * whole vocabulary into the backward pass.
+ */
+export function tokenLogProbs(logits: tf.Tensor2D, targets: Int32Array): tf.Tensor1D {
+  const [, vocab] = logits.shape;
+  const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = inputs[0] as tf.Tensor2D;
+    const save = inputs[1] as tf.GradSaveFunc;
+    const probs = tf.softmax(x);
+    const picked = tf.gather(x.reshape([-1]), targetIndices(targets, vocab));
+    save([probs]);
+    return {
+      value: picked.sub(logNormalizer(x, probs)) as tf.Tensor1D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        oneHotFloat(targets, vocab).sub(saved[0]).mul(dy.reshape([-1, 1])),
+    };
+  });
+  return op(logits) as tf.Tensor1D;
+}
+
+/** Entropy of softmax(logits) per row: log Z - sum p x (a diagnostic; not meant to be differentiated). */
+export function softmaxEntropy(logits: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const probs = tf.softmax(logits);
+    return logNormalizer(logits, probs).sub(probs.mul(logits).sum(1)) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Runs `compute` in a tidy scope and copies its result out as a Float32Array. The typed array is
+ * read after the scope closes: a tidy callback that returns a large typed array makes TF.js walk
+ * every element looking for tensors, which once cost more than the model itself.
+ */
+export function readFloats(compute: () => tf.Tensor): Float32Array {
+  const tensor = tf.tidy(compute);
+  try {
+    return tensor.dataSync() as Float32Array;
+  } finally {
+    tensor.dispose();
+  }
 }

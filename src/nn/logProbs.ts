@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Gpt } from './gpt.js';
-import { oneHotFloat } from './layers.js';
+import { softmaxEntropy, tokenLogProbs } from './layers.js';
 import { buildSequenceInput, type SequenceInput } from './sequenceBatch.js';
 
 /** Prompts with one completion each; completions are right-padded to a common length. */
@@ -50,15 +50,8 @@ export function completionLogProbs(
     .reshape([rows * L, model.config.width]) as tf.Tensor2D;
   let logits = model.logits(predicting);
   if (temperature !== 1) logits = logits.div(temperature);
-  const logNormalizer = tf.logSumExp(logits, 1);
-  const targets = oneHotFloat(batch.completions, model.config.vocabSize);
-  const picked = logits.mul(targets).sum(1);
-  const logProbs = picked.sub(logNormalizer).reshape([rows, L]) as tf.Tensor2D;
+  const logProbs = tokenLogProbs(logits, batch.completions).reshape([rows, L]) as tf.Tensor2D;
   if (!options.entropy) return { logProbs };
   // A diagnostic only: it never enters the loss, so no gradient flows through it.
-  const entropy = tf.tidy(() => {
-    const probs = tf.softmax(logits);
-    return logNormalizer.sub(probs.mul(logits).sum(1)).reshape([rows, L]) as tf.Tensor2D;
-  });
-  return { logProbs, entropy };
+  return { logProbs, entropy: softmaxEntropy(logits).reshape([rows, L]) as tf.Tensor2D };
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ObjectiveOptions } from '../grpo/objective.js';
 import type { Gpt } from './gpt.js';
 import { grpoLoss } from './grpoLoss.js';
+import { readFloats } from './layers.js';
 import { type CompletionBatch, completionLogProbs } from './logProbs.js';
 import type { AdamW } from './optimizer.js';
 import type { SequenceInput } from './sequenceBatch.js';
@@ -13,13 +14,20 @@ export function scoreLogProbs(
   input: SequenceInput,
   options: { temperature: number; entropy?: boolean },
 ): { logProbs: Float32Array; entropy?: Float32Array } {
-  return tf.tidy(() => {
+  if (!options.entropy) {
+    return { logProbs: readFloats(() => completionLogProbs(model, batch, input, options).logProbs) };
+  }
+  const both = tf.tidy(() => {
     const out = completionLogProbs(model, batch, input, options);
-    return {
-      logProbs: out.logProbs.dataSync() as Float32Array,
-      entropy: out.entropy?.dataSync() as Float32Array | undefined,
-    };
+    return tf.stack([out.logProbs, out.entropy as tf.Tensor2D]);
   });
+  try {
+    const data = both.dataSync() as Float32Array;
+    const half = data.length / 2;
+    return { logProbs: data.slice(0, half), entropy: data.slice(half) };
+  } finally {
+    both.dispose();
+  }
 }
 
 /** One minibatch of the policy update: completions, their model input, and the loss's fixed inputs. */

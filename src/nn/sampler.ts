@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
 import type { Gpt, KvCache } from './gpt.js';
+import { readFloats } from './layers.js';
 import { buildDecodeInput, buildSequenceInput, padPrompts } from './sequenceBatch.js';
 import { sampleToken, type TokenSamplingOptions } from './tokenSampling.js';
 
@@ -31,13 +32,13 @@ export interface Generation {
   texts: string[];
 }
 
-/** The last position's logits of each row, [rows, vocab], as a typed array. */
-function lastLogits(model: Gpt, hidden: tf.Tensor2D, rows: number, length: number): Float32Array {
-  return tf.tidy(() => {
-    const last = hidden
-      .reshape([rows, length, model.config.width])
-      .slice([0, length - 1, 0], [rows, 1, model.config.width]);
-    return model.logits(last.reshape([rows, model.config.width]) as tf.Tensor2D).dataSync() as Float32Array;
+/** The temperature-scaled next-token probabilities at each row's last position, [rows, vocab]. */
+function lastProbabilities(model: Gpt, hidden: tf.Tensor2D, rows: number, length: number, temperature: number): Float32Array {
+  return readFloats(() => {
+    const width = model.config.width;
+    const last = hidden.reshape([rows, length, width]).slice([0, length - 1, 0], [rows, 1, width]);
+    const logits = model.logits(last.reshape([rows, width]) as tf.Tensor2D);
+    return tf.softmax(temperature === 1 ? logits : logits.div(temperature));
   });
 }
 
@@ -74,14 +75,13 @@ export function generate(
   const logProbs = new Float32Array(rows * maxNew);
   const lengths = new Int32Array(rows);
   const finished = new Uint8Array(rows);
-  const scratch = new Float64Array(vocab);
 
   const prefill = buildSequenceInput(prompts, new Int32Array(0), 0, options.padId);
   let cache: KvCache;
-  let logits: Float32Array;
+  let probs: Float32Array;
   {
     const { hidden, present } = tf.tidy(() => model.forward(prefill));
-    logits = lastLogits(model, hidden, rows, prefill.length);
+    probs = lastProbabilities(model, hidden, rows, prefill.length, sampling.temperature);
     hidden.dispose();
     cache = present;
   }
@@ -92,7 +92,7 @@ export function generate(
       const next = new Int32Array(rows).fill(options.padId);
       for (let b = 0; b < rows; b++) {
         if (finished[b]) continue;
-        const { token, logProb } = sampleToken(logits, b * vocab, vocab, sampling, options.rng, scratch);
+        const { token, logProb } = sampleToken(probs, b * vocab, vocab, sampling, options.rng);
         tokens[b * maxNew + step] = token;
         logProbs[b * maxNew + step] = logProb;
         lengths[b] = step + 1;
@@ -104,7 +104,7 @@ export function generate(
       const input = buildDecodeInput(next, padded, promptLengths, step, padded.width + step);
       const previous = cache;
       const { hidden, present } = tf.tidy(() => model.forward(input, previous));
-      logits = lastLogits(model, hidden, rows, 1);
+      probs = lastProbabilities(model, hidden, rows, 1, sampling.temperature);
       hidden.dispose();
       disposeCache(previous);
       cache = present;

@@ -32,7 +32,14 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'empty group', rewards: [], min: 0, max: 1, message: 'rewards must not be empty ([])', field: 'rewards' },
+  {
+    name: 'empty group',
+    rewards: [],
+    min: 0,
+    max: 1,
+    message: 'rewards must not be empty ([])',
+    field: 'rewards',
+  },
   {
     name: 'NaN reward',
     rewards: [0.5, Number.NaN],
@@ -81,7 +88,14 @@ const cases: Case[] = [
     message: 'min must be less than max = 1 (2)',
     field: 'min',
   },
-  { name: 'min equal to max', rewards: [1], min: 1, max: 1, message: 'min must be less than max = 1 (1)', field: 'min' },
+  {
+    name: 'min equal to max',
+    rewards: [1],
+    min: 1,
+    max: 1,
+    message: 'min must be less than max = 1 (1)',
+    field: 'min',
+  },
   {
     name: 'NaN min',
     rewards: [0.5],
@@ -162,6 +176,36 @@ describe('RewardInputError for every bad input', () => {
     expect(error.message).toBe('rewards[3] is outside the range [0, 1] (1.2)');
   });
 
+  it('adjustGroups checks typed arrays too, with the same messages', () => {
+    const bad: Array<[Float64Array | Float32Array, string]> = [
+      [Float64Array.from([0.1, 0.2, 0.3, Number.NaN]), 'rewards[3] is not a finite number (NaN)'],
+      [
+        Float64Array.from([0.1, Number.NEGATIVE_INFINITY, 0.3, 0.4]),
+        'rewards[1] is not a finite number (-Infinity)',
+      ],
+      [Float64Array.from([0.1, 0.2, 1.5, 0.4]), 'rewards[2] is outside the range [0, 1] (1.5)'],
+      [Float32Array.from([0.5, 0.25, 0.5, -2]), 'rewards[3] is outside the range [0, 1] (-2)'],
+    ];
+    for (const [flat, message] of bad) {
+      expect(rewardError(() => adjustGroups(flat, 2, { min: 0, max: 1 })).message).toBe(message);
+      expect(
+        rewardError(() => adjustGroups(flat, 4, { min: 0, max: 1, weights: [1, 1, 1, 1] })).message,
+      ).toBe(message);
+      expect(rewardError(() => adjustRewards(flat, { min: 0, max: 1 })).message).toBe(message);
+    }
+  });
+
+  it('adjustGroups reports a bad reward before a bad group size', () => {
+    for (const flat of [[0.1, 2, 0.3], Float64Array.from([0.1, 2, 0.3])]) {
+      expect(rewardError(() => adjustGroups(flat, 2, { min: 0, max: 1 })).message).toBe(
+        'rewards[1] is outside the range [0, 1] (2)',
+      );
+    }
+    expect(rewardError(() => adjustGroups(new Float64Array(0), 2, { min: 0, max: 1 })).message).toBe(
+      'rewards must not be empty ([])',
+    );
+  });
+
   it('adjustGroups: groupSize that does not divide the length', () => {
     const error = rewardError(() => adjustGroups([0.1, 0.2, 0.3, 0.4, 0.5], 2, { min: 0, max: 1 }));
     expect(error.message).toBe('groupSize must divide the number of rewards (5) (2)');
@@ -184,18 +228,24 @@ describe('RewardInputError for every bad input', () => {
   });
 
   it('adjustGroups: weights of the wrong length', () => {
-    const error = rewardError(() => adjustGroups([0.1, 0.2, 0.3, 0.4], 2, { min: 0, max: 1, weights: [1, 1] }));
+    const error = rewardError(() =>
+      adjustGroups([0.1, 0.2, 0.3, 0.4], 2, { min: 0, max: 1, weights: [1, 1] }),
+    );
     expect(error.message).toBe('weights must have one weight per reward (4), got length (2)');
   });
 
   it('weightedMean and rewardVariance reject empty input and bad weights', () => {
     expect(rewardError(() => weightedMean([])).message).toBe('rewards must not be empty ([])');
-    expect(rewardError(() => rewardVariance([0.1, 0.2], [0, 0])).message).toBe('weights are all zero ([0,0])');
+    expect(rewardError(() => rewardVariance([0.1, 0.2], [0, 0])).message).toBe(
+      'weights are all zero ([0,0])',
+    );
   });
 
   it('long bad values are shortened in the message', () => {
     const weights = new Array<number>(100).fill(0);
-    const error = rewardError(() => adjustRewards(new Array<number>(100).fill(0.5), { min: 0, max: 1, weights }));
+    const error = rewardError(() =>
+      adjustRewards(new Array<number>(100).fill(0.5), { min: 0, max: 1, weights }),
+    );
     expect(error.message.length).toBeLessThan(140);
     expect(error.message).toMatch(/^weights are all zero \(\[0,0,0,.*\.\.\.\)$/);
   });

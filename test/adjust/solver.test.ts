@@ -96,7 +96,8 @@ function checkVarianceNotLower(g: Group, z: ArrayLike<number>): string | null {
   const after = variance(g, z);
   const span = g.max - g.min;
   // Rounding each answer to the grid can move the variance by about 2 * span * grid.
-  if (after < before - (1e-12 * span * span + 4 * span * gridOf(g))) return `variance fell from ${before} to ${after}`;
+  if (after < before - (1e-12 * span * span + 4 * span * gridOf(g)))
+    return `variance fell from ${before} to ${after}`;
   return null;
 }
 
@@ -166,7 +167,10 @@ const weightArb = fc.oneof(
   {
     weight: 4,
     arbitrary: fc
-      .record({ mantissa: fc.double({ min: 1, max: 10, noNaN: true }), exponent: fc.integer({ min: -9, max: 9 }) })
+      .record({
+        mantissa: fc.double({ min: 1, max: 10, noNaN: true }),
+        exponent: fc.integer({ min: -9, max: 9 }),
+      })
       .map(({ mantissa, exponent }) => mantissa * 10 ** exponent),
   },
 );
@@ -190,7 +194,9 @@ const groupArb: fc.Arbitrary<Group> = fc
         pool: fc.array(unitArb, { minLength: poolSize, maxLength: poolSize }),
         picks: fc.array(fc.nat(poolSize - 1), { minLength: n, maxLength: n }),
         weights: weighted
-          ? fc.array(weightArb, { minLength: n, maxLength: n }).map((w) => (w.some((p) => p > 0) ? w : [1, ...w.slice(1)]))
+          ? fc
+              .array(weightArb, { minLength: n, maxLength: n })
+              .map((w) => (w.some((p) => p > 0) ? w : [1, ...w.slice(1)]))
           : fc.constant(undefined),
       })
       .map(({ pool, picks, weights }): Group => {
@@ -216,26 +222,31 @@ describe('adjustRewards on random groups', () => {
     // Random monotone points in unit coordinates, pulled towards all-min or all-max until the mean fits:
     // every such point is feasible, so none may have a larger objective than the solver's answer.
     fc.assert(
-      fc.property(groupArb, fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 64, maxLength: 64 }), (g, raw) => {
-        const span = g.max - g.min;
-        const n = g.rewards.length;
-        const values = [...new Set(g.rewards)].sort((a, b) => b - a);
-        const levels = raw.slice(0, values.length).sort((a, b) => b - a);
-        const levelOf = new Map(values.map((v, k) => [v, levels[k]]));
-        const u = g.rewards.map((r) => levelOf.get(r)!);
-        const target = accurateSum(g.rewards.map((r, i) => (weightAt(g, i) * (r - g.min)) / span));
-        const current = accurateSum(u.map((x, i) => weightAt(g, i) * x));
-        const total = accurateSum(u.map((_, i) => weightAt(g, i)));
-        const point =
-          current >= target
-            ? u.map((x) => (current === 0 ? 0 : (x * target) / current))
-            : u.map((x) => 1 - ((1 - x) * (total - target)) / (total - current));
-        const z = adjustRewards(g.rewards, g);
-        const zUnit = Array.from(z, (x) => (x - g.min) / span);
-        const objective = (v: number[]): number => accurateSum(v.map((x, i) => weightAt(g, i) * x * x)) / total;
-        expect(objective(point)).toBeLessThanOrEqual(objective(zUnit) + 1e-10);
-        expect(point.length).toBe(n);
-      }),
+      fc.property(
+        groupArb,
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 64, maxLength: 64 }),
+        (g, raw) => {
+          const span = g.max - g.min;
+          const n = g.rewards.length;
+          const values = [...new Set(g.rewards)].sort((a, b) => b - a);
+          const levels = raw.slice(0, values.length).sort((a, b) => b - a);
+          const levelOf = new Map(values.map((v, k) => [v, levels[k]]));
+          const u = g.rewards.map((r) => levelOf.get(r)!);
+          const target = accurateSum(g.rewards.map((r, i) => (weightAt(g, i) * (r - g.min)) / span));
+          const current = accurateSum(u.map((x, i) => weightAt(g, i) * x));
+          const total = accurateSum(u.map((_, i) => weightAt(g, i)));
+          const point =
+            current >= target
+              ? u.map((x) => (current === 0 ? 0 : (x * target) / current))
+              : u.map((x) => 1 - ((1 - x) * (total - target)) / (total - current));
+          const z = adjustRewards(g.rewards, g);
+          const zUnit = Array.from(z, (x) => (x - g.min) / span);
+          const objective = (v: number[]): number =>
+            accurateSum(v.map((x, i) => weightAt(g, i) * x * x)) / total;
+          expect(objective(point)).toBeLessThanOrEqual(objective(zUnit) + 1e-10);
+          expect(point.length).toBe(n);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -245,7 +256,9 @@ describe('adjustRewards on random groups', () => {
       fc.property(
         rangeArb,
         fc.array(fc.boolean(), { minLength: 1, maxLength: 64 }),
-        fc.option(fc.array(fc.double({ min: 1e-6, max: 1e6, noNaN: true }), { minLength: 64, maxLength: 64 })),
+        fc.option(
+          fc.array(fc.double({ min: 1e-6, max: 1e6, noNaN: true }), { minLength: 64, maxLength: 64 }),
+        ),
         ({ min, max }, bits, rawWeights) => {
           const rewards = bits.map((b) => (b ? max : min));
           const weights = rawWeights === null ? undefined : rawWeights.slice(0, rewards.length);
@@ -260,40 +273,45 @@ describe('adjustRewards on random groups', () => {
 
   it('leaves all-equal rewards unchanged', () => {
     fc.assert(
-      fc.property(rangeArb, unitArb, fc.integer({ min: 1, max: 64 }), fc.boolean(), ({ min, max }, u, n, weighted) => {
-        const rewards = new Array<number>(n).fill(toReward(u, min, max));
-        const weights = weighted ? rewards.map((_, i) => 1 + i) : undefined;
-        expect(Array.from(adjustRewards(rewards, { min, max, weights }), (x) => x + 0)).toEqual(
-          rewards.map((x) => x + 0),
-        );
-      }),
+      fc.property(
+        rangeArb,
+        unitArb,
+        fc.integer({ min: 1, max: 64 }),
+        fc.boolean(),
+        ({ min, max }, u, n, weighted) => {
+          const rewards = new Array<number>(n).fill(toReward(u, min, max));
+          const weights = weighted ? rewards.map((_, i) => 1 + i) : undefined;
+          expect(Array.from(adjustRewards(rewards, { min, max, weights }), (x) => x + 0)).toEqual(
+            rewards.map((x) => x + 0),
+          );
+        },
+      ),
     );
   });
 
   it('permutes its output when the input is permuted', () => {
     fc.assert(
-      fc.property(
-        groupArb,
-        fc.array(fc.nat(), { minLength: 64, maxLength: 64 }),
-        (g, keys) => {
-          const n = g.rewards.length;
-          const perm = Array.from({ length: n }, (_, i) => i).sort((a, b) => keys[a] - keys[b] || a - b);
-          const permuted: Group = {
-            ...g,
-            rewards: perm.map((i) => g.rewards[i]),
-            weights: g.weights === undefined ? undefined : perm.map((i) => g.weights![i]),
-          };
-          const z = adjustRewards(g.rewards, g);
-          const zp = adjustRewards(permuted.rewards, permuted);
-          if (g.weights === undefined) {
-            // Uniform weights: block sums are sums of equal terms, so the answer is bit for bit the same.
-            expect(Array.from(zp)).toEqual(perm.map((i) => z[i]));
-          } else {
-            // Weighted sums run in another order: equal up to rounding, on entries that carry weight.
-            expect(checkMatchesReference(permuted, perm.map((i) => z[i]))).toBeNull();
-          }
-        },
-      ),
+      fc.property(groupArb, fc.array(fc.nat(), { minLength: 64, maxLength: 64 }), (g, keys) => {
+        const n = g.rewards.length;
+        const perm = Array.from({ length: n }, (_, i) => i).sort((a, b) => keys[a] - keys[b] || a - b);
+        const permuted: Group = {
+          ...g,
+          rewards: perm.map((i) => g.rewards[i]),
+          weights: g.weights === undefined ? undefined : perm.map((i) => g.weights![i]),
+        };
+        const z = adjustRewards(g.rewards, g);
+        const zp = adjustRewards(permuted.rewards, permuted);
+        // Sums run in another order, so the answers agree up to rounding: tau moves by a few ulps, and
+        // the threshold value by that much over its share of the weight. Zero-weight entries are free.
+        const total = g.rewards.reduce((s, _, i) => s + weightAt(g, i), 0);
+        const span = g.max - g.min;
+        for (let j = 0; j < n; j++) {
+          const p = weightAt(permuted, j);
+          if (p === 0) continue;
+          const tolerance = span * (1e-13 + (1e-13 * total) / p) + 4 * gridOf(g);
+          expect(Math.abs(zp[j] - z[perm[j]])).toBeLessThanOrEqual(tolerance);
+        }
+      }),
       { numRuns: 500 },
     );
   });
@@ -330,14 +348,101 @@ describe('adjustRewards on random groups', () => {
   });
 });
 
+describe('adjustRewards on every order of small groups', () => {
+  function* permutations(items: number[], from = 0): Generator<number[]> {
+    if (from === items.length) {
+      yield items.slice();
+      return;
+    }
+    for (let i = from; i < items.length; i++) {
+      [items[from], items[i]] = [items[i], items[from]];
+      yield* permutations(items, from + 1);
+      [items[from], items[i]] = [items[i], items[from]];
+    }
+  }
+
+  // Every arrangement of 7 values reaches every path of an order-dependent algorithm (pivot choices,
+  // unbalanced rounds) that a group of this size can take; the values put the threshold high, low,
+  // in the middle and on a tie.
+  const bases = [
+    [0.05, 0.1, 0.3, 0.45, 0.6, 0.8, 0.95],
+    [0.9, 0.91, 0.92, 0.93, 0.94, 0.95, 0.1],
+    [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.99],
+    [0.2, 0.2, 0.5, 0.5, 0.5, 0.9, 0.9],
+  ];
+  for (const base of bases) {
+    it(`all 5040 orders of [${base.join(', ')}]`, () => {
+      for (const rewards of permutations([...base])) {
+        const g: Group = { rewards, min: 0, max: 1 };
+        const found = violations(g, adjustRewards(rewards, g));
+        if (found.length > 0) expect(`${JSON.stringify(rewards)}: ${found.join('; ')}`).toBe('');
+      }
+    });
+  }
+});
+
+describe('adjustRewards on orders that defeat a middle pivot', () => {
+  /**
+   * Places `descending` so that the middle element of what is left (in input order) is always the
+   * largest: a selection that pivots on the middle candidate then removes one candidate per round,
+   * and the uniform solver has to fall back to sorting. Any other selection must still be exact here.
+   */
+  function middlePivotWorstCase(descending: number[]): number[] {
+    const positions = descending.map((_, i) => i);
+    const rewards = new Array<number>(descending.length);
+    for (const value of descending) {
+      const [position] = positions.splice(positions.length >> 1, 1);
+      rewards[position] = value;
+    }
+    return rewards;
+  }
+
+  for (const n of [12, 16, 24, 33, 64]) {
+    it(`n = ${n}: threshold at several depths, with and without ties among the last candidates`, () => {
+      const topCount = Math.ceil(n / 2);
+      for (const bottomLevel of [0.02, 0.2, 0.45]) {
+        for (const [tiedHigh, tiedLow] of [
+          [0, 0],
+          [3, 0],
+          [0, 4],
+          [2, 3],
+        ]) {
+          // The top half is just below 1 and removed first; the bottom half decides where the threshold
+          // falls. Ties sit at the upper end of the bottom half (where the threshold lands for small
+          // bottom levels) and at its lower end.
+          const top = Array.from({ length: topCount }, (_, i) => 0.999 - i * 1e-4);
+          const count = n - topCount;
+          const bottom = Array.from({ length: count }, (_, i) =>
+            i < tiedHigh
+              ? bottomLevel
+              : i >= count - tiedLow
+                ? bottomLevel / 4
+                : bottomLevel * (1 - (i + 1) / (2 * count)),
+          );
+          const rewards = middlePivotWorstCase([...top, ...bottom]);
+          const g: Group = { rewards, min: 0, max: 1 };
+          expect(violations(g, adjustRewards(rewards, g)).join('\n')).toBe('');
+        }
+      }
+    });
+  }
+});
+
 describe('adjustGroups', () => {
   it('equals adjustRewards applied to each group', () => {
     const flatArb = fc
-      .record({ groupSize: fc.integer({ min: 1, max: 16 }), groups: fc.integer({ min: 1, max: 6 }), weighted: fc.boolean() })
+      .record({
+        groupSize: fc.integer({ min: 1, max: 16 }),
+        groups: fc.integer({ min: 1, max: 6 }),
+        weighted: fc.boolean(),
+      })
       .chain(({ groupSize, groups, weighted }) =>
         fc.record({
           groupSize: fc.constant(groupSize),
-          entries: fc.array(fc.tuple(unitArb, weightArb), { minLength: groupSize * groups, maxLength: groupSize * groups }),
+          entries: fc.array(fc.tuple(unitArb, weightArb), {
+            minLength: groupSize * groups,
+            maxLength: groupSize * groups,
+          }),
           weighted: fc.constant(weighted),
         }),
       );
@@ -373,19 +478,23 @@ describe('adjustGroups', () => {
   });
 });
 
+function expectClose(actual: ArrayLike<number>, expected: number[]): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) expect(actual[i]).toBeCloseTo(expected[i], 14);
+}
+
 describe('hand-computed examples', () => {
   it('[0.9, 0.7, 0.6, 0.6, 0.2] in [0, 1] -> [1, 1, 0.5, 0.5, 0]', () => {
     // Mean 0.6, so 3 units of mass at the top: 0.9 and 0.7 take 2, the tied pair shares the third.
     const z = adjustRewards([0.9, 0.7, 0.6, 0.6, 0.2], { min: 0, max: 1 });
-    const expected = [1, 1, 0.5, 0.5, 0];
-    expected.forEach((x, i) => expect(z[i]).toBeCloseTo(x, 14));
+    expectClose(z, [1, 1, 0.5, 0.5, 0]);
     expect(z[2]).toBe(z[3]);
   });
 
   it('weights [1, 2, 1] on [0.8, 0.5, 0.2]: mean 0.5, variance 0.045 -> 0.125', () => {
     const g = { rewards: [0.8, 0.5, 0.2], weights: [1, 2, 1], min: 0, max: 1 };
     const z = adjustRewards(g.rewards, g);
-    [1, 0.5, 0].forEach((x, i) => expect(z[i]).toBeCloseTo(x, 14));
+    expectClose(z, [1, 0.5, 0]);
     expect(rewardVariance(g.rewards, g.weights)).toBeCloseTo(0.045, 14);
     expect(rewardVariance(z, g.weights)).toBeCloseTo(0.125, 14);
     expect(weightedMean(z, g.weights)).toBeCloseTo(0.5, 14);
@@ -394,7 +503,7 @@ describe('hand-computed examples', () => {
   it('range [-1, 1]: [0, 0.5, -0.5, 0.2] -> [-0.8, 1, -1, 1]', () => {
     // Unit coordinates 0.5, 0.75, 0.25, 0.6 sum to 2.1: two at the top, 0.1 left for the reward 0.
     const z = adjustRewards([0, 0.5, -0.5, 0.2], { min: -1, max: 1 });
-    [-0.8, 1, -1, 1].forEach((x, i) => expect(z[i]).toBeCloseTo(x, 14));
+    expectClose(z, [-0.8, 1, -1, 1]);
   });
 
   it('a zero-weight entry keeps the order but carries no mass', () => {

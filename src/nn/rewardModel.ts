@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../util/rng.js';
+import { CheckpointError } from './checkpointError.js';
+import { Gpt } from './gpt.js';
+import { linear, readFloats } from './layers.js';
+import type { GptConfig } from './gptConfig.js';
+import type { AdamW, TrainableParam } from './optimizer.js';
+import type { NamedTensor } from './safetensors.js';
+import { buildSequenceInput } from './sequenceBatch.js';
+
+const HEAD_WEIGHT = 'score.weight';
+const HEAD_BIAS = 'score.bias';
+
+/**
+ * A Bradley-Terry reward model: a GPT body reads prompt and completion, and a linear head maps the
+ * last token's hidden state to a scalar score. P(a preferred to b) = sigmoid(score(a) - score(b)).
+ */
+export class RewardModel {
+  readonly body: Gpt;
+  private readonly weight: tf.Tensor;
+  private readonly bias: tf.Tensor;
+
+  private constructor(body: Gpt, weight: tf.Tensor, bias: tf.Tensor) {
+    this.body = body;
+    this.weight = weight;
+    this.bias = bias;
+  }
+
+  get config(): GptConfig {
+    return this.body.config;
+  }
+
+  /** A new reward model; the body starts from `body` weights when given (e.g. the base policy). */
+  static init(config: GptConfig, seed: number, body?: Record<string, NamedTensor>): RewardModel {
+    const gpt = body ? Gpt.fromTensors(config, body, { trainable: true, source: 'reward model body' }) : Gpt.init(config, seed);
+    const rng = Rng.derive(seed, 'reward-head');
+    const w = Float32Array.from({ length: config.width }, () => rng.normal() * 0.02);
+    return new RewardModel(gpt, tf.variable(tf.tensor2d(w, [config.width, 1])), tf.variable(tf.zeros([1])));
+  }
+
+  /** From saved tensors (body names as in Gpt, plus `score.weight` and `score.bias`). */
+  static fromTensors(config: GptConfig, tensors: Record<string, NamedTensor>, source: string, trainable = false): RewardModel {
+    const body = Gpt.fromTensors(config, tensors, { trainable, source });
+    const head = (name: string, shape: number[]) => {
+      const t = tensors[name];
+      if (t === undefined) throw new CheckpointError(source, `tensor "${name}" is missing`);
+      if (t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
+        throw new CheckpointError(source, `tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+      }
+      const value = tf.tensor(Float32Array.from(t.data), shape, 'float32');
+      if (!trainable) return value;
+      const v = tf.variable(value);
+      value.dispose();
+      return v;
+    };
+    return new RewardModel(body, head(HEAD_WEIGHT, [config.width, 1]), head(HEAD_BIAS, [1]));
+  }
+
+  toTensors(): Record<string, NamedTensor> {
+    return {
+      ...this.body.toTensors(),
+      [HEAD_WEIGHT]: { dtype: 'F32', shape: [this.config.width, 1], data: this.weight.dataSync() as Float32Array },
+      [HEAD_BIAS]: { dtype: 'F32', shape: [1], data: this.bias.dataSync() as Float32Array },
+    };
+  }
+
+  variables(): TrainableParam[] {
+    const head = [
+      { name: HEAD_WEIGHT, variable: this.weight, decay: true },
+      { name: HEAD_BIAS, variable: this.bias, decay: false },
+    ];
+    for (const h of head) if (!(h.variable instanceof tf.Variable)) throw new Error('the reward model is not trainable');
+    return [...this.body.variables(), ...(head as TrainableParam[])];
+  }
+
+  /** Scores [rows] of token sequences (prompt then completion), differentiable. */
+  scoreTensor(sequences: readonly (readonly number[])[], padId: number): tf.Tensor1D {
+    const input = buildSequenceInput(sequences, new Int32Array(0), 0, padId);
+    const { hidden } = this.body.forward(input);
+    const rows = sequences.length;
+    // Sequences are left-padded, so every row's last token sits in the last position.
+    const last = hidden
+      .reshape([rows, input.length, this.config.width])
+      .slice([0, input.length - 1, 0], [rows, 1, this.config.width])
+      .reshape([rows, this.config.width]);
+    return linear(last, this.weight, this.bias).reshape([rows]) as tf.Tensor1D;
+  }
+
+  /** Scores without gradients, in batches of at most `batchSize`. */
+  score(sequences: readonly (readonly number[])[], padId: number, batchSize = 256): Float32Array {
+    const out = new Float32Array(sequences.length);
+    for (let start = 0; start < sequences.length; start += batchSize) {
+      const part = sequences.slice(start, start + batchSize);
+      out.set(readFloats(() => this.scoreTensor(part, padId)), start);
+    }
+    return out;
+  }
+
+  dispose(): void {
+    this.body.dispose();
+    this.weight.dispose();
+    this.bias.dispose();
+  }
+}
+
+/**
+ * One AdamW step on the Bradley-Terry loss -log sigmoid(score(chosen) - score(rejected)), averaged
+ * over pairs. Returns the loss and the fraction of pairs already ranked right.
+ */
+export function bradleyTerryStep(
+  model: RewardModel,
+  optimizer: AdamW,
+  chosen: readonly (readonly number[])[],
+  rejected: readonly (readonly number[])[],
+  padId: number,
+  learningRate: number,
+): { loss: number; accuracy: number; gradNorm: number } {
+  const params = model.variables();
+  let margins: Float32Array = new Float32Array(0);
+  const { value, grads } = tf.tidy(() =>
+    tf.variableGrads(() => {
+      // One forward pass over both halves keeps the matmuls large.
+      const scores = model.scoreTensor([...chosen, ...rejected], padId);
+      const [a, b] = tf.split(scores, 2);
+      const margin = a.sub(b);
+      margins = margin.dataSync() as Float32Array;
+      return tf.neg(tf.logSigmoid(margin)).mean() as tf.Scalar;
+    }, params.map((p) => p.variable)),
+  );
+  const loss = value.dataSync()[0];
+  value.dispose();
+  const byName = new Map<string, tf.Tensor>();
+  for (const p of params) byName.set(p.name, grads[p.variable.name]);
+  try {
+    const { gradNorm } = optimizer.apply(byName, learningRate);
+    let right = 0;
+    for (const m of margins) if (m > 0) right++;
+    return { loss, accuracy: right / margins.length, gradNorm };
+  } finally {
+    for (const g of Object.values(grads)) g.dispose();
+  }
+}
