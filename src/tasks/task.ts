@@ -32,6 +32,10 @@ export interface TaskPolicyOptions {
 
 export interface TaskContext {
   seed: number;
+  /** Starting policy folder, for tasks that start from a trained one (default: the shipped asset). */
+  policy?: string;
+  /** Reward model folder, for tasks scored by a learned reward model (default: the shipped asset). */
+  rewardModel?: string;
 }
 
 export type TaskFactory = (context: TaskContext) => Task | Promise<Task>;

@@ -1,0 +1,168 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { MODEL_JSON_FILE } from '../../nn/modelDir.js';
+import { PRETRAIN_CORPORA, type PretrainCorpus } from '../../tasks/datasets.js';
+import { type PretrainConfig, pretrain } from '../../train/pretrain.js';
+import { UserInputError } from '../errors.js';
+
+/** Defaults per corpus: a word-level English model, or a small character-level arithmetic model. */
+export const PRETRAIN_DEFAULTS: Record<PretrainCorpus, Omit<PretrainConfig, 'corpus' | 'seed' | 'backend'>> = {
+  sotu: {
+    steps: 2400,
+    batchSize: 32,
+    learningRate: 2e-3,
+    warmupSteps: 100,
+    weightDecay: 0.1,
+    width: 96,
+    depth: 3,
+    heads: 4,
+    contextLength: 48,
+    vocabSize: 3000,
+    evalEvery: 200,
+    evalTexts: 1000,
+  },
+  'moby-dick': {
+    steps: 1200,
+    batchSize: 32,
+    learningRate: 2e-3,
+    warmupSteps: 100,
+    weightDecay: 0.1,
+    width: 96,
+    depth: 3,
+    heads: 4,
+    contextLength: 48,
+    vocabSize: 3000,
+    evalEvery: 200,
+    evalTexts: 500,
+  },
+  arithmetic: {
+    steps: 1500,
+    batchSize: 64,
+    learningRate: 2e-3,
+    warmupSteps: 100,
+    weightDecay: 0.1,
+    width: 64,
+    depth: 2,
+    heads: 4,
+    contextLength: 16,
+    vocabSize: 0,
+    evalEvery: 250,
+    evalTexts: 500,
+  },
+};
+
+function integer(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a non-negative integer (${JSON.stringify(value)})`);
+    return n;
+  };
+}
+
+function positive(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive number (${JSON.stringify(value)})`);
+    return n;
+  };
+}
+
+interface PretrainFlags {
+  corpus: PretrainCorpus;
+  out: string;
+  seed: number;
+  backend: 'wasm' | 'cpu';
+  force?: boolean;
+  steps?: number;
+  batchSize?: number;
+  lr?: number;
+  warmupSteps?: number;
+  weightDecay?: number;
+  width?: number;
+  depth?: number;
+  heads?: number;
+  context?: number;
+  vocabSize?: number;
+  evalEvery?: number;
+}
+
+export function registerPretrain(program: Command): void {
+  program
+    .command('pretrain')
+    .description('train a base policy with next-token cross-entropy on a corpus shipped in npm packages')
+    .addOption(new Option('--corpus <name>', 'sotu (word-level English), moby-dick, or arithmetic (character-level)').choices(PRETRAIN_CORPORA).makeOptionMandatory())
+    .requiredOption('--out <dir>', 'model folder to write (model.safetensors + model.json)')
+    .option('--seed <n>', 'seed of initialization and batches', integer('--seed'), 0)
+    .option('--steps <n>', 'optimizer steps (corpus default)', integer('--steps'))
+    .option('--batch-size <n>', 'texts per step', integer('--batch-size'))
+    .option('--lr <x>', 'peak learning rate (cosine schedule with warmup)', positive('--lr'))
+    .option('--warmup-steps <n>', 'linear warmup steps', integer('--warmup-steps'))
+    .option('--weight-decay <x>', 'AdamW weight decay', Number)
+    .option('--width <n>', 'model width', integer('--width'))
+    .option('--depth <n>', 'transformer blocks', integer('--depth'))
+    .option('--heads <n>', 'attention heads', integer('--heads'))
+    .option('--context <n>', 'context length in tokens', integer('--context'))
+    .option('--vocab-size <n>', 'word-level vocabulary size (specials included)', integer('--vocab-size'))
+    .option('--eval-every <n>', 'steps between held-out evaluations', integer('--eval-every'))
+    .addOption(new Option('--backend <name>', 'TF.js backend').choices(['wasm', 'cpu']).default('wasm'))
+    .option('--force', 'overwrite an existing model folder')
+    .addHelpText(
+      'after',
+      `
+Defaults per corpus: sotu and moby-dick train a word-level GPT (width 96, depth 3, vocabulary 3000);
+arithmetic trains a character-level GPT on sums and differences of numbers up to 99.
+The data split is fixed, so the held-out sentences match the ones train-rm and RLHF use.
+
+Example:
+  grpovi pretrain --corpus sotu --out assets/sentiment-policy --seed 0`,
+    )
+    .action(async (flags: PretrainFlags) => {
+      if (existsSync(join(flags.out, MODEL_JSON_FILE)) && !flags.force) {
+        throw new UserInputError(`--out ${flags.out} already holds a model; pass --force to overwrite it`);
+      }
+      const base = PRETRAIN_DEFAULTS[flags.corpus];
+      const config: PretrainConfig = {
+        corpus: flags.corpus,
+        seed: flags.seed,
+        backend: flags.backend,
+        steps: flags.steps ?? base.steps,
+        batchSize: flags.batchSize ?? base.batchSize,
+        learningRate: flags.lr ?? base.learningRate,
+        warmupSteps: flags.warmupSteps ?? base.warmupSteps,
+        weightDecay: flags.weightDecay ?? base.weightDecay,
+        width: flags.width ?? base.width,
+        depth: flags.depth ?? base.depth,
+        heads: flags.heads ?? base.heads,
+        contextLength: flags.context ?? base.contextLength,
+        vocabSize: flags.vocabSize ?? base.vocabSize,
+        evalEvery: flags.evalEvery ?? base.evalEvery,
+        evalTexts: base.evalTexts,
+      };
+      if (config.steps < 1) throw new UserInputError(`--steps must be at least 1 (${config.steps})`);
+      if (config.width % config.heads !== 0) {
+        throw new UserInputError(`--heads must divide --width ${config.width} (${config.heads})`);
+      }
+      let stop = false;
+      const onSigint = () => {
+        if (stop) process.exit(130);
+        stop = true;
+        process.stderr.write('grpovi: stopping after this step and saving the model (Ctrl-C again to quit without saving)\n');
+      };
+      process.on('SIGINT', onSigint);
+      try {
+        const result = await pretrain(config, flags.out, (line) => process.stderr.write(`${line}\n`), () => stop);
+        const final = result.evals[result.evals.length - 1];
+        process.stdout.write(
+          `held-out loss ${final.heldOutLoss.toFixed(3)}, perplexity ${final.perplexity.toFixed(1)}` +
+            `${final.accuracy === undefined ? '' : `, accuracy ${(100 * final.accuracy).toFixed(1)}%`}` +
+            ` after ${final.step} steps, ${result.tokensSeen} tokens, ${result.seconds.toFixed(0)} s\nsamples:\n`,
+        );
+        for (const s of result.samples) process.stdout.write(`  ${s.prompt} | ${s.completion}\n`);
+        process.stdout.write(`model: ${flags.out}\n`);
+        if (stop) process.exitCode = 130;
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+    });
+}

@@ -1,0 +1,30 @@
+import type { RewardModel } from '../nn/rewardModel.js';
+import type { Tokenizer } from '../nn/tokenizer.js';
+import type { RewardFunction } from './rewardFunction.js';
+
+/** Token ids the reward model reads: the prompt followed by the completion. */
+export function rewardModelInput(tokenizer: Tokenizer, prompt: string, completion: string): number[] {
+  const ids = [...tokenizer.encode(prompt), ...tokenizer.encode(completion)];
+  return ids.length > 0 ? ids : [tokenizer.unkId];
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/**
+ * A learned reward: sigmoid(score - offset) of a Bradley-Terry reward model, in the declared range
+ * [0, 1]. `offset` centres typical completions near 0.5; the sigmoid keeps the model's scale, so
+ * completions the model barely tells apart get rewards that bunch together.
+ */
+export function rewardModelReward(model: RewardModel, tokenizer: Tokenizer, offset: number, name = 'reward_model'): RewardFunction {
+  return {
+    name,
+    range: [0, 1],
+    score(prompts, completions) {
+      const inputs = completions.map((c, i) => rewardModelInput(tokenizer, prompts[i], c));
+      const scores = model.score(inputs, tokenizer.padId);
+      return Array.from(scores, (s) => sigmoid(s - offset));
+    },
+  };
+}

@@ -1,0 +1,45 @@
+import { Gpt } from '../nn/gpt.js';
+import { loadModelDir } from '../nn/modelDir.js';
+import { arithmeticRewardFunction } from '../rewards/arithmetic.js';
+import { arithmeticProblems } from './arithmeticData.js';
+import { ASSET } from './assets.js';
+import { ARITHMETIC_MAX_OPERAND, DATA_SPLIT_SEED } from './datasets.js';
+import type { Task, TaskContext, TaskPolicyOptions } from './task.js';
+
+const TRAIN_PROMPTS = 4000;
+const EVAL_PROMPTS = 512;
+
+/**
+ * The control: answer `a+b=` or `a-b=` with reward 1 for the right answer and 0 otherwise, range
+ * [0, 1]. Rewards already sit at the ends of the range, so GRPOVI leaves them unchanged and must
+ * train exactly like GRPO.
+ */
+export function createArithmeticTask(context: TaskContext): Task {
+  const policyDir = context.policy ?? ASSET.arithmeticPolicy;
+  const files = loadModelDir(policyDir, 'policy');
+  const problems = (split: 'train' | 'heldOut', count: number, seed: number) =>
+    arithmeticProblems({ count, maxOperand: ARITHMETIC_MAX_OPERAND, ops: ['+', '-'], seed, split, unique: true }).map(
+      (p) => p.prompt,
+    );
+  return {
+    name: 'arithmetic',
+    description: 'two-digit sums and differences; reward 1 if right, 0 if not (binary: the GRPOVI control)',
+    tokenizer: files.tokenizer,
+    createPolicy(_seed: number, options: TaskPolicyOptions) {
+      const chosen = options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : files;
+      return Gpt.fromTensors(chosen.config, chosen.tensors, { trainable: true, source: options.policy ?? policyDir });
+    },
+    trainPrompts: problems('train', TRAIN_PROMPTS, DATA_SPLIT_SEED + 1),
+    evalPrompts: problems('heldOut', EVAL_PROMPTS, DATA_SPLIT_SEED + 2),
+    rewards: [{ fn: arithmeticRewardFunction, weight: 1 }],
+    defaults: {
+      max_completion_length: 5,
+      prompts_per_step: 16,
+      num_generations: 8,
+      learning_rate: 1e-3,
+      beta: 0.04,
+      eval_every: 10,
+      eval_prompts: 256,
+    },
+  };
+}

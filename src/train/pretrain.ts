@@ -1,0 +1,209 @@
+import { join } from 'node:path';
+import { selectBackend } from '../nn/backend.js';
+import { Gpt } from '../nn/gpt.js';
+import { countParams } from '../nn/gptConfig.js';
+import { languageModelBatch, languageModelNll, languageModelStep } from '../nn/languageModel.js';
+import { saveModelDir } from '../nn/modelDir.js';
+import { AdamW, learningRateAt } from '../nn/optimizer.js';
+import { generate } from '../nn/sampler.js';
+import type { Tokenizer } from '../nn/tokenizer.js';
+import { arithmeticReward } from '../rewards/arithmetic.js';
+import { fitTokenizer, type PretrainCorpus, type PretrainData, pretrainData, promptOf } from '../tasks/datasets.js';
+import { Rng } from '../util/rng.js';
+
+/** Settings of `grpovi pretrain`. */
+export interface PretrainConfig {
+  corpus: PretrainCorpus;
+  steps: number;
+  batchSize: number;
+  learningRate: number;
+  warmupSteps: number;
+  weightDecay: number;
+  width: number;
+  depth: number;
+  heads: number;
+  contextLength: number;
+  /** Word-level corpora only. */
+  vocabSize: number;
+  seed: number;
+  evalEvery: number;
+  /** Held-out texts used for the loss (and, for arithmetic, prompts for accuracy). */
+  evalTexts: number;
+  backend: 'wasm' | 'cpu';
+}
+
+export interface PretrainEval {
+  step: number;
+  trainLoss: number;
+  heldOutLoss: number;
+  perplexity: number;
+  /** Arithmetic only: share of held-out problems answered right when sampling at temperature 1. */
+  accuracy?: number;
+  seconds: number;
+}
+
+export interface PretrainResult {
+  evals: PretrainEval[];
+  samples: { prompt: string; completion: string }[];
+  seconds: number;
+  tokensSeen: number;
+  parameters: number;
+}
+
+const EVAL_BATCH = 64;
+
+function encodeSequence(tokenizer: Tokenizer, text: string): number[] {
+  return [...tokenizer.encode(text), tokenizer.eosId];
+}
+
+/** Mean next-token loss of held-out texts. */
+function heldOutLoss(model: Gpt, sequences: number[][], padId: number): number {
+  let nll = 0;
+  let tokens = 0;
+  for (let i = 0; i < sequences.length; i += EVAL_BATCH) {
+    const r = languageModelNll(model, languageModelBatch(sequences.slice(i, i + EVAL_BATCH), padId));
+    nll += r.nll;
+    tokens += r.tokens;
+  }
+  return nll / tokens;
+}
+
+/** Completions of held-out prompts at temperature 1, with a fixed seed. */
+function sampleCompletions(
+  model: Gpt,
+  tokenizer: Tokenizer,
+  data: PretrainData,
+  texts: string[],
+  maxNewTokens: number,
+  seed: number,
+): { prompt: string; completion: string }[] {
+  const prompts = texts.map((t) => promptOf(data, t));
+  const out: { prompt: string; completion: string }[] = [];
+  const rng = Rng.derive(seed, 'pretrain-samples');
+  for (let i = 0; i < prompts.length; i += EVAL_BATCH) {
+    const part = prompts.slice(i, i + EVAL_BATCH);
+    const gen = generate(
+      model,
+      part.map((p) => tokenizer.encode(p)),
+      { maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng, decode: (ids) => tokenizer.decode(ids) },
+    );
+    part.forEach((prompt, k) => out.push({ prompt, completion: gen.texts[k] }));
+  }
+  return out;
+}
+
+/**
+ * Trains a base policy with next-token cross-entropy on a corpus, evaluates held-out loss (and
+ * arithmetic accuracy), and writes the model folder to `outDir` at the end.
+ */
+export async function pretrain(
+  config: PretrainConfig,
+  outDir: string,
+  log: (line: string) => void = () => {},
+  shouldStop: () => boolean = () => false,
+): Promise<PretrainResult> {
+  const started = performance.now();
+  const backend = await selectBackend(config.backend);
+  const data = pretrainData(config.corpus);
+  const tokenizer = fitTokenizer(data, config.vocabSize);
+  const fits = (s: number[]) => s.length <= config.contextLength;
+  const train = data.train.map((t) => encodeSequence(tokenizer, t)).filter(fits);
+  const heldOut = data.heldOut.slice(0, config.evalTexts);
+  const heldOutSequences = heldOut.map((t) => encodeSequence(tokenizer, t)).filter(fits);
+  const model = Gpt.init(
+    {
+      vocabSize: tokenizer.vocabSize,
+      contextLength: config.contextLength,
+      width: config.width,
+      depth: config.depth,
+      heads: config.heads,
+    },
+    config.seed,
+  );
+  const parameters = countParams(model.specs);
+  log(
+    `backend ${backend}; corpus ${config.corpus}: ${train.length} training and ${heldOutSequences.length} held-out texts; ` +
+      `${tokenizer.kind}-level vocabulary ${tokenizer.vocabSize}; ${parameters} parameters`,
+  );
+  const optimizer = new AdamW(model.variables(), {
+    beta1: 0.9,
+    beta2: 0.99,
+    epsilon: 1e-8,
+    weightDecay: config.weightDecay,
+    maxGradNorm: 1,
+  });
+  const rng = Rng.derive(config.seed, 'pretrain-batches');
+  const evals: PretrainEval[] = [];
+  const maxNewTokens = data.kind === 'char' ? 5 : 16;
+  let tokensSeen = 0;
+  let lossSum = 0;
+  let lossCount = 0;
+  try {
+    for (let step = 1; step <= config.steps; step++) {
+      const batch = languageModelBatch(
+        Array.from({ length: config.batchSize }, () => train[rng.int(train.length)]),
+        tokenizer.padId,
+      );
+      const lr = learningRateAt(step - 1, {
+        kind: 'cosine',
+        base: config.learningRate,
+        warmupSteps: config.warmupSteps,
+        totalSteps: config.steps,
+        minRatio: 0.1,
+      });
+      const { loss } = languageModelStep(model, optimizer, batch, lr);
+      tokensSeen += batch.tokens;
+      lossSum += loss;
+      lossCount++;
+      const last = step === config.steps || shouldStop();
+      if (step % config.evalEvery === 0 || last) {
+        const held = heldOutLoss(model, heldOutSequences, tokenizer.padId);
+        const entry: PretrainEval = {
+          step,
+          trainLoss: lossSum / lossCount,
+          heldOutLoss: held,
+          perplexity: Math.exp(held),
+          seconds: (performance.now() - started) / 1000,
+        };
+        if (data.kind === 'char') {
+          const answered = sampleCompletions(model, tokenizer, data, heldOut, maxNewTokens, config.seed);
+          entry.accuracy = answered.filter((s) => arithmeticReward(s.prompt, s.completion) === 1).length / answered.length;
+        }
+        evals.push(entry);
+        lossSum = 0;
+        lossCount = 0;
+        log(
+          `step ${step}/${config.steps}  train loss ${entry.trainLoss.toFixed(3)}  held-out loss ${held.toFixed(3)}  ` +
+            `perplexity ${entry.perplexity.toFixed(1)}${entry.accuracy === undefined ? '' : `  accuracy ${(100 * entry.accuracy).toFixed(1)}%`}  ` +
+            `${entry.seconds.toFixed(0)} s`,
+        );
+      }
+      if (last) break;
+    }
+    const samples = sampleCompletions(model, tokenizer, data, heldOut.slice(0, 8), maxNewTokens, config.seed + 1);
+    const seconds = (performance.now() - started) / 1000;
+    const final = evals[evals.length - 1];
+    saveModelDir(outDir, {
+      kind: 'policy',
+      config: model.config,
+      tokenizer,
+      tensors: model.toTensors(),
+      info: {
+        made_by: 'grpovi pretrain',
+        pretrain: config,
+        steps_done: final.step,
+        held_out_loss: final.heldOutLoss,
+        perplexity: final.perplexity,
+        accuracy: final.accuracy,
+        tokens_seen: tokensSeen,
+        seconds,
+        backend,
+      },
+    });
+    log(`wrote ${join(outDir, 'model.safetensors')} and model.json`);
+    return { evals, samples, seconds, tokensSeen, parameters };
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}

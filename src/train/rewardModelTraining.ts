@@ -1,0 +1,217 @@
+import { join } from 'node:path';
+import { selectBackend } from '../nn/backend.js';
+import { Gpt } from '../nn/gpt.js';
+import { loadModelDir, saveModelDir } from '../nn/modelDir.js';
+import { AdamW, learningRateAt } from '../nn/optimizer.js';
+import { bradleyTerryStep, RewardModel } from '../nn/rewardModel.js';
+import { generate } from '../nn/sampler.js';
+import type { Tokenizer } from '../nn/tokenizer.js';
+import { rewardModelInput } from '../rewards/rewardModel.js';
+import { goldSentiment } from '../rewards/sentiment.js';
+import { heldOutStages, type PretrainCorpus, pretrainData, promptOf } from '../tasks/datasets.js';
+import { Rng } from '../util/rng.js';
+
+/** Settings of `grpovi train-rm`. */
+export interface RewardModelConfig {
+  /** Folder of the base policy whose completions are compared. */
+  policy: string;
+  /** Labelled training pairs (pairs whose completions tie on the gold reward are skipped). */
+  pairs: number;
+  /** Fraction of training labels flipped at random (the noise of human raters). */
+  labelNoise: number;
+  /** Held-out pairs for the accuracy figure (noise-free labels). */
+  heldOutPairs: number;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  maxNewTokens: number;
+  seed: number;
+  backend: 'wasm' | 'cpu';
+}
+
+/** A labelled comparison: prompt with the preferred and the other completion. */
+export interface PreferencePair {
+  prompt: string;
+  chosen: string;
+  rejected: string;
+}
+
+export interface RewardModelResult {
+  trainAccuracy: number;
+  heldOutAccuracy: number;
+  heldOutPairs: number;
+  trainPairs: number;
+  /** Fraction of sampled pairs dropped because the gold reward tied. */
+  tieFraction: number;
+  scoreOffset: number;
+  scoreStd: number;
+  seconds: number;
+}
+
+const SAMPLE_BATCH = 128;
+
+/**
+ * Samples two completions per prompt from the policy and labels each pair with the gold sentiment,
+ * flipping a fraction `labelNoise` of labels. Ties on the gold reward carry no preference and are skipped.
+ */
+export function samplePreferencePairs(
+  policy: Gpt,
+  tokenizer: Tokenizer,
+  prompts: readonly string[],
+  count: number,
+  options: { maxNewTokens: number; labelNoise: number; rng: Rng },
+): { pairs: PreferencePair[]; ties: number } {
+  const pairs: PreferencePair[] = [];
+  let ties = 0;
+  let cursor = 0;
+  while (pairs.length < count) {
+    const batch: string[] = [];
+    for (let i = 0; i < SAMPLE_BATCH / 2; i++) batch.push(prompts[cursor++ % prompts.length]);
+    const ids = batch.flatMap((p) => {
+      const encoded = tokenizer.encode(p);
+      return [encoded, encoded];
+    });
+    const gen = generate(policy, ids, {
+      maxNewTokens: options.maxNewTokens,
+      eosId: tokenizer.eosId,
+      padId: tokenizer.padId,
+      rng: options.rng,
+      decode: (t) => tokenizer.decode(t),
+    });
+    for (let i = 0; i < batch.length && pairs.length < count; i++) {
+      const a = gen.texts[2 * i];
+      const b = gen.texts[2 * i + 1];
+      const ga = goldSentiment(a);
+      const gb = goldSentiment(b);
+      if (ga === gb) {
+        ties++;
+        continue;
+      }
+      let aWins = ga > gb;
+      if (options.rng.uniform() < options.labelNoise) aWins = !aWins;
+      pairs.push({ prompt: batch[i], chosen: aWins ? a : b, rejected: aWins ? b : a });
+    }
+  }
+  return { pairs, ties };
+}
+
+/** Fraction of pairs the model ranks the chosen completion above the rejected one. */
+export function pairwiseAccuracy(model: RewardModel, tokenizer: Tokenizer, pairs: readonly PreferencePair[]): number {
+  const chosen = model.score(pairs.map((p) => rewardModelInput(tokenizer, p.prompt, p.chosen)), tokenizer.padId);
+  const rejected = model.score(pairs.map((p) => rewardModelInput(tokenizer, p.prompt, p.rejected)), tokenizer.padId);
+  let right = 0;
+  for (let i = 0; i < pairs.length; i++) if (chosen[i] > rejected[i]) right++;
+  return right / pairs.length;
+}
+
+/**
+ * Trains a Bradley-Terry reward model on gold-labelled pairs of the base policy's completions. The
+ * body starts from the policy's weights (as RLHF reward models start from the SFT model) with a new
+ * scalar head. Writes a `reward-model` folder.
+ */
+export async function trainRewardModel(
+  config: RewardModelConfig,
+  outDir: string,
+  log: (line: string) => void = () => {},
+): Promise<RewardModelResult> {
+  const started = performance.now();
+  const backend = await selectBackend(config.backend);
+  const saved = loadModelDir(config.policy, 'policy');
+  const tokenizer = saved.tokenizer;
+  const corpus = ((saved.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ?? 'sotu') as PretrainCorpus;
+  const data = pretrainData(corpus);
+  if (data.kind !== 'word') throw new Error(`train-rm needs a policy trained on English text, not ${corpus}`);
+  const prompts = [...new Set(heldOutStages(data).rewardModel.map((s) => promptOf(data, s)))];
+  const split = Math.floor(prompts.length * 0.9);
+  const policy = Gpt.fromTensors(saved.config, saved.tensors, { trainable: false, source: config.policy });
+  const rng = Rng.derive(config.seed, 'reward-model-pairs');
+  const sampled = samplePreferencePairs(policy, tokenizer, prompts.slice(0, split), config.pairs, {
+    maxNewTokens: config.maxNewTokens,
+    labelNoise: config.labelNoise,
+    rng,
+  });
+  const heldOut = samplePreferencePairs(policy, tokenizer, prompts.slice(split), config.heldOutPairs, {
+    maxNewTokens: config.maxNewTokens,
+    labelNoise: 0,
+    rng,
+  });
+  policy.dispose();
+  const tieFraction = sampled.ties / (sampled.ties + sampled.pairs.length);
+  log(
+    `backend ${backend}; sampled ${sampled.pairs.length} training pairs and ${heldOut.pairs.length} held-out pairs ` +
+      `(${(100 * tieFraction).toFixed(1)}% of sampled pairs tied on the gold reward and were skipped)`,
+  );
+
+  const model = RewardModel.init(saved.config, config.seed, saved.tensors);
+  const optimizer = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.01, maxGradNorm: 1 });
+  const order = Array.from({ length: sampled.pairs.length }, (_, i) => i);
+  const batchesPerEpoch = Math.ceil(order.length / config.batchSize);
+  const totalSteps = batchesPerEpoch * config.epochs;
+  const shuffle = Rng.derive(config.seed, 'reward-model-batches');
+  let step = 0;
+  try {
+    for (let epoch = 1; epoch <= config.epochs; epoch++) {
+      shuffle.shuffle(order);
+      let lossSum = 0;
+      let accSum = 0;
+      for (let b = 0; b < batchesPerEpoch; b++) {
+        const batch = order.slice(b * config.batchSize, (b + 1) * config.batchSize).map((i) => sampled.pairs[i]);
+        const lr = learningRateAt(step++, {
+          kind: 'cosine',
+          base: config.learningRate,
+          warmupSteps: Math.min(50, totalSteps / 10),
+          totalSteps,
+          minRatio: 0.1,
+        });
+        const r = bradleyTerryStep(
+          model,
+          optimizer,
+          batch.map((p) => rewardModelInput(tokenizer, p.prompt, p.chosen)),
+          batch.map((p) => rewardModelInput(tokenizer, p.prompt, p.rejected)),
+          tokenizer.padId,
+          lr,
+        );
+        lossSum += r.loss;
+        accSum += r.accuracy;
+      }
+      const acc = pairwiseAccuracy(model, tokenizer, heldOut.pairs);
+      log(
+        `epoch ${epoch}/${config.epochs}  loss ${(lossSum / batchesPerEpoch).toFixed(4)}  ` +
+          `train accuracy ${(100 * accSum / batchesPerEpoch).toFixed(1)}%  held-out accuracy ${(100 * acc).toFixed(1)}%  ` +
+          `${((performance.now() - started) / 1000).toFixed(0)} s`,
+      );
+    }
+    const trainAccuracy = pairwiseAccuracy(model, tokenizer, sampled.pairs);
+    const heldOutAccuracy = pairwiseAccuracy(model, tokenizer, heldOut.pairs);
+    // Centre the sigmoid on the typical completion so rewards spread around 0.5.
+    const scores = model.score(
+      heldOut.pairs.flatMap((p) => [rewardModelInput(tokenizer, p.prompt, p.chosen), rewardModelInput(tokenizer, p.prompt, p.rejected)]),
+      tokenizer.padId,
+    );
+    const scoreOffset = scores.reduce((s, x) => s + x, 0) / scores.length;
+    const scoreStd = Math.sqrt(scores.reduce((s, x) => s + (x - scoreOffset) ** 2, 0) / scores.length);
+    const seconds = (performance.now() - started) / 1000;
+    const result: RewardModelResult = {
+      trainAccuracy,
+      heldOutAccuracy,
+      heldOutPairs: heldOut.pairs.length,
+      trainPairs: sampled.pairs.length,
+      tieFraction,
+      scoreOffset,
+      scoreStd,
+      seconds,
+    };
+    saveModelDir(outDir, {
+      kind: 'reward-model',
+      config: model.config,
+      tokenizer,
+      tensors: model.toTensors(),
+      info: { made_by: 'grpovi train-rm', corpus, train_rm: config, ...result, backend },
+    });
+    log(`wrote ${join(outDir, 'model.safetensors')} and model.json`);
+    return result;
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
