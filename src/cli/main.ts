@@ -1,17 +1,29 @@
 import { Command, CommanderError } from 'commander';
 import { RewardInputError } from '../adjust/index.js';
 import { registerAdjust } from './commands/adjust.js';
+import { registerCompare } from './commands/compare.js';
+import { registerPretrain } from './commands/pretrain.js';
+import { registerReport } from './commands/report.js';
+import { registerTrain } from './commands/train.js';
+import { registerTrainRm } from './commands/trainRm.js';
 import { UserInputError } from './errors.js';
 import { packageVersion } from './version.js';
 
 /** Builds the `grpovi` program with every subcommand registered. */
 export function buildProgram(): Command {
   const program = new Command('grpovi')
-    .description('RL fine-tuning of language models with GRPO and GRPOVI (GRPO with reward variance increase)')
+    .description(
+      'RL fine-tuning of language models with GRPO and GRPOVI (GRPO with reward variance increase)',
+    )
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerAdjust(program);
+  registerCompare(program);
+  registerReport(program);
+  registerPretrain(program);
+  registerTrain(program);
+  registerTrainRm(program);
   return program;
 }
 

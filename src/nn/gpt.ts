@@ -2,12 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { CheckpointError } from './checkpointError.js';
 import { type GptConfig, gptParamSpecs, type ParamSpec, validateGptConfig } from './gptConfig.js';
-import { embeddingLookup, gelu, layerNorm, linear, matMul } from './layers.js';
+import { embeddingLookup, gelu, groupedMatMul, layerNorm, linear, matMul } from './layers.js';
 import type { NamedTensor } from './safetensors.js';
 import type { SequenceInput } from './sequenceBatch.js';
 
-/** Keys and values of every layer for the tokens seen so far, each [batch, heads, tokens, headWidth]. */
-export type KvCache = { k: tf.Tensor4D; v: tf.Tensor4D }[];
+/**
+ * Keys and values of every layer for the tokens seen so far, token-major so that a decode step appends
+ * with a contiguous concat: keys [tokens, headWidth, batch * heads], values [tokens, batch * heads, headWidth].
+ */
+export type KvCache = { k: tf.Tensor3D; v: tf.Tensor3D }[];
 
 const INIT_STD = 0.02;
 
@@ -130,6 +133,9 @@ export class Gpt {
   /**
    * Final hidden states [batch * length, width] for `input`, after `past` cached tokens if given,
    * and the cache extended by this input's keys and values.
+   *
+   * Inside, rows are token-major (position, then sequence): attention then needs fewer transposes
+   * (values and the attention output are already in the layout its grouped products use).
    */
   forward(input: SequenceInput, past?: KvCache): { hidden: tf.Tensor2D; present: KvCache } {
     const { batchSize: B, length: T, keyLength: S } = input;
@@ -141,51 +147,86 @@ export class Gpt {
         );
       }
     }
-    const tokens = embeddingLookup(this.param('wte') as tf.Tensor2D, input.ids);
-    let x: tf.Tensor = tokens.add(embeddingLookup(this.param('wpe') as tf.Tensor2D, input.positions));
-    const bias = tf.tensor4d(input.attentionBias, [B, 1, T, S]);
+    const ids = new Int32Array(B * T);
+    const positions = new Int32Array(B * T);
+    const bias = new Float32Array(T * B * S);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        ids[t * B + b] = input.ids[b * T + t];
+        positions[t * B + b] = input.positions[b * T + t];
+        bias.set(input.attentionBias.subarray((b * T + t) * S, (b * T + t + 1) * S), (t * B + b) * S);
+      }
+    }
+    const tokens = embeddingLookup(this.param('wte') as tf.Tensor2D, ids);
+    let x: tf.Tensor = tokens.add(embeddingLookup(this.param('wpe') as tf.Tensor2D, positions));
+    // Broadcast over heads: scores are [queries, batch, heads, keys].
+    const biasTensor = tf.tensor4d(bias, [T, B, 1, S]);
     const present: KvCache = [];
     for (let l = 0; l < this.config.depth; l++) {
       const h = `h.${l}`;
       const normed = layerNorm(x, this.param(`${h}.ln_1.weight`), this.param(`${h}.ln_1.bias`));
-      const attended = this.attention(normed, l, B, T, bias, past?.[l]);
+      const attended = this.attention(normed, l, B, T, biasTensor, past?.[l]);
       present.push({ k: attended.k, v: attended.v });
       x = x.add(attended.out);
       const normed2 = layerNorm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
       const inner = gelu(linear(normed2, this.param(`${h}.mlp.c_fc.weight`), this.param(`${h}.mlp.c_fc.bias`)));
       x = x.add(linear(inner, this.param(`${h}.mlp.c_proj.weight`), this.param(`${h}.mlp.c_proj.bias`)));
     }
-    const hidden = layerNorm(x, this.param('ln_f.weight'), this.param('ln_f.bias')).reshape([B * T, width]);
-    return { hidden: hidden as tf.Tensor2D, present };
+    const normed = layerNorm(x, this.param('ln_f.weight'), this.param('ln_f.bias'));
+    const hidden = T === 1 ? normed : normed.reshape([T, B, width]).transpose([1, 0, 2]);
+    return { hidden: hidden.reshape([B * T, width]) as tf.Tensor2D, present };
   }
 
-  /** Next-token logits [rows, vocab] from hidden states, through the tied embedding. */
-  logits(hidden: tf.Tensor2D): tf.Tensor2D {
-    return matMul(hidden, tf.transpose(this.param('wte')) as tf.Tensor2D);
+  /** The output projection [width, vocab]: the token embedding transposed (tied weights). */
+  outputProjection(): tf.Tensor2D {
+    return tf.transpose(this.param('wte')) as tf.Tensor2D;
   }
 
+  /**
+   * Next-token logits [rows, vocab] from hidden states, through the tied embedding. Callers that
+   * run many steps with fixed weights pass one `outputProjection()` (saves the transpose, and the
+   * matmul reuses its packed weights).
+   */
+  logits(hidden: tf.Tensor2D, projection?: tf.Tensor2D): tf.Tensor2D {
+    return matMul(hidden, projection ?? this.outputProjection());
+  }
+
+  /**
+   * Causal self-attention over token-major rows x [T * B, width]. Every product goes through
+   * `groupedMatMul` with groups g = (sequence, head); scores are computed transposed (keys as the
+   * input) so that the cached keys keep a token-major layout.
+   */
   private attention(
     x: tf.Tensor,
     layer: number,
     B: number,
     T: number,
     bias: tf.Tensor4D,
-    past?: { k: tf.Tensor4D; v: tf.Tensor4D },
-  ): { out: tf.Tensor; k: tf.Tensor4D; v: tf.Tensor4D } {
+    past?: { k: tf.Tensor3D; v: tf.Tensor3D },
+  ): { out: tf.Tensor; k: tf.Tensor3D; v: tf.Tensor3D } {
     const { width, heads } = this.config;
     const headWidth = width / heads;
+    const groups = B * heads;
     const h = `h.${layer}`;
+    // [T * B, (q|k|v, head, d)] -> [q|k|v, T * B, width]: the three parts become contiguous.
     const qkv = linear(x, this.param(`${h}.attn.c_attn.weight`), this.param(`${h}.attn.c_attn.bias`))
-      .reshape([B, T, 3 * heads, headWidth])
-      .transpose([0, 2, 1, 3]);
-    const [q, kNew, vNew] = tf.split(qkv, 3, 1) as tf.Tensor4D[];
-    const k = past ? tf.concat([past.k, kNew], 2) : kNew;
-    const v = past ? tf.concat([past.v, vNew], 2) : vNew;
-    const scores = tf.matMul(q.mul(1 / Math.sqrt(headWidth)), k, false, true).add(bias);
-    const mixed = tf
-      .matMul(tf.softmax(scores), v)
-      .transpose([0, 2, 1, 3])
-      .reshape([B * T, width]);
+      .reshape([T * B, 3, width])
+      .transpose([1, 0, 2]);
+    const [qPart, kPart, vPart] = tf.split(qkv, 3, 0).map((p) => p.reshape([T, groups, headWidth]));
+    const queries = qPart.mul(1 / Math.sqrt(headWidth)).transpose([2, 1, 0]) as tf.Tensor3D; // [d, g, i]
+    let k = kPart.transpose([0, 2, 1]) as tf.Tensor3D; // [j, d, g]
+    let v = vPart as tf.Tensor3D; // [j, g, d]
+    if (past) {
+      k = tf.concat([past.k, k], 0);
+      v = tf.concat([past.v, v], 0);
+    }
+    const S = k.shape[0];
+    const scores = groupedMatMul(k, queries) // [j, g, i]
+      .transpose([2, 1, 0])
+      .reshape([T, B, heads, S])
+      .add(bias);
+    const probs = tf.softmax(scores).reshape([T, groups, S]).transpose([0, 2, 1]) as tf.Tensor3D; // [i, j, g]
+    const mixed = groupedMatMul(probs, v).reshape([T * B, width]); // [i, g, d]
     const out = linear(mixed, this.param(`${h}.attn.c_proj.weight`), this.param(`${h}.attn.c_proj.bias`));
     return { out, k, v };
   }

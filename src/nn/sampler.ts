@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
 import type { Gpt, KvCache } from './gpt.js';
 import { readFloats } from './layers.js';
-import { buildDecodeInput, buildSequenceInput, padPrompts } from './sequenceBatch.js';
+import { buildDecodeInput, buildSequenceInput, padPrompts, type SequenceInput } from './sequenceBatch.js';
 import { sampleToken, type TokenSamplingOptions } from './tokenSampling.js';
 
 export interface GenerateOptions extends Partial<TokenSamplingOptions> {
@@ -33,11 +33,18 @@ export interface Generation {
 }
 
 /** The temperature-scaled next-token probabilities at each row's last position, [rows, vocab]. */
-function lastProbabilities(model: Gpt, hidden: tf.Tensor2D, rows: number, length: number, temperature: number): Float32Array {
+function lastProbabilities(
+  model: Gpt,
+  projection: tf.Tensor2D,
+  hidden: tf.Tensor2D,
+  rows: number,
+  length: number,
+  temperature: number,
+): Float32Array {
   return readFloats(() => {
     const width = model.config.width;
-    const last = hidden.reshape([rows, length, width]).slice([0, length - 1, 0], [rows, 1, width]);
-    const logits = model.logits(last.reshape([rows, width]) as tf.Tensor2D);
+    const last = length === 1 ? hidden : hidden.reshape([rows, length, width]).slice([0, length - 1, 0], [rows, 1, width]);
+    const logits = model.logits(last.reshape([rows, width]) as tf.Tensor2D, projection);
     return tf.softmax(temperature === 1 ? logits : logits.div(temperature));
   });
 }
@@ -77,17 +84,24 @@ export function generate(
   const finished = new Uint8Array(rows);
 
   const prefill = buildSequenceInput(prompts, new Int32Array(0), 0, options.padId);
-  let cache: KvCache;
-  let probs: Float32Array;
-  {
-    const { hidden, present } = tf.tidy(() => model.forward(prefill));
-    probs = lastProbabilities(model, hidden, rows, prefill.length, sampling.temperature);
-    hidden.dispose();
-    cache = present;
-  }
-
+  // The weights stay fixed while sampling: transpose the output projection once for all steps.
+  const projection = model.outputProjection();
+  let cache: KvCache = [];
   let steps = 0;
+  /** Runs the model on `input` after the cache, replacing the cache; returns next-token probabilities. */
+  const advance = (input: SequenceInput, length: number): Float32Array => {
+    const previous = cache;
+    const { hidden, present } = tf.tidy(() => model.forward(input, previous.length > 0 ? previous : undefined));
+    cache = present;
+    disposeCache(previous);
+    try {
+      return lastProbabilities(model, projection, hidden, rows, length, sampling.temperature);
+    } finally {
+      hidden.dispose();
+    }
+  };
   try {
+    let probs = advance(prefill, prefill.length);
     for (let step = 0; step < maxNew; step++) {
       const next = new Int32Array(rows).fill(options.padId);
       for (let b = 0; b < rows; b++) {
@@ -101,16 +115,11 @@ export function generate(
       }
       steps = step + 1;
       if (finished.every((f) => f === 1) || step === maxNew - 1) break;
-      const input = buildDecodeInput(next, padded, promptLengths, step, padded.width + step);
-      const previous = cache;
-      const { hidden, present } = tf.tidy(() => model.forward(input, previous));
-      probs = lastProbabilities(model, hidden, rows, 1, sampling.temperature);
-      hidden.dispose();
-      disposeCache(previous);
-      cache = present;
+      probs = advance(buildDecodeInput(next, padded, promptLengths, step, padded.width + step), 1);
     }
   } finally {
     disposeCache(cache);
+    projection.dispose();
   }
 
   const length = Math.max(1, steps);

@@ -65,6 +65,8 @@ export const TrainConfigSchema = z
       .optional(),
     /** Folder of the starting policy, for tasks that start from a trained one. */
     policy: z.string().optional(),
+    /** Folder of the reward model, for tasks scored by a learned one. */
+    reward_model: z.string().optional(),
   })
   .strict();
 
@@ -78,6 +80,13 @@ export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 /** A configuration that cannot be used; the message names the field and the value. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+  /** The bad field's path (e.g. `learning_rate`, `model.heads`), when one field is to blame. */
+  readonly field?: string;
+
+  constructor(message: string, field?: string) {
+    super(message);
+    this.field = field;
+  }
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
@@ -97,10 +106,16 @@ export function parseTrainConfig(input: unknown, source = 'config'): TrainConfig
     if (issue.code === 'unrecognized_keys') {
       const key = issue.keys[0];
       const where = [...issue.path, key].join('.');
-      throw new ConfigError(`${source}: unknown field "${where}" (${formatValue(valueAt(input, [...issue.path, key]))})`);
+      throw new ConfigError(
+        `${source}: unknown field "${where}" (${formatValue(valueAt(input, [...issue.path, key]))})`,
+        where,
+      );
     }
     const field = issue.path.join('.') || '(root)';
-    throw new ConfigError(`${source}: field "${field}" ${issue.message.replace(/^Invalid input: /, '')} (${formatValue(valueAt(input, issue.path))})`);
+    throw new ConfigError(
+      `${source}: field "${field}" ${issue.message.replace(/^Invalid input: /, '')} (${formatValue(valueAt(input, issue.path))})`,
+      field,
+    );
   }
   const config = result.data as TrainConfig;
   checkConsistency(config, source);
@@ -112,13 +127,20 @@ function checkConsistency(config: TrainConfig, source: string): void {
   if (config.minibatch_size !== undefined && batch % config.minibatch_size !== 0) {
     throw new ConfigError(
       `${source}: field "minibatch_size" must divide the batch of prompts_per_step x num_generations = ${batch} (${config.minibatch_size})`,
+      'minibatch_size',
     );
   }
   if (config.reward_range !== undefined && !(config.reward_range[0] < config.reward_range[1])) {
-    throw new ConfigError(`${source}: field "reward_range" must be [min, max] with min < max (${formatValue(config.reward_range)})`);
+    throw new ConfigError(
+      `${source}: field "reward_range" must be [min, max] with min < max (${formatValue(config.reward_range)})`,
+      'reward_range',
+    );
   }
   if (config.model !== undefined && config.model.width % config.model.heads !== 0) {
-    throw new ConfigError(`${source}: field "model.heads" must divide model.width = ${config.model.width} (${config.model.heads})`);
+    throw new ConfigError(
+      `${source}: field "model.heads" must divide model.width = ${config.model.width} (${config.model.heads})`,
+      'model.heads',
+    );
   }
 }
 

@@ -68,9 +68,15 @@ export class MetricsLog {
     this.path = path;
   }
 
-  /** Keeps only rows up to `step` (used when resuming from a checkpoint at that step). */
+  /**
+   * Keeps only rows up to `step` (used when resuming from a checkpoint at that step). A last line
+   * without its newline is the remains of an interrupted append and is dropped.
+   */
   truncateAfter(step: number): void {
     if (!existsSync(this.path)) return;
+    const text = readFileSync(this.path, 'utf8');
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+    if (complete.length < text.length) writeFileAtomic(this.path, complete);
     const kept = readMetrics(this.path).filter((row) => row.step <= step);
     writeFileAtomic(this.path, kept.map((row) => `${JSON.stringify(row)}\n`).join(''));
   }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { groupAdvantages, meanGroupStd } from '../grpo/advantages.js';
 import { grpoObjective } from '../grpo/objective.js';
@@ -11,6 +11,7 @@ import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { policyGradientStep, scoreLogProbs } from '../nn/policyUpdate.js';
 import { combinedRange, scoreCompletions } from '../rewards/rewardFunction.js';
 import type { Task } from '../tasks/task.js';
+import { writeFileAtomic } from '../util/atomicWrite.js';
 import { Rng } from '../util/rng.js';
 import { ConfigError, type TrainConfig } from './config.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
@@ -44,7 +45,28 @@ export function resolveRewardRange(config: TrainConfig, task: Task): [number, nu
   return combinedRange(task.rewards);
 }
 
+/**
+ * The reward range of a run, checked: GRPOVI cannot run without one. Throws a ConfigError naming
+ * the reward functions that declare none.
+ */
+export function checkRewardRange(config: TrainConfig, task: Task): [number, number] | undefined {
+  const range = resolveRewardRange(config, task);
+  if (config.algo === 'grpovi' && range === undefined) {
+    const undeclared = task.rewards.filter((r) => !r.fn.range).map((r) => r.fn.name);
+    throw new ConfigError(
+      `config: field "reward_range" is needed for grpovi: reward function(s) ${undeclared.join(', ')} declare no range (undefined)`,
+      'reward_range',
+    );
+  }
+  return range;
+}
+
 const now = () => performance.now() / 1000;
+
+/** Resolves after the event loop has polled for I/O and signals once. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /**
  * Runs GRPO or GRPOVI on a task. Each step: rollout -> score -> transform rewards -> advantages ->
@@ -52,12 +74,12 @@ const now = () => performance.now() / 1000;
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, task, outDir, observer } = options;
-  const range = resolveRewardRange(config, task);
+  const range = checkRewardRange(config, task);
   const transformKind: RewardTransformKind = config.algo === 'grpovi' ? 'variance-increase' : 'none';
-  if (transformKind === 'variance-increase' && range === undefined) {
-    const undeclared = task.rewards.filter((r) => !r.fn.range).map((r) => r.fn.name);
+  if (options.resumeFrom === undefined && runFolderInUse(outDir)) {
+    // A fresh run would append to the old metrics and replace its config: never mix two runs.
     throw new ConfigError(
-      `config: field "reward_range" is needed for grpovi: reward function(s) ${undeclared.join(', ')} declare no range (undefined)`,
+      `run folder ${JSON.stringify(outDir)} already holds a run (config.json or metrics.jsonl): resume it or choose another folder`,
     );
   }
 
@@ -94,9 +116,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       stream.restore(state.promptStream);
       metrics.truncateAfter(state.step);
       startStep = state.step;
-    } else {
-      writeFileSync(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     }
+    // On resume too: the step count may have been raised, and a later resume must see the new one.
+    writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
     observer?.onStart?.({
       backend,
@@ -126,6 +148,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       metrics.append(row);
       lastRow = row;
       observer?.onStep?.(row, config.steps);
+      // The work is synchronous between these yields; let a Ctrl-C handler (and progress redraws) run before asking.
+      await yieldToEventLoop();
       interrupted = !isLast && (options.shouldStop?.() ?? false);
       if (isLast || interrupted || (config.checkpoint_every > 0 && step % config.checkpoint_every === 0)) {
         checkpoint = saveCheckpoint(context, outDir, step);
@@ -173,6 +197,7 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   const ro = rollout(policy, task.tokenizer, prompts, G, samplingSettings(config), ctx.samplingRng);
   const rows = ro.promptTexts.length;
   const L = ro.batch.length;
+  await yieldToEventLoop();
   const t1 = now();
 
   const scores = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
@@ -259,6 +284,7 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
       clipSum += stats.clipFraction;
       gradNormSum += result.gradNorm;
       updates++;
+      await yieldToEventLoop();
     }
   }
   const t5 = now();

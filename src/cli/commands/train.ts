@@ -1,0 +1,395 @@
+import { join } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ADVANTAGE_SCALES } from '../../grpo/advantages.js';
+import { LOSS_TYPES } from '../../grpo/objective.js';
+import { ADJUSTMENT_WEIGHTS } from '../../grpo/rewardTransform.js';
+import { BACKENDS, type BackendName } from '../../nn/backend.js';
+import { CheckpointError } from '../../nn/checkpointError.js';
+import { RewardFunctionError } from '../../rewards/rewardFunction.js';
+import { taskNames } from '../../tasks/registry.js';
+import type { Task } from '../../tasks/task.js';
+import { ConfigError, type TrainConfig } from '../../train/config.js';
+import { INTERRUPTED_EXIT_CODE, watchInterrupts } from '../../train/interrupt.js';
+import { type MetricsRow, readMetrics } from '../../train/metrics.js';
+import { TrainProgress } from '../../train/progress.js';
+import {
+  assertRunFolderFree,
+  defaultRunDir,
+  globalDefaults,
+  loadTask,
+  taskContext,
+  planResume,
+  prepareFreshRun,
+  RunSetupError,
+  sameFolder,
+} from '../../train/setup.js';
+import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
+import { UserInputError } from '../errors.js';
+
+/** A flag that sets one config key. */
+interface ConfigFlag {
+  /** Commander's flag spelling, e.g. `--lr <number>`. */
+  flags: string;
+  key: string;
+  what: string;
+  parse?: (value: string) => unknown;
+  choices?: readonly string[];
+  /** How to describe the default when the schema has none. */
+  defaultText?: string;
+}
+
+function parseNumber(value: string): number {
+  const parsed = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isFinite(parsed))
+    throw new InvalidArgumentError('It must be a finite number, e.g. 0.001 or 1e-4.');
+  return parsed;
+}
+
+function parseInteger(value: string): number {
+  const parsed = value.trim() === '' ? Number.NaN : Number(value);
+  if (!Number.isSafeInteger(parsed)) throw new InvalidArgumentError('It must be a whole number, e.g. 8.');
+  return parsed;
+}
+
+function parseRange(value: string): [number, number] {
+  const parts = value.split(',');
+  const numbers = parts.map((p) => (p.trim() === '' ? Number.NaN : Number(p)));
+  if (parts.length !== 2 || !numbers.every(Number.isFinite)) {
+    throw new InvalidArgumentError('It must be two numbers MIN,MAX, e.g. 0,1.');
+  }
+  return [numbers[0], numbers[1]];
+}
+
+/** Every flag that sets a config key; the order is the order of `--help`. */
+const CONFIG_FLAGS: readonly ConfigFlag[] = [
+  {
+    flags: '--task <name>',
+    key: 'task',
+    what: `the task (${taskNames().join(', ')})`,
+    defaultText: 'none, give it here or in --config',
+  },
+  { flags: '--algo <name>', key: 'algo', what: 'algorithm', choices: ['grpo', 'grpovi'] },
+  { flags: '--steps <n>', key: 'steps', what: 'training steps', parse: parseInteger },
+  {
+    flags: '--seed <n>',
+    key: 'seed',
+    what: 'random seed (policy init, prompts, sampling)',
+    parse: parseInteger,
+  },
+  { flags: '--backend <name>', key: 'backend', what: 'TF.js backend', choices: BACKENDS },
+  {
+    flags: '--group-size <n>',
+    key: 'num_generations',
+    what: 'completions sampled per prompt',
+    parse: parseInteger,
+  },
+  {
+    flags: '--prompts-per-step <n>',
+    key: 'prompts_per_step',
+    what: 'distinct prompts per step',
+    parse: parseInteger,
+  },
+  { flags: '--lr <number>', key: 'learning_rate', what: 'learning rate', parse: parseNumber },
+  { flags: '--beta <number>', key: 'beta', what: 'KL penalty weight', parse: parseNumber },
+  { flags: '--epsilon <number>', key: 'epsilon', what: 'lower clip range of the ratio', parse: parseNumber },
+  {
+    flags: '--epsilon-high <number>',
+    key: 'epsilon_high',
+    what: 'upper clip range of the ratio',
+    parse: parseNumber,
+    defaultText: 'epsilon',
+  },
+  {
+    flags: '--num-iterations <n>',
+    key: 'num_iterations',
+    what: 'update passes per batch (mu)',
+    parse: parseInteger,
+  },
+  { flags: '--temperature <number>', key: 'temperature', what: 'sampling temperature', parse: parseNumber },
+  {
+    flags: '--max-completion-length <n>',
+    key: 'max_completion_length',
+    what: 'tokens per completion at most',
+    parse: parseInteger,
+  },
+  {
+    flags: '--top-k <n>',
+    key: 'top_k',
+    what: 'sample from the k likeliest tokens (0: all)',
+    parse: parseInteger,
+  },
+  { flags: '--top-p <number>', key: 'top_p', what: 'nucleus sampling mass', parse: parseNumber },
+  {
+    flags: '--scale-rewards <mode>',
+    key: 'scale_rewards',
+    what: 'advantage scale',
+    choices: ADVANTAGE_SCALES,
+  },
+  { flags: '--loss-type <type>', key: 'loss_type', what: 'loss aggregation', choices: LOSS_TYPES },
+  {
+    flags: '--grpovi-weights <mode>',
+    key: 'grpovi_weights',
+    what: 'weights of the mean GRPOVI keeps',
+    choices: ADJUSTMENT_WEIGHTS,
+  },
+  {
+    flags: '--reward-range <min,max>',
+    key: 'reward_range',
+    what: 'reward range for GRPOVI',
+    parse: parseRange,
+    defaultText: "the reward functions' declared range",
+  },
+  {
+    flags: '--eval-every <n>',
+    key: 'eval_every',
+    what: 'evaluate every n steps (0: never)',
+    parse: parseInteger,
+  },
+  {
+    flags: '--eval-prompts <n>',
+    key: 'eval_prompts',
+    what: 'held-out prompts per evaluation',
+    parse: parseInteger,
+  },
+  {
+    flags: '--checkpoint-every <n>',
+    key: 'checkpoint_every',
+    what: 'checkpoint every n steps (0: only at the end)',
+    parse: parseInteger,
+  },
+];
+
+/** Config keys a resumed run may change; every other config flag is refused with --resume. */
+const RESUME_CHANGEABLE = new Set(['steps', 'backend']);
+
+const HELP_AFTER = `
+Configuration, lowest precedence first: the defaults shown above < the task's own defaults
+(e.g. toy: learning_rate 3e-3, eval_every 5) < --config FILE < flags. FILE is a JSON object
+with the config keys named above (snake_case), plus others such as "minibatch_size",
+"lr_schedule", "warmup_steps", "weight_decay", "max_grad_norm", "model": {...}.
+Use --print-config to see the resolved configuration without training.
+
+The run folder (--out) receives config.json, metrics.jsonl (one JSON object per step) and
+checkpoints/. A folder that already holds a run is never overwritten: continue it with
+--resume DIR (DIR is the run folder or one of its checkpoint folders), which keeps the run's
+config.json; only --steps (to train further) and --backend may be given with it.
+
+Ctrl-C stops after the current step, writes a checkpoint and exits with status 130; a second
+Ctrl-C quits at once (the last checkpoint stays intact). Progress goes to stderr, the summary
+to stdout.
+
+Examples:
+  $ grpovi train --task toy --algo grpovi --steps 40 --seed 1
+  $ grpovi train --task toy --algo grpo --config my.json --lr 1e-3 --out runs/try1
+  $ grpovi train --resume runs/try1 --steps 200
+`;
+
+/** The options commander hands to the action (config flags under their attribute names). */
+interface TrainFlags {
+  out?: string;
+  config?: string;
+  resume?: string;
+  quiet?: boolean;
+  printConfig?: boolean;
+  [attribute: string]: unknown;
+}
+
+function describeDefault(flag: ConfigFlag, defaults: Record<string, unknown>): string {
+  if (flag.defaultText !== undefined) return flag.defaultText;
+  const value = defaults[flag.key];
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
+
+/** The config flags added to a command, and how to read them back. */
+export interface ConfigFlagSet {
+  /** Config values of the flags that were given, by config key, and every key's flag spelling. */
+  collect(flags: Record<string, unknown>): { values: Record<string, unknown>; names: Record<string, string> };
+}
+
+/**
+ * Adds the hyperparameter flags (`--lr`, `--group-size`, ...; each says the config key it sets and
+ * its default) to a command, leaving out the config keys in `exclude`. Commands that train, like
+ * `compare`, share them this way.
+ */
+export function addConfigFlags(command: Command, exclude: readonly string[] = []): ConfigFlagSet {
+  const defaults = globalDefaults();
+  const added: { flag: ConfigFlag; option: Option }[] = [];
+  for (const flag of CONFIG_FLAGS) {
+    if (exclude.includes(flag.key)) continue;
+    const option = new Option(
+      flag.flags,
+      `${flag.what} (config: ${flag.key}; default: ${describeDefault(flag, defaults)})`,
+    );
+    if (flag.choices) option.choices(flag.choices);
+    if (flag.parse) option.argParser(flag.parse);
+    command.addOption(option);
+    added.push({ flag, option });
+  }
+  return {
+    collect(flags) {
+      const values: Record<string, unknown> = {};
+      const names: Record<string, string> = {};
+      for (const { flag, option } of added) {
+        names[flag.key] = option.long ?? flag.flags;
+        const value = flags[option.attributeName()];
+        if (value !== undefined) values[flag.key] = value;
+      }
+      return { values, names };
+    },
+  };
+}
+
+/** Registers `grpovi train`. */
+export function registerTrain(program: Command): void {
+  const command = program
+    .command('train')
+    .description('fine-tune a policy on a task with GRPO or GRPOVI, writing a run folder')
+    .option('--out <dir>', 'run folder (default: runs/<task>-<algo>-s<seed>)')
+    .option('--config <file>', 'JSON file of config values (below flags, above task defaults)')
+    .option('--resume <dir>', 'continue the run in this folder from its latest checkpoint');
+  const configFlags = addConfigFlags(command);
+  command
+    .option('--quiet', 'print no progress (the summary still goes to stdout)')
+    .option('--print-config', 'print the resolved configuration as JSON and exit without training')
+    .addHelpText('after', HELP_AFTER)
+    .action(async (flags: TrainFlags) => {
+      await runTrain(flags, configFlags);
+    });
+}
+
+interface PreparedRun {
+  config: TrainConfig;
+  task: Task;
+  outDir: string;
+  resumeFrom?: string;
+}
+
+/** Everything that can go wrong with the user's input is found here, before anything is written. */
+async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<PreparedRun> {
+  const { values, names } = configFlags.collect(flags);
+  if (flags.resume !== undefined) {
+    const refused = Object.keys(values).filter((key) => !RESUME_CHANGEABLE.has(key));
+    const refusedFlag =
+      flags.config !== undefined ? '--config' : refused.length > 0 ? names[refused[0]] : undefined;
+    if (refusedFlag !== undefined) {
+      throw new UserInputError(
+        `${refusedFlag} cannot be used with --resume: a resumed run keeps the configuration in its config.json (only --steps and --backend may change)`,
+      );
+    }
+    const plan = planResume(flags.resume, {
+      steps: values.steps as number | undefined,
+      backend: values.backend as BackendName | undefined,
+    });
+    if (flags.out !== undefined && !sameFolder(flags.out, plan.runDir)) {
+      throw new UserInputError(
+        `--out ${flags.out} differs from the run folder being resumed (${plan.runDir}); leave out --out`,
+      );
+    }
+    const task = await loadTask(plan.config.task, taskContext(plan.config));
+    try {
+      checkRewardRange(plan.config, task);
+    } catch (error) {
+      task.dispose?.();
+      throw error;
+    }
+    return { config: plan.config, task, outDir: plan.runDir, resumeFrom: flags.resume };
+  }
+  const { config, task } = await prepareFreshRun({
+    flags: values,
+    flagNames: names,
+    configPath: flags.config,
+  });
+  const outDir = flags.out ?? defaultRunDir(config);
+  try {
+    if (!flags.printConfig) assertRunFolderFree(outDir);
+  } catch (error) {
+    task.dispose?.();
+    throw error;
+  }
+  return { config, task, outDir };
+}
+
+function asUserError(error: unknown): unknown {
+  if (error instanceof ConfigError || error instanceof RunSetupError || error instanceof CheckpointError) {
+    return new UserInputError(error.message);
+  }
+  return error;
+}
+
+async function runTrain(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<void> {
+  let run: PreparedRun;
+  try {
+    run = await prepare(flags, configFlags);
+  } catch (error) {
+    throw asUserError(error);
+  }
+  const { config, task, outDir } = run;
+  if (flags.printConfig) {
+    task.dispose?.();
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    return;
+  }
+
+  const progress = new TrainProgress({ quiet: flags.quiet });
+  const interrupts = watchInterrupts(() => {
+    progress.note(
+      'Ctrl-C: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)',
+    );
+  });
+  let result: TrainResult;
+  try {
+    result = await train({
+      config,
+      task,
+      outDir,
+      resumeFrom: run.resumeFrom,
+      observer: progress,
+      shouldStop: () => interrupts.requested,
+    });
+  } catch (error) {
+    if (error instanceof RewardFunctionError)
+      throw new UserInputError(`training stopped: ${error.message}`, 1);
+    throw asUserError(error);
+  } finally {
+    interrupts.dispose();
+    progress.close();
+    task.dispose?.();
+  }
+
+  process.stdout.write(summarize(config, outDir, result));
+  if (result.interrupted) {
+    throw new UserInputError(
+      `interrupted after step ${result.step} of ${config.steps}; continue with: grpovi train --resume ${outDir}`,
+      INTERRUPTED_EXIT_CODE,
+    );
+  }
+}
+
+/** The end-of-run summary: steps, the last evaluation, where the metrics and checkpoint are. */
+export function summarize(config: TrainConfig, outDir: string, result: TrainResult): string {
+  const metricsPath = join(outDir, 'metrics.jsonl');
+  const rows = readMetrics(metricsPath);
+  const evals = rows.filter(
+    (row): row is MetricsRow & { eval_reward: number } => row.eval_reward !== undefined,
+  );
+  const lines: string[] = [];
+  const what = `${config.task} with ${config.algo} (seed ${config.seed})`;
+  lines.push(
+    result.interrupted
+      ? `stopped after step ${result.step} of ${config.steps}: ${what}`
+      : `trained ${result.step} steps: ${what}`,
+  );
+  const last = evals.at(-1);
+  if (last === undefined) {
+    lines.push('no evaluation (eval_every is 0)');
+  } else {
+    const first = evals[0];
+    const start = first.step < last.step ? ` (step ${first.step}: ${first.eval_reward.toFixed(4)})` : '';
+    lines.push(`eval reward ${last.eval_reward.toFixed(4)} at step ${last.step}${start}`);
+    if (last.eval_gold !== undefined)
+      lines.push(`eval gold   ${last.eval_gold.toFixed(4)} at step ${last.step}`);
+  }
+  lines.push(`metrics:    ${metricsPath}`);
+  if (result.checkpoint !== undefined) lines.push(`checkpoint: ${result.checkpoint}`);
+  return `${lines.join('\n')}\n`;
+}

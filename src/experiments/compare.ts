@@ -1,0 +1,172 @@
+/**
+ * `grpovi compare`: runs every algorithm under every setting with every seed (skipping finished runs,
+ * resuming partial ones), then writes `summary.json`, the plots and `report.md`.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeFileAtomic } from '../util/atomicWrite.js';
+import { machineInfo } from './machine.js';
+import {
+  type Algo,
+  COMPARISON_FILE,
+  type ComparisonRecord,
+  checkExtension,
+  type Invocation,
+  planComparison,
+  readComparisonRecord,
+  resolveBaseConfig,
+  writeComparisonRecord,
+} from './plan.js';
+import { comparisonPlots } from './plots.js';
+import { ComparisonProgress, type ProgressStream } from './progress.js';
+import { writePlots } from './render.js';
+import { buildReport, consoleSummary } from './report.js';
+import { checkRunFile, clearRun, inspectRun, writeRunFile } from './runFolder.js';
+import { type JobOutcome, type RunJob, runJobs } from './runner.js';
+import type { ComparisonSummary } from './summary.js';
+import { buildSummary } from './summary.js';
+import type { SweepAxis } from './sweep.js';
+
+export const SUMMARY_FILE = 'summary.json';
+export const REPORT_FILE = 'report.md';
+
+export interface CompareRequest {
+  task?: string;
+  configFile?: string;
+  steps?: number;
+  seeds: number[];
+  algos: Algo[];
+  sweep: SweepAxis[];
+  out: string;
+  jobs: number;
+  /** The command line as typed, for the record and the report. */
+  command: string;
+  /** Progress lines and the run log (stderr in the CLI). */
+  progress: ProgressStream;
+  /** Aborting stops starting runs; running ones checkpoint and stop. */
+  signal?: AbortSignal;
+  /** Overrides the worker command (tests). */
+  workerCommand?: string[];
+}
+
+export interface RenderResult {
+  summary: ComparisonSummary;
+  summaryPath: string;
+  reportPath: string;
+  /** The results table and closing note, for the terminal. */
+  text: string;
+}
+
+export interface CompareResult extends RenderResult {
+  outcome: 'finished' | 'interrupted' | 'failed';
+  /** Runs started by this invocation, with how they ended. */
+  outcomes: JobOutcome[];
+  skipped: number;
+}
+
+/** Re-renders summary.json, the plots and report.md from a comparison folder's runs (no training). */
+export async function renderComparison(
+  out: string,
+  record: ComparisonRecord = readComparisonRecord(out),
+): Promise<RenderResult> {
+  const dir = resolve(out);
+  const summary = buildSummary(dir, record);
+  const summaryPath = join(dir, SUMMARY_FILE);
+  writeFileAtomic(summaryPath, `${JSON.stringify(summary, null, 2)}\n`);
+  const plots = await writePlots(dir, comparisonPlots(summary));
+  const ran =
+    [...record.invocations].reverse().find((inv) => inv.runs_started > 0) ?? record.invocations.at(-1);
+  const reportPath = join(dir, REPORT_FILE);
+  writeFileAtomic(reportPath, buildReport({ summary, record, plots, machine: ran?.machine ?? null }));
+  return { summary, summaryPath, reportPath, text: consoleSummary(summary) };
+}
+
+/** Runs (or extends) a comparison and renders its results. */
+export async function runComparison(request: CompareRequest): Promise<CompareResult> {
+  const started = performance.now();
+  const { task, steps, base } = await resolveBaseConfig(request);
+  const dir = resolve(request.out);
+  const previous = existsSync(join(dir, COMPARISON_FILE)) ? readComparisonRecord(dir) : null;
+  if (previous) checkExtension(previous, task, base, request.out);
+  const invocation: Invocation = {
+    command: request.command,
+    started_at: new Date().toISOString(),
+    finished_at: null,
+    wall_seconds: null,
+    runs_started: 0,
+    jobs: request.jobs,
+    machine: machineInfo(),
+    outcome: 'running',
+  };
+  const record: ComparisonRecord = {
+    format: 'grpovi-comparison',
+    version: 1,
+    task,
+    steps,
+    base_config: base,
+    config_file: request.configFile ?? null,
+    sweep: request.sweep,
+    algos: request.algos,
+    seeds: request.seeds,
+    command: request.command,
+    invocations: [...(previous?.invocations ?? []), invocation],
+  };
+  // Every run's config is validated here, before anything is written.
+  const plan = planComparison(record);
+  for (const run of plan.runs) checkRunFile(join(dir, run.relDir), run.config);
+
+  mkdirSync(dir, { recursive: true });
+  writeComparisonRecord(dir, record);
+  const pending: Array<Omit<RunJob, 'label'> & { run: (typeof plan.runs)[number] }> = [];
+  let resumed = 0;
+  for (const run of plan.runs) {
+    const runDir = join(dir, run.relDir);
+    const { state } = inspectRun(runDir, steps);
+    if (state === 'finished') continue;
+    mkdirSync(runDir, { recursive: true });
+    if (state === 'restart') clearRun(runDir);
+    writeRunFile(runDir, {
+      format: 'grpovi-compare-run',
+      version: 1,
+      setting: run.setting.label,
+      config: run.config,
+    });
+    if (state === 'resume') resumed++;
+    pending.push({ run, dir: runDir, resume: state === 'resume' });
+  }
+  const skipped = plan.runs.length - pending.length;
+  const progress = new ComparisonProgress(request.progress);
+  progress.line(
+    `comparison in ${request.out}: ${plan.runs.length} run(s) — ${skipped} finished (skipped), ${resumed} to resume, ` +
+      `${pending.length - resumed} to start; ${Math.min(request.jobs, Math.max(1, pending.length))} at a time`,
+  );
+  const jobs: RunJob[] = pending.map((p, i) => ({
+    label: {
+      index: i + 1,
+      total: pending.length,
+      setting: p.run.setting.label,
+      algo: p.run.algo,
+      seed: p.run.seed,
+    },
+    dir: p.dir,
+    resume: p.resume,
+  }));
+  const outcomes = await runJobs(jobs, {
+    jobs: request.jobs,
+    progress,
+    signal: request.signal,
+    command: request.workerCommand,
+  });
+
+  const failed = outcomes.some((o) => o.status === 'failed');
+  const interrupted = outcomes.some((o) => o.status === 'interrupted' || o.status === 'not-started');
+  invocation.runs_started = outcomes.filter((o) => o.status !== 'not-started').length;
+  invocation.finished_at = new Date().toISOString();
+  invocation.wall_seconds = (performance.now() - started) / 1000;
+  const outcome = failed ? 'failed' : interrupted ? 'interrupted' : 'finished';
+  invocation.outcome = outcome;
+  writeComparisonRecord(dir, record);
+
+  const rendered = await renderComparison(dir, record);
+  return { ...rendered, outcome, outcomes, skipped };
+}

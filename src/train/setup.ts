@@ -1,0 +1,293 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { formatValue } from '../adjust/errors.js';
+import type { BackendName } from '../nn/backend.js';
+import { TASKS, taskNames } from '../tasks/registry.js';
+import type { Task, TaskContext } from '../tasks/task.js';
+import {
+  ConfigError,
+  mergeConfigLayers,
+  parseTrainConfig,
+  type TrainConfig,
+  TrainConfigSchema,
+} from './config.js';
+import { locateCheckpoint, readRunCheckpoint } from './runCheckpoint.js';
+import { checkRewardRange, runFolderInUse } from './trainer.js';
+
+/**
+ * Turning what a user asked for (flags, a config file, a task's defaults, a run folder to resume)
+ * into a checked configuration and task, before anything is written. Shared by `train` and `compare`.
+ */
+
+/** A run folder that cannot be used as asked (in use, finished, ...). */
+export class RunSetupError extends Error {
+  override readonly name = 'RunSetupError';
+}
+
+/** A config file's values, with its path for messages. */
+export interface ConfigFileLayer {
+  path: string;
+  values: Record<string, unknown>;
+}
+
+/** The configuration layers, lowest precedence first after the schema's own defaults. */
+export interface ConfigLayers {
+  taskDefaults?: Record<string, unknown>;
+  configFile?: ConfigFileLayer;
+  /** Values from command-line flags, by config key (snake_case); undefined means not given. */
+  flags?: Record<string, unknown>;
+  /** How each config key is spelt as a flag, for messages (default `--key-with-dashes`). */
+  flagNames?: Readonly<Record<string, string>>;
+}
+
+/** The schema's defaults for every field that has one (the lowest layer). */
+export function globalDefaults(): Record<string, unknown> {
+  const { task: _task, ...defaults } = TrainConfigSchema.parse({ task: '-' });
+  return defaults;
+}
+
+/** `--learning-rate` for `learning_rate`: how a config key is spelt as a flag when no other name is given. */
+export function defaultFlagName(key: string): string {
+  return `--${key.replaceAll('_', '-')}`;
+}
+
+/** Line and column (1-based) of a character offset in a text. */
+function lineAndColumn(text: string, offset: number): { line: number; column: number } {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  return { line, column: offset - before.lastIndexOf('\n') };
+}
+
+/**
+ * Reads a JSON config file: an object with the snake_case keys of TrainConfigSchema. Every problem
+ * is a ConfigError naming the file (and, for bad JSON, the line and column).
+ */
+export function readConfigFile(path: string): ConfigFileLayer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (code ?? String(error));
+    throw new ConfigError(`config file ${JSON.stringify(path)} cannot be read: ${why}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const position = /position (\d+)/.exec(message);
+    let where = '';
+    if (position !== null) {
+      const { line, column } = lineAndColumn(text, Number(position[1]));
+      where = ` at line ${line}, column ${column}`;
+    } else if (text.trim() === '') {
+      where = ': the file is empty';
+    }
+    throw new ConfigError(`config file ${JSON.stringify(path)} is not valid JSON${where} (${message})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(
+      `config file ${JSON.stringify(path)} must hold a JSON object of config fields, like {"learning_rate": 0.001} (${formatValue(parsed)})`,
+    );
+  }
+  return { path, values: parsed as Record<string, unknown> };
+}
+
+/** Edit distance, for "did you mean" hints on misspelt fields. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        previous[j] + 1,
+        current[j - 1] + 1,
+        previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+function suggestField(unknown: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(unknown.length / 3)) + 1;
+  for (const key of Object.keys(TrainConfigSchema.shape)) {
+    const distance = editDistance(unknown, key);
+    if (distance < bestDistance) {
+      best = key;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/**
+ * Merges the layers (schema defaults < task defaults < config file < flags) and validates the result.
+ * A bad value is reported with the layer it came from: the flag (`--lr: field "learning_rate" ...`),
+ * the config file (`config file "my.json": field ...`), or `config` for a value no layer set.
+ */
+export function resolveTrainConfig(layers: ConfigLayers): TrainConfig {
+  const merged = mergeConfigLayers(layers.taskDefaults, layers.configFile?.values, layers.flags);
+  try {
+    return parseTrainConfig(merged, 'config');
+  } catch (error) {
+    if (!(error instanceof ConfigError) || error.field === undefined) throw error;
+    const key = error.field.split('.')[0];
+    const fromFile = layers.configFile?.values[key] !== undefined;
+    let source = 'config';
+    if (layers.flags?.[key] !== undefined) source = layers.flagNames?.[key] ?? defaultFlagName(key);
+    else if (fromFile) source = `config file ${JSON.stringify(layers.configFile?.path)}`;
+    else if (layers.taskDefaults?.[key] !== undefined) source = 'task defaults';
+    let message = `${source}${error.message.slice('config'.length)}`;
+    if (message.includes(': unknown field "') && !error.field.includes('.')) {
+      const hint = suggestField(key);
+      if (hint !== undefined) message += `; did you mean "${hint}"?`;
+    }
+    throw new ConfigError(message, error.field);
+  }
+}
+
+/** What a task is built from: the seed and the optional policy and reward-model folders of a config. */
+export function taskContext(values: { seed?: unknown; policy?: unknown; reward_model?: unknown }): TaskContext {
+  return {
+    seed: typeof values.seed === 'number' && Number.isInteger(values.seed) && values.seed >= 0 ? values.seed : 0,
+    policy: typeof values.policy === 'string' ? values.policy : undefined,
+    rewardModel: typeof values.reward_model === 'string' ? values.reward_model : undefined,
+  };
+}
+
+function sameContext(a: TaskContext, b: TaskContext): boolean {
+  return a.seed === b.seed && a.policy === b.policy && a.rewardModel === b.rewardModel;
+}
+
+/** Creates a task by name; an unknown name is a ConfigError listing the known ones. */
+export async function loadTask(name: string, context: TaskContext): Promise<Task> {
+  const entry = Object.hasOwn(TASKS, name) ? TASKS[name] : undefined;
+  if (entry === undefined) {
+    throw new ConfigError(
+      `unknown task ${JSON.stringify(name)}; known tasks: ${taskNames().join(', ')}`,
+      'task',
+    );
+  }
+  return entry.factory(context);
+}
+
+/** Where a run goes when no folder is given: `runs/<task>-<algo>-s<seed>`. */
+export function defaultRunDir(config: Pick<TrainConfig, 'task' | 'algo' | 'seed'>): string {
+  return join('runs', `${config.task}-${config.algo}-s${config.seed}`);
+}
+
+/** Refuses a run folder that already holds a run, so that a new run never overwrites one. */
+export function assertRunFolderFree(outDir: string): void {
+  if (runFolderInUse(outDir)) {
+    throw new RunSetupError(
+      `${outDir} already holds a run (config.json or metrics.jsonl); continue it with --resume ${outDir}, or choose another --out`,
+    );
+  }
+}
+
+/** A fresh run asked for by flags and an optional config file. */
+export interface FreshRunRequest {
+  /** Flag values by config key; undefined means not given. */
+  flags: Record<string, unknown>;
+  flagNames?: Readonly<Record<string, string>>;
+  /** Path of a JSON config file. */
+  configPath?: string;
+}
+
+/**
+ * Resolves a fresh run's configuration and creates its task, checking everything that can be
+ * checked before training (fields, task name, GRPOVI's reward range). Writes nothing.
+ */
+export async function prepareFreshRun(
+  request: FreshRunRequest,
+): Promise<{ config: TrainConfig; task: Task }> {
+  const configFile = request.configPath === undefined ? undefined : readConfigFile(request.configPath);
+  const { flags, flagNames } = request;
+  const taskName = flags.task ?? configFile?.values.task;
+  if (taskName === undefined) {
+    throw new ConfigError(
+      `field "task" is missing: pass --task NAME (known tasks: ${taskNames().join(', ')})`,
+      'task',
+    );
+  }
+  if (typeof taskName !== 'string') {
+    throw new ConfigError(
+      `config file ${configFile?.path}: field "task" must be a task name (${formatValue(taskName)})`,
+      'task',
+    );
+  }
+  // The task's defaults depend on the task, and the task on the seed and model folders: build it with
+  // the values known so far, and again if the resolved config changes them.
+  const known = { ...configFile?.values, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) };
+  const firstContext = taskContext({ seed: globalDefaults().seed, ...known });
+  let task = await loadTask(taskName, firstContext);
+  try {
+    const config = resolveTrainConfig({
+      taskDefaults: task.defaults as Record<string, unknown>,
+      configFile,
+      flags,
+      flagNames,
+    });
+    if (!sameContext(taskContext(config), firstContext)) {
+      task.dispose?.();
+      task = await loadTask(taskName, taskContext(config));
+    }
+    checkRewardRange(config, task);
+    return { config, task };
+  } catch (error) {
+    task.dispose?.();
+    throw error;
+  }
+}
+
+/** A run to continue from its latest checkpoint (or a given checkpoint folder). */
+export interface ResumePlan {
+  config: TrainConfig;
+  runDir: string;
+  checkpointDir: string;
+  /** Steps the checkpoint has completed. */
+  checkpointStep: number;
+}
+
+/**
+ * Plans `--resume DIR`: DIR is a run folder or a checkpoint folder inside one. The run's own
+ * config.json is the configuration; only the step count (raised or lowered, but past the checkpoint)
+ * and the backend may change. Writes nothing.
+ */
+export function planResume(dir: string, changes: { steps?: number; backend?: BackendName } = {}): ResumePlan {
+  const { checkpointDir, runDir } = locateCheckpoint(dir);
+  const configPath = join(runDir, 'config.json');
+  if (!existsSync(configPath)) {
+    throw new RunSetupError(`${configPath} is missing: ${dir} is not a run folder written by grpovi train`);
+  }
+  const saved = readConfigFile(configPath);
+  const savedConfig = parseTrainConfig(saved.values, configPath);
+  const { state } = readRunCheckpoint(checkpointDir);
+  const steps = changes.steps ?? savedConfig.steps;
+  if (steps <= state.step) {
+    if (changes.steps !== undefined) {
+      throw new ConfigError(
+        `--steps must be greater than the ${state.step} steps the checkpoint ${checkpointDir} has done (${steps})`,
+        'steps',
+      );
+    }
+    throw new RunSetupError(
+      `the run in ${runDir} has finished its ${steps} steps; pass --steps N with N > ${state.step} to train further`,
+    );
+  }
+  const config = parseTrainConfig(
+    mergeConfigLayers(saved.values, { steps, backend: changes.backend }),
+    `${configPath} with --steps/--backend`,
+  );
+  return { config, runDir, checkpointDir, checkpointStep: state.step };
+}
+
+/** Whether two paths name the same folder. */
+export function sameFolder(a: string, b: string): boolean {
+  return resolve(a) === resolve(b);
+}
