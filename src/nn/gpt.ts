@@ -2,13 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { CheckpointError } from './checkpointError.js';
 import { type GptConfig, gptParamSpecs, type ParamSpec, validateGptConfig } from './gptConfig.js';
-import { embeddingLookup, gelu, groupedMatMul, layerNorm, linear, matMul } from './layers.js';
+import { columnSums, embeddingLookup, gelu, groupedMatMul, layerNorm, linear, matMul } from './layers.js';
 import type { NamedTensor } from './safetensors.js';
 import type { SequenceInput } from './sequenceBatch.js';
 
 /**
- * Keys and values of every layer for the tokens seen so far, token-major so that a decode step appends
- * with a contiguous concat: keys [tokens, headWidth, batch * heads], values [tokens, batch * heads, headWidth].
+ * Keys and values of every layer for the tokens seen so far, each [tokens, batch * heads, headWidth]:
+ * token-major, so that a decode step appends with a contiguous concat.
  */
 export type KvCache = { k: tf.Tensor3D; v: tf.Tensor3D }[];
 
@@ -169,7 +169,9 @@ export class Gpt {
       present.push({ k: attended.k, v: attended.v });
       x = x.add(attended.out);
       const normed2 = layerNorm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
-      const inner = gelu(linear(normed2, this.param(`${h}.mlp.c_fc.weight`), this.param(`${h}.mlp.c_fc.bias`)));
+      const inner = gelu(
+        linear(normed2, this.param(`${h}.mlp.c_fc.weight`), this.param(`${h}.mlp.c_fc.bias`)),
+      );
       x = x.add(linear(inner, this.param(`${h}.mlp.c_proj.weight`), this.param(`${h}.mlp.c_proj.bias`)));
     }
     const normed = layerNorm(x, this.param('ln_f.weight'), this.param('ln_f.bias'));
@@ -192,9 +194,11 @@ export class Gpt {
   }
 
   /**
-   * Causal self-attention over token-major rows x [T * B, width]. Every product goes through
-   * `groupedMatMul` with groups g = (sequence, head); scores are computed transposed (keys as the
-   * input) so that the cached keys keep a token-major layout.
+   * Causal self-attention over token-major rows x [T * B, width]; groups g = (sequence, head).
+   * Several queries (a full sequence): every product through `groupedMatMul`, the scores computed
+   * transposed (keys as the input) so that the value layout serves the second product as it is.
+   * One query (a decode step): elementwise products and sums, which beat the convolution's set-up
+   * cost at this size.
    */
   private attention(
     x: tf.Tensor,
@@ -208,26 +212,34 @@ export class Gpt {
     const headWidth = width / heads;
     const groups = B * heads;
     const h = `h.${layer}`;
-    // [T * B, (q|k|v, head, d)] -> [q|k|v, T * B, width]: the three parts become contiguous.
-    const qkv = linear(x, this.param(`${h}.attn.c_attn.weight`), this.param(`${h}.attn.c_attn.bias`))
-      .reshape([T * B, 3, width])
-      .transpose([1, 0, 2]);
-    const [qPart, kPart, vPart] = tf.split(qkv, 3, 0).map((p) => p.reshape([T, groups, headWidth]));
-    const queries = qPart.mul(1 / Math.sqrt(headWidth)).transpose([2, 1, 0]) as tf.Tensor3D; // [d, g, i]
-    let k = kPart.transpose([0, 2, 1]) as tf.Tensor3D; // [j, d, g]
-    let v = vPart as tf.Tensor3D; // [j, g, d]
-    if (past) {
-      k = tf.concat([past.k, k], 0);
-      v = tf.concat([past.v, v], 0);
-    }
+    // Column blocks q | k | v, each [T * B, width] = [T, groups, headWidth]: with token-major rows
+    // this is already the layout the products below take, so no transpose is needed.
+    const [qPart, kPart, vPart] = tf
+      .split(linear(x, this.param(`${h}.attn.c_attn.weight`), this.param(`${h}.attn.c_attn.bias`)), 3, 1)
+      .map((p) => p.reshape([T, groups, headWidth]) as tf.Tensor3D);
+    const k = past ? (tf.concat([past.k, kPart], 0) as tf.Tensor3D) : kPart; // [j, g, d]
+    const v = past ? (tf.concat([past.v, vPart], 0) as tf.Tensor3D) : vPart; // [j, g, d]
     const S = k.shape[0];
-    const scores = groupedMatMul(k, queries) // [j, g, i]
-      .transpose([2, 1, 0])
-      .reshape([T, B, heads, S])
-      .add(bias);
-    const probs = tf.softmax(scores).reshape([T, groups, S]).transpose([0, 2, 1]) as tf.Tensor3D; // [i, j, g]
-    const mixed = groupedMatMul(probs, v).reshape([T * B, width]); // [i, g, d]
-    const out = linear(mixed, this.param(`${h}.attn.c_proj.weight`), this.param(`${h}.attn.c_proj.bias`));
+    const queries = qPart.mul(1 / Math.sqrt(headWidth));
+    let mixed: tf.Tensor;
+    if (T === 1) {
+      const scores = tf.sum(queries.mul(k), -1).transpose().reshape([1, B, heads, S]).add(bias); // [g, j]
+      const probs = tf.softmax(scores).reshape([groups, S]).transpose().reshape([S, groups, 1]);
+      mixed = columnSums(probs.mul(v).reshape([S, groups * headWidth]) as tf.Tensor2D);
+    } else {
+      const keys = k.transpose([0, 2, 1]) as tf.Tensor3D; // [j, d, g]
+      const scores = groupedMatMul(keys, queries.transpose([2, 1, 0]) as tf.Tensor3D) // [j, g, i]
+        .transpose([2, 1, 0])
+        .reshape([T, B, heads, S])
+        .add(bias);
+      const probs = tf.softmax(scores).reshape([T, groups, S]).transpose([0, 2, 1]) as tf.Tensor3D; // [i, j, g]
+      mixed = groupedMatMul(probs, v); // [i, g, d]
+    }
+    const out = linear(
+      mixed.reshape([T * B, width]),
+      this.param(`${h}.attn.c_proj.weight`),
+      this.param(`${h}.attn.c_proj.bias`),
+    );
     return { out, k, v };
   }
 }

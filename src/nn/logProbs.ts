@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { Gpt } from './gpt.js';
-import { softmaxEntropy, tokenLogProbs } from './layers.js';
+import { softmaxEntropy, softmaxStats, tokenLogProbs } from './layers.js';
 import { buildSequenceInput, type SequenceInput } from './sequenceBatch.js';
 
 /** Prompts with one completion each; completions are right-padded to a common length. */
@@ -50,8 +50,11 @@ export function completionLogProbs(
     .reshape([rows * L, model.config.width]) as tf.Tensor2D;
   let logits = model.logits(predicting);
   if (temperature !== 1) logits = logits.div(temperature);
-  const logProbs = tokenLogProbs(logits, batch.completions).reshape([rows, L]) as tf.Tensor2D;
-  if (!options.entropy) return { logProbs };
-  // A diagnostic only: it never enters the loss, so no gradient flows through it.
-  return { logProbs, entropy: softmaxEntropy(logits).reshape([rows, L]) as tf.Tensor2D };
+  if (!options.entropy) {
+    return { logProbs: tokenLogProbs(logits, batch.completions).reshape([rows, L]) as tf.Tensor2D };
+  }
+  // One softmax serves both. The entropy is a diagnostic only: it never enters the loss.
+  const stats = softmaxStats(logits);
+  const logProbs = tokenLogProbs(logits, batch.completions, stats).reshape([rows, L]) as tf.Tensor2D;
+  return { logProbs, entropy: softmaxEntropy(logits, stats).reshape([rows, L]) as tf.Tensor2D };
 }

@@ -51,16 +51,27 @@ export class AdamW {
     this.stepCount++;
     const correction1 = 1 - beta1 ** this.stepCount;
     const correction2 = 1 - beta2 ** this.stepCount;
+    // The usual update lr * (m / c1) / (sqrt(v / c2) + eps) with its scalars folded together,
+    // lr * sqrt(c2) / c1 * m / (sqrt(v) + eps * sqrt(c2)), and the clipping scale folded into the
+    // moment coefficients: about a third fewer ops per parameter (each op has a fixed cost).
+    const rootC2 = Math.sqrt(correction2);
+    const stepSize = (lr * rootC2) / correction1;
+    const denominatorEps = epsilon * rootC2;
+    const gradWeight1 = (1 - beta1) * scale;
+    const gradWeight2 = (1 - beta2) * scale * scale;
     tf.tidy(() => {
       for (const p of this.params) {
-        const g = this.gradOf(grads, p.name).mul(scale);
+        const g = this.gradOf(grads, p.name);
         const m = this.firstMoment.get(p.name)!;
         const v = this.secondMoment.get(p.name)!;
-        m.assign(m.mul(beta1).add(g.mul(1 - beta1)));
-        v.assign(v.mul(beta2).add(g.square().mul(1 - beta2)));
-        let update = m.div(correction1).div(v.div(correction2).sqrt().add(epsilon));
-        if (p.decay && weightDecay > 0) update = update.add(p.variable.mul(weightDecay));
-        p.variable.assign(p.variable.sub(update.mul(lr)));
+        const m1 = m.mul(beta1).add(g.mul(gradWeight1));
+        const v1 = v.mul(beta2).add(g.square().mul(gradWeight2));
+        m.assign(m1);
+        v.assign(v1);
+        const step = m1.div(v1.sqrt().add(denominatorEps)).mul(stepSize);
+        // Decoupled weight decay: p - lr * (adam + wd * p) = p * (1 - lr * wd) - lr * adam.
+        const decayed = p.decay && weightDecay > 0 ? p.variable.mul(1 - lr * weightDecay) : p.variable;
+        p.variable.assign(decayed.sub(step));
       }
     });
     return { gradNorm };

@@ -124,7 +124,8 @@ export function bradleyTerryStep(
       const [a, b] = tf.split(scores, 2);
       const margin = a.sub(b);
       margins = margin.dataSync() as Float32Array;
-      return tf.neg(tf.logSigmoid(margin)).mean() as tf.Scalar;
+      // softplus(-m) = -log sigmoid(m); TF.js's logSigmoid gradient reads a tensor its scope has disposed.
+      return tf.softplus(tf.neg(margin)).mean() as tf.Scalar;
     }, params.map((p) => p.variable)),
   );
   const loss = value.dataSync()[0];

@@ -43,7 +43,10 @@ function lastProbabilities(
 ): Float32Array {
   return readFloats(() => {
     const width = model.config.width;
-    const last = length === 1 ? hidden : hidden.reshape([rows, length, width]).slice([0, length - 1, 0], [rows, 1, width]);
+    const last =
+      length === 1
+        ? hidden
+        : hidden.reshape([rows, length, width]).slice([0, length - 1, 0], [rows, 1, width]);
     const logits = model.logits(last.reshape([rows, width]) as tf.Tensor2D, projection);
     return tf.softmax(temperature === 1 ? logits : logits.div(temperature));
   });
@@ -91,7 +94,9 @@ export function generate(
   /** Runs the model on `input` after the cache, replacing the cache; returns next-token probabilities. */
   const advance = (input: SequenceInput, length: number): Float32Array => {
     const previous = cache;
-    const { hidden, present } = tf.tidy(() => model.forward(input, previous.length > 0 ? previous : undefined));
+    const { hidden, present } = tf.tidy(() =>
+      model.forward(input, previous.length > 0 ? previous : undefined),
+    );
     cache = present;
     disposeCache(previous);
     try {

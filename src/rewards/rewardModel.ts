@@ -15,15 +15,21 @@ function sigmoid(x: number): number {
 /**
  * A learned reward: sigmoid(score - offset) of a Bradley-Terry reward model, in the declared range
  * [0, 1]. `offset` centres typical completions near 0.5; the sigmoid keeps the model's scale, so
- * completions the model barely tells apart get rewards that bunch together.
+ * completions the model barely tells apart get rewards that bunch together. `model` is called at
+ * each scoring, so the caller can create the model lazily (after the TF.js backend is chosen).
  */
-export function rewardModelReward(model: RewardModel, tokenizer: Tokenizer, offset: number, name = 'reward_model'): RewardFunction {
+export function rewardModelReward(
+  model: () => RewardModel,
+  tokenizer: Tokenizer,
+  offset: number,
+  name = 'reward_model',
+): RewardFunction {
   return {
     name,
     range: [0, 1],
     score(prompts, completions) {
       const inputs = completions.map((c, i) => rewardModelInput(tokenizer, prompts[i], c));
-      const scores = model.score(inputs, tokenizer.padId);
+      const scores = model().score(inputs, tokenizer.padId);
       return Array.from(scores, (s) => sigmoid(s - offset));
     },
   };

@@ -21,7 +21,12 @@ export function createSentimentTask(context: TaskContext): Task {
   const data = pretrainData(corpus);
   const stages = heldOutStages(data);
   const prompts = (texts: string[]) => [...new Set(texts.map((t) => promptOf(data, t)))];
-  const rewardModel = RewardModel.fromTensors(rmFiles.config, rmFiles.tensors, `${rmDir}/model.safetensors`);
+  // Created on first use: building a task must not create tensors before the trainer picks the backend.
+  let rewardModel: RewardModel | undefined;
+  const loadRewardModel = () => {
+    rewardModel ??= RewardModel.fromTensors(rmFiles.config, rmFiles.tensors, `${rmDir}/model.safetensors`);
+    return rewardModel;
+  };
   const offset = typeof rmFiles.info.scoreOffset === 'number' ? rmFiles.info.scoreOffset : 0;
   return {
     name: 'sentiment',
@@ -33,7 +38,7 @@ export function createSentimentTask(context: TaskContext): Task {
     },
     trainPrompts: prompts(stages.rlTrain),
     evalPrompts: prompts(stages.rlEval),
-    rewards: [{ fn: rewardModelReward(rewardModel, rmFiles.tokenizer, offset), weight: 1 }],
+    rewards: [{ fn: rewardModelReward(loadRewardModel, rmFiles.tokenizer, offset), weight: 1 }],
     gold: goldSentimentReward,
     defaults: {
       max_completion_length: 16,
@@ -45,7 +50,8 @@ export function createSentimentTask(context: TaskContext): Task {
       eval_prompts: 128,
     },
     dispose() {
-      rewardModel.dispose();
+      rewardModel?.dispose();
+      rewardModel = undefined;
     },
   };
 }

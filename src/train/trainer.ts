@@ -207,7 +207,10 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   const weightsMode = ctx.transformKind === 'variance-increase' ? config.grpovi_weights : 'uniform';
   const needOld = config.num_iterations > 1 || minibatchSize < rows || weightsMode === 'importance';
   const needRef = config.beta > 0 || weightsMode !== 'uniform';
-  const fullInput = sliceBatch(ro.batch, 0, rows, task.tokenizer.padId).input;
+  // The whole batch with its model input, built once: scoring uses it, and so does the update when
+  // one minibatch covers the batch (the default).
+  const full = sliceBatch(ro.batch, 0, rows, task.tokenizer.padId);
+  const fullInput = full.input;
   const old = needOld
     ? scoreLogProbs(policy, ro.batch, fullInput, { temperature: config.temperature, entropy: true })
     : undefined;
@@ -242,7 +245,7 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   const minibatches = [];
   for (let start = 0; start < rows; start += minibatchSize) {
     const end = start + minibatchSize;
-    const part = sliceBatch(ro.batch, start, end, task.tokenizer.padId);
+    const part = start === 0 && end === rows ? full : sliceBatch(ro.batch, start, end, task.tokenizer.padId);
     minibatches.push({
       ...part,
       start,
