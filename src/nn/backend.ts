@@ -21,32 +21,6 @@ function quietBanner(): void {
   };
 }
 
-let identityShared = false;
-
-/**
- * Makes the wasm backend's Identity kernel share its input's buffer (a reference count, as its Reshape
- * already does and as the cpu backend's Identity does) instead of copying it. TF.js clones every
- * tensor it keeps for a backward pass through Identity, so the copies cost about 5% of a policy
- * update; tensors are immutable, so sharing gives the same results.
- */
-function shareIdentityBuffers(): void {
-  if (identityShared) return;
-  const copying = tf.getKernel('Identity', 'wasm');
-  if (copying === undefined) return;
-  identityShared = true;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    kernelName: 'Identity',
-    backendName: 'wasm',
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string') return copying.kernelFunc(args);
-      (args.backend as tf.KernelBackend).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
-  });
-}
-
 /**
  * Activates the preferred backend, falling back to `cpu` if it cannot start.
  * Resolves to the backend that actually runs.
@@ -57,7 +31,6 @@ export async function selectBackend(preferred: BackendName = 'wasm'): Promise<Ba
   try {
     if (await tf.setBackend(preferred)) {
       await tf.ready();
-      if (preferred === 'wasm') shareIdentityBuffers();
       return preferred;
     }
   } catch {
