@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { RewardInputError } from '../adjust/index.js';
 import { registerAdjust } from './commands/adjust.js';
 import { registerCompare } from './commands/compare.js';
+import { registerDemo } from './commands/demo.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerReport } from './commands/report.js';
 import { registerTrain } from './commands/train.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerAdjust(program);
   registerCompare(program);
+  registerDemo(program);
   registerReport(program);
   registerPretrain(program);
   registerTrain(program);

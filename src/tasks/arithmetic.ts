@@ -36,7 +36,9 @@ export function createArithmeticTask(context: TaskContext): Task {
       max_completion_length: 5,
       prompts_per_step: 16,
       num_generations: 8,
-      learning_rate: 1e-3,
+      // The base policy is sharp: Adam's first, sign-like steps at 1e-4 already push KL past 1 per token.
+      learning_rate: 2e-5,
+      warmup_steps: 10,
       beta: 0.04,
       eval_every: 10,
       eval_prompts: 256,

@@ -6,7 +6,7 @@ import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/swe
 import { ConfigError } from '../../train/config.js';
 import { UserInputError } from '../errors.js';
 
-interface CompareFlags {
+export interface CompareFlags {
   task?: string;
   seeds?: number;
   seedList?: number[];
@@ -134,66 +134,73 @@ export function registerCompare(program: Command): void {
     )
     .option('--jobs <n>', 'runs in parallel, each in its own process', positiveInteger('--jobs'), 1)
     .addHelpText('after', HELP_AFTER)
-    .action(async (flags: CompareFlags) => {
-      if (flags.seeds !== undefined && flags.seedList !== undefined) {
-        throw new UserInputError(
-          `give --seeds or --seed-list, not both (--seeds ${flags.seeds}, --seed-list ${flags.seedList.join(',')})`,
-        );
-      }
-      const seeds = flags.seedList ?? Array.from({ length: flags.seeds ?? 3 }, (_, i) => i);
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = () => {
-        interrupts++;
-        if (interrupts > 1) process.exit(130);
-        process.stderr.write(
-          '\ngrpovi: stopping: running runs save a checkpoint; rerun the same command to resume (Ctrl-C again to quit now)\n',
-        );
-        controller.abort();
+    .action((flags: CompareFlags) => executeCompare(flags));
+}
+
+
+/**
+ * Runs a comparison as the CLI does: Ctrl-C checkpoints running runs, the table and paths go to
+ * stdout, failures become exit codes. Shared by `compare` and `demo`.
+ */
+export async function executeCompare(flags: CompareFlags, command?: string): Promise<void> {
+    if (flags.seeds !== undefined && flags.seedList !== undefined) {
+      throw new UserInputError(
+        `give --seeds or --seed-list, not both (--seeds ${flags.seeds}, --seed-list ${flags.seedList.join(',')})`,
+      );
+    }
+    const seeds = flags.seedList ?? Array.from({ length: flags.seeds ?? 3 }, (_, i) => i);
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSignal = () => {
+      interrupts++;
+      if (interrupts > 1) process.exit(130);
+      process.stderr.write(
+        '\ngrpovi: stopping: running runs save a checkpoint; rerun the same command to resume (Ctrl-C again to quit now)\n',
+      );
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const sweep = parseSweeps(flags.sweep);
+      const canonicalSpecs = sweep.map(
+        (axis) =>
+          `${axis.key === 'learning_rate' ? 'lr' : axis.key}=${axis.values.map(formatSweepValue).join(',')}`,
+      );
+      const request: CompareRequest = {
+        task: flags.task,
+        configFile: flags.config,
+        steps: flags.steps,
+        seeds,
+        algos: flags.algos,
+        sweep,
+        out: flags.out,
+        jobs: flags.jobs,
+        command: command ?? commandLine(flags, seeds, canonicalSpecs),
+        progress: process.stderr,
+        signal: controller.signal,
       };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      try {
-        const sweep = parseSweeps(flags.sweep);
-        const canonicalSpecs = sweep.map(
-          (axis) =>
-            `${axis.key === 'learning_rate' ? 'lr' : axis.key}=${axis.values.map(formatSweepValue).join(',')}`,
+      const result = await runComparison(request);
+      process.stdout.write(
+        `${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`,
+      );
+      if (result.outcome === 'failed') {
+        const failures = result.outcomes.filter((o) => o.status === 'failed').map((o) => o.job.dir);
+        throw new UserInputError(
+          `${failures.length} run(s) failed; see worker.log in ${failures.join(', ')}`,
+          1,
         );
-        const request: CompareRequest = {
-          task: flags.task,
-          configFile: flags.config,
-          steps: flags.steps,
-          seeds,
-          algos: flags.algos,
-          sweep,
-          out: flags.out,
-          jobs: flags.jobs,
-          command: commandLine(flags, seeds, canonicalSpecs),
-          progress: process.stderr,
-          signal: controller.signal,
-        };
-        const result = await runComparison(request);
-        process.stdout.write(
-          `${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`,
-        );
-        if (result.outcome === 'failed') {
-          const failures = result.outcomes.filter((o) => o.status === 'failed').map((o) => o.job.dir);
-          throw new UserInputError(
-            `${failures.length} run(s) failed; see worker.log in ${failures.join(', ')}`,
-            1,
-          );
-        }
-        if (result.outcome === 'interrupted') {
-          throw new UserInputError(
-            'comparison stopped before every run finished; rerun the same command to resume',
-            130,
-          );
-        }
-      } catch (error) {
-        throw asUserError(error);
-      } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
       }
-    });
+      if (result.outcome === 'interrupted') {
+        throw new UserInputError(
+          'comparison stopped before every run finished; rerun the same command to resume',
+          130,
+        );
+      }
+    } catch (error) {
+      throw asUserError(error);
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
 }
