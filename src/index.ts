@@ -1,5 +1,79 @@
 /**
- * grpovi: GRPO and GRPOVI (GRPO with reward variance increase) for language models.
- * The reward adjustment is usable on its own from any RL pipeline.
+ * grpovi: GRPO and GRPOVI (GRPO with reward variance increase) for language models, in TypeScript.
+ *
+ * The reward adjustment is usable on its own, without TF.js: `import { adjustGroups } from 'grpovi/adjust'`.
+ * This entry point also exports the training engine, the tasks and the experiment tooling.
  */
+
+// The reward adjustment (exact solver, batched API, brute-force reference).
 export * from './adjust/index.js';
+// Experiments: comparisons of GRPO and GRPOVI over seeds, their statistics.
+export { type CompareRequest, type CompareResult, renderComparison, runComparison } from './experiments/compare.js';
+export { areaUnderCurve, type StepsToTarget, stepsToTarget } from './experiments/stats.js';
+export type { ComparisonSummary } from './experiments/summary.js';
+// GRPO: advantages, the objective, reward transforms.
+export {
+  ADVANTAGE_SCALES,
+  type AdvantageOptions,
+  type AdvantageScale,
+  groupAdvantages,
+  meanGroupStd,
+  sampleStd,
+} from './grpo/advantages.js';
+export {
+  aggregateTokens,
+  grpoObjective,
+  klK3,
+  LOSS_TYPES,
+  type LossType,
+  type ObjectiveBatch,
+  type ObjectiveOptions,
+  type ObjectiveValue,
+} from './grpo/objective.js';
+export {
+  ADJUSTMENT_WEIGHTS,
+  type AdjustmentWeights,
+  adjustmentWeights,
+  groupSoftmax,
+  type RewardTransformKind,
+  type RewardTransformOptions,
+  transformRewards,
+} from './grpo/rewardTransform.js';
+// Models (TF.js): backend, GPT policy, sampling, tokenizers, optimizer, model folders.
+export { type BackendName, selectBackend } from './nn/backend.js';
+export { CheckpointError } from './nn/checkpointError.js';
+export { Gpt } from './nn/gpt.js';
+export type { GptConfig } from './nn/gptConfig.js';
+export { loadModelDir, type ModelFiles, type ModelKind, saveModelDir } from './nn/modelDir.js';
+export { AdamW, type AdamWOptions, learningRateAt } from './nn/optimizer.js';
+export { RewardModel } from './nn/rewardModel.js';
+export { decodeSafetensors, encodeSafetensors, type NamedTensor } from './nn/safetensors.js';
+export { type Generation, type GenerateOptions, generate } from './nn/sampler.js';
+export { CharTokenizer, type Tokenizer, tokenizerFromJson, WordTokenizer } from './nn/tokenizer.js';
+// Rewards.
+export { arithmeticReward, arithmeticRewardFunction } from './rewards/arithmetic.js';
+export {
+  combinedRange,
+  type RewardFunction,
+  RewardFunctionError,
+  type Scores,
+  scoreCompletions,
+  type WeightedReward,
+} from './rewards/rewardFunction.js';
+export { rewardModelReward } from './rewards/rewardModel.js';
+export { goldSentiment, goldSentimentReward } from './rewards/sentiment.js';
+// Tasks.
+export { createArithmeticTask } from './tasks/arithmetic.js';
+export { TASKS } from './tasks/registry.js';
+export { createSentimentTask } from './tasks/sentiment.js';
+export type { Task, TaskContext, TaskFactory } from './tasks/task.js';
+export { createToyTask } from './tasks/toy.js';
+// Training.
+export { ConfigError, parseTrainConfig, type TrainConfig, type TrainConfigInput, TrainConfigSchema } from './train/config.js';
+export { readMetrics, type MetricsRow } from './train/metrics.js';
+export type { TrainObserver } from './train/observer.js';
+export { type PretrainConfig, pretrain } from './train/pretrain.js';
+export { type RewardModelConfig, trainRewardModel } from './train/rewardModelTraining.js';
+export { loadTask, resolveTrainConfig } from './train/setup.js';
+export { type TrainOptions, type TrainResult, train } from './train/trainer.js';
+export { Rng } from './util/rng.js';

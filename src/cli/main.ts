@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { RewardInputError } from '../adjust/index.js';
+import { CheckpointError } from '../nn/checkpointError.js';
+import { ConfigError } from '../train/config.js';
 import { registerAdjust } from './commands/adjust.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDemo } from './commands/demo.js';
@@ -44,7 +46,12 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`grpovi: ${error.message}\n`);
       return error.exitCode;
     }
-    if (error instanceof RewardInputError) {
+    // Bad model folders and bad configurations are the user's to fix: the message alone, no stack.
+    if (
+      error instanceof RewardInputError ||
+      error instanceof CheckpointError ||
+      error instanceof ConfigError
+    ) {
       process.stderr.write(`grpovi: ${error.message}\n`);
       return 2;
     }

@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { Gpt } from '../nn/gpt.js';
-import { loadModelDir } from '../nn/modelDir.js';
+import { loadModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
 import { arithmeticRewardFunction } from '../rewards/arithmetic.js';
 import { arithmeticProblems } from './arithmeticData.js';
 import { ASSET } from './assets.js';
@@ -27,7 +28,7 @@ export function createArithmeticTask(context: TaskContext): Task {
     tokenizer: files.tokenizer,
     createPolicy(_seed: number, options: TaskPolicyOptions) {
       const chosen = options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : files;
-      return Gpt.fromTensors(chosen.config, chosen.tensors, { trainable: true, source: options.policy ?? policyDir });
+      return Gpt.fromTensors(chosen.config, chosen.tensors, { trainable: true, source: join(options.policy ?? policyDir, WEIGHTS_FILE) });
     },
     trainPrompts: problems('train', TRAIN_PROMPTS, DATA_SPLIT_SEED + 1),
     evalPrompts: problems('heldOut', EVAL_PROMPTS, DATA_SPLIT_SEED + 2),

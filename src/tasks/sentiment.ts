@@ -1,5 +1,6 @@
+import { join } from 'node:path';
 import { Gpt } from '../nn/gpt.js';
-import { loadModelDir } from '../nn/modelDir.js';
+import { loadModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
 import { RewardModel } from '../nn/rewardModel.js';
 import { rewardModelReward } from '../rewards/rewardModel.js';
 import { goldSentimentReward } from '../rewards/sentiment.js';
@@ -34,7 +35,7 @@ export function createSentimentTask(context: TaskContext): Task {
     tokenizer: policyFiles.tokenizer,
     createPolicy(_seed: number, options: TaskPolicyOptions) {
       const files = options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : policyFiles;
-      return Gpt.fromTensors(files.config, files.tensors, { trainable: true, source: options.policy ?? policyDir });
+      return Gpt.fromTensors(files.config, files.tensors, { trainable: true, source: join(options.policy ?? policyDir, WEIGHTS_FILE) });
     },
     trainPrompts: prompts(stages.rlTrain),
     evalPrompts: prompts(stages.rlEval),

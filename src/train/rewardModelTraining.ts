@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { selectBackend } from '../nn/backend.js';
 import { Gpt } from '../nn/gpt.js';
-import { loadModelDir, saveModelDir } from '../nn/modelDir.js';
+import { loadModelDir, saveModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { bradleyTerryStep, RewardModel } from '../nn/rewardModel.js';
 import { generate } from '../nn/sampler.js';
@@ -123,7 +123,7 @@ export async function trainRewardModel(
   if (data.kind !== 'word') throw new Error(`train-rm needs a policy trained on English text, not ${corpus}`);
   const prompts = [...new Set(heldOutStages(data).rewardModel.map((s) => promptOf(data, s)))];
   const split = Math.floor(prompts.length * 0.9);
-  const policy = Gpt.fromTensors(saved.config, saved.tensors, { trainable: false, source: config.policy });
+  const policy = Gpt.fromTensors(saved.config, saved.tensors, { trainable: false, source: join(config.policy, WEIGHTS_FILE) });
   const rng = Rng.derive(config.seed, 'reward-model-pairs');
   const sampled = samplePreferencePairs(policy, tokenizer, prompts.slice(0, split), config.pairs, {
     maxNewTokens: config.maxNewTokens,

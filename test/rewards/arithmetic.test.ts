@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CharTokenizer } from '../../src/nn/tokenizer.js';
 import {
   arithmeticAnswer,
   arithmeticReward,
@@ -47,6 +48,29 @@ describe('arithmeticReward', () => {
     ['20', 0],
   ] as const)('scores %j for 12+7= as %d', (completion, expected) => {
     expect(arithmeticReward('12+7=', completion)).toBe(expected);
+  });
+
+  it.each(['19+1', '1919', '19=', '19-', '19\n12+7=19', '1\u200b9'])(
+    'scores 0 for %j, a completion that runs on past the answer of 12+7= or splits it',
+    (completion) => {
+      expect(arithmeticReward('12+7=', completion)).toBe(0);
+    },
+  );
+
+  it('scores 0 for malformed minus signs on a negative answer', () => {
+    for (const completion of ['--4', '- 4', '\u22124', '4-', '(-4)', '-+4']) {
+      expect(arithmeticReward('3-7=', completion), completion).toBe(0);
+    }
+  });
+
+  it('scores what the character tokenizer decodes: EOS adds no text, an unknown token spoils the answer', () => {
+    const tokenizer = CharTokenizer.fit(['0123456789+-=']);
+    const answer = tokenizer.encode('19');
+    expect(arithmeticReward('12+7=', tokenizer.decode([...answer, tokenizer.eosId, tokenizer.padId]))).toBe(
+      1,
+    );
+    expect(arithmeticReward('12+7=', tokenizer.decode([answer[0], tokenizer.unkId, answer[1]]))).toBe(0);
+    expect(arithmeticReward('12+7=', tokenizer.decode([tokenizer.eosId]))).toBe(0);
   });
 
   it('accepts negative differences written with a minus sign, and zero only as 0', () => {

@@ -66,6 +66,13 @@ describe('goldSentiment', () => {
     for (const n of negative) expect(goldSentiment(n)).toBeLessThan(0.5);
   });
 
+  it('scores completions as the word tokenizer decodes them: unknown words count as neutral', () => {
+    // Completions sampled from a word-level policy are decoded with `<unk>` for words outside its vocabulary.
+    expect(goldSentiment('we love <unk> .')).toBe(goldSentiment('we love .'));
+    expect(goldSentiment('<unk> <unk>')).toBe(0.5);
+    expect(goldSentiment('a <unk> and terrible war')).toBeLessThan(0.5);
+  });
+
   it('gives the same score to raw and normalized text', () => {
     const raw = '“Don’t be AFRAID,” said the Well-Being officer—gladly!';
     expect(goldSentiment(normalizeSentence(raw))).toBe(goldSentiment(raw));
@@ -95,5 +102,8 @@ describe('goldSentiment', () => {
     const scores = await goldSentimentReward.score(['x', 'y'], ['we love it .', 'we hate it .']);
     expect(scores).toEqual([goldSentiment('we love it .'), goldSentiment('we hate it .')]);
     expect(goldSentimentReward.range).toEqual([0, 1]);
+    // The gold preference judges the completion alone: the prompt does not change the score.
+    const same = await goldSentimentReward.score(['we hate the', 'what a wonderful'], ['sea .', 'sea .']);
+    expect(same[0]).toBe(same[1]);
   });
 });

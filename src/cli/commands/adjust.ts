@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import {
   adjustRewards,
   adjustRewardsBruteForce,
@@ -9,6 +9,7 @@ import {
 } from '../../adjust/index.js';
 import { writeFileAtomic } from '../../util/atomicWrite.js';
 import { UserInputError } from '../errors.js';
+import { numberArg } from '../parsers.js';
 
 /** The options commander hands to the action. */
 interface AdjustFlags {
@@ -77,20 +78,14 @@ export function registerAdjust(program: Command): void {
       'adjust each group of rewards to the largest variance that keeps its mean, order, ties and range',
     )
     .argument('[file]', 'JSON Lines input (default: stdin)')
-    .option('--min <number>', 'lower end of the reward range, for lines without "min"', parseNumberFlag)
-    .option('--max <number>', 'upper end of the reward range, for lines without "max"', parseNumberFlag)
+    .option('--min <number>', 'lower end of the reward range, for lines without "min"', numberArg())
+    .option('--max <number>', 'upper end of the reward range, for lines without "max"', numberArg())
     .option('--verify', 'also run the brute-force reference; exit 1 if any answer differs from it')
     .option('--out <file>', 'write the output to this file (atomically) instead of stdout')
     .addHelpText('after', HELP_AFTER)
     .action(async (file: string | undefined, flags: AdjustFlags) => {
       await runAdjust(file, flags);
     });
-}
-
-function parseNumberFlag(value: string): number {
-  const parsed = value.trim() === '' ? Number.NaN : Number(value);
-  if (!Number.isFinite(parsed)) throw new InvalidArgumentError('It must be a finite number, e.g. 0 or -1.5.');
-  return parsed;
 }
 
 async function runAdjust(file: string | undefined, flags: AdjustFlags): Promise<void> {

@@ -5,6 +5,7 @@ import { ALGOS, type Algo } from '../../experiments/plan.js';
 import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/sweep.js';
 import { ConfigError } from '../../train/config.js';
 import { UserInputError } from '../errors.js';
+import { integerArg } from '../parsers.js';
 
 export interface CompareFlags {
   task?: string;
@@ -38,16 +39,6 @@ Examples:
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy-lr --sweep lr=1e-3,3e-3,1e-2 --jobs 2
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy-w --sweep grpovi_weights=uniform,importance,probability`;
-
-function positiveInteger(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`${flag} must be a positive integer (${JSON.stringify(value)})`);
-    }
-    return n;
-  };
-}
 
 function seedList(value: string): number[] {
   const seeds = value.split(',').map((part) => {
@@ -113,13 +104,9 @@ export function registerCompare(program: Command): void {
     .command('compare')
     .description('compare GRPO and GRPOVI over seeds (and sweeps): runs, summary.json, plots and report.md')
     .option('--task <name>', 'task to train on (or "task" in the --config file)')
-    .option('--seeds <k>', 'seeds 0..k-1 (default 3)', positiveInteger('--seeds'))
+    .option('--seeds <k>', 'seeds 0..k-1 (default 3)', integerArg(1))
     .option('--seed-list <list>', 'explicit seeds, e.g. 0,1,2 (instead of --seeds)', seedList)
-    .option(
-      '--steps <n>',
-      'training steps per run (default: config, else task default)',
-      positiveInteger('--steps'),
-    )
+    .option('--steps <n>', 'training steps per run (default: config, else task default)', integerArg(1))
     .requiredOption('--out <dir>', 'comparison folder (created; an existing one is extended)')
     .addOption(
       new Option('--algos <list>', 'algorithms to run')
@@ -132,75 +119,72 @@ export function registerCompare(program: Command): void {
         .argParser(collect)
         .default([], 'none'),
     )
-    .option('--jobs <n>', 'runs in parallel, each in its own process', positiveInteger('--jobs'), 1)
+    .option('--jobs <n>', 'runs in parallel, each in its own process', integerArg(1), 1)
     .addHelpText('after', HELP_AFTER)
     .action((flags: CompareFlags) => executeCompare(flags));
 }
-
 
 /**
  * Runs a comparison as the CLI does: Ctrl-C checkpoints running runs, the table and paths go to
  * stdout, failures become exit codes. Shared by `compare` and `demo`.
  */
 export async function executeCompare(flags: CompareFlags, command?: string): Promise<void> {
-    if (flags.seeds !== undefined && flags.seedList !== undefined) {
-      throw new UserInputError(
-        `give --seeds or --seed-list, not both (--seeds ${flags.seeds}, --seed-list ${flags.seedList.join(',')})`,
-      );
-    }
-    const seeds = flags.seedList ?? Array.from({ length: flags.seeds ?? 3 }, (_, i) => i);
-    const controller = new AbortController();
-    let interrupts = 0;
-    const onSignal = () => {
-      interrupts++;
-      if (interrupts > 1) process.exit(130);
-      process.stderr.write(
-        '\ngrpovi: stopping: running runs save a checkpoint; rerun the same command to resume (Ctrl-C again to quit now)\n',
-      );
-      controller.abort();
+  if (flags.seeds !== undefined && flags.seedList !== undefined) {
+    throw new UserInputError(
+      `give --seeds or --seed-list, not both (--seeds ${flags.seeds}, --seed-list ${flags.seedList.join(',')})`,
+    );
+  }
+  const seeds = flags.seedList ?? Array.from({ length: flags.seeds ?? 3 }, (_, i) => i);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(
+      '\ngrpovi: stopping: running runs save a checkpoint; rerun the same command to resume (Ctrl-C again to quit now)\n',
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const sweep = parseSweeps(flags.sweep);
+    const canonicalSpecs = sweep.map(
+      (axis) =>
+        `${axis.key === 'learning_rate' ? 'lr' : axis.key}=${axis.values.map(formatSweepValue).join(',')}`,
+    );
+    const request: CompareRequest = {
+      task: flags.task,
+      configFile: flags.config,
+      steps: flags.steps,
+      seeds,
+      algos: flags.algos,
+      sweep,
+      out: flags.out,
+      jobs: flags.jobs,
+      command: command ?? commandLine(flags, seeds, canonicalSpecs),
+      progress: process.stderr,
+      signal: controller.signal,
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    try {
-      const sweep = parseSweeps(flags.sweep);
-      const canonicalSpecs = sweep.map(
-        (axis) =>
-          `${axis.key === 'learning_rate' ? 'lr' : axis.key}=${axis.values.map(formatSweepValue).join(',')}`,
+    const result = await runComparison(request);
+    process.stdout.write(`${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`);
+    if (result.outcome === 'failed') {
+      const failures = result.outcomes.filter((o) => o.status === 'failed').map((o) => o.job.dir);
+      throw new UserInputError(
+        `${failures.length} run(s) failed; see worker.log in ${failures.join(', ')}`,
+        1,
       );
-      const request: CompareRequest = {
-        task: flags.task,
-        configFile: flags.config,
-        steps: flags.steps,
-        seeds,
-        algos: flags.algos,
-        sweep,
-        out: flags.out,
-        jobs: flags.jobs,
-        command: command ?? commandLine(flags, seeds, canonicalSpecs),
-        progress: process.stderr,
-        signal: controller.signal,
-      };
-      const result = await runComparison(request);
-      process.stdout.write(
-        `${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`,
-      );
-      if (result.outcome === 'failed') {
-        const failures = result.outcomes.filter((o) => o.status === 'failed').map((o) => o.job.dir);
-        throw new UserInputError(
-          `${failures.length} run(s) failed; see worker.log in ${failures.join(', ')}`,
-          1,
-        );
-      }
-      if (result.outcome === 'interrupted') {
-        throw new UserInputError(
-          'comparison stopped before every run finished; rerun the same command to resume',
-          130,
-        );
-      }
-    } catch (error) {
-      throw asUserError(error);
-    } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
+    if (result.outcome === 'interrupted') {
+      throw new UserInputError(
+        'comparison stopped before every run finished; rerun the same command to resume',
+        130,
+      );
+    }
+  } catch (error) {
+    throw asUserError(error);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }

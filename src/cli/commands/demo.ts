@@ -1,20 +1,11 @@
 import { fileURLToPath } from 'node:url';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { ALGOS } from '../../experiments/plan.js';
+import { integerArg } from '../parsers.js';
 import { executeCompare } from './compare.js';
 
 /** The demo's settings, shipped with the package. */
 export const DEMO_CONFIG = fileURLToPath(new URL('../../../examples/demo.json', import.meta.url));
-
-function positiveInteger(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`${flag} must be a positive integer (${JSON.stringify(value)})`);
-    }
-    return n;
-  };
-}
 
 interface DemoFlags {
   out: string;
@@ -29,9 +20,9 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('compare GRPO and GRPOVI on the sentiment RLHF task from the shipped models (a few minutes)')
     .option('--out <dir>', 'comparison folder (an existing one is extended)', 'runs/demo')
-    .option('--seeds <k>', 'seeds per algorithm', positiveInteger('--seeds'), 3)
-    .option('--steps <n>', 'training steps per run', positiveInteger('--steps'), 100)
-    .option('--jobs <n>', 'runs in parallel (TF.js wasm uses one core per run)', positiveInteger('--jobs'), 2)
+    .option('--seeds <k>', 'seeds per algorithm', integerArg(1), 3)
+    .option('--steps <n>', 'training steps per run', integerArg(1), 100)
+    .option('--jobs <n>', 'runs in parallel (TF.js wasm uses one core per run)', integerArg(1), 2)
     .addHelpText(
       'after',
       `

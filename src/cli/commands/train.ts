@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { ADVANTAGE_SCALES } from '../../grpo/advantages.js';
 import { LOSS_TYPES } from '../../grpo/objective.js';
 import { ADJUSTMENT_WEIGHTS } from '../../grpo/rewardTransform.js';
@@ -17,14 +17,15 @@ import {
   defaultRunDir,
   globalDefaults,
   loadTask,
-  taskContext,
   planResume,
   prepareFreshRun,
   RunSetupError,
   sameFolder,
+  taskContext,
 } from '../../train/setup.js';
 import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
 import { UserInputError } from '../errors.js';
+import { integerArg, numberArg, rangeArg } from '../parsers.js';
 
 /** A flag that sets one config key. */
 interface ConfigFlag {
@@ -38,28 +39,6 @@ interface ConfigFlag {
   defaultText?: string;
 }
 
-function parseNumber(value: string): number {
-  const parsed = value.trim() === '' ? Number.NaN : Number(value);
-  if (!Number.isFinite(parsed))
-    throw new InvalidArgumentError('It must be a finite number, e.g. 0.001 or 1e-4.');
-  return parsed;
-}
-
-function parseInteger(value: string): number {
-  const parsed = value.trim() === '' ? Number.NaN : Number(value);
-  if (!Number.isSafeInteger(parsed)) throw new InvalidArgumentError('It must be a whole number, e.g. 8.');
-  return parsed;
-}
-
-function parseRange(value: string): [number, number] {
-  const parts = value.split(',');
-  const numbers = parts.map((p) => (p.trim() === '' ? Number.NaN : Number(p)));
-  if (parts.length !== 2 || !numbers.every(Number.isFinite)) {
-    throw new InvalidArgumentError('It must be two numbers MIN,MAX, e.g. 0,1.');
-  }
-  return [numbers[0], numbers[1]];
-}
-
 /** Every flag that sets a config key; the order is the order of `--help`. */
 const CONFIG_FLAGS: readonly ConfigFlag[] = [
   {
@@ -69,56 +48,68 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     defaultText: 'none, give it here or in --config',
   },
   { flags: '--algo <name>', key: 'algo', what: 'algorithm', choices: ['grpo', 'grpovi'] },
-  { flags: '--steps <n>', key: 'steps', what: 'training steps', parse: parseInteger },
+  { flags: '--steps <n>', key: 'steps', what: 'training steps', parse: integerArg() },
   {
     flags: '--seed <n>',
     key: 'seed',
     what: 'random seed (policy init, prompts, sampling)',
-    parse: parseInteger,
+    parse: integerArg(),
   },
   { flags: '--backend <name>', key: 'backend', what: 'TF.js backend', choices: BACKENDS },
+  {
+    flags: '--policy <dir>',
+    key: 'policy',
+    what: 'starting policy folder, for tasks that start from a trained one',
+    defaultText: "the task's shipped policy",
+  },
+  {
+    flags: '--reward-model <dir>',
+    key: 'reward_model',
+    what: 'reward model folder, for tasks scored by a learned one',
+    defaultText: "the task's shipped reward model",
+  },
   {
     flags: '--group-size <n>',
     key: 'num_generations',
     what: 'completions sampled per prompt',
-    parse: parseInteger,
+    parse: integerArg(),
   },
   {
     flags: '--prompts-per-step <n>',
     key: 'prompts_per_step',
     what: 'distinct prompts per step',
-    parse: parseInteger,
+    parse: integerArg(),
   },
-  { flags: '--lr <number>', key: 'learning_rate', what: 'learning rate', parse: parseNumber },
-  { flags: '--beta <number>', key: 'beta', what: 'KL penalty weight', parse: parseNumber },
-  { flags: '--epsilon <number>', key: 'epsilon', what: 'lower clip range of the ratio', parse: parseNumber },
+  { flags: '--lr <number>', key: 'learning_rate', what: 'learning rate', parse: numberArg() },
+  { flags: '--beta <number>', key: 'beta', what: 'KL penalty weight', parse: numberArg() },
+  { flags: '--epsilon <number>', key: 'epsilon', what: 'lower clip range of the ratio', parse: numberArg() },
   {
     flags: '--epsilon-high <number>',
     key: 'epsilon_high',
     what: 'upper clip range of the ratio',
-    parse: parseNumber,
+    parse: numberArg(),
     defaultText: 'epsilon',
   },
   {
     flags: '--num-iterations <n>',
     key: 'num_iterations',
     what: 'update passes per batch (mu)',
-    parse: parseInteger,
+    parse: integerArg(),
   },
-  { flags: '--temperature <number>', key: 'temperature', what: 'sampling temperature', parse: parseNumber },
+  { flags: '--temperature <number>', key: 'temperature', what: 'sampling temperature', parse: numberArg() },
   {
     flags: '--max-completion-length <n>',
     key: 'max_completion_length',
     what: 'tokens per completion at most',
-    parse: parseInteger,
+    parse: integerArg(),
   },
   {
     flags: '--top-k <n>',
     key: 'top_k',
     what: 'sample from the k likeliest tokens (0: all)',
-    parse: parseInteger,
+    parse: integerArg(),
   },
-  { flags: '--top-p <number>', key: 'top_p', what: 'nucleus sampling mass', parse: parseNumber },
+  { flags: '--top-p <number>', key: 'top_p', what: 'nucleus sampling mass', parse: numberArg() },
   {
     flags: '--scale-rewards <mode>',
     key: 'scale_rewards',
@@ -136,26 +127,26 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     flags: '--reward-range <min,max>',
     key: 'reward_range',
     what: 'reward range for GRPOVI',
-    parse: parseRange,
+    parse: rangeArg,
     defaultText: "the reward functions' declared range",
   },
   {
     flags: '--eval-every <n>',
     key: 'eval_every',
     what: 'evaluate every n steps (0: never)',
-    parse: parseInteger,
+    parse: integerArg(),
   },
   {
     flags: '--eval-prompts <n>',
     key: 'eval_prompts',
     what: 'held-out prompts per evaluation',
-    parse: parseInteger,
+    parse: integerArg(),
   },
   {
     flags: '--checkpoint-every <n>',
     key: 'checkpoint_every',
     what: 'checkpoint every n steps (0: only at the end)',
-    parse: parseInteger,
+    parse: integerArg(),
   },
 ];
 

@@ -1,26 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { MODEL_JSON_FILE } from '../../nn/modelDir.js';
 import { ASSET } from '../../tasks/assets.js';
 import { type RewardModelConfig, trainRewardModel } from '../../train/rewardModelTraining.js';
 import { UserInputError } from '../errors.js';
-
-function integer(flag: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min} (${JSON.stringify(value)})`);
-    return n;
-  };
-}
-
-function fraction(flag: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!(n >= 0 && n < 0.5)) throw new InvalidArgumentError(`${flag} must be a number in [0, 0.5) (${JSON.stringify(value)})`);
-    return n;
-  };
-}
+import { integerArg, numberArg } from '../parsers.js';
 
 interface TrainRmFlags {
   policy: string;
@@ -39,16 +24,21 @@ interface TrainRmFlags {
 export function registerTrainRm(program: Command): void {
   program
     .command('train-rm')
-    .description('train a Bradley-Terry reward model on gold-labelled pairs of the base policy\'s completions')
+    .description("train a Bradley-Terry reward model on gold-labelled pairs of the base policy's completions")
     .option('--policy <dir>', 'base policy folder whose completions are compared', ASSET.sentimentPolicy)
     .requiredOption('--out <dir>', 'reward model folder to write')
-    .option('--pairs <n>', 'training pairs', integer('--pairs', 1), 12000)
-    .option('--held-out-pairs <n>', 'pairs on held-out prompts for the accuracy figure', integer('--held-out-pairs', 1), 2000)
-    .option('--label-noise <p>', 'fraction of training labels flipped at random', fraction('--label-noise'), 0)
-    .option('--epochs <n>', 'passes over the training pairs', integer('--epochs', 1), 2)
-    .option('--batch-size <n>', 'pairs per step', integer('--batch-size', 1), 64)
-    .option('--lr <x>', 'peak learning rate', Number, 5e-4)
-    .option('--seed <n>', 'seed of sampling, label noise, head initialization and batches', integer('--seed', 0), 0)
+    .option('--pairs <n>', 'training pairs', integerArg(1), 12000)
+    .option('--held-out-pairs <n>', 'pairs on held-out prompts for the accuracy figure', integerArg(1), 2000)
+    .option(
+      '--label-noise <p>',
+      'fraction of training labels flipped at random',
+      numberArg({ min: 0, below: 0.5 }),
+      0,
+    )
+    .option('--epochs <n>', 'passes over the training pairs', integerArg(1), 2)
+    .option('--batch-size <n>', 'pairs per step', integerArg(1), 64)
+    .option('--lr <x>', 'peak learning rate', numberArg({ positive: true }), 5e-4)
+    .option('--seed <n>', 'seed of sampling, label noise, head initialization and batches', integerArg(0), 0)
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(['wasm', 'cpu']).default('wasm'))
     .option('--force', 'overwrite an existing model folder')
     .addHelpText(
@@ -65,7 +55,6 @@ Example:
       if (existsSync(join(flags.out, MODEL_JSON_FILE)) && !flags.force) {
         throw new UserInputError(`--out ${flags.out} already holds a model; pass --force to overwrite it`);
       }
-      if (!(flags.lr > 0)) throw new UserInputError(`--lr must be a positive number (${flags.lr})`);
       const config: RewardModelConfig = {
         policy: flags.policy,
         pairs: flags.pairs,
