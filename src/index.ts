@@ -8,7 +8,12 @@
 // The reward adjustment (exact solver, batched API, brute-force reference).
 export * from './adjust/index.js';
 // Experiments: comparisons of GRPO and GRPOVI over seeds, their statistics.
-export { type CompareRequest, type CompareResult, renderComparison, runComparison } from './experiments/compare.js';
+export {
+  type CompareRequest,
+  type CompareResult,
+  renderComparison,
+  runComparison,
+} from './experiments/compare.js';
 export { areaUnderCurve, type StepsToTarget, stepsToTarget } from './experiments/stats.js';
 export type { ComparisonSummary } from './experiments/summary.js';
 // GRPO: advantages, the objective, reward transforms.
@@ -48,7 +53,7 @@ export { loadModelDir, type ModelFiles, type ModelKind, saveModelDir } from './n
 export { AdamW, type AdamWOptions, learningRateAt } from './nn/optimizer.js';
 export { RewardModel } from './nn/rewardModel.js';
 export { decodeSafetensors, encodeSafetensors, type NamedTensor } from './nn/safetensors.js';
-export { type Generation, type GenerateOptions, generate } from './nn/sampler.js';
+export { type GenerateOptions, type Generation, generate } from './nn/sampler.js';
 export { CharTokenizer, type Tokenizer, tokenizerFromJson, WordTokenizer } from './nn/tokenizer.js';
 // Rewards.
 export { arithmeticReward, arithmeticRewardFunction } from './rewards/arithmetic.js';
@@ -69,8 +74,14 @@ export { createSentimentTask } from './tasks/sentiment.js';
 export type { Task, TaskContext, TaskFactory } from './tasks/task.js';
 export { createToyTask } from './tasks/toy.js';
 // Training.
-export { ConfigError, parseTrainConfig, type TrainConfig, type TrainConfigInput, TrainConfigSchema } from './train/config.js';
-export { readMetrics, type MetricsRow } from './train/metrics.js';
+export {
+  ConfigError,
+  parseTrainConfig,
+  type TrainConfig,
+  type TrainConfigInput,
+  TrainConfigSchema,
+} from './train/config.js';
+export { type MetricsRow, readMetrics } from './train/metrics.js';
 export type { TrainObserver } from './train/observer.js';
 export { type PretrainConfig, pretrain } from './train/pretrain.js';
 export { type RewardModelConfig, trainRewardModel } from './train/rewardModelTraining.js';

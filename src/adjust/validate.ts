@@ -34,7 +34,11 @@ export function checkRewards(rewards: NumberArray, min: number, max: number): vo
  */
 export function checkWeights(weights: NumberArray, length: number, groupSize: number = length): void {
   if (weights.length !== length) {
-    throw new RewardInputError('weights', `must have one weight per reward (${length}), got length`, weights.length);
+    throw new RewardInputError(
+      'weights',
+      `must have one weight per reward (${length}), got length`,
+      weights.length,
+    );
   }
   for (let start = 0; start < length; start += groupSize) {
     let anyPositive = false;
@@ -48,7 +52,11 @@ export function checkWeights(weights: NumberArray, length: number, groupSize: nu
     }
     if (!anyPositive) {
       const field = groupSize === length ? 'weights' : `weights[${start}..${start + groupSize - 1}]`;
-      throw new RewardInputError(field, 'are all zero', Array.from({ length: groupSize }, (_, k) => weights[start + k]));
+      throw new RewardInputError(
+        field,
+        'are all zero',
+        Array.from({ length: groupSize }, (_, k) => weights[start + k]),
+      );
     }
   }
 }

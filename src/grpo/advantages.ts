@@ -34,7 +34,11 @@ export function meanGroupStd(values: ArrayLike<number>, groupSize: number): numb
 }
 
 /** Advantages for rewards laid out as contiguous groups of `groupSize` completions of the same prompt. */
-export function groupAdvantages(rewards: ArrayLike<number>, groupSize: number, options: AdvantageOptions): Float64Array {
+export function groupAdvantages(
+  rewards: ArrayLike<number>,
+  groupSize: number,
+  options: AdvantageOptions,
+): Float64Array {
   const n = rewards.length;
   if (!Number.isInteger(groupSize) || groupSize < 1 || n % groupSize !== 0) {
     throw new RangeError(`groupSize must be a positive integer dividing ${n} rewards (${groupSize})`);

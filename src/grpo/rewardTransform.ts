@@ -50,8 +50,11 @@ export function adjustmentWeights(options: RewardTransformOptions): Float64Array
   if (ref === undefined) throw new Error(`${mode} weights need the reference policy's log-probabilities`);
   if (mode === 'probability') return groupSoftmax(ref, options.groupSize);
   const old = options.oldLogProbs;
-  if (old === undefined) throw new Error('importance weights need the sampling policy\'s log-probabilities');
-  return groupSoftmax(Float64Array.from(ref, (r, i) => r - old[i]), options.groupSize);
+  if (old === undefined) throw new Error("importance weights need the sampling policy's log-probabilities");
+  return groupSoftmax(
+    Float64Array.from(ref, (r, i) => r - old[i]),
+    options.groupSize,
+  );
 }
 
 /** Applies the reward transform to rewards laid out as contiguous groups. */

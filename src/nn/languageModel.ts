@@ -15,7 +15,10 @@ export interface LanguageModelBatch {
 }
 
 /** Builds a batch from token sequences (each at least two tokens, e.g. a sentence followed by EOS). */
-export function languageModelBatch(sequences: readonly (readonly number[])[], padId: number): LanguageModelBatch {
+export function languageModelBatch(
+  sequences: readonly (readonly number[])[],
+  padId: number,
+): LanguageModelBatch {
   const inputs = sequences.map((s) => {
     if (s.length < 2) throw new RangeError(`a training sequence needs at least 2 tokens (${s.length})`);
     return s.slice(0, -1);
@@ -52,7 +55,10 @@ export function languageModelStep(
 ): { loss: number; gradNorm: number } {
   const params = model.variables();
   const { value, grads } = tf.tidy(() =>
-    tf.variableGrads(() => summedNll(model, batch).div(Math.max(batch.tokens, 1)) as tf.Scalar, params.map((p) => p.variable)),
+    tf.variableGrads(
+      () => summedNll(model, batch).div(Math.max(batch.tokens, 1)) as tf.Scalar,
+      params.map((p) => p.variable),
+    ),
   );
   const loss = value.dataSync()[0];
   value.dispose();

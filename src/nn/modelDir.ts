@@ -62,13 +62,17 @@ function readFile(path: string): Buffer {
     return readFileSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CheckpointError(path, code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? String(error)})`);
+    throw new CheckpointError(
+      path,
+      code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? String(error)})`,
+    );
   }
 }
 
 /** Reads and checks a model folder; every problem is a CheckpointError naming the file. */
 export function loadModelDir(dir: string, expectedKind?: ModelKind): ModelFiles {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError(dir, 'model folder not found');
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new CheckpointError(dir, 'model folder not found');
   const jsonPath = join(dir, MODEL_JSON_FILE);
   let parsed: unknown;
   try {
@@ -77,11 +81,16 @@ export function loadModelDir(dir: string, expectedKind?: ModelKind): ModelFiles 
     if (error instanceof CheckpointError) throw error;
     throw new CheckpointError(jsonPath, `is not valid JSON (${(error as Error).message})`);
   }
-  if (typeof parsed !== 'object' || parsed === null) throw new CheckpointError(jsonPath, `must hold a JSON object (${describeJsonValue(parsed)})`);
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new CheckpointError(jsonPath, `must hold a JSON object (${describeJsonValue(parsed)})`);
   const json = parsed as Partial<ModelJson>;
-  if (json.format !== FORMAT) throw new CheckpointError(jsonPath, `"format" must be "${FORMAT}" (${describeJsonValue(json.format)})`);
+  if (json.format !== FORMAT)
+    throw new CheckpointError(jsonPath, `"format" must be "${FORMAT}" (${describeJsonValue(json.format)})`);
   if (json.kind !== 'policy' && json.kind !== 'reward-model') {
-    throw new CheckpointError(jsonPath, `"kind" must be "policy" or "reward-model" (${describeJsonValue(json.kind)})`);
+    throw new CheckpointError(
+      jsonPath,
+      `"kind" must be "policy" or "reward-model" (${describeJsonValue(json.kind)})`,
+    );
   }
   if (expectedKind !== undefined && json.kind !== expectedKind) {
     throw new CheckpointError(jsonPath, `holds a ${json.kind}, but a ${expectedKind} is needed here`);

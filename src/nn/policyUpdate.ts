@@ -68,17 +68,20 @@ export function policyGradientStep(
       advantages: tf.tensor1d(minibatch.advantages),
       mask: tf.tensor2d(minibatch.batch.mask, [rows, L]),
     };
-    return tf.variableGrads(() => {
-      const { logProbs, entropy } = completionLogProbs(model, minibatch.batch, minibatch.input, {
-        temperature: options.temperature,
-        entropy: options.entropy,
-      });
-      logProbsOut = logProbs.dataSync() as Float32Array;
-      entropyOut = entropy?.dataSync() as Float32Array | undefined;
-      // Without stored old log-probs, use the current values as constants: ratio 1, gradient of the ratio intact.
-      const oldLogProbs = tf.tensor2d(minibatch.oldLogProbs ?? logProbsOut, [rows, L]);
-      return grpoLoss(logProbs, { ...fixed, oldLogProbs }, objective);
-    }, params.map((p) => p.variable));
+    return tf.variableGrads(
+      () => {
+        const { logProbs, entropy } = completionLogProbs(model, minibatch.batch, minibatch.input, {
+          temperature: options.temperature,
+          entropy: options.entropy,
+        });
+        logProbsOut = logProbs.dataSync() as Float32Array;
+        entropyOut = entropy?.dataSync() as Float32Array | undefined;
+        // Without stored old log-probs, use the current values as constants: ratio 1, gradient of the ratio intact.
+        const oldLogProbs = tf.tensor2d(minibatch.oldLogProbs ?? logProbsOut, [rows, L]);
+        return grpoLoss(logProbs, { ...fixed, oldLogProbs }, objective);
+      },
+      params.map((p) => p.variable),
+    );
   });
   const loss = value.dataSync()[0];
   value.dispose();

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { CheckpointError } from './checkpointError.js';
 import { Gpt } from './gpt.js';
-import { linear, readFloats } from './layers.js';
 import type { GptConfig } from './gptConfig.js';
+import { linear, readFloats } from './layers.js';
 import type { AdamW, TrainableParam } from './optimizer.js';
 import type { NamedTensor } from './safetensors.js';
 import { buildSequenceInput } from './sequenceBatch.js';
@@ -32,20 +32,30 @@ export class RewardModel {
 
   /** A new reward model; the body starts from `body` weights when given (e.g. the base policy). */
   static init(config: GptConfig, seed: number, body?: Record<string, NamedTensor>): RewardModel {
-    const gpt = body ? Gpt.fromTensors(config, body, { trainable: true, source: 'reward model body' }) : Gpt.init(config, seed);
+    const gpt = body
+      ? Gpt.fromTensors(config, body, { trainable: true, source: 'reward model body' })
+      : Gpt.init(config, seed);
     const rng = Rng.derive(seed, 'reward-head');
     const w = Float32Array.from({ length: config.width }, () => rng.normal() * 0.02);
     return new RewardModel(gpt, tf.variable(tf.tensor2d(w, [config.width, 1])), tf.variable(tf.zeros([1])));
   }
 
   /** From saved tensors (body names as in Gpt, plus `score.weight` and `score.bias`). */
-  static fromTensors(config: GptConfig, tensors: Record<string, NamedTensor>, source: string, trainable = false): RewardModel {
+  static fromTensors(
+    config: GptConfig,
+    tensors: Record<string, NamedTensor>,
+    source: string,
+    trainable = false,
+  ): RewardModel {
     const body = Gpt.fromTensors(config, tensors, { trainable, source });
     const head = (name: string, shape: number[]) => {
       const t = tensors[name];
       if (t === undefined) throw new CheckpointError(source, `tensor "${name}" is missing`);
       if (t.shape.length !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
-        throw new CheckpointError(source, `tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
+        throw new CheckpointError(
+          source,
+          `tensor "${name}" has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`,
+        );
       }
       const value = tf.tensor(Float32Array.from(t.data), shape, 'float32');
       if (!trainable) return value;
@@ -59,7 +69,11 @@ export class RewardModel {
   toTensors(): Record<string, NamedTensor> {
     return {
       ...this.body.toTensors(),
-      [HEAD_WEIGHT]: { dtype: 'F32', shape: [this.config.width, 1], data: this.weight.dataSync() as Float32Array },
+      [HEAD_WEIGHT]: {
+        dtype: 'F32',
+        shape: [this.config.width, 1],
+        data: this.weight.dataSync() as Float32Array,
+      },
       [HEAD_BIAS]: { dtype: 'F32', shape: [1], data: this.bias.dataSync() as Float32Array },
     };
   }
@@ -69,7 +83,8 @@ export class RewardModel {
       { name: HEAD_WEIGHT, variable: this.weight, decay: true },
       { name: HEAD_BIAS, variable: this.bias, decay: false },
     ];
-    for (const h of head) if (!(h.variable instanceof tf.Variable)) throw new Error('the reward model is not trainable');
+    for (const h of head)
+      if (!(h.variable instanceof tf.Variable)) throw new Error('the reward model is not trainable');
     return [...this.body.variables(), ...(head as TrainableParam[])];
   }
 
@@ -91,7 +106,10 @@ export class RewardModel {
     const out = new Float32Array(sequences.length);
     for (let start = 0; start < sequences.length; start += batchSize) {
       const part = sequences.slice(start, start + batchSize);
-      out.set(readFloats(() => this.scoreTensor(part, padId)), start);
+      out.set(
+        readFloats(() => this.scoreTensor(part, padId)),
+        start,
+      );
     }
     return out;
   }
@@ -118,15 +136,18 @@ export function bradleyTerryStep(
   const params = model.variables();
   let margins: Float32Array = new Float32Array(0);
   const { value, grads } = tf.tidy(() =>
-    tf.variableGrads(() => {
-      // One forward pass over both halves keeps the matmuls large.
-      const scores = model.scoreTensor([...chosen, ...rejected], padId);
-      const [a, b] = tf.split(scores, 2);
-      const margin = a.sub(b);
-      margins = margin.dataSync() as Float32Array;
-      // softplus(-m) = -log sigmoid(m); TF.js's logSigmoid gradient reads a tensor its scope has disposed.
-      return tf.softplus(tf.neg(margin)).mean() as tf.Scalar;
-    }, params.map((p) => p.variable)),
+    tf.variableGrads(
+      () => {
+        // One forward pass over both halves keeps the matmuls large.
+        const scores = model.scoreTensor([...chosen, ...rejected], padId);
+        const [a, b] = tf.split(scores, 2);
+        const margin = a.sub(b);
+        margins = margin.dataSync() as Float32Array;
+        // softplus(-m) = -log sigmoid(m); TF.js's logSigmoid gradient reads a tensor its scope has disposed.
+        return tf.softplus(tf.neg(margin)).mean() as tf.Scalar;
+      },
+      params.map((p) => p.variable),
+    ),
   );
   const loss = value.dataSync()[0];
   value.dispose();

@@ -5,7 +5,10 @@
 export interface RewardFunction {
   name: string;
   range?: readonly [number, number];
-  score(prompts: readonly string[], completions: readonly string[]): readonly number[] | Promise<readonly number[]>;
+  score(
+    prompts: readonly string[],
+    completions: readonly string[],
+  ): readonly number[] | Promise<readonly number[]>;
 }
 
 /** A reward function with its weight in the combined reward. */
@@ -72,7 +75,11 @@ export async function scoreCompletions(
       const failing = await findFailingSample(fn, prompts, completions);
       const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
       if (failing) {
-        throw new RewardFunctionError(fn.name, `threw on ${describeSample(prompts, completions, failing.index)}: ${reason(failing.error)}`, failing.index);
+        throw new RewardFunctionError(
+          fn.name,
+          `threw on ${describeSample(prompts, completions, failing.index)}: ${reason(failing.error)}`,
+          failing.index,
+        );
       }
       throw new RewardFunctionError(fn.name, `threw on a batch of ${n} samples: ${reason(error)}`);
     }
@@ -86,7 +93,11 @@ export async function scoreCompletions(
     for (let i = 0; i < n; i++) {
       const s = scores[i];
       if (typeof s !== 'number' || !Number.isFinite(s)) {
-        throw new RewardFunctionError(fn.name, `returned ${String(s)} for ${describeSample(prompts, completions, i)}`, i);
+        throw new RewardFunctionError(
+          fn.name,
+          `returned ${String(s)} for ${describeSample(prompts, completions, i)}`,
+          i,
+        );
       }
       if (fn.range && (s < fn.range[0] || s > fn.range[1])) {
         throw new RewardFunctionError(

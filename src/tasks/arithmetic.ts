@@ -19,16 +19,25 @@ export function createArithmeticTask(context: TaskContext): Task {
   const policyDir = context.policy ?? ASSET.arithmeticPolicy;
   const files = loadModelDir(policyDir, 'policy');
   const problems = (split: 'train' | 'heldOut', count: number, seed: number) =>
-    arithmeticProblems({ count, maxOperand: ARITHMETIC_MAX_OPERAND, ops: ['+', '-'], seed, split, unique: true }).map(
-      (p) => p.prompt,
-    );
+    arithmeticProblems({
+      count,
+      maxOperand: ARITHMETIC_MAX_OPERAND,
+      ops: ['+', '-'],
+      seed,
+      split,
+      unique: true,
+    }).map((p) => p.prompt);
   return {
     name: 'arithmetic',
     description: 'two-digit sums and differences; reward 1 if right, 0 if not (binary: the GRPOVI control)',
     tokenizer: files.tokenizer,
     createPolicy(_seed: number, options: TaskPolicyOptions) {
-      const chosen = options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : files;
-      return Gpt.fromTensors(chosen.config, chosen.tensors, { trainable: true, source: join(options.policy ?? policyDir, WEIGHTS_FILE) });
+      const chosen =
+        options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : files;
+      return Gpt.fromTensors(chosen.config, chosen.tensors, {
+        trainable: true,
+        source: join(options.policy ?? policyDir, WEIGHTS_FILE),
+      });
     },
     trainPrompts: problems('train', TRAIN_PROMPTS, DATA_SPLIT_SEED + 1),
     evalPrompts: problems('heldOut', EVAL_PROMPTS, DATA_SPLIT_SEED + 2),

@@ -40,7 +40,13 @@ export function pretrainData(corpus: PretrainCorpus): PretrainData {
   let data: PretrainData;
   if (corpus === 'arithmetic') {
     const problems = (split: 'train' | 'heldOut', count: number) =>
-      arithmeticProblems({ count, maxOperand: ARITHMETIC_MAX_OPERAND, ops: ARITHMETIC_OPS, seed: DATA_SPLIT_SEED, split }).map(arithmeticLine);
+      arithmeticProblems({
+        count,
+        maxOperand: ARITHMETIC_MAX_OPERAND,
+        ops: ARITHMETIC_OPS,
+        seed: DATA_SPLIT_SEED,
+        split,
+      }).map(arithmeticLine);
     data = {
       corpus,
       kind: 'char',
@@ -77,7 +83,11 @@ export function promptOf(data: Pick<PretrainData, 'kind'>, text: string): string
  * Held-out sentences divided for the later stages: reward-model pairs, RLHF training prompts and RLHF
  * evaluation prompts (disjoint, fixed).
  */
-export function heldOutStages(data: PretrainData): { rewardModel: string[]; rlTrain: string[]; rlEval: string[] } {
+export function heldOutStages(data: PretrainData): {
+  rewardModel: string[];
+  rlTrain: string[];
+  rlEval: string[];
+} {
   // Shuffled first: the held-out sentences keep corpus order, and each stage should see every era.
   const shuffled = Rng.derive(DATA_SPLIT_SEED, 'held-out-stages').shuffle([...data.heldOut]);
   const n = shuffled.length;

@@ -18,7 +18,8 @@ export function createSentimentTask(context: TaskContext): Task {
   const rmDir = context.rewardModel ?? ASSET.sentimentRewardModel;
   const policyFiles = loadModelDir(policyDir, 'policy');
   const rmFiles = loadModelDir(rmDir, 'reward-model');
-  const corpus = ((policyFiles.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ?? 'sotu') as PretrainCorpus;
+  const corpus = ((policyFiles.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ??
+    'sotu') as PretrainCorpus;
   const data = pretrainData(corpus);
   const stages = heldOutStages(data);
   const prompts = (texts: string[]) => [...new Set(texts.map((t) => promptOf(data, t)))];
@@ -34,8 +35,12 @@ export function createSentimentTask(context: TaskContext): Task {
     description: `continue ${corpus} sentence openings; learned reward model, AFINN gold`,
     tokenizer: policyFiles.tokenizer,
     createPolicy(_seed: number, options: TaskPolicyOptions) {
-      const files = options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : policyFiles;
-      return Gpt.fromTensors(files.config, files.tensors, { trainable: true, source: join(options.policy ?? policyDir, WEIGHTS_FILE) });
+      const files =
+        options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : policyFiles;
+      return Gpt.fromTensors(files.config, files.tensors, {
+        trainable: true,
+        source: join(options.policy ?? policyDir, WEIGHTS_FILE),
+      });
     },
     trainPrompts: prompts(stages.rlTrain),
     evalPrompts: prompts(stages.rlEval),

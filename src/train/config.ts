@@ -145,7 +145,9 @@ function checkConsistency(config: TrainConfig, source: string): void {
 }
 
 /** Merges configuration layers, later ones winning; `undefined` values do not override. */
-export function mergeConfigLayers(...layers: (Record<string, unknown> | undefined)[]): Record<string, unknown> {
+export function mergeConfigLayers(
+  ...layers: (Record<string, unknown> | undefined)[]
+): Record<string, unknown> {
   const merged: Record<string, unknown> = {};
   for (const layer of layers) {
     if (!layer) continue;

@@ -3,7 +3,15 @@ import type { MetricsRow } from './metrics.js';
 
 /** What a trainer reports as it runs; the CLI shows it as a progress bar or log lines. */
 export interface TrainObserver {
-  onStart?(info: { backend: BackendName; task: string; algo: string; steps: number; startStep: number; outDir: string; parameters: number }): void;
+  onStart?(info: {
+    backend: BackendName;
+    task: string;
+    algo: string;
+    steps: number;
+    startStep: number;
+    outDir: string;
+    parameters: number;
+  }): void;
   onStep?(row: MetricsRow, totalSteps: number): void;
   onCheckpoint?(path: string, step: number): void;
   onEnd?(info: { step: number; interrupted: boolean }): void;

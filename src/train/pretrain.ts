@@ -8,7 +8,13 @@ import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { generate } from '../nn/sampler.js';
 import type { Tokenizer } from '../nn/tokenizer.js';
 import { arithmeticReward } from '../rewards/arithmetic.js';
-import { fitTokenizer, type PretrainCorpus, type PretrainData, pretrainData, promptOf } from '../tasks/datasets.js';
+import {
+  fitTokenizer,
+  type PretrainCorpus,
+  type PretrainData,
+  pretrainData,
+  promptOf,
+} from '../tasks/datasets.js';
 import { Rng } from '../util/rng.js';
 
 /** Settings of `grpovi pretrain`. */
@@ -85,9 +91,15 @@ function sampleCompletions(
     const gen = generate(
       model,
       part.map((p) => tokenizer.encode(p)),
-      { maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng, decode: (ids) => tokenizer.decode(ids) },
+      {
+        maxNewTokens,
+        eosId: tokenizer.eosId,
+        padId: tokenizer.padId,
+        rng,
+        decode: (ids) => tokenizer.decode(ids),
+      },
     );
-    part.forEach((prompt, k) => out.push({ prompt, completion: gen.texts[k] }));
+    for (const [k, prompt] of part.entries()) out.push({ prompt, completion: gen.texts[k] });
   }
   return out;
 }
@@ -167,7 +179,8 @@ export async function pretrain(
         };
         if (data.kind === 'char') {
           const answered = sampleCompletions(model, tokenizer, data, heldOut, maxNewTokens, config.seed);
-          entry.accuracy = answered.filter((s) => arithmeticReward(s.prompt, s.completion) === 1).length / answered.length;
+          entry.accuracy =
+            answered.filter((s) => arithmeticReward(s.prompt, s.completion) === 1).length / answered.length;
         }
         evals.push(entry);
         lossSum = 0;
@@ -180,7 +193,14 @@ export async function pretrain(
       }
       if (last) break;
     }
-    const samples = sampleCompletions(model, tokenizer, data, heldOut.slice(0, 8), maxNewTokens, config.seed + 1);
+    const samples = sampleCompletions(
+      model,
+      tokenizer,
+      data,
+      heldOut.slice(0, 8),
+      maxNewTokens,
+      config.seed + 1,
+    );
     const seconds = (performance.now() - started) / 1000;
     const final = evals[evals.length - 1];
     saveModelDir(outDir, {

@@ -41,7 +41,10 @@ export class PromptStream {
   }
 
   restore(state: PromptStreamState): void {
-    if (state.order.length !== this.prompts.length || state.order.some((i) => !(i >= 0 && i < this.prompts.length))) {
+    if (
+      state.order.length !== this.prompts.length ||
+      state.order.some((i) => !(i >= 0 && i < this.prompts.length))
+    ) {
       throw new RangeError(`the saved prompt order does not fit this task's ${this.prompts.length} prompts`);
     }
     this.rng = new Rng(state.rng);

@@ -96,9 +96,19 @@ export function samplePreferencePairs(
 }
 
 /** Fraction of pairs the model ranks the chosen completion above the rejected one. */
-export function pairwiseAccuracy(model: RewardModel, tokenizer: Tokenizer, pairs: readonly PreferencePair[]): number {
-  const chosen = model.score(pairs.map((p) => rewardModelInput(tokenizer, p.prompt, p.chosen)), tokenizer.padId);
-  const rejected = model.score(pairs.map((p) => rewardModelInput(tokenizer, p.prompt, p.rejected)), tokenizer.padId);
+export function pairwiseAccuracy(
+  model: RewardModel,
+  tokenizer: Tokenizer,
+  pairs: readonly PreferencePair[],
+): number {
+  const chosen = model.score(
+    pairs.map((p) => rewardModelInput(tokenizer, p.prompt, p.chosen)),
+    tokenizer.padId,
+  );
+  const rejected = model.score(
+    pairs.map((p) => rewardModelInput(tokenizer, p.prompt, p.rejected)),
+    tokenizer.padId,
+  );
   let right = 0;
   for (let i = 0; i < pairs.length; i++) if (chosen[i] > rejected[i]) right++;
   return right / pairs.length;
@@ -118,12 +128,16 @@ export async function trainRewardModel(
   const backend = await selectBackend(config.backend);
   const saved = loadModelDir(config.policy, 'policy');
   const tokenizer = saved.tokenizer;
-  const corpus = ((saved.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ?? 'sotu') as PretrainCorpus;
+  const corpus = ((saved.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ??
+    'sotu') as PretrainCorpus;
   const data = pretrainData(corpus);
   if (data.kind !== 'word') throw new Error(`train-rm needs a policy trained on English text, not ${corpus}`);
   const prompts = [...new Set(heldOutStages(data).rewardModel.map((s) => promptOf(data, s)))];
   const split = Math.floor(prompts.length * 0.9);
-  const policy = Gpt.fromTensors(saved.config, saved.tensors, { trainable: false, source: join(config.policy, WEIGHTS_FILE) });
+  const policy = Gpt.fromTensors(saved.config, saved.tensors, {
+    trainable: false,
+    source: join(config.policy, WEIGHTS_FILE),
+  });
   const rng = Rng.derive(config.seed, 'reward-model-pairs');
   const sampled = samplePreferencePairs(policy, tokenizer, prompts.slice(0, split), config.pairs, {
     maxNewTokens: config.maxNewTokens,
@@ -143,7 +157,13 @@ export async function trainRewardModel(
   );
 
   const model = RewardModel.init(saved.config, config.seed, saved.tensors);
-  const optimizer = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.01, maxGradNorm: 1 });
+  const optimizer = new AdamW(model.variables(), {
+    beta1: 0.9,
+    beta2: 0.99,
+    epsilon: 1e-8,
+    weightDecay: 0.01,
+    maxGradNorm: 1,
+  });
   const order = Array.from({ length: sampled.pairs.length }, (_, i) => i);
   const batchesPerEpoch = Math.ceil(order.length / config.batchSize);
   const totalSteps = batchesPerEpoch * config.epochs;
@@ -155,7 +175,9 @@ export async function trainRewardModel(
       let lossSum = 0;
       let accSum = 0;
       for (let b = 0; b < batchesPerEpoch; b++) {
-        const batch = order.slice(b * config.batchSize, (b + 1) * config.batchSize).map((i) => sampled.pairs[i]);
+        const batch = order
+          .slice(b * config.batchSize, (b + 1) * config.batchSize)
+          .map((i) => sampled.pairs[i]);
         const lr = learningRateAt(step++, {
           kind: 'cosine',
           base: config.learningRate,
@@ -177,7 +199,7 @@ export async function trainRewardModel(
       const acc = pairwiseAccuracy(model, tokenizer, heldOut.pairs);
       log(
         `epoch ${epoch}/${config.epochs}  loss ${(lossSum / batchesPerEpoch).toFixed(4)}  ` +
-          `train accuracy ${(100 * accSum / batchesPerEpoch).toFixed(1)}%  held-out accuracy ${(100 * acc).toFixed(1)}%  ` +
+          `train accuracy ${((100 * accSum) / batchesPerEpoch).toFixed(1)}%  held-out accuracy ${(100 * acc).toFixed(1)}%  ` +
           `${((performance.now() - started) / 1000).toFixed(0)} s`,
       );
     }
@@ -185,7 +207,10 @@ export async function trainRewardModel(
     const heldOutAccuracy = pairwiseAccuracy(model, tokenizer, heldOut.pairs);
     // Centre the sigmoid on the typical completion so rewards spread around 0.5.
     const scores = model.score(
-      heldOut.pairs.flatMap((p) => [rewardModelInput(tokenizer, p.prompt, p.chosen), rewardModelInput(tokenizer, p.prompt, p.rejected)]),
+      heldOut.pairs.flatMap((p) => [
+        rewardModelInput(tokenizer, p.prompt, p.chosen),
+        rewardModelInput(tokenizer, p.prompt, p.rejected),
+      ]),
       tokenizer.padId,
     );
     const scoreOffset = scores.reduce((s, x) => s + x, 0) / scores.length;

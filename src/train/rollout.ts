@@ -49,7 +49,12 @@ export function rollout(
   return {
     promptTexts,
     completionTexts: generation.texts,
-    batch: { prompts: promptIds, completions: generation.tokens, mask: generation.mask, length: generation.length },
+    batch: {
+      prompts: promptIds,
+      completions: generation.tokens,
+      mask: generation.mask,
+      length: generation.length,
+    },
     generation,
     groupSize,
   };
@@ -73,7 +78,12 @@ export function sliceBatch(
 }
 
 /** Sum over each row's completion tokens, [rows]. */
-export function sequenceSums(perToken: ArrayLike<number>, mask: ArrayLike<number>, rows: number, length: number): Float64Array {
+export function sequenceSums(
+  perToken: ArrayLike<number>,
+  mask: ArrayLike<number>,
+  rows: number,
+  length: number,
+): Float64Array {
   const out = new Float64Array(rows);
   for (let b = 0; b < rows; b++) {
     let s = 0;

@@ -1,4 +1,15 @@
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CheckpointError, describeJsonValue } from '../nn/checkpointError.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../nn/safetensors.js';
@@ -55,7 +66,10 @@ export function writeRunCheckpoint(
   mkdirSync(temp);
   for (const [file, data] of Object.entries(modelFiles)) writeDurably(join(temp, file), data);
   writeDurably(join(temp, OPTIMIZER_FILE), encodeSafetensors(optimizerTensors));
-  writeDurably(join(temp, STATE_FILE), `${JSON.stringify({ format: 'grpovi-trainer-state', version: 1, ...state })}\n`);
+  writeDurably(
+    join(temp, STATE_FILE),
+    `${JSON.stringify({ format: 'grpovi-trainer-state', version: 1, ...state })}\n`,
+  );
   renameSync(temp, join(root, name));
   writeFileAtomic(join(root, LATEST_FILE), `${JSON.stringify({ checkpoint: name, step: state.step })}\n`);
   pruneCheckpoints(root, name);
@@ -70,7 +84,8 @@ function pruneCheckpoints(root: string, latest: string): void {
   const keep = new Set([latest, ...folders.slice(-KEEP_CHECKPOINTS)]);
   for (const name of folders) if (!keep.has(name)) rmSync(join(root, name), { recursive: true, force: true });
   // Temporary folders of interrupted writes.
-  for (const e of readdirSync(root)) if (e.startsWith('.step-')) rmSync(join(root, e), { recursive: true, force: true });
+  for (const e of readdirSync(root))
+    if (e.startsWith('.step-')) rmSync(join(root, e), { recursive: true, force: true });
 }
 
 /**
@@ -81,7 +96,8 @@ export function locateCheckpoint(path: string): { checkpointDir: string; runDir:
   if (existsSync(join(path, STATE_FILE))) return { checkpointDir: path, runDir: dirname(dirname(path)) };
   const latestPath = join(path, CHECKPOINTS_DIR, LATEST_FILE);
   if (!existsSync(path)) throw new CheckpointError(path, 'run folder not found');
-  if (!existsSync(latestPath)) throw new CheckpointError(latestPath, 'file not found: the run folder has no checkpoint to resume from');
+  if (!existsSync(latestPath))
+    throw new CheckpointError(latestPath, 'file not found: the run folder has no checkpoint to resume from');
   let latest: unknown;
   try {
     latest = JSON.parse(readFileSync(latestPath, 'utf8'));
@@ -90,30 +106,50 @@ export function locateCheckpoint(path: string): { checkpointDir: string; runDir:
   }
   const name = (latest as { checkpoint?: unknown }).checkpoint;
   if (typeof name !== 'string' || basename(name) !== name) {
-    throw new CheckpointError(latestPath, `"checkpoint" must name a checkpoint folder (${describeJsonValue(name)})`);
+    throw new CheckpointError(
+      latestPath,
+      `"checkpoint" must name a checkpoint folder (${describeJsonValue(name)})`,
+    );
   }
   const checkpointDir = join(path, CHECKPOINTS_DIR, name);
-  if (!existsSync(join(checkpointDir, STATE_FILE))) throw new CheckpointError(join(checkpointDir, STATE_FILE), 'file not found');
+  if (!existsSync(join(checkpointDir, STATE_FILE)))
+    throw new CheckpointError(join(checkpointDir, STATE_FILE), 'file not found');
   return { checkpointDir, runDir: path };
 }
 
 /** Reads the trainer state and optimizer moments of a checkpoint folder. */
-export function readRunCheckpoint(checkpointDir: string): { state: TrainerState; optimizer: Record<string, NamedTensor> } {
+export function readRunCheckpoint(checkpointDir: string): {
+  state: TrainerState;
+  optimizer: Record<string, NamedTensor>;
+} {
   const statePath = join(checkpointDir, STATE_FILE);
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, unknown>;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CheckpointError(statePath, code === 'ENOENT' ? 'file not found' : `is not valid JSON (${(error as Error).message})`);
+    throw new CheckpointError(
+      statePath,
+      code === 'ENOENT' ? 'file not found' : `is not valid JSON (${(error as Error).message})`,
+    );
   }
   for (const field of ['step', 'optimizerSteps'] as const) {
     if (!Number.isInteger(parsed[field]) || (parsed[field] as number) < 0) {
-      throw new CheckpointError(statePath, `"${field}" must be a non-negative integer (${describeJsonValue(parsed[field])})`);
+      throw new CheckpointError(
+        statePath,
+        `"${field}" must be a non-negative integer (${describeJsonValue(parsed[field])})`,
+      );
     }
   }
-  if (!Array.isArray(parsed.samplingRng) || typeof parsed.promptStream !== 'object' || parsed.promptStream === null) {
-    throw new CheckpointError(statePath, `"samplingRng" and "promptStream" are required (${describeJsonValue(parsed.samplingRng)})`);
+  if (
+    !Array.isArray(parsed.samplingRng) ||
+    typeof parsed.promptStream !== 'object' ||
+    parsed.promptStream === null
+  ) {
+    throw new CheckpointError(
+      statePath,
+      `"samplingRng" and "promptStream" are required (${describeJsonValue(parsed.samplingRng)})`,
+    );
   }
   const optimizerPath = join(checkpointDir, OPTIMIZER_FILE);
   let bytes: Uint8Array;

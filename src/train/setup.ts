@@ -152,9 +152,14 @@ export function resolveTrainConfig(layers: ConfigLayers): TrainConfig {
 }
 
 /** What a task is built from: the seed and the optional policy and reward-model folders of a config. */
-export function taskContext(values: { seed?: unknown; policy?: unknown; reward_model?: unknown }): TaskContext {
+export function taskContext(values: {
+  seed?: unknown;
+  policy?: unknown;
+  reward_model?: unknown;
+}): TaskContext {
   return {
-    seed: typeof values.seed === 'number' && Number.isInteger(values.seed) && values.seed >= 0 ? values.seed : 0,
+    seed:
+      typeof values.seed === 'number' && Number.isInteger(values.seed) && values.seed >= 0 ? values.seed : 0,
     policy: typeof values.policy === 'string' ? values.policy : undefined,
     rewardModel: typeof values.reward_model === 'string' ? values.reward_model : undefined,
   };
@@ -223,7 +228,10 @@ export async function prepareFreshRun(
   }
   // The task's defaults depend on the task, and the task on the seed and model folders: build it with
   // the values known so far, and again if the resolved config changes them.
-  const known = { ...configFile?.values, ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)) };
+  const known = {
+    ...configFile?.values,
+    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
+  };
   const firstContext = taskContext({ seed: globalDefaults().seed, ...known });
   let task = await loadTask(taskName, firstContext);
   try {

@@ -4,8 +4,8 @@ import { groupAdvantages, meanGroupStd } from '../grpo/advantages.js';
 import { grpoObjective } from '../grpo/objective.js';
 import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
 import { selectBackend } from '../nn/backend.js';
-import { countParams } from '../nn/gptConfig.js';
 import { Gpt } from '../nn/gpt.js';
+import { countParams } from '../nn/gptConfig.js';
 import { loadModelDir, modelDirFiles } from '../nn/modelDir.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { policyGradientStep, scoreLogProbs } from '../nn/policyUpdate.js';
@@ -97,7 +97,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const stream = new PromptStream(task.trainPrompts, config.seed);
   mkdirSync(outDir, { recursive: true });
   const metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
-  const context: StepContext = { config, task, policy, reference, optimizer, samplingRng, stream, range, transformKind };
+  const context: StepContext = {
+    config,
+    task,
+    policy,
+    reference,
+    optimizer,
+    samplingRng,
+    stream,
+    range,
+    transformKind,
+  };
 
   try {
     let startStep = 0;
@@ -144,7 +154,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       step++;
       const row = await trainingStep(context, step);
       const isLast = step === config.steps;
-      if (config.eval_every > 0 && (step % config.eval_every === 0 || isLast)) Object.assign(row, await evaluate(context));
+      if (config.eval_every > 0 && (step % config.eval_every === 0 || isLast))
+        Object.assign(row, await evaluate(context));
       metrics.append(row);
       lastRow = row;
       observer?.onStep?.(row, config.steps);
@@ -214,7 +225,9 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   const old = needOld
     ? scoreLogProbs(policy, ro.batch, fullInput, { temperature: config.temperature, entropy: true })
     : undefined;
-  const ref = needRef ? scoreLogProbs(reference, ro.batch, fullInput, { temperature: config.temperature }).logProbs : undefined;
+  const ref = needRef
+    ? scoreLogProbs(reference, ro.batch, fullInput, { temperature: config.temperature }).logProbs
+    : undefined;
   const t3 = now();
 
   const adjusted = transformRewards(scores.total, {
@@ -225,7 +238,9 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     refLogProbs: ref && sequenceSums(ref, ro.batch.mask, rows, L),
     oldLogProbs: old && sequenceSums(old.logProbs, ro.batch.mask, rows, L),
   });
-  const advantages = Float32Array.from(groupAdvantages(adjusted, G, { scale: config.scale_rewards, eps: config.advantage_epsilon }));
+  const advantages = Float32Array.from(
+    groupAdvantages(adjusted, G, { scale: config.scale_rewards, eps: config.advantage_epsilon }),
+  );
   const t4 = now();
 
   const objective = {
@@ -263,7 +278,8 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   let entropy = old?.entropy;
   for (let iteration = 0; iteration < config.num_iterations; iteration++) {
     for (const mb of minibatches) {
-      const wantEntropy = entropy === undefined && iteration === 0 && mb.start === 0 && minibatches.length === 1;
+      const wantEntropy =
+        entropy === undefined && iteration === 0 && mb.start === 0 && minibatches.length === 1;
       const result = policyGradientStep(policy, optimizer, mb, objective, {
         temperature: config.temperature,
         learningRate,
@@ -326,7 +342,14 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
 async function evaluate(ctx: StepContext): Promise<Partial<MetricsRow>> {
   const { config, task, policy } = ctx;
   const prompts = task.evalPrompts.slice(0, config.eval_prompts);
-  const ro = rollout(policy, task.tokenizer, prompts, 1, samplingSettings(config), Rng.derive(config.seed, 'eval'));
+  const ro = rollout(
+    policy,
+    task.tokenizer,
+    prompts,
+    1,
+    samplingSettings(config),
+    Rng.derive(config.seed, 'eval'),
+  );
   const scores = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
   const out: Partial<MetricsRow> = {
     eval_reward: mean(scores.total),

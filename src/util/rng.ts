@@ -93,7 +93,11 @@ export class Rng {
   }
 
   setState(state: RngState): void {
-    if (!Array.isArray(state) || state.length !== 4 || state.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff)) {
+    if (
+      !Array.isArray(state) ||
+      state.length !== 4 ||
+      state.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff)
+    ) {
       throw new RangeError(`RNG state must be four 32-bit unsigned integers (${JSON.stringify(state)})`);
     }
     if (state.every((w) => w === 0)) throw new RangeError('RNG state must not be all zero ([0,0,0,0])');

@@ -46,7 +46,9 @@ describe('the arithmetic control', () => {
       expect(training.at(-1)!.kl!).toBeGreaterThan(0);
       expect(metricsWithoutTiming(grpovi)).toEqual(metricsWithoutTiming(grpo));
       expect(Buffer.compare(latestWeights(grpovi), latestWeights(grpo))).toBe(0);
-      for (const row of readMetrics(join(grpovi, 'metrics.jsonl')).filter((r) => r.reward_mean !== undefined)) {
+      for (const row of readMetrics(join(grpovi, 'metrics.jsonl')).filter(
+        (r) => r.reward_mean !== undefined,
+      )) {
         expect(row.adjusted_reward_std).toBe(row.reward_std);
       }
     }

@@ -25,7 +25,7 @@ describe('Gpt', () => {
     const c = Gpt.init(config, 8);
     expect(Array.from(a.param('wte').dataSync())).toEqual(Array.from(b.param('wte').dataSync()));
     expect(Array.from(a.param('wte').dataSync())).not.toEqual(Array.from(c.param('wte').dataSync()));
-    [a, b, c].forEach((m) => m.dispose());
+    for (const m of [a, b, c]) m.dispose();
   });
 
   it('KV-cached sampling returns the log-probs of a full forward pass over the same tokens', () => {

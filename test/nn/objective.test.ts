@@ -35,7 +35,9 @@ describe('grpoLoss (tensors) against the plain-JS objective', () => {
         const n = rows * length;
         const logProbs = Float32Array.from({ length: n }, () => -3 * rng.uniform());
         // Old log-probs both near (ratio inside the clip range) and far (clipped).
-        const oldLogProbs = logProbs.map((lp) => lp + (rng.uniform() < 0.5 ? 0.05 : 0.6) * (rng.uniform() < 0.5 ? -1 : 1));
+        const oldLogProbs = logProbs.map(
+          (lp) => lp + (rng.uniform() < 0.5 ? 0.05 : 0.6) * (rng.uniform() < 0.5 ? -1 : 1),
+        );
         const refLogProbs = logProbs.map((lp) => lp + rng.normal() * 0.3);
         const rewards = Float64Array.from({ length: rows }, () => rng.uniform());
         const advantages = groupAdvantages(rewards, 4, { scale, eps: 1e-4 });
@@ -44,17 +46,18 @@ describe('grpoLoss (tensors) against the plain-JS objective', () => {
           { rows, length, logProbs, oldLogProbs, refLogProbs, advantages, mask },
           options(lossType),
         );
-        const actual = tf.tidy(() =>
-          grpoLoss(
-            tf.tensor2d(logProbs, [rows, length]),
-            {
-              oldLogProbs: tf.tensor2d(oldLogProbs, [rows, length]),
-              refLogProbs: tf.tensor2d(refLogProbs, [rows, length]),
-              advantages: tf.tensor1d(Float32Array.from(advantages)),
-              mask: tf.tensor2d(mask, [rows, length]),
-            },
-            options(lossType),
-          ).dataSync()[0],
+        const actual = tf.tidy(
+          () =>
+            grpoLoss(
+              tf.tensor2d(logProbs, [rows, length]),
+              {
+                oldLogProbs: tf.tensor2d(oldLogProbs, [rows, length]),
+                refLogProbs: tf.tensor2d(refLogProbs, [rows, length]),
+                advantages: tf.tensor1d(Float32Array.from(advantages)),
+                mask: tf.tensor2d(mask, [rows, length]),
+              },
+              options(lossType),
+            ).dataSync()[0],
         );
         expect(Math.abs(actual - expected.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(expected.loss)));
         expect(expected.clipFraction).toBeGreaterThan(0);
@@ -72,7 +75,9 @@ describe('gradient of the objective through a tiny GPT', () => {
       const model = Gpt.init(config, 4);
       const rows = 4;
       const length = 4;
-      const prompts = Array.from({ length: rows }, () => Array.from({ length: 1 + rng.int(3) }, () => 2 + rng.int(5)));
+      const prompts = Array.from({ length: rows }, () =>
+        Array.from({ length: 1 + rng.int(3) }, () => 2 + rng.int(5)),
+      );
       const completions = Int32Array.from({ length: rows * length }, () => 1 + rng.int(6));
       const mask = randomMask(rng, rows, length);
       const batch: CompletionBatch = { prompts, completions, mask, length };
@@ -89,9 +94,15 @@ describe('gradient of the objective through a tiny GPT', () => {
         mask: tf.tensor2d(mask, [rows, length]),
       };
       const lossOf = () =>
-        grpoLoss(completionLogProbs(model, batch, input).logProbs, inputs, { ...options(lossType, 0.5), epsilonHigh: 0.2 });
+        grpoLoss(completionLogProbs(model, batch, input).logProbs, inputs, {
+          ...options(lossType, 0.5),
+          epsilonHigh: 0.2,
+        });
       const vars = model.variables();
-      const { grads } = tf.variableGrads(lossOf, vars.map((v) => v.variable));
+      const { grads } = tf.variableGrads(
+        lossOf,
+        vars.map((v) => v.variable),
+      );
       const h = 2e-3;
       let compared = 0;
       for (const { variable } of vars) {
@@ -107,7 +118,9 @@ describe('gradient of the objective through a tiny GPT', () => {
           };
           const numeric = (at(h) - at(-h)) / (2 * h);
           variable.assign(tf.tensor(values, variable.shape));
-          expect(Math.abs(numeric - analytic[i])).toBeLessThan(3e-2 * Math.max(Math.abs(analytic[i]), Math.abs(numeric)) + 3e-4);
+          expect(Math.abs(numeric - analytic[i])).toBeLessThan(
+            3e-2 * Math.max(Math.abs(analytic[i]), Math.abs(numeric)) + 3e-4,
+          );
           compared++;
         }
       }
