@@ -1,6 +1,14 @@
 #!/usr/bin/env node
 import { runCli } from './main.js';
 
+// A reader that goes away early (`grpovi --help | head`) is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
+
 runCli(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -62,8 +62,9 @@ export class Gpt {
     const source = options.source ?? 'tensors';
     const prefix = options.prefix ?? '';
     validateGptConfig(config, source);
-    const params = new Map<string, tf.Tensor>();
-    for (const spec of gptParamSpecs(config)) {
+    // Every name and shape is checked before the first tensor is made, so a bad file leaks nothing.
+    const specs = gptParamSpecs(config);
+    for (const spec of specs) {
       const entry = tensors[prefix + spec.name];
       if (entry === undefined) throw new CheckpointError(source, `tensor "${prefix + spec.name}" is missing`);
       if (entry.shape.length !== spec.shape.length || entry.shape.some((n, i) => n !== spec.shape[i])) {
@@ -72,6 +73,10 @@ export class Gpt {
           `tensor "${prefix + spec.name}" has shape [${entry.shape.join(', ')}] but the config needs [${spec.shape.join(', ')}]`,
         );
       }
+    }
+    const params = new Map<string, tf.Tensor>();
+    for (const spec of specs) {
+      const entry = tensors[prefix + spec.name];
       const data = entry.data instanceof Float32Array ? entry.data : Float32Array.from(entry.data);
       const tensor = tf.tensor(data, spec.shape, 'float32');
       params.set(spec.name, options.trainable === false ? tensor : tf.variable(tensor, true));

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { selectBackend } from '../nn/backend.js';
+import { CheckpointError } from '../nn/checkpointError.js';
 import { Gpt } from '../nn/gpt.js';
 import { loadModelDir, saveModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
@@ -131,7 +132,12 @@ export async function trainRewardModel(
   const corpus = ((saved.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ??
     'sotu') as PretrainCorpus;
   const data = pretrainData(corpus);
-  if (data.kind !== 'word') throw new Error(`train-rm needs a policy trained on English text, not ${corpus}`);
+  if (data.kind !== 'word') {
+    throw new CheckpointError(
+      join(config.policy, 'model.json'),
+      `train-rm needs a policy trained on English text, not on ${corpus}`,
+    );
+  }
   const prompts = [...new Set(heldOutStages(data).rewardModel.map((s) => promptOf(data, s)))];
   const split = Math.floor(prompts.length * 0.9);
   const policy = Gpt.fromTensors(saved.config, saved.tensors, {
