@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
-import { RewardInputError } from '../adjust/index.js';
+import { RewardInputError } from '../adjust/errors.js';
 import { CheckpointError } from '../nn/checkpointError.js';
-import { ConfigError } from '../train/config.js';
+import { ConfigError } from '../train/configError.js';
 import { registerAdjust } from './commands/adjust.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDemo } from './commands/demo.js';
@@ -12,7 +12,11 @@ import { registerTrainRm } from './commands/trainRm.js';
 import { UserInputError } from './errors.js';
 import { packageVersion } from './version.js';
 
-/** Builds the `grpovi` program with every subcommand registered. */
+/**
+ * Builds the `grpovi` program with every subcommand registered. Start-up stays light: the command
+ * modules define options and help with light imports only and load what runs a command (TF.js,
+ * vega, ...) when it runs (test/cli/lazyImports.test.ts checks this).
+ */
 export function buildProgram(): Command {
   const program = new Command('grpovi')
     .description(

@@ -9,12 +9,12 @@ import { parseTrainConfig, type TrainConfig } from '../train/config.js';
 import { loadTask, readConfigFile, resolveTrainConfig, taskContext } from '../train/setup.js';
 import { checkRewardRange } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
+import type { Algo } from './algos.js';
 import { ComparisonError } from './errors.js';
 import type { MachineInfo } from './machine.js';
 import { GRPOVI_ONLY_KEYS, type Setting, type SweepAxis, settingsOf, withoutKeys } from './sweep.js';
 
-export const ALGOS = ['grpo', 'grpovi'] as const;
-export type Algo = (typeof ALGOS)[number];
+export { ALGOS, type Algo } from './algos.js';
 
 export const COMPARISON_FILE = 'comparison.json';
 

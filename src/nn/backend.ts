@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import type { BackendName } from './backendNames.js';
 
-/** The TF.js backends grpovi runs on: `wasm` (XNNPACK, fast) and `cpu` (pure JS, the fallback). */
-export type BackendName = 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
+export { BACKENDS, type BackendName } from './backendNames.js';
 
 let quieted = false;
 

@@ -2,11 +2,10 @@ import { CharTokenizer, type Tokenizer, WordTokenizer } from '../nn/tokenizer.js
 import { afinnValence } from '../rewards/sentiment.js';
 import { Rng } from '../util/rng.js';
 import { arithmeticLine, arithmeticProblems } from './arithmeticData.js';
-import { type CorpusName, loadSentences, splitTrainHeldOut, wordTokens } from './corpus.js';
+import { loadSentences, splitTrainHeldOut, wordTokens } from './corpus.js';
+import type { PretrainCorpus } from './pretrainCorpora.js';
 
-/** Corpora `grpovi pretrain` trains on: English sentences (word-level) or arithmetic lines (character-level). */
-export type PretrainCorpus = CorpusName | 'arithmetic';
-export const PRETRAIN_CORPORA: readonly PretrainCorpus[] = ['sotu', 'moby-dick', 'arithmetic'];
+export { PRETRAIN_CORPORA, type PretrainCorpus } from './pretrainCorpora.js';
 
 /**
  * The data split is fixed (not the run's seed) so that the base policy, the reward model and the

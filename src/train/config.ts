@@ -3,6 +3,8 @@ import { formatValue } from '../adjust/errors.js';
 import { ADVANTAGE_SCALES } from '../grpo/advantages.js';
 import { LOSS_TYPES } from '../grpo/objective.js';
 import { ADJUSTMENT_WEIGHTS } from '../grpo/rewardTransform.js';
+import { CONFIG_DEFAULTS } from './configDefaults.js';
+import { ConfigError } from './configError.js';
 
 /**
  * The training configuration. Field names follow the Python GRPO trainers (TRL) where one exists,
@@ -12,47 +14,49 @@ export const TrainConfigSchema = z
   .object({
     task: z.string().min(1),
     /** `grpo` uses raw rewards; `grpovi` adjusts each group's rewards to the largest variance first. */
-    algo: z.enum(['grpo', 'grpovi']).default('grpo'),
-    seed: z.number().int().min(0).default(0),
-    steps: z.number().int().min(1).default(100),
+    algo: z.enum(['grpo', 'grpovi']).default(CONFIG_DEFAULTS.algo),
+    seed: z.number().int().min(0).default(CONFIG_DEFAULTS.seed),
+    steps: z.number().int().min(1).default(CONFIG_DEFAULTS.steps),
     /** Distinct prompts per step; each is sampled `num_generations` times. */
-    prompts_per_step: z.number().int().min(1).default(8),
-    num_generations: z.number().int().min(2).default(8),
-    learning_rate: z.number().positive().default(1e-4),
-    lr_schedule: z.enum(['constant', 'cosine']).default('constant'),
-    warmup_steps: z.number().int().min(0).default(0),
+    prompts_per_step: z.number().int().min(1).default(CONFIG_DEFAULTS.prompts_per_step),
+    num_generations: z.number().int().min(2).default(CONFIG_DEFAULTS.num_generations),
+    learning_rate: z.number().positive().default(CONFIG_DEFAULTS.learning_rate),
+    lr_schedule: z.enum(['constant', 'cosine']).default(CONFIG_DEFAULTS.lr_schedule),
+    warmup_steps: z.number().int().min(0).default(CONFIG_DEFAULTS.warmup_steps),
     /** Cosine schedule floor as a fraction of the learning rate. */
-    min_lr_ratio: z.number().min(0).max(1).default(0.1),
-    weight_decay: z.number().min(0).default(0),
-    max_grad_norm: z.number().min(0).default(1),
-    adam_beta1: z.number().min(0).lt(1).default(0.9),
-    adam_beta2: z.number().min(0).lt(1).default(0.99),
-    adam_epsilon: z.number().positive().default(1e-8),
-    beta: z.number().min(0).default(0.04),
-    epsilon: z.number().positive().lt(1).default(0.2),
+    min_lr_ratio: z.number().min(0).max(1).default(CONFIG_DEFAULTS.min_lr_ratio),
+    weight_decay: z.number().min(0).default(CONFIG_DEFAULTS.weight_decay),
+    max_grad_norm: z.number().min(0).default(CONFIG_DEFAULTS.max_grad_norm),
+    adam_beta1: z.number().min(0).lt(1).default(CONFIG_DEFAULTS.adam_beta1),
+    adam_beta2: z.number().min(0).lt(1).default(CONFIG_DEFAULTS.adam_beta2),
+    adam_epsilon: z.number().positive().default(CONFIG_DEFAULTS.adam_epsilon),
+    beta: z.number().min(0).default(CONFIG_DEFAULTS.beta),
+    epsilon: z.number().positive().lt(1).default(CONFIG_DEFAULTS.epsilon),
     /** Upper clip; equal to `epsilon` when absent. */
     epsilon_high: z.number().positive().optional(),
-    num_iterations: z.number().int().min(1).default(1),
+    num_iterations: z.number().int().min(1).default(CONFIG_DEFAULTS.num_iterations),
     /** Completions per gradient update; the whole batch when absent. Must divide the batch. */
     minibatch_size: z.number().int().min(1).optional(),
-    scale_rewards: z.enum(ADVANTAGE_SCALES as [string, ...string[]]).default('group'),
-    advantage_epsilon: z.number().min(0).default(1e-4),
-    loss_type: z.enum(LOSS_TYPES as [string, ...string[]]).default('grpo'),
-    temperature: z.number().positive().default(1),
-    top_k: z.number().int().min(0).default(0),
-    top_p: z.number().gt(0).max(1).default(1),
-    max_completion_length: z.number().int().min(1).default(16),
+    scale_rewards: z.enum(ADVANTAGE_SCALES as [string, ...string[]]).default(CONFIG_DEFAULTS.scale_rewards),
+    advantage_epsilon: z.number().min(0).default(CONFIG_DEFAULTS.advantage_epsilon),
+    loss_type: z.enum(LOSS_TYPES as [string, ...string[]]).default(CONFIG_DEFAULTS.loss_type),
+    temperature: z.number().positive().default(CONFIG_DEFAULTS.temperature),
+    top_k: z.number().int().min(0).default(CONFIG_DEFAULTS.top_k),
+    top_p: z.number().gt(0).max(1).default(CONFIG_DEFAULTS.top_p),
+    max_completion_length: z.number().int().min(1).default(CONFIG_DEFAULTS.max_completion_length),
     /** Weights of the group mean the GRPOVI adjustment keeps. */
-    grpovi_weights: z.enum(ADJUSTMENT_WEIGHTS as [string, ...string[]]).default('uniform'),
+    grpovi_weights: z
+      .enum(ADJUSTMENT_WEIGHTS as [string, ...string[]])
+      .default(CONFIG_DEFAULTS.grpovi_weights),
     /** Overrides the reward range the reward functions declare. */
     reward_range: z.tuple([z.number(), z.number()]).optional(),
     /** Evaluate every this many steps (and before the first and after the last); 0 turns evaluation off. */
-    eval_every: z.number().int().min(0).default(10),
+    eval_every: z.number().int().min(0).default(CONFIG_DEFAULTS.eval_every),
     /** Held-out prompts per evaluation (one sample each). */
-    eval_prompts: z.number().int().min(1).default(64),
+    eval_prompts: z.number().int().min(1).default(CONFIG_DEFAULTS.eval_prompts),
     /** Write a checkpoint every this many steps (and after the last); 0 only at the end. */
-    checkpoint_every: z.number().int().min(0).default(50),
-    backend: z.enum(['wasm', 'cpu']).default('wasm'),
+    checkpoint_every: z.number().int().min(0).default(CONFIG_DEFAULTS.checkpoint_every),
+    backend: z.enum(['wasm', 'cpu']).default(CONFIG_DEFAULTS.backend),
     /** Shape of a freshly initialized policy, for tasks that start from scratch (toy). */
     model: z
       .object({
@@ -77,17 +81,7 @@ export type TrainConfig = z.infer<typeof TrainConfigSchema> & {
 };
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
-/** A configuration that cannot be used; the message names the field and the value. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  /** The bad field's path (e.g. `learning_rate`, `model.heads`), when one field is to blame. */
-  readonly field?: string;
-
-  constructor(message: string, field?: string) {
-    super(message);
-    this.field = field;
-  }
-}
+export { ConfigError } from './configError.js';
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   let node = input;

@@ -2,15 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdjustRequest, compareWithReference } from '../../src/cli/commands/adjust.js';
+import { CLI_BIN as BIN, ROOT } from './cliBin.js';
 
 // End-to-end: these run the built CLI (`npm test` builds dist first; run `npm run build` before
-// running this file alone).
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist', 'cli', 'bin.js');
-
+// running this file alone, or point GRPOVI_CLI_BIN at another build: see cliBin.ts).
 interface Run {
   code: number | null;
   stdout: string;

@@ -1,15 +1,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MetricsRow, TIMING_FIELDS } from '../../src/train/metrics.js';
+import { CLI_BIN as BIN, ROOT } from './cliBin.js';
 
 // End-to-end: these run the built CLI, whose runs are child processes of dist/experiments/workerMain.js
-// (`npm test` builds dist first; run `npm run build` before running this file alone).
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist', 'cli', 'bin.js');
+// (`npm test` builds dist first; run `npm run build` before running this file alone, or point
+// GRPOVI_CLI_BIN at another build: see cliBin.ts).
+const WORKER = join(dirname(BIN), '..', 'experiments', 'workerMain.js');
 
 interface Run {
   code: number | null;
@@ -158,8 +158,8 @@ let root = '';
 let configPath = '';
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'experiments', 'workerMain.js'))) {
-    throw new Error('dist/experiments/workerMain.js is missing: run `npm run build` first');
+  if (!existsSync(WORKER)) {
+    throw new Error(`${WORKER} is missing: run \`npm run build\` first`);
   }
   root = mkdtempSync(join(tmpdir(), 'grpovi-compare-'));
   configPath = join(root, 'toy.json');

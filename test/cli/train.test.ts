@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { selectBackend } from '../../src/nn/backend.js';
@@ -15,12 +14,10 @@ import {
   TRAINING_ROW_FIELDS,
   tempDir,
 } from '../train/helpers.js';
+import { CLI_BIN as BIN } from './cliBin.js';
 
 // End-to-end: these run the built CLI (`npm test` builds dist first; run `npm run build` before
-// running this file alone).
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist', 'cli', 'bin.js');
-
+// running this file alone, or point GRPOVI_CLI_BIN at another build: see cliBin.ts).
 interface Run {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -1,10 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type CompareRequest, runComparison } from '../../experiments/compare.js';
-import { ComparisonError } from '../../experiments/errors.js';
-import { ALGOS, type Algo } from '../../experiments/plan.js';
-import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/sweep.js';
-import { ConfigError } from '../../train/config.js';
-import { UserInputError } from '../errors.js';
+import { ALGOS, type Algo } from '../../experiments/algos.js';
 import { integerArg } from '../parsers.js';
 
 export interface CompareFlags {
@@ -73,31 +68,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The command line with every option spelt out (defaults included), so that it reruns the same comparison. */
-function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[]): string {
-  const args = ['grpovi', 'compare'];
-  if (flags.task !== undefined) args.push('--task', flags.task);
-  if (flags.seedList !== undefined) args.push('--seed-list', seeds.join(','));
-  else args.push('--seeds', String(seeds.length));
-  if (flags.steps !== undefined) args.push('--steps', String(flags.steps));
-  args.push('--out', flags.out, '--algos', flags.algos.join(','));
-  if (flags.config !== undefined) args.push('--config', flags.config);
-  for (const spec of sweepSpecs) args.push('--sweep', spec);
-  args.push('--jobs', String(flags.jobs));
-  return args.map(shellQuote).join(' ');
-}
-
-/** Maps the experiment layer's errors to the CLI's user errors. */
-export function asUserError(error: unknown): unknown {
-  if (error instanceof ComparisonError) return new UserInputError(error.message, error.exitCode);
-  if (error instanceof SweepError || error instanceof ConfigError) return new UserInputError(error.message);
-  return error;
-}
-
 /** Registers `grpovi compare`. */
 export function registerCompare(program: Command): void {
   program
@@ -121,70 +91,8 @@ export function registerCompare(program: Command): void {
     )
     .option('--jobs <n>', 'runs in parallel, each in its own process', integerArg(1), 1)
     .addHelpText('after', HELP_AFTER)
-    .action((flags: CompareFlags) => executeCompare(flags));
-}
-
-/**
- * Runs a comparison as the CLI does: Ctrl-C checkpoints running runs, the table and paths go to
- * stdout, failures become exit codes. Shared by `compare` and `demo`.
- */
-export async function executeCompare(flags: CompareFlags, command?: string): Promise<void> {
-  if (flags.seeds !== undefined && flags.seedList !== undefined) {
-    throw new UserInputError(
-      `give --seeds or --seed-list, not both (--seeds ${flags.seeds}, --seed-list ${flags.seedList.join(',')})`,
-    );
-  }
-  const seeds = flags.seedList ?? Array.from({ length: flags.seeds ?? 3 }, (_, i) => i);
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(
-      '\ngrpovi: stopping: running runs save a checkpoint; rerun the same command to resume (Ctrl-C again to quit now)\n',
-    );
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    const sweep = parseSweeps(flags.sweep);
-    const canonicalSpecs = sweep.map(
-      (axis) =>
-        `${axis.key === 'learning_rate' ? 'lr' : axis.key}=${axis.values.map(formatSweepValue).join(',')}`,
-    );
-    const request: CompareRequest = {
-      task: flags.task,
-      configFile: flags.config,
-      steps: flags.steps,
-      seeds,
-      algos: flags.algos,
-      sweep,
-      out: flags.out,
-      jobs: flags.jobs,
-      command: command ?? commandLine(flags, seeds, canonicalSpecs),
-      progress: process.stderr,
-      signal: controller.signal,
-    };
-    const result = await runComparison(request);
-    process.stdout.write(`${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`);
-    if (result.outcome === 'failed') {
-      const failures = result.outcomes.filter((o) => o.status === 'failed').map((o) => o.job.dir);
-      throw new UserInputError(
-        `${failures.length} run(s) failed; see worker.log in ${failures.join(', ')}`,
-        1,
-      );
-    }
-    if (result.outcome === 'interrupted') {
-      throw new UserInputError(
-        'comparison stopped before every run finished; rerun the same command to resume',
-        130,
-      );
-    }
-  } catch (error) {
-    throw asUserError(error);
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+    .action(async (flags: CompareFlags) => {
+      const { executeCompare } = await import('../actions/compare.js');
+      await executeCompare(flags);
+    });
 }

@@ -1,8 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { ALGOS } from '../../experiments/plan.js';
+import { ALGOS } from '../../experiments/algos.js';
 import { integerArg } from '../parsers.js';
-import { executeCompare } from './compare.js';
 
 /** The demo's settings, shipped with the package. */
 export const DEMO_CONFIG = fileURLToPath(new URL('../../../examples/demo.json', import.meta.url));
@@ -37,6 +36,7 @@ it takes about 5 minutes. Rerunning extends the same folder instead of starting 
         `grpovi demo: GRPO vs GRPOVI on the sentiment task, ${flags.seeds} seeds x ${flags.steps} steps, ` +
           `${flags.jobs} runs at a time, into ${flags.out}\n`,
       );
+      const { executeCompare } = await import('../actions/compare.js');
       await executeCompare(
         {
           out: flags.out,

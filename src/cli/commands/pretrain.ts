@@ -1,10 +1,6 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { type Command, Option } from 'commander';
-import { MODEL_JSON_FILE } from '../../nn/modelDir.js';
-import { PRETRAIN_CORPORA, type PretrainCorpus } from '../../tasks/datasets.js';
-import { type PretrainConfig, pretrain } from '../../train/pretrain.js';
-import { UserInputError } from '../errors.js';
+import { PRETRAIN_CORPORA, type PretrainCorpus } from '../../tasks/pretrainCorpora.js';
+import type { PretrainConfig } from '../../train/pretrain.js';
 import { integerArg, numberArg } from '../parsers.js';
 
 /** Defaults per corpus: a word-level English model, or a small character-level arithmetic model. */
@@ -46,7 +42,8 @@ export const PRETRAIN_DEFAULTS: Record<PretrainCorpus, CorpusDefaults> = {
   },
 };
 
-interface PretrainFlags {
+/** The options commander hands to the action. */
+export interface PretrainFlags {
   corpus: PretrainCorpus;
   out: string;
   seed: number;
@@ -100,58 +97,7 @@ Example:
   grpovi pretrain --corpus sotu --out assets/sentiment-policy --seed 0`,
     )
     .action(async (flags: PretrainFlags) => {
-      if (existsSync(join(flags.out, MODEL_JSON_FILE)) && !flags.force) {
-        throw new UserInputError(`--out ${flags.out} already holds a model; pass --force to overwrite it`);
-      }
-      const base = PRETRAIN_DEFAULTS[flags.corpus];
-      const config: PretrainConfig = {
-        corpus: flags.corpus,
-        seed: flags.seed,
-        backend: flags.backend,
-        steps: flags.steps ?? base.steps,
-        batchSize: flags.batchSize ?? base.batchSize,
-        learningRate: flags.lr ?? base.learningRate,
-        warmupSteps: flags.warmupSteps ?? base.warmupSteps,
-        weightDecay: flags.weightDecay ?? base.weightDecay,
-        width: flags.width ?? base.width,
-        depth: flags.depth ?? base.depth,
-        heads: flags.heads ?? base.heads,
-        contextLength: flags.context ?? base.contextLength,
-        vocabSize: flags.vocabSize ?? base.vocabSize,
-        evalEvery: flags.evalEvery ?? base.evalEvery,
-        evalTexts: base.evalTexts,
-      };
-      if (config.steps < 1) throw new UserInputError(`--steps must be at least 1 (${config.steps})`);
-      if (config.width % config.heads !== 0) {
-        throw new UserInputError(`--heads must divide --width ${config.width} (${config.heads})`);
-      }
-      let stop = false;
-      const onSigint = () => {
-        if (stop) process.exit(130);
-        stop = true;
-        process.stderr.write(
-          'grpovi: stopping after this step and saving the model (Ctrl-C again to quit without saving)\n',
-        );
-      };
-      process.on('SIGINT', onSigint);
-      try {
-        const result = await pretrain(
-          config,
-          flags.out,
-          (line) => process.stderr.write(`${line}\n`),
-          () => stop,
-        );
-        const final = result.evals[result.evals.length - 1];
-        process.stdout.write(
-          `held-out loss ${final.heldOutLoss.toFixed(3)}, perplexity ${final.perplexity.toFixed(1)}` +
-            `${final.accuracy === undefined ? '' : `, accuracy ${(100 * final.accuracy).toFixed(1)}%`}` +
-            ` after ${final.step} steps, ${result.tokensSeen} tokens, ${result.seconds.toFixed(0)} s\nsamples:\n`,
-        );
-        for (const s of result.samples) process.stdout.write(`  ${s.prompt} | ${s.completion}\n`);
-        process.stdout.write(`model: ${flags.out}\n`);
-        if (stop) process.exitCode = 130;
-      } finally {
-        process.off('SIGINT', onSigint);
-      }
+      const { executePretrain } = await import('../actions/pretrain.js');
+      await executePretrain(flags);
     });
 }

@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { renderComparison } from '../../experiments/compare.js';
-import { asUserError } from './compare.js';
 
 /** Registers `grpovi report DIR`: re-renders summary.json, plots and report.md without training. */
 export function registerReport(program: Command): void {
@@ -20,13 +18,7 @@ Example:
   grpovi report runs/toy`,
     )
     .action(async (dir: string) => {
-      try {
-        const result = await renderComparison(dir);
-        process.stdout.write(
-          `${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`,
-        );
-      } catch (error) {
-        throw asUserError(error);
-      }
+      const { executeReport } = await import('../actions/compare.js');
+      await executeReport(dir);
     });
 }

@@ -1,0 +1,108 @@
+import { type CompareRequest, renderComparison, runComparison } from '../../experiments/compare.js';
+import { ComparisonError } from '../../experiments/errors.js';
+import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/sweep.js';
+import { ConfigError } from '../../train/configError.js';
+import type { CompareFlags } from '../commands/compare.js';
+import { UserInputError } from '../errors.js';
+
+/** What `compare`, `demo` and `report` do; loaded only when one of them runs (it loads TF.js and vega). */
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The command line with every option spelt out (defaults included), so that it reruns the same comparison. */
+function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[]): string {
+  const args = ['grpovi', 'compare'];
+  if (flags.task !== undefined) args.push('--task', flags.task);
+  if (flags.seedList !== undefined) args.push('--seed-list', seeds.join(','));
+  else args.push('--seeds', String(seeds.length));
+  if (flags.steps !== undefined) args.push('--steps', String(flags.steps));
+  args.push('--out', flags.out, '--algos', flags.algos.join(','));
+  if (flags.config !== undefined) args.push('--config', flags.config);
+  for (const spec of sweepSpecs) args.push('--sweep', spec);
+  args.push('--jobs', String(flags.jobs));
+  return args.map(shellQuote).join(' ');
+}
+
+/** Maps the experiment layer's errors to the CLI's user errors. */
+export function asUserError(error: unknown): unknown {
+  if (error instanceof ComparisonError) return new UserInputError(error.message, error.exitCode);
+  if (error instanceof SweepError || error instanceof ConfigError) return new UserInputError(error.message);
+  return error;
+}
+
+/**
+ * Runs a comparison as the CLI does: Ctrl-C checkpoints running runs, the table and paths go to
+ * stdout, failures become exit codes. Shared by `compare` and `demo`.
+ */
+export async function executeCompare(flags: CompareFlags, command?: string): Promise<void> {
+  if (flags.seeds !== undefined && flags.seedList !== undefined) {
+    throw new UserInputError(
+      `give --seeds or --seed-list, not both (--seeds ${flags.seeds}, --seed-list ${flags.seedList.join(',')})`,
+    );
+  }
+  const seeds = flags.seedList ?? Array.from({ length: flags.seeds ?? 3 }, (_, i) => i);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(
+      '\ngrpovi: stopping: running runs save a checkpoint; rerun the same command to resume (Ctrl-C again to quit now)\n',
+    );
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const sweep = parseSweeps(flags.sweep);
+    const canonicalSpecs = sweep.map(
+      (axis) =>
+        `${axis.key === 'learning_rate' ? 'lr' : axis.key}=${axis.values.map(formatSweepValue).join(',')}`,
+    );
+    const request: CompareRequest = {
+      task: flags.task,
+      configFile: flags.config,
+      steps: flags.steps,
+      seeds,
+      algos: flags.algos,
+      sweep,
+      out: flags.out,
+      jobs: flags.jobs,
+      command: command ?? commandLine(flags, seeds, canonicalSpecs),
+      progress: process.stderr,
+      signal: controller.signal,
+    };
+    const result = await runComparison(request);
+    process.stdout.write(`${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`);
+    if (result.outcome === 'failed') {
+      const failures = result.outcomes.filter((o) => o.status === 'failed').map((o) => o.job.dir);
+      throw new UserInputError(
+        `${failures.length} run(s) failed; see worker.log in ${failures.join(', ')}`,
+        1,
+      );
+    }
+    if (result.outcome === 'interrupted') {
+      throw new UserInputError(
+        'comparison stopped before every run finished; rerun the same command to resume',
+        130,
+      );
+    }
+  } catch (error) {
+    throw asUserError(error);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** `grpovi report DIR`: re-renders a comparison folder's summary, plots and report.md from its runs. */
+export async function executeReport(dir: string): Promise<void> {
+  try {
+    const result = await renderComparison(dir);
+    process.stdout.write(`${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`);
+  } catch (error) {
+    throw asUserError(error);
+  }
+}

@@ -1,0 +1,166 @@
+import { join } from 'node:path';
+import type { BackendName } from '../../nn/backendNames.js';
+import { CheckpointError } from '../../nn/checkpointError.js';
+import { RewardFunctionError } from '../../rewards/rewardFunction.js';
+import type { Task } from '../../tasks/task.js';
+import type { TrainConfig } from '../../train/config.js';
+import { ConfigError } from '../../train/configError.js';
+import { INTERRUPTED_EXIT_CODE, watchInterrupts } from '../../train/interrupt.js';
+import { type MetricsRow, readMetrics } from '../../train/metrics.js';
+import { TrainProgress } from '../../train/progress.js';
+import {
+  assertRunFolderFree,
+  defaultRunDir,
+  loadTask,
+  planResume,
+  prepareFreshRun,
+  RunSetupError,
+  sameFolder,
+  taskContext,
+} from '../../train/setup.js';
+import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
+import type { ConfigFlagSet, TrainFlags } from '../commands/train.js';
+import { UserInputError } from '../errors.js';
+
+/** What `grpovi train` does (prepare a run, train, summarize); loaded only when it runs (it loads TF.js). */
+
+/** Config keys a resumed run may change; every other config flag is refused with --resume. */
+const RESUME_CHANGEABLE = new Set(['steps', 'backend']);
+
+interface PreparedRun {
+  config: TrainConfig;
+  task: Task;
+  outDir: string;
+  resumeFrom?: string;
+}
+
+/** Everything that can go wrong with the user's input is found here, before anything is written. */
+async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<PreparedRun> {
+  const { values, names } = configFlags.collect(flags);
+  if (flags.resume !== undefined) {
+    const refused = Object.keys(values).filter((key) => !RESUME_CHANGEABLE.has(key));
+    const refusedFlag =
+      flags.config !== undefined ? '--config' : refused.length > 0 ? names[refused[0]] : undefined;
+    if (refusedFlag !== undefined) {
+      throw new UserInputError(
+        `${refusedFlag} cannot be used with --resume: a resumed run keeps the configuration in its config.json (only --steps and --backend may change)`,
+      );
+    }
+    const plan = planResume(flags.resume, {
+      steps: values.steps as number | undefined,
+      backend: values.backend as BackendName | undefined,
+    });
+    if (flags.out !== undefined && !sameFolder(flags.out, plan.runDir)) {
+      throw new UserInputError(
+        `--out ${flags.out} differs from the run folder being resumed (${plan.runDir}); leave out --out`,
+      );
+    }
+    const task = await loadTask(plan.config.task, taskContext(plan.config));
+    try {
+      checkRewardRange(plan.config, task);
+    } catch (error) {
+      task.dispose?.();
+      throw error;
+    }
+    return { config: plan.config, task, outDir: plan.runDir, resumeFrom: flags.resume };
+  }
+  const { config, task } = await prepareFreshRun({
+    flags: values,
+    flagNames: names,
+    configPath: flags.config,
+  });
+  const outDir = flags.out ?? defaultRunDir(config);
+  try {
+    if (!flags.printConfig) assertRunFolderFree(outDir);
+  } catch (error) {
+    task.dispose?.();
+    throw error;
+  }
+  return { config, task, outDir };
+}
+
+function asUserError(error: unknown): unknown {
+  if (error instanceof ConfigError || error instanceof RunSetupError || error instanceof CheckpointError) {
+    return new UserInputError(error.message);
+  }
+  return error;
+}
+
+/** Runs `grpovi train` with the parsed flags: Ctrl-C checkpoints, progress to stderr, the summary to stdout. */
+export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<void> {
+  let run: PreparedRun;
+  try {
+    run = await prepare(flags, configFlags);
+  } catch (error) {
+    throw asUserError(error);
+  }
+  const { config, task, outDir } = run;
+  if (flags.printConfig) {
+    task.dispose?.();
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    return;
+  }
+
+  const progress = new TrainProgress({ quiet: flags.quiet });
+  const interrupts = watchInterrupts(() => {
+    progress.note(
+      'Ctrl-C: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)',
+    );
+  });
+  let result: TrainResult;
+  try {
+    result = await train({
+      config,
+      task,
+      outDir,
+      resumeFrom: run.resumeFrom,
+      observer: progress,
+      shouldStop: () => interrupts.requested,
+    });
+  } catch (error) {
+    if (error instanceof RewardFunctionError)
+      throw new UserInputError(`training stopped: ${error.message}`, 1);
+    throw asUserError(error);
+  } finally {
+    interrupts.dispose();
+    progress.close();
+    task.dispose?.();
+  }
+
+  process.stdout.write(summarize(config, outDir, result));
+  if (result.interrupted) {
+    throw new UserInputError(
+      `interrupted after step ${result.step} of ${config.steps}; continue with: grpovi train --resume ${outDir}`,
+      INTERRUPTED_EXIT_CODE,
+    );
+  }
+}
+
+/** The end-of-run summary: steps, the last evaluation, where the metrics and checkpoint are. */
+export function summarize(config: TrainConfig, outDir: string, result: TrainResult): string {
+  const metricsPath = join(outDir, 'metrics.jsonl');
+  const rows = readMetrics(metricsPath);
+  const evals = rows.filter(
+    (row): row is MetricsRow & { eval_reward: number } => row.eval_reward !== undefined,
+  );
+  const lines: string[] = [];
+  const what = `${config.task} with ${config.algo} (seed ${config.seed})`;
+  lines.push(
+    result.interrupted
+      ? `stopped after step ${result.step} of ${config.steps}: ${what}`
+      : `trained ${result.step} steps: ${what}`,
+  );
+  const last = evals.at(-1);
+  if (last === undefined) {
+    lines.push('no evaluation (eval_every is 0)');
+  } else {
+    const first = evals[0];
+    const start = first.step < last.step ? ` (step ${first.step}: ${first.eval_reward.toFixed(4)})` : '';
+    lines.push(`eval reward ${last.eval_reward.toFixed(4)} at step ${last.step}${start}`);
+    if (last.eval_gold !== undefined)
+      lines.push(`eval gold   ${last.eval_gold.toFixed(4)} at step ${last.step}`);
+  }
+  lines.push(`metrics:    ${metricsPath}`);
+  if (result.checkpoint !== undefined) lines.push(`checkpoint: ${result.checkpoint}`);
+  return `${lines.join('\n')}\n`;
+}
