@@ -219,7 +219,7 @@ function solveWeighted(
   // A block's weight and mass are summed in the same order, so a block at max has mass equal to its
   // weight bit for bit, and binary rewards come back unchanged.
   let tau = 0;
-  for (let high = n; high > 0; ) {
+  for (let high = n; high > 0;) {
     const value = values[high - 1];
     const u = (value - min) / span;
     let mass = 0;
@@ -234,7 +234,7 @@ function solveWeighted(
   let above = 0;
   let threshold = Number.NEGATIVE_INFINITY;
   let t = max;
-  for (let high = n; high > 0; ) {
+  for (let high = n; high > 0;) {
     const value = values[high - 1];
     let weight = 0;
     while (high > 0 && values[high - 1] === value) {
