@@ -50,7 +50,7 @@ export function createSentimentTask(context: TaskContext): Task {
       max_completion_length: 16,
       prompts_per_step: 8,
       num_generations: 8,
-      learning_rate: 1e-4,
+      learning_rate: 3e-4,
       beta: 0.04,
       eval_every: 10,
       eval_prompts: 128,

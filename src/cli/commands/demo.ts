@@ -20,7 +20,7 @@ export function registerDemo(program: Command): void {
     .description('compare GRPO and GRPOVI on the sentiment RLHF task from the shipped models (a few minutes)')
     .option('--out <dir>', 'comparison folder (an existing one is extended)', 'runs/demo')
     .option('--seeds <k>', 'seeds per algorithm', integerArg(1), 3)
-    .option('--steps <n>', 'training steps per run', integerArg(1), 100)
+    .option('--steps <n>', 'training steps per run', integerArg(1), 80)
     .option('--jobs <n>', 'runs in parallel (TF.js wasm uses one core per run)', integerArg(1), 2)
     .addHelpText(
       'after',
