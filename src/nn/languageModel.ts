@@ -54,22 +54,13 @@ export function languageModelStep(
   learningRate: number,
 ): { loss: number; gradNorm: number } {
   const params = model.variables();
-  const { value, grads } = tf.tidy(() =>
+  const result = tf.tidy(() =>
     tf.variableGrads(
       () => summedNll(model, batch).div(Math.max(batch.tokens, 1)) as tf.Scalar,
       params.map((p) => p.variable),
     ),
   );
-  const loss = value.dataSync()[0];
-  value.dispose();
-  const byName = new Map<string, tf.Tensor>();
-  for (const p of params) byName.set(p.name, grads[p.variable.name]);
-  try {
-    const { gradNorm } = optimizer.apply(byName, learningRate);
-    return { loss, gradNorm };
-  } finally {
-    for (const g of Object.values(grads)) g.dispose();
-  }
+  return optimizer.applyVariableGrads(result, learningRate);
 }
 
 /** Total negative log-likelihood and token count of a batch, without gradients. */

@@ -37,6 +37,26 @@ export class AdamW {
   }
 
   /**
+   * Applies the output of `tf.variableGrads` over this optimizer's parameters: reads the loss,
+   * updates, and frees the loss and the gradients whatever happens.
+   */
+  applyVariableGrads(
+    result: { value: tf.Scalar; grads: tf.NamedTensorMap },
+    lr: number,
+  ): { loss: number; gradNorm: number } {
+    const { value, grads } = result;
+    try {
+      const loss = value.dataSync()[0];
+      const byName = new Map<string, tf.Tensor>();
+      for (const p of this.params) byName.set(p.name, grads[p.variable.name]);
+      return { loss, ...this.apply(byName, lr) };
+    } finally {
+      value.dispose();
+      for (const g of Object.values(grads)) g.dispose();
+    }
+  }
+
+  /**
    * Applies one update with learning rate `lr` from gradients keyed by parameter name.
    * Returns the global gradient norm before clipping.
    */

@@ -62,7 +62,7 @@ export function policyGradientStep(
   const params = model.variables();
   let logProbsOut: Float32Array = new Float32Array(0);
   let entropyOut: Float32Array | undefined;
-  const { value, grads } = tf.tidy(() => {
+  const result = tf.tidy(() => {
     const fixed = {
       refLogProbs: minibatch.refLogProbs ? tf.tensor2d(minibatch.refLogProbs, [rows, L]) : undefined,
       advantages: tf.tensor1d(minibatch.advantages),
@@ -83,14 +83,6 @@ export function policyGradientStep(
       params.map((p) => p.variable),
     );
   });
-  const loss = value.dataSync()[0];
-  value.dispose();
-  const byName = new Map<string, tf.Tensor>();
-  for (const p of params) byName.set(p.name, grads[p.variable.name]);
-  try {
-    const { gradNorm } = optimizer.apply(byName, options.learningRate);
-    return { loss, gradNorm, logProbs: logProbsOut, entropy: entropyOut };
-  } finally {
-    for (const g of Object.values(grads)) g.dispose();
-  }
+  const { loss, gradNorm } = optimizer.applyVariableGrads(result, options.learningRate);
+  return { loss, gradNorm, logProbs: logProbsOut, entropy: entropyOut };
 }

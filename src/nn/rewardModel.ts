@@ -135,7 +135,7 @@ export function bradleyTerryStep(
 ): { loss: number; accuracy: number; gradNorm: number } {
   const params = model.variables();
   let margins: Float32Array = new Float32Array(0);
-  const { value, grads } = tf.tidy(() =>
+  const result = tf.tidy(() =>
     tf.variableGrads(
       () => {
         // One forward pass over both halves keeps the matmuls large.
@@ -149,16 +149,8 @@ export function bradleyTerryStep(
       params.map((p) => p.variable),
     ),
   );
-  const loss = value.dataSync()[0];
-  value.dispose();
-  const byName = new Map<string, tf.Tensor>();
-  for (const p of params) byName.set(p.name, grads[p.variable.name]);
-  try {
-    const { gradNorm } = optimizer.apply(byName, learningRate);
-    let right = 0;
-    for (const m of margins) if (m > 0) right++;
-    return { loss, accuracy: right / margins.length, gradNorm };
-  } finally {
-    for (const g of Object.values(grads)) g.dispose();
-  }
+  const { loss, gradNorm } = optimizer.applyVariableGrads(result, learningRate);
+  let right = 0;
+  for (const m of margins) if (m > 0) right++;
+  return { loss, accuracy: right / margins.length, gradNorm };
 }

@@ -1,35 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AdjustRequest, compareWithReference } from '../../src/cli/commands/adjust.js';
-import { CLI_BIN as BIN, ROOT } from './cliBin.js';
+import { CLI_BIN as BIN, ROOT, runCli, runNode } from './cliBin.js';
 
 // End-to-end: these run the built CLI (`npm test` builds dist first; run `npm run build` before
 // running this file alone, or point GRPOVI_CLI_BIN at another build: see cliBin.ts).
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], options: { input?: string; cwd?: string } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
+const run = runCli;
 
 function outputLines(
   stdout: string,
@@ -388,19 +366,7 @@ describe('the package entry point', () => {
       'const flat = Array.from(adjustGroups([1, 0, 0.25, 0.75], 2, { min: 0, max: 1 }));',
       'console.log(JSON.stringify({ one, flat }));',
     ].join('\n');
-    const result = await new Promise<Run>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => {
-        stdout += c;
-      });
-      child.stderr.setEncoding('utf8').on('data', (c: string) => {
-        stderr += c;
-      });
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const result = await runNode(['--input-type=module', '-e', script]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const { one, flat } = JSON.parse(result.stdout);

@@ -1,37 +1,16 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MetricsRow, TIMING_FIELDS } from '../../src/train/metrics.js';
-import { CLI_BIN as BIN, ROOT } from './cliBin.js';
+import { CLI_BIN as BIN, runCli } from './cliBin.js';
 
 // End-to-end: these run the built CLI, whose runs are child processes of dist/experiments/workerMain.js
 // (`npm test` builds dist first; run `npm run build` before running this file alone, or point
 // GRPOVI_CLI_BIN at another build: see cliBin.ts).
 const WORKER = join(dirname(BIN), '..', 'experiments', 'workerMain.js');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runCli(args);
 
 function readJson<T = Record<string, unknown>>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;

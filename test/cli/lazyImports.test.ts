@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI_BIN, ROOT } from './cliBin.js';
+import { CLI_BIN, type ProcessRun, ROOT, runNode } from './cliBin.js';
 
 // The CLI must start without the heavy dependencies (TF.js, vega, resvg, the corpora, zod): only a
 // command that needs them loads them. Each case runs the built CLI under a preload that logs every
@@ -21,10 +20,7 @@ const HEAVY: Record<string, RegExp> = {
   zod: /\/node_modules\/zod\//,
 };
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+interface Run extends ProcessRun {
   /** The heavy dependencies the process loaded, by short name. */
   heavy: string[];
   /** How many modules it resolved, to show that the recorder saw the start-up at all. */
@@ -34,29 +30,16 @@ interface Run {
 let dir = '';
 let count = 0;
 
-function run(args: string[], input = ''): Promise<Run> {
+async function run(args: string[], input = ''): Promise<Run> {
   const log = join(dir, `imports-${count++}.txt`);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', RECORDER, CLI_BIN, ...args], {
-      cwd: dir,
-      env: { ...process.env, GRPOVI_IMPORT_LOG: log },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const urls = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
-      const heavy = Object.keys(HEAVY).filter((name) => urls.some((url) => HEAVY[name].test(url)));
-      resolve({ code, stdout, stderr, heavy, resolved: urls.length });
-    });
-    child.stdin.end(input);
+  const result = await runNode(['--import', RECORDER, CLI_BIN, ...args], {
+    cwd: dir,
+    input,
+    env: { ...process.env, GRPOVI_IMPORT_LOG: log },
   });
+  const urls = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
+  const heavy = Object.keys(HEAVY).filter((name) => urls.some((url) => HEAVY[name].test(url)));
+  return { ...result, heavy, resolved: urls.length };
 }
 
 /** Invocations that must stay light, with the exit code each must end with. */

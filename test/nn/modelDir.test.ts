@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
 import { CheckpointError } from '../../src/nn/checkpointError.js';
@@ -20,12 +18,11 @@ import { createArithmeticTask } from '../../src/tasks/arithmetic.js';
 import { ASSET } from '../../src/tasks/assets.js';
 import { createSentimentTask } from '../../src/tasks/sentiment.js';
 import { Rng } from '../../src/util/rng.js';
+import { CLI_BIN, type ProcessRun as Run, runCli } from '../cli/cliBin.js';
 import { tempDir } from '../train/helpers.js';
 
 // The CLI half runs the built program (`npm test` builds dist first; run `npm run build` before running
 // this file alone). GRPOVI_CLI_BIN points it at another build, e.g. one made with `tsc --outDir`.
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = process.env.GRPOVI_CLI_BIN ?? join(ROOT, 'dist', 'cli', 'bin.js');
 
 /** A tiny character-level policy that fits the arithmetic task's prompts. */
 const ARITHMETIC_TOKENIZER = CharTokenizer.fit(['0123456789+-=']);
@@ -263,27 +260,7 @@ describe('loadModelDir on bad input names the file and the problem', () => {
   });
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: root.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runCli(args, { cwd: root.dir });
 
 /** A user error: exit status 2, one `grpovi: ` line naming the problem, no stack trace. */
 function expectUserError(result: Run, ...mentions: string[]): void {
@@ -311,7 +288,7 @@ describe('the CLI on bad model folders and bad flags', () => {
   let existingBefore: ReturnType<typeof snapshot>;
 
   beforeAll(async () => {
-    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first`);
+    if (!existsSync(CLI_BIN)) throw new Error(`${CLI_BIN} is missing: run \`npm run build\` first`);
     truncated = copyOfGood();
     truncateSync(join(truncated, WEIGHTS_FILE), Math.floor(statSync(join(truncated, WEIGHTS_FILE)).size / 2));
     badShape = writeModel(join(root.dir, 'cli-bad-shape'), {
