@@ -61,6 +61,7 @@ function algoRow(
     formatMeanStd(summary.final_eval_reward),
     ...(hasGold ? [formatMeanStd(summary.final_eval_gold)] : []),
     formatMeanStd(summary.auc_eval_reward),
+    formatMeanStd(summary.final_kl),
     formatNumber(summary.reward_std.raw),
     formatNumber(summary.reward_std.adjusted),
     stepsToTargetCell(comparison, algo),
@@ -74,6 +75,7 @@ function algoHeader(first: string[], hasGold: boolean): string[] {
     'final eval reward',
     ...(hasGold ? ['final gold reward'] : []),
     'AUC (mean eval reward)',
+    'final KL',
     'reward std raw',
     'reward std adjusted',
     'steps to target',
@@ -342,7 +344,7 @@ export function buildReport(input: ReportInput): string {
     '## Summary fields',
     '',
     '`summary.json` holds, per setting (`settings[]`, each with `label` and `overrides`) and per group of settings that differ only in the learning rate (`best_lr[]`), ' +
-      'a comparison: `algorithms.<algo>` with `final_eval_reward`, `final_eval_gold`, `auc_eval_reward`, `auc_eval_gold` ({mean, std, n}), ' +
+      'a comparison: `algorithms.<algo>` with `final_eval_reward`, `final_eval_gold`, `auc_eval_reward`, `auc_eval_gold`, `final_kl` ({mean, std, n}), ' +
       '`eval_curve` / `eval_gold_curve` ([{step, mean, std, n}]), `reward_std` ({raw, adjusted}), `reward_std_curve`, `per_seed` and `runs`; ' +
       '`steps_to_target` ({target, grpo, grpovi, ratio}), `steps_to_target_per_seed`, `steps_to_target_gold` and `paired`. ' +
       '`headline` repeats the comparison to read first (the only setting, or the only best-learning-rate group). Definitions:',

@@ -270,6 +270,8 @@ export interface SeedStats {
   /** Mean over training steps of the per-group reward std, before and after the reward transform. */
   reward_std: number | null;
   adjusted_reward_std: number | null;
+  /** Mean KL to the reference over the last FINAL_KL_STEPS training steps; null if none logged it. */
+  final_kl: number | null;
 }
 
 export interface RewardStdPoint {
@@ -288,6 +290,8 @@ export interface AlgoStats {
   /** `mean` is the AUC of the seed-averaged curve (= the mean of the per-seed AUCs); `std` is over seeds. */
   auc_eval_reward: MeanStd;
   auc_eval_gold: MeanStd | null;
+  /** What the reward cost in divergence from the reference: per-seed `final_kl`, mean and std; null if not logged. */
+  final_kl: MeanStd | null;
   eval_curve: BandPoint[];
   eval_gold_curve: BandPoint[] | null;
   /** Mean per-group reward std, averaged over steps and seeds. */
@@ -305,6 +309,17 @@ function meanOfField(
     return typeof v === 'number' && Number.isFinite(v) ? [v] : [];
   });
   return values.length > 0 ? mean(values) : null;
+}
+
+/** How many of the last training steps `final_kl` averages (one step's KL is noisy). */
+export const FINAL_KL_STEPS = 10;
+
+/** Mean of the logged per-token KL to the reference over a run's last FINAL_KL_STEPS training steps. */
+export function finalKl(rows: readonly MetricsRow[]): number | null {
+  const values = rows.flatMap((row) =>
+    typeof row.kl === 'number' && Number.isFinite(row.kl) ? [row.kl] : [],
+  );
+  return values.length > 0 ? mean(values.slice(-FINAL_KL_STEPS)) : null;
 }
 
 /** Mean per-group reward std (raw and adjusted) per training step, averaged over the runs that logged it. */
@@ -356,16 +371,19 @@ export function algoStats(runs: readonly SeedRun[]): AlgoStats {
     auc_eval_gold: withGold ? areaUnderCurve(goldCurves[i]) : null,
     reward_std: meanOfField(run.rows, 'reward_std'),
     adjusted_reward_std: meanOfField(run.rows, 'adjusted_reward_std'),
+    final_kl: finalKl(run.rows),
   }));
   const present = (values: (number | null)[]): number[] => values.flatMap((v) => (v === null ? [] : [v]));
   const raw = present(perSeed.map((s) => s.reward_std));
   const adjusted = present(perSeed.map((s) => s.adjusted_reward_std));
+  const kls = present(perSeed.map((s) => s.final_kl));
   return {
     seeds: sorted.map((run) => run.seed),
     final_eval_reward: meanStd(perSeed.map((s) => s.final_eval_reward)),
     final_eval_gold: withGold ? meanStd(present(perSeed.map((s) => s.final_eval_gold))) : null,
     auc_eval_reward: meanStd(perSeed.map((s) => s.auc_eval_reward)),
     auc_eval_gold: withGold ? meanStd(present(perSeed.map((s) => s.auc_eval_gold))) : null,
+    final_kl: kls.length === perSeed.length ? meanStd(kls) : null,
     eval_curve: seedAveragedCurve(rewardCurves),
     eval_gold_curve: withGold ? seedAveragedCurve(goldCurves) : null,
     reward_std: {

@@ -30,6 +30,10 @@ export const DEFINITIONS = {
   auc_eval_reward:
     'area under the evaluation curve by the trapezoid rule over step, divided by the step span: the time-averaged ' +
     'evaluation reward, in reward units. mean = AUC of the seed-averaged curve; std over the per-seed AUCs.',
+  final_kl:
+    'KL to the reference as the trainer logs it (the k3 estimate, aggregated like the loss: per token, averaged per ' +
+    'sequence under loss_type grpo), averaged over the last 10 training steps of each ' +
+    'run; mean and sample std over seeds. What the reward gain cost in divergence from the starting policy.',
   reward_std:
     'mean per-group sample std of the training rewards before (raw) and after (adjusted) the reward transform, ' +
     'averaged over training steps, then over seeds. For GRPO both are the same.',

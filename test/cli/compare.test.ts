@@ -80,6 +80,13 @@ function expectAlgoSummary(algo: Json, dir: string, seeds: number[], steps: numb
     finals.reduce((a, b) => a + b, 0) / finals.length,
     12,
   );
+  // final_kl: each seed's mean KL over its last 10 training steps, averaged over seeds.
+  const seedKls = perSeed.map((rows) => {
+    const kls = rows.filter((row) => row.step > 0 && typeof row.kl === 'number').map((row) => row.kl!);
+    const last = kls.slice(-10);
+    return last.reduce((a, b) => a + b, 0) / last.length;
+  });
+  expect((algo.final_kl as Json).mean).toBeCloseTo(seedKls.reduce((a, b) => a + b, 0) / seedKls.length, 12);
   const rewardStd = algo.reward_std as { raw: number; adjusted: number };
   expect(rewardStd.raw).toBeGreaterThan(0);
   expect(rewardStd.adjusted).toBeGreaterThanOrEqual(rewardStd.raw - 1e-12);

@@ -12,6 +12,7 @@ import {
   perSeedStepsToTarget,
   quantile,
   type SeedRun,
+  finalKl,
   seedAveragedCurve,
   spread,
   stepsToTarget,
@@ -316,6 +317,33 @@ describe('algoStats and headToHead on hand-made runs', () => {
     expect(h.steps_to_target_gold).toMatchObject({ grpo: 4, grpovi: 4, ratio: 1 });
     expect(h.steps_to_target_gold!.target).toBeCloseTo(0.37, 12);
     expect(h.paired.final_eval_gold!.mean).toBeCloseTo(0.05, 12);
+  });
+
+  it('final_kl: the mean logged KL over the last 10 training steps, then mean and std over seeds', () => {
+    // Seed 0 logs kl = step / 100 at steps 1..15: the last 10 are 0.06..0.15, mean 0.105.
+    // Seed 1 logs 0.2 everywhere, and one non-finite value that must be skipped.
+    const seed0 = rows({ 0: 0.1, 15: 0.2 }, 15, () => [0.1, 0.1]).map((row) =>
+      row.step > 0 ? { ...row, kl: row.step / 100 } : row,
+    );
+    const seed1 = rows({ 0: 0.1, 15: 0.2 }, 15, () => [0.1, 0.1]).map((row) =>
+      row.step > 0 ? { ...row, kl: row.step === 15 ? Number.NaN : 0.2 } : row,
+    );
+    expect(finalKl(seed0)).toBeCloseTo(0.105, 12);
+    expect(finalKl(seed1)).toBeCloseTo(0.2, 12);
+    expect(finalKl(rows({ 0: 0.1 }, 3, () => [0.1, 0.1]))).toBeNull();
+    const stats = algoStats([
+      { seed: 0, rows: seed0 },
+      { seed: 1, rows: seed1 },
+    ]);
+    expect(stats.final_kl!.mean).toBeCloseTo(0.1525, 12);
+    expect(stats.final_kl!.std).toBeCloseTo(0.095 / Math.SQRT2, 12);
+    // A seed that never logged KL leaves the statistic out rather than averaging fewer seeds.
+    expect(
+      algoStats([
+        { seed: 0, rows: seed0 },
+        { seed: 1, rows: rows({ 0: 0.1, 15: 0.2 }, 15, () => [0.1, 0.1]) },
+      ]).final_kl,
+    ).toBeNull();
   });
 
   it('refuses runs without evaluations', () => {
