@@ -29,7 +29,7 @@ Starts from the shipped base policy (assets/sentiment-policy) and reward model
 (assets/sentiment-reward-model), trains GRPO and GRPOVI with the same seeds and settings
 (examples/demo.json), then prints the results table and writes report.md, summary.json and plots.
 It is \`grpovi compare --task sentiment --config examples/demo.json\` with small defaults; on 2 cores
-it takes about 5 minutes. Rerunning extends the same folder instead of starting over.`,
+it takes about 4 minutes. Rerunning extends the same folder instead of starting over.`,
     )
     .action(async (flags: DemoFlags) => {
       process.stderr.write(
