@@ -263,32 +263,30 @@ function reportThroughput(rows: ThroughputRow[]): void {
   printTable(
     ['model', 'phase', 'ms', 'tokens/s', 'GFLOP/s', 'utilization'],
     rows.flatMap((r) => [
-      [
-        r.model,
-        'sampling',
-        (r.samplingSeconds * 1e3).toFixed(0),
-        (r.samplingTokens / r.samplingSeconds).toFixed(0),
-        gflops(r.samplingFlops, r.samplingSeconds),
-        percent(r.samplingFlops / r.samplingSeconds / r.baselineDecode.combined),
-      ],
-      [
-        r.model,
-        'scoring',
-        (r.scoringSeconds * 1e3).toFixed(0),
-        (r.updateTokens / r.scoringSeconds).toFixed(0),
-        gflops(r.scoreFlops, r.scoringSeconds),
-        percent(r.scoreFlops / r.scoringSeconds / r.baselineFull.combined),
-      ],
-      [
-        r.model,
-        'update',
-        (r.updateSeconds * 1e3).toFixed(0),
-        (r.updateTokens / r.updateSeconds).toFixed(0),
-        gflops(r.updateFlops, r.updateSeconds),
-        percent(r.updateFlops / r.updateSeconds / r.baselineFull.combined),
-      ],
+      phaseRow(r.model, 'sampling', r.samplingSeconds, r.samplingTokens, r.samplingFlops, r.baselineDecode),
+      phaseRow(r.model, 'scoring', r.scoringSeconds, r.updateTokens, r.scoreFlops, r.baselineFull),
+      phaseRow(r.model, 'update', r.updateSeconds, r.updateTokens, r.updateFlops, r.baselineFull),
     ]),
   );
+}
+
+/** One phase's table row: time, throughput, FLOP/s and utilization against the matching matmul baseline. */
+function phaseRow(
+  model: string,
+  phase: string,
+  seconds: number,
+  tokens: number,
+  flops: number,
+  baseline: Baseline,
+): string[] {
+  return [
+    model,
+    phase,
+    (seconds * 1e3).toFixed(0),
+    (tokens / seconds).toFixed(0),
+    gflops(flops, seconds),
+    percent(flops / seconds / baseline.combined),
+  ];
 }
 
 /** A continuous reward in [0, 1]: the share of the completion's slots holding a word of the prompt's parity class. */

@@ -31,6 +31,18 @@ beforeAll(async () => {
 const mean = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const std = (xs: readonly number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
 
+function frozenPolicy(files: ModelFiles, source: string): Gpt {
+  return Gpt.fromTensors(files.config, files.tensors, { trainable: false, source });
+}
+
+function shippedRewardModel(): RewardModel {
+  return RewardModel.fromTensors(
+    sentimentRewardModel.config,
+    sentimentRewardModel.tensors,
+    join(ASSET.sentimentRewardModel, WEIGHTS_FILE),
+  );
+}
+
 describe('the shipped model folders', () => {
   it('hold the kinds, tokenizers and configs the tasks expect', () => {
     expect(sentimentPolicy.kind).toBe('policy');
@@ -60,21 +72,12 @@ describe('the shipped model folders', () => {
   });
 
   it('build models whose tensors match their configs', () => {
+    // fromTensors checks every tensor's name and shape against the config and throws on a mismatch.
     const models = [
-      Gpt.fromTensors(sentimentPolicy.config, sentimentPolicy.tensors, {
-        trainable: false,
-        source: ASSET.sentimentPolicy,
-      }),
-      Gpt.fromTensors(arithmeticPolicy.config, arithmeticPolicy.tensors, {
-        trainable: false,
-        source: ASSET.arithmeticPolicy,
-      }),
+      frozenPolicy(sentimentPolicy, ASSET.sentimentPolicy),
+      frozenPolicy(arithmeticPolicy, ASSET.arithmeticPolicy),
     ];
-    const rm = RewardModel.fromTensors(
-      sentimentRewardModel.config,
-      sentimentRewardModel.tensors,
-      join(ASSET.sentimentRewardModel, WEIGHTS_FILE),
-    );
+    const rm = shippedRewardModel();
     for (const m of models) m.dispose();
     rm.dispose();
   });
@@ -92,15 +95,8 @@ describe('the shipped sentiment reward model', () => {
     const prompts = [...new Set(stages.rlEval.map((s) => promptOf(data, s)))].filter((p) => !seen.has(p));
     expect(prompts.length).toBeGreaterThan(300);
     const { tokenizer } = sentimentPolicy;
-    const policy = Gpt.fromTensors(sentimentPolicy.config, sentimentPolicy.tensors, {
-      trainable: false,
-      source: ASSET.sentimentPolicy,
-    });
-    const rm = RewardModel.fromTensors(
-      sentimentRewardModel.config,
-      sentimentRewardModel.tensors,
-      join(ASSET.sentimentRewardModel, WEIGHTS_FILE),
-    );
+    const policy = frozenPolicy(sentimentPolicy, ASSET.sentimentPolicy);
+    const rm = shippedRewardModel();
     try {
       const { pairs } = samplePreferencePairs(policy, tokenizer, prompts, 300, {
         maxNewTokens: 16,
