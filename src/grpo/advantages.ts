@@ -25,7 +25,40 @@ export function sampleStd(values: ArrayLike<number>, start = 0, end = values.len
   return Math.sqrt(sum / (n - 1));
 }
 
-/** Mean of each contiguous group's sample std (the `reward_std` diagnostic). */
+/**
+ * A group counts as having zero reward std when its sample std is at most this times
+ * max(1, largest |reward| in the group): equal rewards up to floating-point rounding. TRL's test,
+ * `torch.isclose(std, 0)`, is the absolute 1e-8; the two agree for rewards of magnitude up to 1.
+ */
+export const ZERO_STD_TOLERANCE = 1e-8;
+
+/** Whether values[start, end) have zero std up to `ZERO_STD_TOLERANCE` (relative to their magnitude). */
+export function hasZeroStd(values: ArrayLike<number>, start = 0, end = values.length): boolean {
+  let scale = 1;
+  for (let i = start; i < end; i++) scale = Math.max(scale, Math.abs(values[i]));
+  return sampleStd(values, start, end) <= ZERO_STD_TOLERANCE * scale;
+}
+
+/**
+ * TRL's `frac_reward_zero_std` (`_generate_and_score_completions`): the fraction of completions whose
+ * advantage divisor is zero, i.e. of completions in zero-std groups for the `group` and `none`
+ * scales, and 1 or 0 for the `batch` scale (whether the whole batch's std is zero).
+ */
+export function fracRewardZeroStd(
+  rewards: ArrayLike<number>,
+  groupSize: number,
+  scale: AdvantageScale,
+): number {
+  if (rewards.length === 0) return 0;
+  if (scale === 'batch') return hasZeroStd(rewards) ? 1 : 0;
+  let zero = 0;
+  for (let start = 0; start < rewards.length; start += groupSize) {
+    if (hasZeroStd(rewards, start, start + groupSize)) zero += groupSize;
+  }
+  return zero / rewards.length;
+}
+
+/** Mean of each contiguous group's sample std (the `reward_std_group` diagnostic; TRL's `reward_std` is the batch std). */
 export function meanGroupStd(values: ArrayLike<number>, groupSize: number): number {
   let total = 0;
   const groups = values.length / groupSize;
@@ -33,7 +66,10 @@ export function meanGroupStd(values: ArrayLike<number>, groupSize: number): numb
   return total / groups;
 }
 
-/** Advantages for rewards laid out as contiguous groups of `groupSize` completions of the same prompt. */
+/**
+ * Advantages for rewards laid out as contiguous groups of `groupSize` completions of the same prompt
+ * (TRL's `_generate_and_score_completions`), exactly 0 for the groups `hasZeroStd` finds flat.
+ */
 export function groupAdvantages(
   rewards: ArrayLike<number>,
   groupSize: number,
@@ -50,6 +86,9 @@ export function groupAdvantages(
     let mean = 0;
     for (let i = start; i < end; i++) mean += rewards[i];
     mean /= groupSize;
+    // A group without reward spread carries no signal: exactly 0, not rounding noise of either sign
+    // that the clip statistics would count.
+    if (hasZeroStd(rewards, start, end)) continue;
     const std = options.scale === 'group' ? sampleStd(rewards, start, end) : batchStd;
     const divisor = options.scale === 'none' ? 1 : std + options.eps;
     for (let i = start; i < end; i++) out[i] = (rewards[i] - mean) / divisor;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ObjectiveOptions } from '../grpo/objective.js';
+import type { LossNormalization, ObjectiveOptions } from '../grpo/objective.js';
 
 /** The non-differentiated inputs of the loss, as tensors [rows, length] (advantages [rows]). */
 export interface LossInputs {
@@ -10,28 +10,50 @@ export interface LossInputs {
 }
 
 /**
- * Token-level clipped surrogate plus beta * k3 KL, aggregated as `options.lossType` says.
- * Same definition as `grpoObjective` in `grpo/objective.ts`, differentiable in `logProbs`.
+ * Token-level (or GSPO sequence-level) clipped surrogate plus beta * k3 KL, aggregated as
+ * `options.lossType` and `normalization` say. Same definition as `grpoObjective` in
+ * `grpo/objective.ts`, differentiable in `logProbs`.
  */
-export function grpoLoss(logProbs: tf.Tensor2D, inputs: LossInputs, options: ObjectiveOptions): tf.Scalar {
+export function grpoLoss(
+  logProbs: tf.Tensor2D,
+  inputs: LossInputs,
+  options: ObjectiveOptions,
+  normalization?: LossNormalization,
+): tf.Scalar {
   const rows = logProbs.shape[0];
-  const ratio = tf.exp(logProbs.sub(inputs.oldLogProbs));
+  let logRatio: tf.Tensor = logProbs.sub(inputs.oldLogProbs);
+  if (options.importanceSamplingLevel === 'sequence') {
+    // GSPO: one ratio per sequence, the exponential of the mean token log-ratio.
+    logRatio = logRatio
+      .mul(inputs.mask)
+      .sum(1, true)
+      .div(tf.maximum(inputs.mask.sum(1, true), 1));
+  }
+  let ratio = tf.exp(logRatio);
   const advantages = inputs.advantages.reshape([rows, 1]);
-  const unclipped = ratio.mul(advantages);
   const clipped = tf.clipByValue(ratio, 1 - options.epsilon, 1 + options.epsilonHigh).mul(advantages);
+  if (options.delta !== undefined) ratio = tf.minimum(ratio, options.delta);
+  const unclipped = ratio.mul(advantages);
   let perToken = tf.neg(tf.minimum(unclipped, clipped));
   if (options.beta > 0) {
     if (inputs.refLogProbs === undefined) throw new Error('refLogProbs are required when beta > 0');
     const d = inputs.refLogProbs.sub(logProbs);
     perToken = perToken.add(tf.exp(d).sub(d).sub(1).mul(options.beta));
   }
+  // Broadcasts a sequence-level [rows, 1] term over the tokens, as TRL's `per_token_loss * mask` does.
   const masked = perToken.mul(inputs.mask);
+  const steps = normalization?.accumulationSteps ?? 1;
+  const scaled = (loss: tf.Tensor) => (steps === 1 ? loss : loss.div(steps));
   if (options.lossType === 'grpo') {
     const perRow = masked.sum(1).div(tf.maximum(inputs.mask.sum(1), 1));
-    return perRow.mean() as tf.Scalar;
+    return scaled(perRow.mean()) as tf.Scalar;
   }
-  if (options.lossType === 'token-mean') {
-    return masked.sum().div(tf.maximum(inputs.mask.sum(), 1)) as tf.Scalar;
+  if (options.lossType === 'bnpo') {
+    return scaled(masked.sum().div(tf.maximum(inputs.mask.sum(), 1))) as tf.Scalar;
   }
-  return masked.sum().div(rows * options.maxCompletionLength) as tf.Scalar;
+  if (options.lossType === 'dapo') {
+    const divisor = normalization ? tf.scalar(Math.max(normalization.batchTokens, 1)) : inputs.mask.sum();
+    return masked.sum().div(tf.maximum(divisor, 1)) as tf.Scalar;
+  }
+  return scaled(masked.sum().div(rows * options.maxCompletionLength)) as tf.Scalar;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ObjectiveOptions } from '../grpo/objective.js';
+import type { LossNormalization, ObjectiveOptions } from '../grpo/objective.js';
 import type { Gpt } from './gpt.js';
 import { grpoLoss } from './grpoLoss.js';
 import { readFloats } from './layers.js';
@@ -38,6 +38,8 @@ export interface UpdateMinibatch {
   oldLogProbs?: Float32Array;
   refLogProbs?: Float32Array;
   advantages: Float32Array;
+  /** The mask the loss uses when it differs from the completions' (mask_truncated_completions). */
+  lossMask?: Float32Array;
 }
 
 export interface UpdateResult {
@@ -49,14 +51,21 @@ export interface UpdateResult {
   entropy?: Float32Array;
 }
 
-/** Computes the GRPO loss and its gradient on one minibatch and applies one AdamW update. */
-export function policyGradientStep(
+/** The loss of one minibatch, its gradients by variable name, and the log-probs it was computed at. */
+export interface MinibatchGradients {
+  value: tf.Scalar;
+  grads: tf.NamedTensorMap;
+  logProbs: Float32Array;
+  entropy?: Float32Array;
+}
+
+/** The GRPO loss of one minibatch and its gradient in the policy's weights, not applied. */
+export function minibatchGradients(
   model: Gpt,
-  optimizer: AdamW,
   minibatch: UpdateMinibatch,
   objective: ObjectiveOptions,
-  options: { temperature: number; learningRate: number; entropy?: boolean },
-): UpdateResult {
+  options: { temperature: number; entropy?: boolean; normalization?: LossNormalization },
+): MinibatchGradients {
   const rows = minibatch.batch.prompts.length;
   const L = minibatch.batch.length;
   const params = model.variables();
@@ -66,7 +75,7 @@ export function policyGradientStep(
     const fixed = {
       refLogProbs: minibatch.refLogProbs ? tf.tensor2d(minibatch.refLogProbs, [rows, L]) : undefined,
       advantages: tf.tensor1d(minibatch.advantages),
-      mask: tf.tensor2d(minibatch.batch.mask, [rows, L]),
+      mask: tf.tensor2d(minibatch.lossMask ?? minibatch.batch.mask, [rows, L]),
     };
     return tf.variableGrads(
       () => {
@@ -78,11 +87,90 @@ export function policyGradientStep(
         entropyOut = entropy?.dataSync() as Float32Array | undefined;
         // Without stored old log-probs, use the current values as constants: ratio 1, gradient of the ratio intact.
         const oldLogProbs = tf.tensor2d(minibatch.oldLogProbs ?? logProbsOut, [rows, L]);
-        return grpoLoss(logProbs, { ...fixed, oldLogProbs }, objective);
+        return grpoLoss(logProbs, { ...fixed, oldLogProbs }, objective, options.normalization);
       },
       params.map((p) => p.variable),
     );
   });
-  const { loss, gradNorm } = optimizer.applyVariableGrads(result, options.learningRate);
-  return { loss, gradNorm, logProbs: logProbsOut, entropy: entropyOut };
+  return { ...result, logProbs: logProbsOut, entropy: entropyOut };
+}
+
+/** Computes the GRPO loss and its gradient on one minibatch and applies one AdamW update. */
+export function policyGradientStep(
+  model: Gpt,
+  optimizer: AdamW,
+  minibatch: UpdateMinibatch,
+  objective: ObjectiveOptions,
+  options: {
+    temperature: number;
+    learningRate: number;
+    entropy?: boolean;
+    normalization?: LossNormalization;
+  },
+): UpdateResult {
+  const { value, grads, logProbs, entropy } = minibatchGradients(model, minibatch, objective, options);
+  const { loss, gradNorm } = optimizer.applyVariableGrads({ value, grads }, options.learningRate);
+  return { loss, gradNorm, logProbs, entropy };
+}
+
+/** One minibatch's share of an accumulated step: what it was computed at. */
+export interface AccumulatedPart {
+  loss: number;
+  logProbs: Float32Array;
+  entropy?: Float32Array;
+}
+
+/**
+ * Gradient accumulation (TRL's `gradient_accumulation_steps`): the gradients of several minibatches,
+ * each loss already scaled by `normalization`, summed into one AdamW update. The summed loss is the
+ * loss of the optimizer step.
+ */
+export function accumulatedPolicyStep(
+  model: Gpt,
+  optimizer: AdamW,
+  minibatches: readonly UpdateMinibatch[],
+  objective: ObjectiveOptions,
+  options: {
+    temperature: number;
+    learningRate: number;
+    normalization: LossNormalization;
+    /** Whether to return each minibatch's entropies. */
+    entropy?: boolean;
+  },
+): { loss: number; gradNorm: number; parts: AccumulatedPart[] } {
+  if (minibatches.length === 0) throw new RangeError('an accumulated step needs at least one minibatch');
+  const parts: AccumulatedPart[] = [];
+  let sum: tf.NamedTensorMap | undefined;
+  try {
+    for (const minibatch of minibatches) {
+      const { value, grads, logProbs, entropy } = minibatchGradients(model, minibatch, objective, {
+        temperature: options.temperature,
+        entropy: options.entropy,
+        normalization: options.normalization,
+      });
+      const loss = value.dataSync()[0];
+      value.dispose();
+      parts.push({ loss, logProbs, entropy });
+      if (sum === undefined) {
+        sum = grads;
+        continue;
+      }
+      for (const [name, grad] of Object.entries(grads)) {
+        const previous = sum[name];
+        sum[name] = previous.add(grad);
+        previous.dispose();
+        grad.dispose();
+      }
+    }
+    const total = parts.reduce((s, p) => s + p.loss, 0);
+    const grads = sum as tf.NamedTensorMap;
+    sum = undefined;
+    const { gradNorm } = optimizer.applyVariableGrads(
+      { value: tf.scalar(total), grads },
+      options.learningRate,
+    );
+    return { loss: total, gradNorm, parts };
+  } finally {
+    if (sum !== undefined) for (const g of Object.values(sum)) g.dispose();
+  }
 }

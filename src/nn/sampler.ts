@@ -3,7 +3,7 @@ import type { Rng } from '../util/rng.js';
 import type { Gpt, KvCache } from './gpt.js';
 import { readFloats } from './layers.js';
 import { buildDecodeInput, buildSequenceInput, padPrompts, type SequenceInput } from './sequenceBatch.js';
-import { sampleToken, type TokenSamplingOptions } from './tokenSampling.js';
+import { penalizeRepetitions, sampleToken, softmaxRow, type TokenSamplingOptions } from './tokenSampling.js';
 
 export interface GenerateOptions extends Partial<TokenSamplingOptions> {
   /** Most tokens to generate per prompt (the EOS token counts). */
@@ -32,14 +32,17 @@ export interface Generation {
   texts: string[];
 }
 
-/** The temperature-scaled next-token probabilities at each row's last position, [rows, vocab]. */
+/**
+ * The temperature-scaled next-token probabilities at each row's last position, [rows, vocab]; with
+ * `temperature` null, the raw logits instead.
+ */
 function lastProbabilities(
   model: Gpt,
   projection: tf.Tensor2D,
   hidden: tf.Tensor2D,
   rows: number,
   length: number,
-  temperature: number,
+  temperature: number | null,
 ): Float32Array {
   return readFloats(() => {
     const width = model.config.width;
@@ -48,6 +51,7 @@ function lastProbabilities(
         ? hidden
         : hidden.reshape([rows, length, width]).slice([0, length - 1, 0], [rows, 1, width]);
     const logits = model.logits(last.reshape([rows, width]) as tf.Tensor2D, projection);
+    if (temperature === null) return logits;
     return tf.softmax(temperature === 1 ? logits : logits.div(temperature));
   });
 }
@@ -65,7 +69,13 @@ export function generate(
     temperature: options.temperature ?? 1,
     topK: options.topK ?? 0,
     topP: options.topP ?? 1,
+    minP: options.minP ?? 0,
+    repetitionPenalty: options.repetitionPenalty ?? 1,
   };
+  const penalty = sampling.repetitionPenalty ?? 1;
+  if (!(penalty > 0)) throw new RangeError(`repetitionPenalty must be > 0 (${penalty})`);
+  if (!((sampling.minP ?? 0) >= 0 && (sampling.minP ?? 0) <= 1))
+    throw new RangeError(`minP must be in [0, 1] (${sampling.minP})`);
   if (!(sampling.temperature > 0)) throw new RangeError(`temperature must be > 0 (${sampling.temperature})`);
   const maxNew = options.maxNewTokens;
   if (!Number.isInteger(maxNew) || maxNew < 1)
@@ -100,10 +110,30 @@ export function generate(
     cache = present;
     disposeCache(previous);
     try {
-      return lastProbabilities(model, projection, hidden, rows, length, sampling.temperature);
+      // The penalty acts on logits, so those come back to JS; without it the softmax stays in TF.js.
+      const temperature = penalty === 1 ? sampling.temperature : null;
+      return lastProbabilities(model, projection, hidden, rows, length, temperature);
     } finally {
       hidden.dispose();
     }
+  };
+  // The tokens each row has seen (prompt and completion so far), for the repetition penalty.
+  const seen = penalty === 1 ? [] : prompts.map((p) => new Set(p));
+  /** Draws row b's next token from the model's output (probabilities, or logits under a penalty). */
+  const draw = (out: Float32Array, b: number): { token: number; logProb: number } => {
+    if (penalty === 1) return sampleToken(out, b * vocab, vocab, sampling, options.rng);
+    const penalized = out.slice(b * vocab, (b + 1) * vocab);
+    penalizeRepetitions(penalized, 0, seen[b], penalty);
+    const { token } = sampleToken(
+      softmaxRow(penalized, 0, vocab, sampling.temperature),
+      0,
+      vocab,
+      sampling,
+      options.rng,
+    );
+    seen[b].add(token);
+    // The log-probability stays the policy's (temperature only), the distribution training scores.
+    return { token, logProb: Math.log(softmaxRow(out, b * vocab, vocab, sampling.temperature)[token]) };
   };
   try {
     let probs = advance(prefill, prefill.length);
@@ -111,7 +141,7 @@ export function generate(
       const next = new Int32Array(rows).fill(options.padId);
       for (let b = 0; b < rows; b++) {
         if (finished[b]) continue;
-        const { token, logProb } = sampleToken(probs, b * vocab, vocab, sampling, options.rng);
+        const { token, logProb } = draw(probs, b);
         tokens[b * maxNew + step] = token;
         logProbs[b * maxNew + step] = logProb;
         lengths[b] = step + 1;

@@ -8,6 +8,52 @@ export interface TokenSamplingOptions {
   topK: number;
   /** Keep the smallest set of most likely tokens whose probability reaches p; 1 keeps all. */
   topP: number;
+  /**
+   * Keep only tokens at least this fraction as likely as the likeliest (HF transformers'
+   * `MinPLogitsWarper`, applied after top-k and top-p as there); 0 keeps all.
+   */
+  minP?: number;
+  /**
+   * HF's repetition penalty (transformers' `RepetitionPenaltyLogitsProcessor`, CTRL): the logit of
+   * every token already in the prompt or the completion is divided by it when positive and
+   * multiplied by it when negative, before the temperature. 1 is none.
+   */
+  repetitionPenalty?: number;
+}
+
+/**
+ * Applies the repetition penalty in place to `logits[offset..offset+vocab)` for the tokens in `seen`
+ * (each once, however often it occurred, as HF's gather/scatter does).
+ */
+export function penalizeRepetitions(
+  logits: Float32Array | Float64Array,
+  offset: number,
+  seen: Iterable<number>,
+  penalty: number,
+): void {
+  for (const token of new Set(seen)) {
+    const l = logits[offset + token];
+    logits[offset + token] = l < 0 ? l * penalty : l / penalty;
+  }
+}
+
+/** The softmax of `logits[offset..offset+vocab)` divided by the temperature, in double precision. */
+export function softmaxRow(
+  logits: ArrayLike<number>,
+  offset: number,
+  vocab: number,
+  temperature: number,
+): Float64Array {
+  const out = new Float64Array(vocab);
+  let max = -Infinity;
+  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i] / temperature);
+  let total = 0;
+  for (let i = 0; i < vocab; i++) {
+    out[i] = Math.exp(logits[offset + i] / temperature - max);
+    total += out[i];
+  }
+  for (let i = 0; i < vocab; i++) out[i] /= total;
+  return out;
 }
 
 /**
@@ -16,15 +62,16 @@ export interface TokenSamplingOptions {
  * which is the distribution the policy's log-probabilities are computed under during training.
  */
 export function sampleToken(
-  probs: Float32Array,
+  probs: ArrayLike<number>,
   offset: number,
   vocab: number,
-  options: Pick<TokenSamplingOptions, 'topK' | 'topP'>,
+  options: Pick<TokenSamplingOptions, 'topK' | 'topP' | 'minP'>,
   rng: Rng,
 ): { token: number; logProb: number } {
   const { topK, topP } = options;
+  const minP = options.minP ?? 0;
   let token: number;
-  if ((topK > 0 && topK < vocab) || topP < 1) {
+  if ((topK > 0 && topK < vocab) || topP < 1 || minP > 0) {
     const order = Array.from({ length: vocab }, (_, i) => i).sort(
       (a, b) => probs[offset + b] - probs[offset + a] || a - b,
     );
@@ -38,6 +85,13 @@ export function sampleToken(
           break;
         }
       }
+    }
+    if (minP > 0) {
+      // The order is by probability, so the tokens min-p keeps are a prefix (the likeliest always stays).
+      const threshold = minP * probs[offset + order[0]];
+      let kept = 1;
+      while (kept < count && probs[offset + order[kept]] >= threshold) kept++;
+      count = kept;
     }
     let kept = 0;
     for (let r = 0; r < count; r++) kept += probs[offset + order[r]];

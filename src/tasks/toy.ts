@@ -65,6 +65,9 @@ export function createToyTask(context: TaskContext): Task {
     defaults: {
       max_completion_length: COMPLETION_LENGTH,
       learning_rate: 3e-3,
+      // grpovi's tuned settings before the TRL defaults (beta 0, dapo): the README's numbers use them.
+      beta: 0.04,
+      loss_type: 'grpo',
       prompts_per_step: 8,
       num_generations: 8,
       eval_every: 5,

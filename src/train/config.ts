@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatValue } from '../adjust/errors.js';
 import { ADVANTAGE_SCALES } from '../grpo/advantages.js';
-import { LOSS_TYPES } from '../grpo/objective.js';
+import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPE_ALIASES, LOSS_TYPES } from '../grpo/objective.js';
 import { ADJUSTMENT_WEIGHTS } from '../grpo/rewardTransform.js';
 import { CONFIG_DEFAULTS } from './configDefaults.js';
 import { ConfigError } from './configError.js';
@@ -35,14 +35,39 @@ export const TrainConfigSchema = z
     /** Upper clip; equal to `epsilon` when absent. */
     epsilon_high: z.number().positive().optional(),
     num_iterations: z.number().int().min(1).default(CONFIG_DEFAULTS.num_iterations),
-    /** Completions per gradient update; the whole batch when absent. Must divide the batch. */
+    /** Completions per forward/backward pass (TRL's per-device batch); the whole batch when absent. Must divide the batch. */
     minibatch_size: z.number().int().min(1).optional(),
+    /** Minibatches per generation batch (TRL's name); the alternative to minibatch_size. */
+    steps_per_generation: z.number().int().min(1).optional(),
+    /** Minibatches whose gradients make one optimizer step; all of a generation batch's when absent (TRL's default). */
+    gradient_accumulation_steps: z.number().int().min(1).optional(),
+    /** Upper bound on the ratio of the unclipped term (TRL's two-sided clip); none when absent. */
+    delta: z.number().gt(1).optional(),
+    /** `token` (GRPO) or `sequence` (GSPO: the length-normalized sequence log-ratio). */
+    importance_sampling_level: z
+      .enum(IMPORTANCE_SAMPLING_LEVELS as [string, ...string[]])
+      .default(CONFIG_DEFAULTS.importance_sampling_level),
+    /** Leave completions that hit max_completion_length without EOS out of the loss. */
+    mask_truncated_completions: z.boolean().default(CONFIG_DEFAULTS.mask_truncated_completions),
+    /** Drop groups with zero reward std and sample further prompts in their place (DAPO's dynamic sampling). */
+    dynamic_sampling: z.boolean().default(CONFIG_DEFAULTS.dynamic_sampling),
+    /** Extra rollouts per step dynamic sampling may make before it trains on what it has. */
+    dynamic_sampling_max_rounds: z.number().int().min(0).default(CONFIG_DEFAULTS.dynamic_sampling_max_rounds),
     scale_rewards: z.enum(ADVANTAGE_SCALES as [string, ...string[]]).default(CONFIG_DEFAULTS.scale_rewards),
     advantage_epsilon: z.number().min(0).default(CONFIG_DEFAULTS.advantage_epsilon),
-    loss_type: z.enum(LOSS_TYPES as [string, ...string[]]).default(CONFIG_DEFAULTS.loss_type),
+    loss_type: z
+      .preprocess(
+        (value) => (typeof value === 'string' ? (LOSS_TYPE_ALIASES[value] ?? value) : value),
+        z.enum(LOSS_TYPES as [string, ...string[]]),
+      )
+      .default(CONFIG_DEFAULTS.loss_type),
     temperature: z.number().positive().default(CONFIG_DEFAULTS.temperature),
     top_k: z.number().int().min(0).default(CONFIG_DEFAULTS.top_k),
     top_p: z.number().gt(0).max(1).default(CONFIG_DEFAULTS.top_p),
+    /** Keep only tokens at least this fraction as likely as the likeliest (HF/TRL `min_p`); 0 keeps all. */
+    min_p: z.number().min(0).max(1).default(CONFIG_DEFAULTS.min_p),
+    /** HF's repetition penalty over the prompt's and completion's tokens; 1 is none. */
+    repetition_penalty: z.number().positive().default(CONFIG_DEFAULTS.repetition_penalty),
     max_completion_length: z.number().int().min(1).default(CONFIG_DEFAULTS.max_completion_length),
     /** Weights of the group mean the GRPOVI adjustment keeps. */
     grpovi_weights: z
@@ -77,6 +102,7 @@ export const TrainConfigSchema = z
 export type TrainConfig = z.infer<typeof TrainConfigSchema> & {
   scale_rewards: (typeof ADVANTAGE_SCALES)[number];
   loss_type: (typeof LOSS_TYPES)[number];
+  importance_sampling_level: (typeof IMPORTANCE_SAMPLING_LEVELS)[number];
   grpovi_weights: (typeof ADJUSTMENT_WEIGHTS)[number];
 };
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
@@ -124,6 +150,27 @@ function checkConsistency(config: TrainConfig, source: string): void {
       'minibatch_size',
     );
   }
+  const steps = config.steps_per_generation;
+  if (steps !== undefined && batch % steps !== 0) {
+    throw new ConfigError(
+      `${source}: field "steps_per_generation" must divide the batch of prompts_per_step x num_generations = ${batch} (${steps})`,
+      'steps_per_generation',
+    );
+  }
+  if (steps !== undefined && config.minibatch_size !== undefined && config.minibatch_size * steps !== batch) {
+    throw new ConfigError(
+      `${source}: field "steps_per_generation" must equal the batch ${batch} / minibatch_size ${config.minibatch_size} when both are given (${steps})`,
+      'steps_per_generation',
+    );
+  }
+  const accumulation = config.gradient_accumulation_steps;
+  const minibatches = stepsPerGeneration(config);
+  if (accumulation !== undefined && minibatches % accumulation !== 0) {
+    throw new ConfigError(
+      `${source}: field "gradient_accumulation_steps" must divide the ${minibatches} minibatch(es) of a generation batch (${accumulation})`,
+      'gradient_accumulation_steps',
+    );
+  }
   if (config.reward_range !== undefined && !(config.reward_range[0] < config.reward_range[1])) {
     throw new ConfigError(
       `${source}: field "reward_range" must be [min, max] with min < max (${formatValue(config.reward_range)})`,
@@ -136,6 +183,18 @@ function checkConsistency(config: TrainConfig, source: string): void {
       'model.heads',
     );
   }
+}
+
+/** Minibatches per generation batch: `steps_per_generation`, else batch / `minibatch_size`, else 1. */
+export function stepsPerGeneration(config: TrainConfig): number {
+  if (config.steps_per_generation !== undefined) return config.steps_per_generation;
+  if (config.minibatch_size === undefined) return 1;
+  return (config.prompts_per_step * config.num_generations) / config.minibatch_size;
+}
+
+/** Minibatches per optimizer step: `gradient_accumulation_steps`, else all of a generation batch (TRL). */
+export function accumulationSteps(config: TrainConfig): number {
+  return config.gradient_accumulation_steps ?? stepsPerGeneration(config);
 }
 
 /** Merges configuration layers, later ones winning; `undefined` values do not override. */

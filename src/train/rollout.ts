@@ -19,6 +19,8 @@ export interface SamplingSettings {
   temperature: number;
   topK: number;
   topP: number;
+  minP?: number;
+  repetitionPenalty?: number;
 }
 
 /** Samples `groupSize` completions for each prompt from the policy. */

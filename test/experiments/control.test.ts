@@ -42,14 +42,14 @@ describe('the arithmetic control', () => {
       const rows = readMetrics(join(grpo, 'metrics.jsonl'));
       const training = rows.filter((r) => r.reward_mean !== undefined);
       // Mixed right and wrong answers in the groups, and a policy that moved: the test can fail.
-      expect(training.some((r) => r.reward_std! > 0.2)).toBe(true);
+      expect(training.some((r) => r.reward_std_group! > 0.2)).toBe(true);
       expect(training.at(-1)!.kl!).toBeGreaterThan(0);
       expect(metricsWithoutTiming(grpovi)).toEqual(metricsWithoutTiming(grpo));
       expect(Buffer.compare(latestWeights(grpovi), latestWeights(grpo))).toBe(0);
       for (const row of readMetrics(join(grpovi, 'metrics.jsonl')).filter(
         (r) => r.reward_mean !== undefined,
       )) {
-        expect(row.adjusted_reward_std).toBe(row.reward_std);
+        expect(row.adjusted_reward_std).toBe(row.reward_std_group);
       }
     }
   });

@@ -42,7 +42,7 @@ describe('GRPOVI against GRPO', () => {
     const grpo = await run('binary-grpo', task, { algo: 'grpo' });
     const rows = readMetrics(join(grpo, 'metrics.jsonl')).filter((r) => r.reward_mean !== undefined);
     // The rewards must be mixed, else every group is constant and the comparison says nothing.
-    expect(rows.some((r) => r.reward_std! > 0.2)).toBe(true);
+    expect(rows.some((r) => r.reward_std_group! > 0.2)).toBe(true);
     for (const weights of ['uniform', 'importance']) {
       const grpovi = await run(`binary-grpovi-${weights}`, task, { algo: 'grpovi', grpovi_weights: weights });
       expect(Buffer.compare(latestWeights(grpovi), latestWeights(grpo)), weights).toBe(0);
@@ -50,7 +50,7 @@ describe('GRPOVI against GRPO', () => {
       for (const row of readMetrics(join(grpovi, 'metrics.jsonl')).filter(
         (r) => r.reward_mean !== undefined,
       )) {
-        expect(row.adjusted_reward_std).toBe(row.reward_std);
+        expect(row.adjusted_reward_std).toBe(row.reward_std_group);
       }
     }
   });
@@ -61,12 +61,12 @@ describe('GRPOVI against GRPO', () => {
     const grpovi = await run('continuous-grpovi', task, { algo: 'grpovi' });
     expect(Buffer.compare(latestWeights(grpovi), latestWeights(grpo))).not.toBe(0);
     const rows = readMetrics(join(grpovi, 'metrics.jsonl')).filter((r) => r.reward_mean !== undefined);
-    for (const row of rows) expect(row.adjusted_reward_std!).toBeGreaterThan(row.reward_std!);
+    for (const row of rows) expect(row.adjusted_reward_std!).toBeGreaterThan(row.reward_std_group!);
     // The first step samples from the same policy with the same seed: same raw rewards, wider adjusted ones.
     const first = readMetrics(join(grpo, 'metrics.jsonl'))[1];
     expect(rows[0].reward_mean).toBe(first.reward_mean);
-    expect(rows[0].reward_std).toBe(first.reward_std);
-    expect(first.adjusted_reward_std).toBe(first.reward_std);
+    expect(rows[0].reward_std_group).toBe(first.reward_std_group);
+    expect(first.adjusted_reward_std).toBe(first.reward_std_group);
   });
 
   it('refuses GRPOVI when a reward function declares no range and the config gives none', async () => {
