@@ -26,17 +26,19 @@ export function sampleStd(values: ArrayLike<number>, start = 0, end = values.len
 }
 
 /**
- * A group counts as having zero reward std when its sample std is at most this times
- * max(1, largest |reward| in the group): equal rewards up to floating-point rounding. TRL's test,
- * `torch.isclose(std, 0)`, is the absolute 1e-8; the two agree for rewards of magnitude up to 1.
+ * A group counts as having zero reward std when its sample std is at most
+ * `ZERO_STD_ATOL + ZERO_STD_RTOL * max |reward|`: equal rewards up to floating-point rounding. TRL's
+ * test, `torch.isclose(std, 0)`, is the absolute 1e-8 alone; the relative part only matters for
+ * rewards far above 1e4 in magnitude, where rounding alone leaves a std above 1e-8.
  */
-export const ZERO_STD_TOLERANCE = 1e-8;
+export const ZERO_STD_ATOL = 1e-8;
+export const ZERO_STD_RTOL = 1e-12;
 
-/** Whether values[start, end) have zero std up to `ZERO_STD_TOLERANCE` (relative to their magnitude). */
+/** Whether values[start, end) have zero std up to the tolerance above. */
 export function hasZeroStd(values: ArrayLike<number>, start = 0, end = values.length): boolean {
-  let scale = 1;
+  let scale = 0;
   for (let i = start; i < end; i++) scale = Math.max(scale, Math.abs(values[i]));
-  return sampleStd(values, start, end) <= ZERO_STD_TOLERANCE * scale;
+  return sampleStd(values, start, end) <= ZERO_STD_ATOL + ZERO_STD_RTOL * scale;
 }
 
 /**

@@ -1,7 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADVANTAGE_SCALES, groupAdvantages } from '../../src/grpo/advantages.js';
-import { grpoObjective, LOSS_TYPES, type LossType, type ObjectiveOptions } from '../../src/grpo/objective.js';
+import {
+  grpoObjective,
+  IMPORTANCE_SAMPLING_LEVELS,
+  LOSS_TYPES,
+  type LossType,
+  type ObjectiveOptions,
+} from '../../src/grpo/objective.js';
 import { selectBackend } from '../../src/nn/backend.js';
 import { Gpt } from '../../src/nn/gpt.js';
 import { grpoLoss, type LossInputs } from '../../src/nn/grpoLoss.js';
@@ -66,11 +72,55 @@ describe('grpoLoss (tensors) against the plain-JS objective', () => {
   }
 });
 
+describe('grpoLoss (tensors) against the plain-JS objective: GSPO, delta, accumulation normalizers', () => {
+  for (const lossType of LOSS_TYPES) {
+    for (const level of IMPORTANCE_SAMPLING_LEVELS) {
+      it(`agrees for loss type ${lossType}, importance_sampling_level ${level}, with and without delta`, () => {
+        const rng = new Rng(lossType.length * 13 + level.length);
+        for (const delta of [undefined, 1.3]) {
+          const rows = 12;
+          const length = 5;
+          const n = rows * length;
+          const logProbs = Float32Array.from({ length: n }, () => -3 * rng.uniform());
+          const oldLogProbs = logProbs.map(
+            (lp) => lp + (rng.uniform() < 0.5 ? 0.05 : 0.6) * (rng.uniform() < 0.5 ? -1 : 1),
+          );
+          const refLogProbs = logProbs.map((lp) => lp + rng.normal() * 0.3);
+          const advantages = Float32Array.from({ length: rows }, () => rng.normal());
+          const mask = randomMask(rng, rows, length);
+          const normalization = { batchTokens: 3 * n, accumulationSteps: 3 };
+          const opts = { ...options(lossType), importanceSamplingLevel: level, delta };
+          const expected = grpoObjective(
+            { rows, length, logProbs, oldLogProbs, refLogProbs, advantages, mask },
+            opts,
+            normalization,
+          );
+          const actual = tf.tidy(
+            () =>
+              grpoLoss(
+                tf.tensor2d(logProbs, [rows, length]),
+                {
+                  oldLogProbs: tf.tensor2d(oldLogProbs, [rows, length]),
+                  refLogProbs: tf.tensor2d(refLogProbs, [rows, length]),
+                  advantages: tf.tensor1d(advantages),
+                  mask: tf.tensor2d(mask, [rows, length]),
+                },
+                opts,
+                normalization,
+              ).dataSync()[0],
+          );
+          expect(Math.abs(actual - expected.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(expected.loss)));
+        }
+      });
+    }
+  }
+});
+
 describe('gradient of the objective through a tiny GPT', () => {
   const config = { vocabSize: 7, contextLength: 12, width: 8, depth: 1, heads: 2 };
 
   for (const lossType of LOSS_TYPES) {
-    it(`matches central finite differences (${lossType})`, () => {
+    it(`matches central finite differences (${lossType}${lossType === 'bnpo' ? ', GSPO sequence level' : ''})`, () => {
       const rng = new Rng(99 + lossType.length);
       const model = Gpt.init(config, 4);
       const rows = 4;
@@ -97,6 +147,7 @@ describe('gradient of the objective through a tiny GPT', () => {
         grpoLoss(completionLogProbs(model, batch, input).logProbs, inputs, {
           ...options(lossType, 0.5),
           epsilonHigh: 0.2,
+          importanceSamplingLevel: lossType === 'bnpo' ? 'sequence' : 'token',
         });
       const vars = model.variables();
       const { grads } = tf.variableGrads(
