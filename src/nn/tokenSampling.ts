@@ -57,8 +57,9 @@ export function softmaxRow(
 }
 
 /**
- * Draws one token from `probs[offset..offset+vocab)`, the temperature-scaled softmax. Returns the
- * token and its log-probability under that full distribution (before top-k/top-p truncation),
+ * Draws one token from `probs[offset..offset+vocab)`, the temperature-scaled softmax, truncated as
+ * HF transformers' warpers do in this order: top-k, top-p, min-p. Returns the token and its
+ * log-probability under the full distribution (before truncation),
  * which is the distribution the policy's log-probabilities are computed under during training.
  */
 export function sampleToken(
@@ -77,10 +78,17 @@ export function sampleToken(
     );
     let count = topK > 0 ? Math.min(topK, vocab) : vocab;
     if (topP < 1) {
+      // As HF's TopPLogitsWarper after TopKLogitsWarper: p is a share of the mass top-k kept.
+      let target = topP;
+      if (count < vocab) {
+        let keptMass = 0;
+        for (let r = 0; r < count; r++) keptMass += probs[offset + order[r]];
+        target = topP * keptMass;
+      }
       let mass = 0;
       for (let r = 0; r < count; r++) {
         mass += probs[offset + order[r]];
-        if (mass >= topP) {
+        if (mass >= target) {
           count = r + 1;
           break;
         }
