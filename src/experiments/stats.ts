@@ -9,8 +9,8 @@
  * - Final evaluation reward: the value at the last aligned step (the last training step).
  * - Area under the evaluation curve (AUC): trapezoid rule over step divided by the step span, i.e. the
  *   time-averaged evaluation reward over the run, in reward units (one point: its value).
- * - Reward std before/after adjustment: each training row's mean per-group std (`reward_std`,
- *   `adjusted_reward_std`), averaged over steps, then over seeds.
+ * - Reward std before/after adjustment: each training row's mean per-group std (`reward_std_group`,
+ *   or `reward_std` in older runs; `adjusted_reward_std`), averaged over steps, then over seeds.
  * - Steps to target: see `stepsToTarget`.
  */
 import type { MetricsRow } from '../train/metrics.js';
@@ -300,12 +300,20 @@ export interface AlgoStats {
   per_seed: SeedStats[];
 }
 
+/**
+ * A row's mean per-group reward std: `reward_std_group`, or `reward_std` in runs from before TRL
+ * parity, when that name held the group std (since then `reward_std` is the whole batch's std).
+ */
+export function groupRewardStd(row: MetricsRow): number | undefined {
+  return row.reward_std_group ?? row.reward_std;
+}
+
 function meanOfField(
   rows: readonly MetricsRow[],
-  field: 'reward_std' | 'adjusted_reward_std',
+  field: 'reward_std_group' | 'adjusted_reward_std',
 ): number | null {
   const values = rows.flatMap((row) => {
-    const v = row[field];
+    const v = field === 'reward_std_group' ? groupRewardStd(row) : row[field];
     return typeof v === 'number' && Number.isFinite(v) ? [v] : [];
   });
   return values.length > 0 ? mean(values) : null;
@@ -327,13 +335,14 @@ export function rewardStdCurve(runs: readonly SeedRun[]): RewardStdPoint[] {
   const byStep = new Map<number, { raw: number[]; adjusted: number[] }>();
   for (const run of runs) {
     for (const row of run.rows) {
-      if (typeof row.reward_std !== 'number' || typeof row.adjusted_reward_std !== 'number') continue;
+      const raw = groupRewardStd(row);
+      if (typeof raw !== 'number' || typeof row.adjusted_reward_std !== 'number') continue;
       let entry = byStep.get(row.step);
       if (!entry) {
         entry = { raw: [], adjusted: [] };
         byStep.set(row.step, entry);
       }
-      entry.raw.push(row.reward_std);
+      entry.raw.push(raw);
       entry.adjusted.push(row.adjusted_reward_std);
     }
   }
@@ -369,7 +378,7 @@ export function algoStats(runs: readonly SeedRun[]): AlgoStats {
     final_eval_gold: withGold ? goldCurves[i][goldCurves[i].length - 1].value : null,
     auc_eval_reward: areaUnderCurve(rewardCurves[i]),
     auc_eval_gold: withGold ? areaUnderCurve(goldCurves[i]) : null,
-    reward_std: meanOfField(run.rows, 'reward_std'),
+    reward_std: meanOfField(run.rows, 'reward_std_group'),
     adjusted_reward_std: meanOfField(run.rows, 'adjusted_reward_std'),
     final_kl: finalKl(run.rows),
   }));

@@ -350,3 +350,19 @@ describe('algoStats and headToHead on hand-made runs', () => {
     expect(() => algoStats([{ seed: 0, rows: [{ step: 1, reward_std: 0.1 }] }])).toThrow(/evaluation/);
   });
 });
+
+describe('group reward std across the TRL rename', () => {
+  it('reads reward_std_group in new runs (reward_std is then the batch std) and reward_std in old ones', () => {
+    const old = rows({ 0: 0.2, 2: 0.4 }, 2, (s) => [0.1 * s, 0.3 * s]);
+    const renamed = old.map((row) => {
+      if (row.reward_std === undefined) return row;
+      // New runs: the group std under its new name, and TRL's batch std (here deliberately different).
+      return { ...row, reward_std_group: row.reward_std, reward_std: 9 };
+    });
+    const a = algoStats([{ seed: 0, rows: old }]);
+    const b = algoStats([{ seed: 0, rows: renamed }]);
+    expect(a.reward_std.raw).toBeCloseTo(0.15, 12);
+    expect(b.reward_std).toEqual(a.reward_std);
+    expect(b.reward_std_curve).toEqual(a.reward_std_curve);
+  });
+});
