@@ -21,16 +21,25 @@ export {
   ADVANTAGE_SCALES,
   type AdvantageOptions,
   type AdvantageScale,
+  fracRewardZeroStd,
   groupAdvantages,
+  hasZeroStd,
   meanGroupStd,
   sampleStd,
+  ZERO_STD_ATOL,
+  ZERO_STD_RTOL,
 } from './grpo/advantages.js';
 export {
   aggregateTokens,
   grpoObjective,
+  IMPORTANCE_SAMPLING_LEVELS,
+  type ImportanceSamplingLevel,
   klK3,
+  LOSS_TYPE_ALIASES,
   LOSS_TYPES,
+  type LossNormalization,
   type LossType,
+  logImportanceWeights,
   type ObjectiveBatch,
   type ObjectiveOptions,
   type ObjectiveValue,
@@ -54,6 +63,7 @@ export { AdamW, type AdamWOptions, learningRateAt } from './nn/optimizer.js';
 export { RewardModel } from './nn/rewardModel.js';
 export { decodeSafetensors, encodeSafetensors, type NamedTensor } from './nn/safetensors.js';
 export { type GenerateOptions, type Generation, generate } from './nn/sampler.js';
+export { penalizeRepetitions, sampleToken, type TokenSamplingOptions } from './nn/tokenSampling.js';
 export { CharTokenizer, type Tokenizer, tokenizerFromJson, WordTokenizer } from './nn/tokenizer.js';
 // Rewards.
 export { arithmeticReward, arithmeticRewardFunction } from './rewards/arithmetic.js';
@@ -81,6 +91,11 @@ export {
   type TrainConfigInput,
   TrainConfigSchema,
 } from './train/config.js';
+export {
+  type DynamicSamplingOptions,
+  type DynamicSamplingResult,
+  dynamicSample,
+} from './train/dynamicSampling.js';
 export { type MetricsRow, readMetrics } from './train/metrics.js';
 export type { TrainObserver } from './train/observer.js';
 export { type PretrainConfig, pretrain } from './train/pretrain.js';

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { ADVANTAGE_SCALES } from '../../grpo/advantages.js';
-import { LOSS_TYPES } from '../../grpo/objective.js';
+import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPE_ALIASES, LOSS_TYPES } from '../../grpo/objective.js';
 import { ADJUSTMENT_WEIGHTS } from '../../grpo/rewardTransform.js';
 import { BACKENDS } from '../../nn/backendNames.js';
 import { TASK_NAMES } from '../../tasks/taskNames.js';
@@ -61,7 +61,12 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     parse: integerArg(),
   },
   { flags: '--lr <number>', key: 'learning_rate', what: 'learning rate', parse: numberArg() },
-  { flags: '--beta <number>', key: 'beta', what: 'KL penalty weight', parse: numberArg() },
+  {
+    flags: '--beta <number>',
+    key: 'beta',
+    what: "KL penalty weight (TRL's default too; toy, sentiment and arithmetic use 0.04)",
+    parse: numberArg(),
+  },
   { flags: '--epsilon <number>', key: 'epsilon', what: 'lower clip range of the ratio', parse: numberArg() },
   {
     flags: '--epsilon-high <number>',
@@ -71,9 +76,52 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     defaultText: 'epsilon',
   },
   {
+    flags: '--delta <number>',
+    key: 'delta',
+    what: 'upper bound on the unclipped ratio (TRL two-sided clip)',
+    parse: numberArg(),
+    defaultText: 'none',
+  },
+  {
+    flags: '--importance-sampling-level <level>',
+    key: 'importance_sampling_level',
+    what: 'ratio per token (GRPO) or per sequence (GSPO)',
+    choices: IMPORTANCE_SAMPLING_LEVELS,
+  },
+  {
     flags: '--num-iterations <n>',
     key: 'num_iterations',
     what: 'update passes per batch (mu)',
+    parse: integerArg(),
+  },
+  {
+    flags: '--steps-per-generation <n>',
+    key: 'steps_per_generation',
+    what: 'minibatches per generation batch, shuffled (TRL)',
+    parse: integerArg(),
+    defaultText: '1, or batch / minibatch_size',
+  },
+  {
+    flags: '--gradient-accumulation-steps <n>',
+    key: 'gradient_accumulation_steps',
+    what: 'minibatches per optimizer step',
+    parse: integerArg(),
+    defaultText: "steps_per_generation: one step per generation batch, as TRL's",
+  },
+  {
+    flags: '--mask-truncated-completions',
+    key: 'mask_truncated_completions',
+    what: 'leave completions without EOS out of the loss',
+  },
+  {
+    flags: '--dynamic-sampling',
+    key: 'dynamic_sampling',
+    what: 'replace groups with equal rewards by freshly sampled prompts (DAPO)',
+  },
+  {
+    flags: '--dynamic-sampling-max-rounds <n>',
+    key: 'dynamic_sampling_max_rounds',
+    what: 'extra rollouts per step dynamic sampling may make',
     parse: integerArg(),
   },
   { flags: '--temperature <number>', key: 'temperature', what: 'sampling temperature', parse: numberArg() },
@@ -91,12 +139,29 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
   },
   { flags: '--top-p <number>', key: 'top_p', what: 'nucleus sampling mass', parse: numberArg() },
   {
+    flags: '--min-p <number>',
+    key: 'min_p',
+    what: "keep tokens at least this fraction as likely as the likeliest (TRL's default: none)",
+    parse: numberArg(),
+  },
+  {
+    flags: '--repetition-penalty <number>',
+    key: 'repetition_penalty',
+    what: 'HF repetition penalty over prompt and completion tokens (1: none)',
+    parse: numberArg(),
+  },
+  {
     flags: '--scale-rewards <mode>',
     key: 'scale_rewards',
     what: 'advantage scale',
     choices: ADVANTAGE_SCALES,
   },
-  { flags: '--loss-type <type>', key: 'loss_type', what: 'loss aggregation', choices: LOSS_TYPES },
+  {
+    flags: '--loss-type <type>',
+    key: 'loss_type',
+    what: "loss aggregation, TRL's names and default (token-mean, constant: old names of dapo, dr_grpo; the built-in tasks use grpo)",
+    choices: [...LOSS_TYPES, ...Object.keys(LOSS_TYPE_ALIASES)],
+  },
   {
     flags: '--grpovi-weights <mode>',
     key: 'grpovi_weights',
@@ -135,6 +200,8 @@ Configuration, lowest precedence first: the defaults shown above < the task's ow
 (e.g. toy: learning_rate 3e-3, eval_every 5) < --config FILE < flags. FILE is a JSON object
 with the config keys named above (snake_case), plus others such as "minibatch_size",
 "lr_schedule", "warmup_steps", "weight_decay", "max_grad_norm", "model": {...}.
+The defaults are TRL's GRPOConfig's (beta 0.0, loss_type dapo, one optimizer step per
+generation batch); the built-in tasks keep their tuned beta 0.04 and loss_type grpo.
 Use --print-config to see the resolved configuration without training.
 
 The run folder (--out) receives config.json, metrics.jsonl (one JSON object per step) and
