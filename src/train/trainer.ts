@@ -1,49 +1,24 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fracRewardZeroStd, groupAdvantages, meanGroupStd, sampleStd } from '../grpo/advantages.js';
-import {
-  grpoObjective,
-  type LossNormalization,
-  maskTokens,
-  type ObjectiveOptions,
-} from '../grpo/objective.js';
 import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
 import { selectBackend } from '../nn/backend.js';
 import { Gpt } from '../nn/gpt.js';
 import { countParams } from '../nn/gptConfig.js';
 import { loadModelDir, modelDirFiles } from '../nn/modelDir.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
-import {
-  accumulatedPolicyStep,
-  policyGradientStep,
-  scoreLogProbs,
-  type UpdateMinibatch,
-} from '../nn/policyUpdate.js';
-import { combinedRange, type Scores, scoreCompletions } from '../rewards/rewardFunction.js';
+import { scoreLogProbs } from '../nn/policyUpdate.js';
+import { combinedRange, scoreCompletions } from '../rewards/rewardFunction.js';
 import type { Task } from '../tasks/task.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { Rng } from '../util/rng.js';
-import {
-  gatherBatch,
-  gatherRollout,
-  gatherRowValues,
-  gatherScores,
-  maskTruncated,
-  minibatchOrder,
-} from './batchRows.js';
-import { accumulationSteps, ConfigError, stepsPerGeneration, type TrainConfig } from './config.js';
-import { dynamicSample } from './dynamicSampling.js';
+import { ConfigError, type TrainConfig } from './config.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
 import type { TrainObserver } from './observer.js';
 import { PromptStream } from './promptStream.js';
-import {
-  type Rollout,
-  rollout,
-  type SamplingSettings,
-  sequenceSums,
-  sliceBatch,
-  tokenMean,
-} from './rollout.js';
+import { sampleBatch, samplingSettings } from './sampleBatch.js';
+import { policyMovesDuringUpdate, runUpdatePasses } from './updatePasses.js';
+import { rollout, sequenceSums, sliceBatch, tokenMean } from './rollout.js';
 import { locateCheckpoint, readRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 
 export interface TrainOptions {
@@ -215,90 +190,20 @@ interface StepContext {
   transformKind: RewardTransformKind;
 }
 
-function samplingSettings(config: TrainConfig): SamplingSettings {
-  return {
-    maxNewTokens: config.max_completion_length,
-    temperature: config.temperature,
-    topK: config.top_k,
-    topP: config.top_p,
-    minP: config.min_p,
-    repetitionPenalty: config.repetition_penalty,
-  };
-}
-
-/** The step's generation batch, scored, with the time spent sampling and scoring it. */
-interface SampledBatch {
-  ro: Rollout;
-  scores: Scores;
-  rolloutSeconds: number;
-  rewardSeconds: number;
-  /** Metrics of dynamic sampling, when it is on. */
-  dynamic?: Partial<MetricsRow>;
-}
-
-/** Samples and scores the step's prompts; with dynamic sampling, replaces zero-std groups by fresh ones. */
-async function sampleBatch(ctx: StepContext): Promise<SampledBatch> {
-  const { config, task, policy } = ctx;
-  const G = config.num_generations;
-  let rolloutSeconds = 0;
-  let rewardSeconds = 0;
-  const draw = async (count: number) => {
-    const t0 = now();
-    const prompts = ctx.stream.next(count);
-    const ro = rollout(policy, task.tokenizer, prompts, G, samplingSettings(config), ctx.samplingRng);
-    await yieldToEventLoop();
-    const t1 = now();
-    const scores = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
-    rolloutSeconds += t1 - t0;
-    rewardSeconds += now() - t1;
-    return { ro, scores };
-  };
-  if (!config.dynamic_sampling) {
-    const { ro, scores } = await draw(config.prompts_per_step);
-    return { ro, scores, rolloutSeconds, rewardSeconds };
-  }
-  const result = await dynamicSample(draw, (d) => d.scores.total, {
-    groups: config.prompts_per_step,
-    groupSize: G,
-    maxRounds: config.dynamic_sampling_max_rounds,
-  });
-  const ro = gatherRollout(
-    result.draws.map((d) => d.ro),
-    result.picks,
-    task.tokenizer.padId,
-  );
-  const scores = gatherScores(
-    result.draws.map((d) => d.scores),
-    result.picks,
-  );
-  const dynamic: Partial<MetricsRow> = {
-    'dynamic_sampling/rounds': result.rounds,
-    'dynamic_sampling/extra_prompts': result.extraPrompts,
-    'dynamic_sampling/zero_std_groups': result.zeroStdGroups,
-    'dynamic_sampling/filled_groups': result.filledGroups,
-  };
-  return { ro, scores, rolloutSeconds, rewardSeconds, dynamic };
-}
-
 /** One GRPO/GRPOVI step; returns its metrics row. */
 async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow> {
   const { config, task, policy, reference, optimizer } = ctx;
   const G = config.num_generations;
   const t0 = now();
 
-  const sampled = await sampleBatch(ctx);
+  const sampled = await sampleBatch(ctx, yieldToEventLoop);
   const { ro, scores } = sampled;
   const rows = ro.promptTexts.length;
   const L = ro.batch.length;
   const t2 = now();
 
-  const minibatchCount = stepsPerGeneration(config);
-  const accumulation = accumulationSteps(config);
-  const minibatchSize = rows / minibatchCount;
   const weightsMode = ctx.transformKind === 'variance-increase' ? config.grpovi_weights : 'uniform';
-  // As in TRL, the sampling policy's log-probs are needed only when the policy moves before the last
-  // minibatch is scored: several passes, or more than one optimizer step per generation batch.
-  const needOld = config.num_iterations > 1 || accumulation < minibatchCount || weightsMode === 'importance';
+  const needOld = policyMovesDuringUpdate(config) || weightsMode === 'importance';
   const needRef = config.beta > 0 || weightsMode !== 'uniform';
   // The whole batch with its model input, built once: scoring uses it, and so does the update when
   // one minibatch covers the batch (the default).
@@ -325,15 +230,6 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   );
   const t4 = now();
 
-  const objective: ObjectiveOptions = {
-    epsilon: config.epsilon,
-    epsilonHigh: config.epsilon_high ?? config.epsilon,
-    beta: config.beta,
-    lossType: config.loss_type,
-    maxCompletionLength: config.max_completion_length,
-    importanceSamplingLevel: config.importance_sampling_level,
-    delta: config.delta,
-  };
   const learningRate = learningRateAt(step - 1, {
     kind: config.lr_schedule,
     base: config.learning_rate,
@@ -341,103 +237,24 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     totalSteps: config.steps,
     minRatio: config.min_lr_ratio,
   });
-  const lossMask = config.mask_truncated_completions
-    ? maskTruncated(ro.batch.mask, ro.generation.finished, L)
-    : undefined;
-  const updateMask = lossMask ?? ro.batch.mask;
-  // One minibatch keeps the loss exactly as before; several normalize against the generation batch.
-  const normalization: LossNormalization | undefined =
-    minibatchCount === 1
-      ? undefined
-      : { batchTokens: maskTokens(updateMask), accumulationSteps: accumulation };
-  const order = minibatchOrder(rows, minibatchCount, Rng.derive(config.seed, `minibatches/${step}`));
-  const minibatches: (UpdateMinibatch & { mask: Float32Array })[] = [];
-  for (let k = 0; k < minibatchCount; k++) {
-    const indices = order.subarray(k * minibatchSize, (k + 1) * minibatchSize);
-    const part = minibatchCount === 1 ? full : gatherBatch(ro.batch, indices, task.tokenizer.padId);
-    const pick = (values: Float32Array) =>
-      minibatchCount === 1 ? values : gatherRowValues(values, indices, L);
-    minibatches.push({
-      ...part,
-      oldLogProbs: old && pick(old.logProbs),
-      refLogProbs: ref && pick(ref),
-      advantages: minibatchCount === 1 ? advantages : Float32Array.from(indices, (i) => advantages[i]),
-      lossMask: lossMask && pick(lossMask),
-      mask: lossMask ? pick(lossMask) : part.batch.mask,
-    });
-  }
-  const stats = {
-    loss: 0,
-    kl: 0,
-    clip: 0,
-    clipLow: 0,
-    clipHigh: 0,
-    gradNorm: 0,
-    optimizerSteps: 0,
-    parts: 0,
-  };
-  let entropySum = 0;
-  let entropyTokens = 0;
-  for (let iteration = 0; iteration < config.num_iterations; iteration++) {
-    for (let first = 0; first < minibatchCount; first += accumulation) {
-      const group = minibatches.slice(first, first + accumulation);
-      const wantEntropy = old === undefined && iteration === 0;
-      const parts = [];
-      if (group.length === 1) {
-        const result = policyGradientStep(policy, optimizer, group[0], objective, {
-          temperature: config.temperature,
-          learningRate,
-          entropy: wantEntropy,
-          normalization,
-        });
-        parts.push(result);
-        stats.loss += result.loss;
-        stats.gradNorm += result.gradNorm;
-      } else {
-        const result = accumulatedPolicyStep(policy, optimizer, group, objective, {
-          temperature: config.temperature,
-          learningRate,
-          normalization: normalization as LossNormalization,
-          entropy: wantEntropy,
-        });
-        parts.push(...result.parts);
-        stats.loss += result.loss;
-        stats.gradNorm += result.gradNorm;
-      }
-      stats.optimizerSteps++;
-      parts.forEach((result, i) => {
-        const mb = group[i];
-        const value = grpoObjective(
-          {
-            rows: minibatchSize,
-            length: L,
-            logProbs: result.logProbs,
-            oldLogProbs: mb.oldLogProbs ?? result.logProbs,
-            refLogProbs: mb.refLogProbs,
-            advantages: mb.advantages,
-            mask: mb.mask,
-          },
-          objective,
-          normalization,
-        );
-        stats.kl += value.kl;
-        stats.clip += value.clipFraction;
-        stats.clipLow += value.clipLow;
-        stats.clipHigh += value.clipHigh;
-        stats.parts++;
-        if (result.entropy) {
-          for (let j = 0; j < mb.mask.length; j++) entropySum += mb.mask[j] * result.entropy[j];
-          entropyTokens += maskTokens(mb.mask);
-        }
-      });
-      await yieldToEventLoop();
-    }
-  }
+  const update = await runUpdatePasses(
+    policy,
+    optimizer,
+    {
+      batch: ro.batch,
+      input: fullInput,
+      finished: ro.generation.finished,
+      oldLogProbs: old?.logProbs,
+      refLogProbs: ref,
+      advantages,
+    },
+    config,
+    { step, learningRate, padId: task.tokenizer.padId, yieldToEventLoop },
+  );
   const t5 = now();
 
   let completionTokens = 0;
   for (const len of ro.generation.lengths) completionTokens += len;
-  const clipFraction = stats.clip / stats.parts;
   const row: MetricsRow = {
     step,
     reward_mean: mean(scores.total),
@@ -446,18 +263,14 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     reward_std_group: meanGroupStd(scores.total, G),
     adjusted_reward_std: meanGroupStd(adjusted, G),
     frac_reward_zero_std: fracRewardZeroStd(scores.total, G, config.scale_rewards),
-    kl: needRef ? stats.kl / stats.parts : 0,
-    loss: stats.loss / stats.optimizerSteps,
-    clip_frac: clipFraction,
-    'clip_ratio/low_mean': stats.clipLow / stats.parts,
-    'clip_ratio/high_mean': stats.clipHigh / stats.parts,
-    'clip_ratio/region_mean': clipFraction,
-    entropy: old?.entropy
-      ? tokenMean(old.entropy, updateMask)
-      : entropyTokens > 0
-        ? entropySum / entropyTokens
-        : 0,
-    grad_norm: stats.gradNorm / stats.optimizerSteps,
+    kl: needRef ? update.kl : 0,
+    loss: update.loss,
+    clip_frac: update.clipFraction,
+    'clip_ratio/low_mean': update.clipLow,
+    'clip_ratio/high_mean': update.clipHigh,
+    'clip_ratio/region_mean': update.clipFraction,
+    entropy: old?.entropy ? tokenMean(old.entropy, update.lossMask) : (update.entropy ?? 0),
+    grad_norm: update.gradNorm,
     completion_length: completionTokens / rows,
     learning_rate: learningRate,
     step_seconds: t5 - t0,

@@ -1,0 +1,81 @@
+import type { Gpt } from '../nn/gpt.js';
+import { type Scores, scoreCompletions } from '../rewards/rewardFunction.js';
+import type { Task } from '../tasks/task.js';
+import type { Rng } from '../util/rng.js';
+import { gatherRollout, gatherScores } from './batchRows.js';
+import type { TrainConfig } from './config.js';
+import { dynamicSample } from './dynamicSampling.js';
+import type { MetricsRow } from './metrics.js';
+import type { PromptStream } from './promptStream.js';
+import { type Rollout, rollout, type SamplingSettings } from './rollout.js';
+
+/** The sampling options of a config. */
+export function samplingSettings(config: TrainConfig): SamplingSettings {
+  return {
+    maxNewTokens: config.max_completion_length,
+    temperature: config.temperature,
+    topK: config.top_k,
+    topP: config.top_p,
+    minP: config.min_p,
+    repetitionPenalty: config.repetition_penalty,
+  };
+}
+
+/** A step's generation batch, scored, with the time spent sampling and scoring it. */
+export interface SampledBatch {
+  ro: Rollout;
+  scores: Scores;
+  rolloutSeconds: number;
+  rewardSeconds: number;
+  /** Metrics of dynamic sampling, when it is on. */
+  dynamic?: Partial<MetricsRow>;
+}
+
+const now = () => performance.now() / 1000;
+
+/** Samples and scores a step's prompts; with dynamic sampling, replaces zero-std groups by fresh ones. */
+export async function sampleBatch(
+  source: { config: TrainConfig; task: Task; policy: Gpt; stream: PromptStream; samplingRng: Rng },
+  yieldToEventLoop: () => Promise<void>,
+): Promise<SampledBatch> {
+  const { config, task, policy } = source;
+  const G = config.num_generations;
+  let rolloutSeconds = 0;
+  let rewardSeconds = 0;
+  const draw = async (count: number) => {
+    const t0 = now();
+    const prompts = source.stream.next(count);
+    const ro = rollout(policy, task.tokenizer, prompts, G, samplingSettings(config), source.samplingRng);
+    await yieldToEventLoop();
+    const t1 = now();
+    const scores = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
+    rolloutSeconds += t1 - t0;
+    rewardSeconds += now() - t1;
+    return { ro, scores };
+  };
+  if (!config.dynamic_sampling) {
+    const { ro, scores } = await draw(config.prompts_per_step);
+    return { ro, scores, rolloutSeconds, rewardSeconds };
+  }
+  const result = await dynamicSample(draw, (d) => d.scores.total, {
+    groups: config.prompts_per_step,
+    groupSize: G,
+    maxRounds: config.dynamic_sampling_max_rounds,
+  });
+  const ro = gatherRollout(
+    result.draws.map((d) => d.ro),
+    result.picks,
+    task.tokenizer.padId,
+  );
+  const scores = gatherScores(
+    result.draws.map((d) => d.scores),
+    result.picks,
+  );
+  const dynamic: Partial<MetricsRow> = {
+    'dynamic_sampling/rounds': result.rounds,
+    'dynamic_sampling/extra_prompts': result.extraPrompts,
+    'dynamic_sampling/zero_std_groups': result.zeroStdGroups,
+    'dynamic_sampling/filled_groups': result.filledGroups,
+  };
+  return { ro, scores, rolloutSeconds, rewardSeconds, dynamic };
+}
