@@ -5,7 +5,10 @@ import { selectBackend } from '../../src/nn/backend.js';
 import { generate } from '../../src/nn/sampler.js';
 import type { RewardFunction } from '../../src/rewards/rewardFunction.js';
 import type { Task } from '../../src/tasks/task.js';
-import { maskTruncated } from '../../src/train/batchRows.js';
+import { gatherBatch, maskTruncated } from '../../src/train/batchRows.js';
+import { runUpdatePasses } from '../../src/train/updatePasses.js';
+import { AdamW } from '../../src/nn/optimizer.js';
+import { completionInput } from '../../src/nn/logProbs.js';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.js';
 import { readMetrics } from '../../src/train/metrics.js';
 import { readConfigFile, loadTask, resolveTrainConfig } from '../../src/train/setup.js';
@@ -116,6 +119,62 @@ describe('mask_truncated_completions', () => {
     }
     expect(truncated).toBeGreaterThan(0);
     expect(truncated).toBeLessThan(prompts.length);
+  });
+});
+
+describe('mask_truncated_completions in the update', () => {
+  it('trains exactly as on the finished completions alone (dapo), and not at all when none finished', async () => {
+    const task = toyTask(2);
+    const { eosId, padId } = task.tokenizer;
+    const prompts = task.trainPrompts.slice(0, 8).map((p) => task.tokenizer.encode(p));
+    const probe = task.createPolicy(2, {});
+    const gen = generate(probe, prompts, { maxNewTokens: 3, eosId, padId, rng: new Rng(9) });
+    probe.dispose();
+    const batch = { prompts, completions: gen.tokens, mask: gen.mask, length: gen.length };
+    const advantages = Float32Array.from(prompts, (_, i) => (i % 3) - 1 + 0.25);
+    const finishedRows = Array.from(gen.finished.keys()).filter((b) => gen.finished[b] === 1);
+    expect(finishedRows.length).toBeGreaterThan(0);
+    expect(finishedRows.length).toBeLessThan(prompts.length);
+    const adam = { beta1: 0.9, beta2: 0.99, epsilon: 1, weightDecay: 0, maxGradNorm: 0 };
+    const weightsAfter = async (
+      data: { batch: typeof batch; finished: Uint8Array; advantages: Float32Array },
+      masked: boolean,
+    ) => {
+      const policy = task.createPolicy(2, {});
+      const optimizer = new AdamW(policy.variables(), adam);
+      const config = toyConfig(task, { loss_type: 'dapo', beta: 0, mask_truncated_completions: masked });
+      await runUpdatePasses(
+        policy,
+        optimizer,
+        { ...data, input: completionInput(data.batch, padId) },
+        config,
+        { step: 1, learningRate: 1, padId, yieldToEventLoop: async () => {} },
+      );
+      const out = policy.variables().map((v) => Float32Array.from(v.variable.dataSync()));
+      policy.dispose();
+      optimizer.dispose();
+      return out;
+    };
+    const maxDiff = (a: Float32Array[], b: Float32Array[]) =>
+      Math.max(...a.map((x, i) => Math.max(...x.map((v, j) => Math.abs(v - b[i][j])))));
+    const masked = await weightsAfter({ batch, finished: gen.finished, advantages }, true);
+    const sub = gatherBatch(batch, finishedRows, padId).batch;
+    const alone = await weightsAfter(
+      {
+        batch: sub,
+        finished: new Uint8Array(finishedRows.length).fill(1),
+        advantages: Float32Array.from(finishedRows, (b) => advantages[b]),
+      },
+      false,
+    );
+    expect(maxDiff(masked, alone)).toBeLessThan(1e-6);
+    const unmasked = await weightsAfter({ batch, finished: gen.finished, advantages }, false);
+    expect(maxDiff(masked, unmasked)).toBeGreaterThan(1e-3);
+    const initial = task.createPolicy(2, {});
+    const start = initial.variables().map((v) => Float32Array.from(v.variable.dataSync()));
+    initial.dispose();
+    const none = await weightsAfter({ batch, finished: new Uint8Array(prompts.length), advantages }, true);
+    expect(maxDiff(none, start)).toBe(0);
   });
 });
 
