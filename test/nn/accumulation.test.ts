@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maskTokens, type LossType, type ObjectiveOptions } from '../../src/grpo/objective.js';
 import { selectBackend } from '../../src/nn/backend.js';
@@ -58,6 +59,7 @@ function update(lossType: LossType, minibatches: number, options: { withOld: boo
     maxCompletionLength: LENGTH,
   };
   const oldLogProbs = options.withOld ? old : undefined;
+  const tensorsBefore = tf.memory().numTensors;
   let loss: number;
   if (minibatches === 1) {
     const input = completionInput(batch, 0);
@@ -83,6 +85,8 @@ function update(lossType: LossType, minibatches: number, options: { withOld: boo
       normalization: { batchTokens: maskTokens(batch.mask), accumulationSteps: minibatches },
     }).loss;
   }
+  // No tensor leaks from summing the minibatches' gradients.
+  expect(tf.memory().numTensors).toBe(tensorsBefore);
   const after = weights(model);
   model.dispose();
   optimizer.dispose();
