@@ -25,9 +25,9 @@ interface Panel {
 const ALGO_COLORS: Record<Algo, string> = { grpo: '#4c78a8', grpovi: '#f58518' };
 const PANEL_WIDTH = 360;
 const PANEL_HEIGHT = 220;
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 /** Steps are whole numbers: no ticks between them. */
-const STEP_AXIS = {
+export const STEP_AXIS = {
   field: 'step',
   type: 'quantitative',
   title: 'step',

@@ -1,24 +1,31 @@
 import type { Command } from 'commander';
 
-/** Registers `grpovi report DIR`: re-renders summary.json, plots and report.md without training. */
+/** Registers `grpovi report DIR`: renders a comparison's or a single run's plots and report.md without training. */
 export function registerReport(program: Command): void {
   program
     .command('report')
     .description(
-      're-render summary.json, the plots and report.md of a comparison folder from its runs (no training)',
+      'write the plots and report.md of a comparison folder or of a single training run (no training)',
     )
-    .argument('<dir>', 'a folder written by grpovi compare')
+    .argument('<dir>', 'a folder written by grpovi compare, or a run folder written by grpovi train')
     .addHelpText(
       'after',
       `
-Uses DIR/comparison.json (the latest compare command's seeds, algorithms and sweep) and the run
-folders' metrics.jsonl; runs that have not finished are listed as missing and left out.
+A comparison folder (it holds comparison.json): re-renders summary.json, the plots and report.md
+from the latest compare command's seeds, algorithms and sweep and the run folders' metrics.jsonl;
+runs that have not finished are listed as missing and left out.
 
-Example:
-  grpovi report runs/toy`,
+A run folder (it holds config.json and metrics.jsonl): writes DIR/plots/ (SVG and PNG: reward,
+KL, entropy, completion length, gradient norm, raw vs adjusted reward std) and DIR/report.md with
+the resolved config and samples of the first and last evaluation (from samples.jsonl). It only
+reads the trainer's files, so it also works while the run trains.
+
+Examples:
+  grpovi report runs/toy
+  grpovi report runs/toy-grpovi-s0`,
     )
     .action(async (dir: string) => {
-      const { executeReport } = await import('../actions/compare.js');
-      await executeReport(dir);
+      const { executeAnyReport } = await import('../actions/report.js');
+      await executeAnyReport(dir);
     });
 }
