@@ -15,4 +15,19 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // The dashboard page's script runs in the browser, with vega and vega-lite loaded before it.
+    files: ['public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly',
+        fetch: 'readonly',
+        CSS: 'readonly',
+        setTimeout: 'readonly',
+        vega: 'readonly',
+        vegaLite: 'readonly',
+      },
+    },
+  },
 );

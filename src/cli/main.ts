@@ -4,6 +4,7 @@ import { CheckpointError } from '../nn/checkpointError.js';
 import { ConfigError } from '../train/configError.js';
 import { registerAdjust } from './commands/adjust.js';
 import { registerCompare } from './commands/compare.js';
+import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerReport } from './commands/report.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerAdjust(program);
   registerCompare(program);
+  registerDashboard(program);
   registerDemo(program);
   registerReport(program);
   registerPretrain(program);

@@ -40,6 +40,8 @@ export interface RunView {
   state: RunActivity;
   /** The last logged step (0 before the first training step). */
   step: number;
+  /** When the trainer last wrote one of its files (ms since the epoch); null if none exists. */
+  lastWriteMs: number | null;
 }
 
 /** A metrics file this recent counts as written by a live process. */
@@ -141,13 +143,15 @@ export function readRunView(dir: string, now = Date.now()): RunView {
   const samples = readSamples(dir);
   const lastStep = rows.length > 0 ? Math.max(...rows.map((row) => row.step)) : null;
   const steps = typeof config.steps === 'number' ? config.steps : null;
+  const lastWriteMs = lastWrite(dir);
   return {
     dir,
     config,
     rows,
     samples,
-    state: runActivity(lastStep, steps, lastWrite(dir), now),
+    state: runActivity(lastStep, steps, lastWriteMs, now),
     step: lastStep ?? 0,
+    lastWriteMs,
   };
 }
 
