@@ -20,6 +20,8 @@ export interface PlotSpec {
 interface Panel {
   title: string;
   series: Array<{ name: string; algo: Algo; summary: AlgoSummary }>;
+  /** The steps-to-target targets on the evaluation reward and the gold reward; null without one. */
+  target: { eval_reward: number | null; eval_gold: number | null };
 }
 
 const ALGO_COLORS: Record<Algo, string> = { grpo: '#4c78a8', grpovi: '#f58518' };
@@ -95,8 +97,43 @@ function evalPlot(panels: readonly Panel[], field: 'eval_reward' | 'eval_gold', 
   const yTitle = field === 'eval_reward' ? 'evaluation reward' : 'evaluation gold reward';
   const color = { field: 'algo', type: 'nominal', title: 'algorithm', scale: colorScale(panels) };
   const x = STEP_AXIS;
+  const curves = { filter: 'isValid(datum.mean)' };
+  const targets: Record<string, unknown>[] = [];
+  for (const panel of panels) {
+    const target = panel.target[field];
+    if (target !== null) targets.push({ panel: panel.title, target, label: `target ${target.toFixed(3)}` });
+  }
+  values.push(...targets);
+  const targetLayers: VegaLiteSpec[] =
+    targets.length === 0
+      ? []
+      : [
+          {
+            transform: [{ filter: 'isValid(datum.target)' }],
+            mark: { type: 'rule', color: '#555', strokeDash: [4, 3] },
+            encoding: { y: { field: 'target', type: 'quantitative' } },
+          },
+          {
+            transform: [{ filter: 'isValid(datum.target)' }],
+            mark: {
+              type: 'text',
+              align: 'left',
+              baseline: 'bottom',
+              dx: 3,
+              dy: -2,
+              color: '#555',
+              fontSize: 10,
+            },
+            encoding: {
+              y: { field: 'target', type: 'quantitative' },
+              x: { value: 0 },
+              text: { field: 'label' },
+            },
+          },
+        ];
   return layout(panels, values, title, [
     {
+      transform: [curves],
       mark: { type: 'area', opacity: 0.2 },
       encoding: {
         x,
@@ -106,8 +143,45 @@ function evalPlot(panels: readonly Panel[], field: 'eval_reward' | 'eval_gold', 
       },
     },
     {
+      transform: [curves],
       mark: { type: 'line', point: true, strokeWidth: 2 },
       encoding: { x, y: { field: 'mean', type: 'quantitative', title: yTitle }, color },
+    },
+    ...targetLayers,
+  ]);
+}
+
+function klPlot(panels: readonly Panel[], title: string): VegaLiteSpec {
+  const values: Record<string, unknown>[] = [];
+  for (const panel of panels) {
+    for (const s of panel.series) {
+      for (const p of s.summary.kl_curve ?? []) {
+        const std = p.std ?? 0;
+        values.push({
+          panel: panel.title,
+          algo: s.name,
+          step: p.step,
+          mean: p.mean,
+          lo: p.mean - std,
+          hi: p.mean + std,
+        });
+      }
+    }
+  }
+  const color = { field: 'algo', type: 'nominal', title: 'algorithm', scale: colorScale(panels) };
+  return layout(panels, values, title, [
+    {
+      mark: { type: 'area', opacity: 0.2 },
+      encoding: {
+        x: STEP_AXIS,
+        y: { field: 'lo', type: 'quantitative', title: 'KL to the reference' },
+        y2: { field: 'hi' },
+        color,
+      },
+    },
+    {
+      mark: { type: 'line', strokeWidth: 1.6 },
+      encoding: { x: STEP_AXIS, y: { field: 'mean', type: 'quantitative' }, color },
     },
   ]);
 }
@@ -147,13 +221,25 @@ function rewardStdPlot(panels: readonly Panel[], title: string): VegaLiteSpec {
   ]);
 }
 
+function targets(comparison: Comparison): Panel['target'] {
+  return {
+    eval_reward: comparison.steps_to_target.target,
+    eval_gold: comparison.steps_to_target_gold?.target ?? null,
+  };
+}
+
 function settingPanels(summary: ComparisonSummary): Panel[] {
-  return summary.settings.map((setting) => ({ title: setting.label, series: seriesOf(setting) }));
+  return summary.settings.map((setting) => ({
+    title: setting.label,
+    series: seriesOf(setting),
+    target: targets(setting),
+  }));
 }
 
 function bestLrPanels(summary: ComparisonSummary): Panel[] {
   return summary.best_lr.map((group) => ({
     title: group.label === 'default' ? 'each at its best learning rate' : group.label,
+    target: targets(group),
     series: seriesOf(group, (algo) => {
       const best = group.best[algo];
       return best ? ` (lr=${formatSweepValue(best.learning_rate)})` : '';
@@ -168,7 +254,7 @@ export function comparisonPlots(summary: ComparisonSummary): PlotSpec[] {
   const plots: PlotSpec[] = [
     {
       name: 'eval_reward',
-      caption: `Evaluation reward by step: mean over ${seeds} with a band of one std, per algorithm${settings.length > 1 ? ', one panel per setting' : ''}.`,
+      caption: `Evaluation reward by step: mean over ${seeds} with a band of one std, per algorithm${settings.length > 1 ? ', one panel per setting' : ''}. The dashed line is the steps-to-target target (90% of GRPO's improvement), where GRPO improved.`,
       spec: evalPlot(
         settings,
         'eval_reward',
@@ -179,8 +265,15 @@ export function comparisonPlots(summary: ComparisonSummary): PlotSpec[] {
   if (summary.has_gold) {
     plots.push({
       name: 'eval_gold',
-      caption: `Gold evaluation reward by step (mean ± std over ${seeds}).`,
+      caption: `Gold evaluation reward by step (mean ± std over ${seeds}); the dashed line is the target on GRPO's gold curve.`,
       spec: evalPlot(settings, 'eval_gold', `${summary.task}: gold reward (mean ± std over ${seeds})`),
+    });
+  }
+  if (settings.some((panel) => panel.series.some((s) => (s.summary.kl_curve ?? []).length > 0))) {
+    plots.push({
+      name: 'kl',
+      caption: `KL to the reference policy by training step (the k3 estimate the trainer logs): mean over ${seeds} with a band of one std. What the reward gain cost.`,
+      spec: klPlot(settings, `${summary.task}: KL to the reference (mean ± std over ${seeds})`),
     });
   }
   plots.push({

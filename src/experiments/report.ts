@@ -6,7 +6,7 @@
 import type { MachineInfo } from './machine.js';
 import type { Algo, ComparisonRecord } from './plan.js';
 import type { RenderedPlot } from './render.js';
-import type { MeanStd, PairedDifference, Spread } from './stats.js';
+import type { MeanStd, PairedDifference, Spread, StepsToTarget } from './stats.js';
 import type { AlgoSummary, Comparison, ComparisonSummary } from './summary.js';
 import { formatSweepValue } from './sweep.js';
 
@@ -33,19 +33,33 @@ function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-function formatSteps(steps: number | null): string {
-  return steps === null ? 'never' : String(steps);
-}
-
 function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-function stepsToTargetCell(comparison: Comparison, algo: Algo): string {
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** The steps-to-target cell: a step, or what happened instead. */
+function stepsToTargetCell(comparison: Comparison, algo: Algo, steps: number): string {
   const stt = comparison.steps_to_target;
-  if (stt.target === null) return '–';
-  return formatSteps(algo === 'grpo' ? stt.grpo : stt.grpovi);
+  if (!comparison.algorithms.grpo || !comparison.algorithms.grpovi) return 'needs both algorithms';
+  if (stt.target === null) return 'no target (GRPO did not improve)';
+  const reached = algo === 'grpo' ? stt.grpo : stt.grpovi;
+  return reached === null ? `not reached in ${steps} steps` : String(reached);
+}
+
+/** "Target 0.412 (90% of GRPO's improvement): GRPOVI reached it at step 20, GRPO at step 40: ratio 0.50." and its variants. */
+function targetSentence(stt: StepsToTarget, steps: number, curves: string): string {
+  if (stt.target === null)
+    return `GRPO did not improve on its starting value (${curves}), so there is no target to reach.`;
+  const head = `Target ${formatNumber(stt.target)} (90% of GRPO's improvement, ${curves})`;
+  if (stt.grpo === null) return `${head}: GRPO did not reach it within ${steps} steps.`;
+  if (stt.grpovi === null)
+    return `${head}: GRPO reached it at step ${stt.grpo}; GRPOVI did not reach it within ${steps} steps.`;
+  return `${head}: GRPOVI reached it at step ${stt.grpovi}, GRPO at step ${stt.grpo}: ratio ${formatNumber(stt.ratio, 2)}.`;
 }
 
 function algoRow(
@@ -54,6 +68,7 @@ function algoRow(
   comparison: Comparison,
   algo: Algo,
   hasGold: boolean,
+  steps: number,
 ): string[] {
   return [
     ...first,
@@ -64,7 +79,7 @@ function algoRow(
     formatMeanStd(summary.final_kl),
     formatNumber(summary.reward_std.raw),
     formatNumber(summary.reward_std.adjusted),
-    stepsToTargetCell(comparison, algo),
+    stepsToTargetCell(comparison, algo, steps),
   ];
 }
 
@@ -83,7 +98,8 @@ function algoHeader(first: string[], hasGold: boolean): string[] {
 }
 
 function describeSpread(spread: Spread | null): string {
-  if (spread === null) return 'no seed has a per-seed ratio';
+  if (spread === null)
+    return 'no seed has one (on every seed GRPO did not improve or GRPOVI did not reach the target)';
   const std = spread.std === null ? '' : ` ± ${formatNumber(spread.std, 2)}`;
   return (
     `median ${formatNumber(spread.median, 2)} (IQR ${formatNumber(spread.q1, 2)}–${formatNumber(spread.q3, 2)}), ` +
@@ -104,33 +120,20 @@ export function headToHeadNotes(comparison: Comparison, steps: number): string[]
   const notes: string[] = [];
   const stt = comparison.steps_to_target;
   const perSeed = comparison.steps_to_target_per_seed;
-  if (stt.target === null) {
-    notes.push(
-      'GRPO did not improve on its starting evaluation reward (seed-averaged), so there is no steps-to-target target.',
-    );
-  } else if (stt.grpovi === null) {
-    notes.push(
-      `Target ${formatNumber(stt.target)} (90% of GRPO's improvement): GRPO reached it at step ${stt.grpo}; GRPOVI did not reach it within ${steps} steps.`,
-    );
-  } else {
-    notes.push(
-      `Target ${formatNumber(stt.target)} (90% of GRPO's improvement): GRPOVI reached it at step ${stt.grpovi}, GRPO at step ${stt.grpo}: ratio ${formatNumber(stt.ratio, 2)} (seed-averaged curves).`,
-    );
-  }
+  notes.push(targetSentence(stt, steps, 'seed-averaged evaluation reward'));
   if (perSeed !== null) {
     let line = `Per seed, ratio GRPOVI/GRPO: ${describeSpread(perSeed.ratio)}`;
     const caveats: string[] = [];
     if (perSeed.grpo_no_improvement > 0)
       caveats.push(`GRPO did not improve on ${perSeed.grpo_no_improvement}`);
     if (perSeed.grpovi_never_reached > 0)
-      caveats.push(`GRPOVI never reached its seed's target on ${perSeed.grpovi_never_reached}`);
+      caveats.push(`GRPOVI did not reach its seed's target on ${perSeed.grpovi_never_reached}`);
     if (caveats.length > 0) line += `; ${caveats.join(', ')} of ${perSeed.seeds.length} seeds`;
     notes.push(`${line}.`);
   }
-  if (comparison.steps_to_target_gold && comparison.steps_to_target_gold.target !== null) {
-    const g = comparison.steps_to_target_gold;
+  if (comparison.steps_to_target_gold) {
     notes.push(
-      `On the gold reward: target ${formatNumber(g.target)}, GRPO at step ${formatSteps(g.grpo)}, GRPOVI at step ${formatSteps(g.grpovi)}, ratio ${formatNumber(g.ratio, 2)}.`,
+      `On the gold reward: ${lowerFirst(targetSentence(comparison.steps_to_target_gold, steps, 'seed-averaged gold reward'))}`,
     );
   }
   const paired = comparison.paired;
@@ -153,7 +156,16 @@ export function resultsTables(summary: ComparisonSummary): string {
     for (const algo of summary.algos) {
       const stats = setting.algorithms[algo];
       if (stats)
-        rows.push(algoRow(multi ? [setting.label, algo] : [algo], stats, setting, algo, summary.has_gold));
+        rows.push(
+          algoRow(
+            multi ? [setting.label, algo] : [algo],
+            stats,
+            setting,
+            algo,
+            summary.has_gold,
+            summary.steps,
+          ),
+        );
     }
   }
   parts.push(table(algoHeader(multi ? ['setting', 'algorithm'] : ['algorithm'], summary.has_gold), rows));
@@ -171,6 +183,7 @@ export function resultsTables(summary: ComparisonSummary): string {
             group,
             algo,
             summary.has_gold,
+            summary.steps,
           ),
         );
       }
@@ -218,6 +231,26 @@ function closingNote(summary: ComparisonSummary): string[] {
   return lines;
 }
 
+/** The paragraph that says what the report's numbers are, before any of them. */
+function howToRead(summary: ComparisonSummary): string[] {
+  const percent = Math.round(summary.target_fraction * 100);
+  return [
+    '## How to read this report',
+    '',
+    'Every run trains the same starting policy with the same seeds and prompts; GRPO and GRPOVI differ only in the reward transform. ' +
+      '**Evaluation reward** is the mean reward of the held-out evaluation prompts (one sample each, `eval_prompts` of them), measured every ' +
+      '`eval_every` steps; step 0 is the starting policy. Curves and tables average it over seeds (± is the sample std over seeds). ' +
+      (summary.has_gold
+        ? '**Gold reward** is the true objective of the task, measured on the same evaluation samples; the reward the runs train on is a learned proxy of it. '
+        : '') +
+      `**Target** is the reward at which GRPO has made ${percent}% of the improvement its seed-averaged evaluation curve shows from step 0 to the last step (the dashed line on the reward plot). ` +
+      "**Steps to target** is each algorithm's first evaluation step with its seed-averaged curve at or above the target (measured steps only, so the resolution is `eval_every`). " +
+      "**Ratio** is GRPOVI's steps divided by GRPO's: below 1 means GRPOVI got there in fewer steps, e.g. 0.5 in half. " +
+      '**AUC** is the time-averaged evaluation reward (area under the curve over the step span), and **final KL** the divergence from the starting policy over the last training steps: what the reward cost.',
+    '',
+  ];
+}
+
 /** The report's Markdown. */
 export function buildReport(input: ReportInput): string {
   const { summary, record, plots, machine } = input;
@@ -231,6 +264,7 @@ export function buildReport(input: ReportInput): string {
     '',
     `${summary.steps} steps, seeds ${summary.seeds.join(', ')}, algorithms ${summary.algos.join(', ')}, sweep: ${sweepText}. Generated ${summary.generated_at}.`,
     '',
+    ...howToRead(summary),
     '## Command',
     '',
     '```sh',

@@ -71,6 +71,14 @@ export function evalCurve(rows: readonly MetricsRow[], field: EvalField = 'eval_
   return [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ step, value }));
 }
 
+/** A run's KL to the reference by training step (the rows that logged a finite `kl`). */
+export function klCurve(rows: readonly MetricsRow[]): CurvePoint[] {
+  const byStep = new Map<number, number>();
+  for (const row of rows)
+    if (typeof row.kl === 'number' && Number.isFinite(row.kl)) byStep.set(row.step, row.kl);
+  return [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([step, value]) => ({ step, value }));
+}
+
 /** The steps present in every curve, ascending, with each curve's values at them. */
 export function alignCurves(curves: readonly (readonly CurvePoint[])[]): {
   steps: number[];
@@ -297,6 +305,8 @@ export interface AlgoStats {
   /** Mean per-group reward std, averaged over steps and seeds. */
   reward_std: { raw: number | null; adjusted: number | null };
   reward_std_curve: RewardStdPoint[];
+  /** KL to the reference by training step: mean and sample std over seeds at the steps all logged. */
+  kl_curve: BandPoint[];
   per_seed: SeedStats[];
 }
 
@@ -400,6 +410,7 @@ export function algoStats(runs: readonly SeedRun[]): AlgoStats {
       adjusted: adjusted.length > 0 ? mean(adjusted) : null,
     },
     reward_std_curve: rewardStdCurve(sorted),
+    kl_curve: seedAveragedCurve(sorted.map((run) => klCurve(run.rows))),
     per_seed: perSeed,
   };
 }

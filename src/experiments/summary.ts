@@ -34,6 +34,8 @@ export const DEFINITIONS = {
     'KL to the reference as the trainer logs it (the k3 estimate, aggregated like the loss: per token, averaged per ' +
     'sequence under loss_type grpo), averaged over the last 10 training steps of each ' +
     'run; mean and sample std over seeds. What the reward gain cost in divergence from the starting policy.',
+  kl_curve:
+    'KL to the reference as the trainer logs it, by training step; mean and sample std over seeds at the steps all seeds logged.',
   reward_std:
     'mean per-group sample std of the training rewards before (raw) and after (adjusted) the reward transform, ' +
     'averaged over training steps, then over seeds. For GRPO both are the same.',
