@@ -11,6 +11,7 @@ import { registerReport } from './commands/report.js';
 import { registerTrain } from './commands/train.js';
 import { registerTrainRm } from './commands/trainRm.js';
 import { UserInputError } from './errors.js';
+import { HELP_STYLE } from './helpStyle.js';
 import { packageVersion } from './version.js';
 
 /**
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     )
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
+    .configureHelp(HELP_STYLE)
     .exitOverride();
   registerAdjust(program);
   registerCompare(program);

@@ -6,6 +6,7 @@ import { arithmeticProblems } from './arithmeticData.js';
 import { ASSET } from './assets.js';
 import { ARITHMETIC_MAX_OPERAND, DATA_SPLIT_SEED } from './datasets.js';
 import type { Task, TaskContext, TaskPolicyOptions } from './task.js';
+import { TASK_DEFAULTS } from './taskDefaults.js';
 
 const TRAIN_PROMPTS = 4000;
 const EVAL_PROMPTS = 512;
@@ -42,18 +43,6 @@ export function createArithmeticTask(context: TaskContext): Task {
     trainPrompts: problems('train', TRAIN_PROMPTS, DATA_SPLIT_SEED + 1),
     evalPrompts: problems('heldOut', EVAL_PROMPTS, DATA_SPLIT_SEED + 2),
     rewards: [{ fn: arithmeticRewardFunction, weight: 1 }],
-    defaults: {
-      max_completion_length: 5,
-      prompts_per_step: 16,
-      num_generations: 8,
-      // The base policy is sharp: Adam's first, sign-like steps at 1e-4 already push KL past 1 per token.
-      learning_rate: 2e-5,
-      warmup_steps: 10,
-      // grpovi's tuned settings before the TRL defaults (beta 0, dapo): the README's numbers use them.
-      beta: 0.04,
-      loss_type: 'grpo',
-      eval_every: 10,
-      eval_prompts: 256,
-    },
+    defaults: { ...TASK_DEFAULTS.arithmetic },
   };
 }

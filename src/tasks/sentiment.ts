@@ -7,6 +7,7 @@ import { goldSentimentReward } from '../rewards/sentiment.js';
 import { ASSET } from './assets.js';
 import { heldOutStages, type PretrainCorpus, pretrainData, promptOf } from './datasets.js';
 import type { Task, TaskContext, TaskPolicyOptions } from './task.js';
+import { TASK_DEFAULTS } from './taskDefaults.js';
 
 /**
  * RLHF on real text: continue the first words of held-out State of the Union sentences; the reward
@@ -46,17 +47,7 @@ export function createSentimentTask(context: TaskContext): Task {
     evalPrompts: prompts(stages.rlEval),
     rewards: [{ fn: rewardModelReward(loadRewardModel, rmFiles.tokenizer, offset), weight: 1 }],
     gold: goldSentimentReward,
-    defaults: {
-      max_completion_length: 16,
-      prompts_per_step: 8,
-      num_generations: 8,
-      learning_rate: 3e-4,
-      // grpovi's tuned settings before the TRL defaults (beta 0, dapo): the README's numbers use them.
-      beta: 0.04,
-      loss_type: 'grpo',
-      eval_every: 10,
-      eval_prompts: 128,
-    },
+    defaults: { ...TASK_DEFAULTS.sentiment },
     dispose() {
       rewardModel?.dispose();
       rewardModel = undefined;

@@ -3,9 +3,10 @@ import { CharTokenizer } from '../nn/tokenizer.js';
 import type { RewardFunction } from '../rewards/rewardFunction.js';
 import { Rng } from '../util/rng.js';
 import type { Task, TaskContext, TaskPolicyOptions } from './task.js';
+import { TASK_DEFAULTS } from './taskDefaults.js';
 
 const LETTERS = 'abcdefgh';
-const COMPLETION_LENGTH = 8;
+const COMPLETION_LENGTH = TASK_DEFAULTS.toy.max_completion_length;
 const EVAL_PROMPTS = 64;
 
 /**
@@ -62,16 +63,6 @@ export function createToyTask(context: TaskContext): Task {
     trainPrompts: train,
     evalPrompts: heldOut,
     rewards: [{ fn: promptLettersReward, weight: 1 }],
-    defaults: {
-      max_completion_length: COMPLETION_LENGTH,
-      learning_rate: 3e-3,
-      // grpovi's tuned settings before the TRL defaults (beta 0, dapo): the README's numbers use them.
-      beta: 0.04,
-      loss_type: 'grpo',
-      prompts_per_step: 8,
-      num_generations: 8,
-      eval_every: 5,
-      eval_prompts: 64,
-    },
+    defaults: { ...TASK_DEFAULTS.toy },
   };
 }

@@ -49,6 +49,7 @@ const LIGHT: [string[], number][] = [
   [['help', 'train'], 0],
   [['adjust', '--help'], 0],
   [['compare', '--help'], 0],
+  [['dashboard', '--help'], 0],
   [['demo', '--help'], 0],
   [['report', '--help'], 0],
   [['pretrain', '--help'], 0],

@@ -1,5 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ALGOS, type Algo } from '../../experiments/algos.js';
+import { TASK_NAMES } from '../../tasks/taskNames.js';
+import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
 import { integerArg } from '../parsers.js';
 
 export interface CompareFlags {
@@ -73,10 +75,18 @@ export function registerCompare(program: Command): void {
   program
     .command('compare')
     .description('compare GRPO and GRPOVI over seeds (and sweeps): runs, summary.json, plots and report.md')
-    .option('--task <name>', 'task to train on (or "task" in the --config file)')
-    .option('--seeds <k>', 'seeds 0..k-1 (default 3)', integerArg(1))
+    .usage('--out <dir> [options]')
+    .option(
+      '--task <name>',
+      `task to train on (${TASK_NAMES.join(', ')}); required unless the --config file names it`,
+    )
+    .addOption(new Option('--seeds <k>', 'seeds 0..k-1').argParser(integerArg(1)).default(undefined, '3'))
     .option('--seed-list <list>', 'explicit seeds, e.g. 0,1,2 (instead of --seeds)', seedList)
-    .option('--steps <n>', 'training steps per run (default: config, else task default)', integerArg(1))
+    .addOption(
+      new Option('--steps <n>', 'training steps per run')
+        .argParser(integerArg(1))
+        .default(undefined, `the --config file's steps, else ${CONFIG_DEFAULTS.steps}`),
+    )
     .requiredOption('--out <dir>', 'comparison folder (created; an existing one is extended)')
     .addOption(
       new Option('--algos <list>', 'algorithms to run')
@@ -87,7 +97,7 @@ export function registerCompare(program: Command): void {
     .addOption(
       new Option('--sweep <key=v1,v2,...>', 'sweep a config field (repeatable; lr = learning_rate)')
         .argParser(collect)
-        .default([], 'none'),
+        .default([], 'no sweep'),
     )
     .option('--jobs <n>', 'runs in parallel, each in its own process', integerArg(1), 1)
     .addHelpText('after', HELP_AFTER)

@@ -12,12 +12,8 @@ export function registerDashboard(program: Command): void {
     .command('dashboard')
     .description('serve a live web page of the runs under a folder: charts, runs table, sample completions')
     .argument('<dir>', 'a run folder, a comparison folder, or a folder of run folders')
-    .option('--port <n>', 'port to listen on; 0 picks a free one (default: 8080)', integerArg(0), 8080)
-    .option(
-      '--host <address>',
-      'address to bind; only this machine can connect by default (default: 127.0.0.1)',
-      '127.0.0.1',
-    )
+    .option('--port <n>', 'port to listen on; 0 picks a free one', integerArg(0), 8080)
+    .option('--host <address>', 'address to bind; the default lets only this machine connect', '127.0.0.1')
     .addHelpText(
       'after',
       `

@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { PRETRAIN_CORPORA, type PretrainCorpus } from '../../tasks/pretrainCorpora.js';
 import type { PretrainConfig } from '../../train/pretrain.js';
+import { formatDefault } from '../helpStyle.js';
 import { integerArg, numberArg } from '../parsers.js';
 
 /** Defaults per corpus: a word-level English model, or a small character-level arithmetic model. */
@@ -62,28 +63,62 @@ export interface PretrainFlags {
   evalEvery?: number;
 }
 
+/** An option whose default depends on the corpus; --help lists the default of each corpus. */
+function corpusOption(
+  flags: string,
+  description: string,
+  parse: (value: string) => number,
+  key: keyof CorpusDefaults,
+): Option {
+  const values = PRETRAIN_CORPORA.map((corpus) => formatDefault(PRETRAIN_DEFAULTS[corpus][key]));
+  const text = values.every((value) => value === values[0])
+    ? values[0]
+    : PRETRAIN_CORPORA.map((corpus, i) => `${corpus}: ${values[i]}`).join(', ');
+  return new Option(flags, description).argParser(parse).default(undefined, text);
+}
+
 export function registerPretrain(program: Command): void {
   program
     .command('pretrain')
     .description('train a base policy with next-token cross-entropy on a corpus shipped in npm packages')
+    .usage('--corpus <name> --out <dir> [options]')
     .addOption(
-      new Option('--corpus <name>', 'sotu (word-level English), moby-dick, or arithmetic (character-level)')
+      new Option(
+        '--corpus <name>',
+        'text to learn: sotu and moby-dick are word-level English, arithmetic is character-level',
+      )
         .choices(PRETRAIN_CORPORA)
         .makeOptionMandatory(),
     )
     .requiredOption('--out <dir>', 'model folder to write (model.safetensors + model.json)')
     .option('--seed <n>', 'seed of initialization and batches', integerArg(0), 0)
-    .option('--steps <n>', 'optimizer steps (corpus default)', integerArg(0))
-    .option('--batch-size <n>', 'texts per step', integerArg(0))
-    .option('--lr <x>', 'peak learning rate (cosine schedule with warmup)', numberArg({ positive: true }))
-    .option('--warmup-steps <n>', 'linear warmup steps', integerArg(0))
-    .option('--weight-decay <x>', 'AdamW weight decay', numberArg({ min: 0 }))
-    .option('--width <n>', 'model width', integerArg(0))
-    .option('--depth <n>', 'transformer blocks', integerArg(0))
-    .option('--heads <n>', 'attention heads', integerArg(0))
-    .option('--context <n>', 'context length in tokens', integerArg(0))
-    .option('--vocab-size <n>', 'word-level vocabulary size (specials included)', integerArg(0))
-    .option('--eval-every <n>', 'steps between held-out evaluations', integerArg(0))
+    .addOption(corpusOption('--steps <n>', 'optimizer steps', integerArg(0), 'steps'))
+    .addOption(corpusOption('--batch-size <n>', 'texts per step', integerArg(0), 'batchSize'))
+    .addOption(
+      corpusOption(
+        '--lr <x>',
+        'peak learning rate (cosine schedule with warmup)',
+        numberArg({ positive: true }),
+        'learningRate',
+      ),
+    )
+    .addOption(corpusOption('--warmup-steps <n>', 'linear warmup steps', integerArg(0), 'warmupSteps'))
+    .addOption(corpusOption('--weight-decay <x>', 'AdamW weight decay', numberArg({ min: 0 }), 'weightDecay'))
+    .addOption(corpusOption('--width <n>', 'model width', integerArg(0), 'width'))
+    .addOption(corpusOption('--depth <n>', 'transformer blocks', integerArg(0), 'depth'))
+    .addOption(corpusOption('--heads <n>', 'attention heads', integerArg(0), 'heads'))
+    .addOption(corpusOption('--context <n>', 'context length in tokens', integerArg(0), 'contextLength'))
+    .addOption(
+      corpusOption(
+        '--vocab-size <n>',
+        'word-level vocabulary size (specials included)',
+        integerArg(0),
+        'vocabSize',
+      ),
+    )
+    .addOption(
+      corpusOption('--eval-every <n>', 'steps between held-out evaluations', integerArg(0), 'evalEvery'),
+    )
     .addOption(new Option('--backend <name>', 'TF.js backend').choices(['wasm', 'cpu']).default('wasm'))
     .option('--force', 'overwrite an existing model folder')
     .addHelpText(

@@ -3,8 +3,10 @@ import { ADVANTAGE_SCALES } from '../../grpo/advantages.js';
 import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPE_ALIASES, LOSS_TYPES } from '../../grpo/objective.js';
 import { ADJUSTMENT_WEIGHTS } from '../../grpo/rewardTransform.js';
 import { BACKENDS } from '../../nn/backendNames.js';
+import { TASK_DEFAULTS } from '../../tasks/taskDefaults.js';
 import { TASK_NAMES } from '../../tasks/taskNames.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
+import { formatDefault } from '../helpStyle.js';
 import { integerArg, numberArg, rangeArg } from '../parsers.js';
 
 /** A flag that sets one config key. */
@@ -24,8 +26,8 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
   {
     flags: '--task <name>',
     key: 'task',
-    what: `the task (${TASK_NAMES.join(', ')})`,
-    defaultText: 'none, give it here or in --config',
+    what: `the task (${TASK_NAMES.join(', ')}); required unless the --config file names it or --resume is given`,
+    defaultText: '',
   },
   { flags: '--algo <name>', key: 'algo', what: 'algorithm', choices: ['grpo', 'grpovi'] },
   { flags: '--steps <n>', key: 'steps', what: 'training steps', parse: integerArg() },
@@ -40,13 +42,14 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     flags: '--policy <dir>',
     key: 'policy',
     what: 'starting policy folder, for tasks that start from a trained one',
-    defaultText: "the task's shipped policy",
+    defaultText:
+      "the task's policy shipped in the package, e.g. assets/sentiment-policy; toy starts from a random one",
   },
   {
     flags: '--reward-model <dir>',
     key: 'reward_model',
     what: 'reward model folder, for tasks scored by a learned one',
-    defaultText: "the task's shipped reward model",
+    defaultText: "the task's reward model shipped in the package, e.g. assets/sentiment-reward-model",
   },
   {
     flags: '--group-size <n>',
@@ -196,8 +199,8 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
 ];
 
 const HELP_AFTER = `
-Configuration, lowest precedence first: the defaults shown above < the task's own defaults
-(e.g. toy: learning_rate 3e-3, eval_every 5) < --config FILE < flags. FILE is a JSON object
+Configuration, lowest precedence first: the global defaults < the task's own defaults (shown
+after them above, e.g. "(default: 1e-4; toy: 3e-3)") < --config FILE < flags. FILE is a JSON object
 with the config keys named above (snake_case), plus others such as "minibatch_size",
 "lr_schedule", "warmup_steps", "weight_decay", "max_grad_norm", "model": {...}.
 The defaults are TRL's GRPOConfig's (beta 0.0, loss_type dapo, one optimizer step per
@@ -229,10 +232,20 @@ export interface TrainFlags {
   [attribute: string]: unknown;
 }
 
-function describeDefault(flag: ConfigFlag, defaults: Record<string, unknown>): string {
+/**
+ * The default of a config flag as --help shows it: the global default, then the built-in tasks whose
+ * own default differs, e.g. `1e-4; toy: 3e-3, sentiment: 3e-4, arithmetic: 2e-5`.
+ */
+export function describeDefault(
+  flag: ConfigFlag,
+  defaults: Record<string, unknown> = CONFIG_DEFAULTS,
+): string {
   if (flag.defaultText !== undefined) return flag.defaultText;
-  const value = defaults[flag.key];
-  return Array.isArray(value) ? value.join(',') : String(value);
+  const global = defaults[flag.key];
+  const byTask = Object.entries(TASK_DEFAULTS as Record<string, Record<string, unknown>>)
+    .filter(([, taskDefaults]) => taskDefaults[flag.key] !== undefined && taskDefaults[flag.key] !== global)
+    .map(([task, taskDefaults]) => `${task}: ${formatDefault(taskDefaults[flag.key])}`);
+  return [formatDefault(global), ...(byTask.length > 0 ? [byTask.join(', ')] : [])].join('; ');
 }
 
 /** The config flags added to a command, and how to read them back. */
@@ -251,10 +264,10 @@ export function addConfigFlags(command: Command, exclude: readonly string[] = []
   const added: { flag: ConfigFlag; option: Option }[] = [];
   for (const flag of CONFIG_FLAGS) {
     if (exclude.includes(flag.key)) continue;
-    const option = new Option(
-      flag.flags,
-      `${flag.what} (config: ${flag.key}; default: ${describeDefault(flag, defaults)})`,
-    );
+    const option = new Option(flag.flags, `${flag.what} [config: ${flag.key}]`);
+    // Described, not set: a flag that was not given must not override the task or the --config file.
+    const defaultText = describeDefault(flag, defaults);
+    if (defaultText !== '') option.default(undefined, defaultText);
     if (flag.choices) option.choices(flag.choices);
     if (flag.parse) option.argParser(flag.parse);
     command.addOption(option);
@@ -279,7 +292,7 @@ export function registerTrain(program: Command): void {
   const command = program
     .command('train')
     .description('fine-tune a policy on a task with GRPO or GRPOVI, writing a run folder')
-    .option('--out <dir>', 'run folder (default: runs/<task>-<algo>-s<seed>)')
+    .addOption(new Option('--out <dir>', 'run folder').default(undefined, 'runs/<task>-<algo>-s<seed>'))
     .option('--config <file>', 'JSON file of config values (below flags, above task defaults)')
     .option('--resume <dir>', 'continue the run in this folder from its latest checkpoint');
   const configFlags = addConfigFlags(command);

@@ -21,7 +21,13 @@ export function registerTrainRm(program: Command): void {
   program
     .command('train-rm')
     .description("train a Bradley-Terry reward model on gold-labelled pairs of the base policy's completions")
-    .option('--policy <dir>', 'base policy folder whose completions are compared', ASSET.sentimentPolicy)
+    .usage('--out <dir> [options]')
+    .addOption(
+      new Option('--policy <dir>', 'base policy folder whose completions are compared').default(
+        ASSET.sentimentPolicy,
+        'assets/sentiment-policy in the grpovi package',
+      ),
+    )
     .requiredOption('--out <dir>', 'reward model folder to write')
     .option('--pairs <n>', 'training pairs', integerArg(1), 12000)
     .option('--held-out-pairs <n>', 'pairs on held-out prompts for the accuracy figure', integerArg(1), 2000)
