@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFixtureRun } from '../experiments/runFixture.js';
 import { CLI_BIN, type ProcessRun, ROOT, runNode } from './cliBin.js';
 
 // The CLI must start without the heavy dependencies (TF.js, vega, resvg, the corpora, zod): only a
@@ -117,6 +118,14 @@ describe('CLI start-up', () => {
     const result = await run(['report', join(dir, 'no-such-comparison')]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('holds no comparison');
-    expect(result.heavy).toEqual(expect.arrayContaining(['tfjs', 'vega', 'resvg']));
+    expect(result.heavy).toEqual(expect.arrayContaining(['vega', 'resvg']));
+  });
+
+  it('`grpovi report RUN` on a training run draws its plots without loading TF.js', async () => {
+    writeFixtureRun(join(dir, 'run'), { steps: 2 });
+    const result = await run(['report', join(dir, 'run')]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.heavy).toEqual(expect.arrayContaining(['vega', 'resvg']));
+    expect(result.heavy).not.toContain('tfjs');
   });
 });
