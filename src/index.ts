@@ -16,6 +16,10 @@ export {
 } from './experiments/compare.js';
 export { areaUnderCurve, type StepsToTarget, stepsToTarget } from './experiments/stats.js';
 export type { ComparisonSummary } from './experiments/summary.js';
+// Watching runs: a single run's report, the run-folder reader, the live dashboard.
+export { type RunReportResult, writeRunReport } from './experiments/runReportFile.js';
+export { readRunView, type RunView, type SampleRow } from './experiments/runView.js';
+export { type DashboardOptions, type RunningDashboard, startDashboard } from './dashboard/server.js';
 // GRPO: advantages, the objective, reward transforms.
 export {
   ADVANTAGE_SCALES,

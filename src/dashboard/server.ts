@@ -50,8 +50,29 @@ function send(res: ServerResponse, status: number, type: string, body: string | 
   res.end(body);
 }
 
-function handler(source: DashboardSource, files: ReturnType<typeof staticFiles>) {
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+/**
+ * On a loopback address, only requests naming this machine in their Host header are served: a web
+ * page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) cannot read the runs.
+ */
+function hostAllowed(req: IncomingMessage, boundHost: string, port: () => number): boolean {
+  if (!LOOPBACK.has(boundHost)) return true;
+  const host = req.headers.host ?? '';
+  return [`127.0.0.1:${port()}`, `localhost:${port()}`, `[::1]:${port()}`].includes(host.toLowerCase());
+}
+
+function handler(
+  source: DashboardSource,
+  files: ReturnType<typeof staticFiles>,
+  boundHost: string,
+  port: () => number,
+) {
   return (req: IncomingMessage, res: ServerResponse) => {
+    if (!hostAllowed(req, boundHost, port)) {
+      send(res, 403, 'text/plain; charset=utf-8', 'the dashboard answers only requests to this machine\n');
+      return;
+    }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, 'text/plain; charset=utf-8', 'only GET\n');
@@ -81,8 +102,9 @@ function handler(source: DashboardSource, files: ReturnType<typeof staticFiles>)
 /** Starts the dashboard; resolves once it listens. */
 export function startDashboard(options: DashboardOptions): Promise<RunningDashboard> {
   const source = new DashboardSource(options.dir);
-  const server = createServer(handler(source, staticFiles()));
   const host = options.host ?? '127.0.0.1';
+  const port = () => (server.address() as AddressInfo | null)?.port ?? 0;
+  const server: Server = createServer(handler(source, staticFiles(), host, port));
   return new Promise((resolvePromise, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {

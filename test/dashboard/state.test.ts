@@ -1,11 +1,25 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDashboard } from '../../src/dashboard/server.js';
 import { DashboardSource, type DashboardState } from '../../src/dashboard/state.js';
 import { appendMetrics, type FixtureRun, metricsRow, writeFixtureRun } from '../experiments/runFixture.js';
 import { Rng } from '../../src/util/rng.js';
+
+/** GET /api/state with a chosen Host header (fetch does not let one set it). */
+function statusWithHost(url: string, host: string): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    const req = request({ hostname, port, path: '/api/state', headers: { host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 let root = '';
 let grpo: FixtureRun;
@@ -83,6 +97,10 @@ describe('the dashboard server', () => {
       expect(state.runs).toHaveLength(2);
       expect((await fetch(new URL('/../package.json', dashboard.url))).status).toBe(404);
       expect((await fetch(new URL('/api/state', dashboard.url), { method: 'POST' })).status).toBe(405);
+      // A page elsewhere whose name resolves to 127.0.0.1 (DNS rebinding) gets nothing.
+      const { port } = new URL(dashboard.url);
+      expect(await statusWithHost(dashboard.url, `evil.example:${port}`)).toBe(403);
+      expect(await statusWithHost(dashboard.url, `localhost:${port}`)).toBe(200);
     } finally {
       await dashboard.close();
     }
