@@ -147,7 +147,13 @@ function chartSpec(chart: ChartDef, values: Point[], runCount: number, title: st
   } else {
     encoding.color = { field: 'run', type: 'nominal', title: 'run' };
     if (kinds.length > 1)
-      encoding.strokeDash = { field: 'kind', type: 'nominal', title: 'curve', sort: kinds };
+      encoding.strokeDash = {
+        field: 'kind',
+        type: 'nominal',
+        title: 'curve',
+        sort: kinds,
+        legend: { symbolType: 'stroke', symbolStrokeColor: '#555' },
+      };
     encoding.detail = { field: 'kind' };
   }
   return {
