@@ -5,7 +5,7 @@
  */
 import type { MetricsRow } from '../train/metrics.js';
 import { type PlotSpec, SCHEMA, STEP_AXIS, type VegaLiteSpec } from './plots.js';
-import { rawGroupStd } from './runView.js';
+import { groupRewardStd } from './stats.js';
 
 /** One run's metrics under the label its curves carry. */
 export interface RunSeries {
@@ -96,7 +96,7 @@ export const RUN_CHARTS: readonly ChartDef[] = [
     caption:
       'Mean over the step’s prompt groups of the std of their rewards: raw, and for GRPOVI after the variance-increasing adjustment (adjusted). For GRPO the two are the same, so only raw is drawn.',
     curves: [
-      { kind: 'raw', value: rawGroupStd },
+      { kind: 'raw', value: groupRewardStd },
       { kind: 'adjusted', value: field('adjusted_reward_std'), algos: ['grpovi'] },
     ],
   },

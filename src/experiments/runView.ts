@@ -189,13 +189,6 @@ export function findRunFolders(root: string, maxDepth = 5): string[] {
   return found;
 }
 
-/** The raw mean per-group reward std of a row: `reward_std_group` (newer trainers) or `reward_std`. */
-export function rawGroupStd(row: MetricsRow): number | undefined {
-  const group = (row as unknown as Record<string, unknown>).reward_std_group;
-  if (typeof group === 'number') return group;
-  return typeof row.reward_std === 'number' ? row.reward_std : undefined;
-}
-
 /** The samples of the first and the last evaluation step that logged any. */
 export function firstAndLastSamples(samples: readonly SampleRow[]): {
   first: { step: number; samples: SampleRow[] } | null;

@@ -28,7 +28,9 @@ export function metricsRow(
   const row: MetricsRow = {
     step,
     reward_mean: 0.2 + 0.01 * step + 0.05 * rng.uniform(),
-    reward_std: raw,
+    // As the trainer logs them: the batch's std (TRL's reward_std) and the mean per-group std.
+    reward_std: raw * 1.5,
+    reward_std_group: raw,
     adjusted_reward_std: algo === 'grpovi' ? raw * 2 : raw,
     frac_reward_zero_std: 0,
     kl: 0.002 * step,

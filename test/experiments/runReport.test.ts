@@ -8,7 +8,6 @@ import { buildRunReport, markdownCell } from '../../src/experiments/runReport.js
 import {
   findRunFolders,
   firstAndLastSamples,
-  rawGroupStd,
   readRunView,
   runActivity,
   RUNNING_WINDOW_MS,
@@ -77,12 +76,6 @@ describe('reading a run folder', () => {
     ]);
     expect(findRunFolders(run.dir)).toEqual(['']);
   });
-
-  it('reads the raw group std from reward_std_group when present, else reward_std', () => {
-    expect(rawGroupStd({ step: 1, reward_std: 0.5 })).toBe(0.5);
-    expect(rawGroupStd({ step: 1, reward_std: 0.5, reward_std_group: 0.2 } as never)).toBe(0.2);
-    expect(rawGroupStd({ step: 1 })).toBeUndefined();
-  });
 });
 
 describe('the charts of a run', () => {
@@ -106,7 +99,7 @@ describe('the charts of a run', () => {
     expect(byName.entropy).toEqual(pick('entropy', 'entropy'));
     expect(byName.grad_norm).toEqual(pick('grad_norm', 'grad_norm'));
     expect(byName.reward_std).toEqual([
-      ...pick('raw', 'reward_std'),
+      ...pick('raw', 'reward_std_group'),
       ...pick('adjusted', 'adjusted_reward_std'),
     ]);
   });

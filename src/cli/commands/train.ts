@@ -67,7 +67,7 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
   {
     flags: '--beta <number>',
     key: 'beta',
-    what: "KL penalty weight (TRL's default too; toy, sentiment and arithmetic use 0.04)",
+    what: "KL penalty weight (the global default is TRL's)",
     parse: numberArg(),
   },
   { flags: '--epsilon <number>', key: 'epsilon', what: 'lower clip range of the ratio', parse: numberArg() },
@@ -162,7 +162,7 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
   {
     flags: '--loss-type <type>',
     key: 'loss_type',
-    what: "loss aggregation, TRL's names and default (token-mean, constant: old names of dapo, dr_grpo; the built-in tasks use grpo)",
+    what: "loss aggregation, TRL's names and default (token-mean, constant: old names of dapo, dr_grpo)",
     choices: [...LOSS_TYPES, ...Object.keys(LOSS_TYPE_ALIASES)],
   },
   {
