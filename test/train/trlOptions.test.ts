@@ -8,7 +8,7 @@ import type { Task } from '../../src/tasks/task.js';
 import { gatherBatch, maskTruncated } from '../../src/train/batchRows.js';
 import { runUpdatePasses } from '../../src/train/updatePasses.js';
 import { AdamW } from '../../src/nn/optimizer.js';
-import { completionInput } from '../../src/nn/logProbs.js';
+import { type CompletionBatch, completionInput } from '../../src/nn/logProbs.js';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.js';
 import { readMetrics } from '../../src/train/metrics.js';
 import { readConfigFile, loadTask, resolveTrainConfig } from '../../src/train/setup.js';
@@ -137,7 +137,7 @@ describe('mask_truncated_completions in the update', () => {
     expect(finishedRows.length).toBeLessThan(prompts.length);
     const adam = { beta1: 0.9, beta2: 0.99, epsilon: 1, weightDecay: 0, maxGradNorm: 0 };
     const weightsAfter = async (
-      data: { batch: typeof batch; finished: Uint8Array; advantages: Float32Array },
+      data: { batch: CompletionBatch; finished: Uint8Array; advantages: Float32Array },
       masked: boolean,
     ) => {
       const policy = task.createPolicy(2, {});
