@@ -1,6 +1,11 @@
 /**
- * The TF.js backends grpovi runs on: `wasm` (XNNPACK, fast) and `cpu` (pure JS, the fallback).
- * Apart from src/nn/backend.ts (which loads TF.js) so that the CLI can offer the names cheaply.
+ * The backends grpovi runs on: `wasm` (TF.js's XNNPACK kernels), `blas` (the wasm backend with its
+ * matrix products through the system's CBLAS) and `cpu` (pure JS, the fallback); `auto` picks `blas`
+ * when a CBLAS library loads, else `wasm`. Apart from src/nn/backend.ts (which loads TF.js) so that
+ * the CLI can offer the names cheaply.
  */
-export type BackendName = 'wasm' | 'cpu';
-export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
+export type BackendName = 'auto' | 'wasm' | 'blas' | 'cpu';
+export const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'blas', 'cpu'];
+
+/** What actually runs once `auto` is resolved. */
+export type ActiveBackend = Exclude<BackendName, 'auto'>;

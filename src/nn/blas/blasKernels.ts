@@ -1,0 +1,215 @@
+/**
+ * Matrix-product kernels of TF.js's wasm backend that call the system's `cblas_sgemm` on views of
+ * the wasm heap (no copies), registered in place of the wasm ones through TF.js's kernel registry.
+ * Autodiff and every other op stay TF.js; the original kernels stay at hand for what is not handled
+ * here (other dtypes, bias shapes the wasm kernel itself rejects).
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS, type CblasLibrary } from './cblasLibrary.js';
+import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from './productPlan.js';
+
+/**
+ * Our own kernel: products per group in the "group in the middle" layout (see `groupedMatMulPlan`).
+ * Only registered while the BLAS kernels are installed.
+ */
+export const GROUPED_MATMUL = 'GrpoviGroupedMatMul';
+
+const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul] as const;
+
+/** The wasm activation kernels the fused product hands its result to, as TF.js's own kernel does. */
+const ACTIVATION_KERNELS: Record<string, string> = {
+  relu: tf.Relu,
+  relu6: tf.Relu6,
+  elu: tf.Elu,
+  sigmoid: tf.Sigmoid,
+  leakyrelu: tf.LeakyRelu,
+  prelu: tf.Prelu,
+};
+
+interface KernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: BackendWasm;
+  attrs: tf.NamedAttrMap;
+}
+
+type KernelImpl = (args: KernelArgs) => tf.TensorInfo;
+
+function heap(backend: BackendWasm, info: tf.TensorInfo): Float32Array {
+  return backend.typedArrayFromHeap(info) as Float32Array;
+}
+
+/** Runs a plan's sgemm calls; `c` already holds the bias rows when `beta` is 1. */
+function runPlan(
+  lib: CblasLibrary,
+  plan: GemmPlan,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  beta: number,
+): void {
+  const ta = plan.transposeA ? CBLAS_TRANS : CBLAS_NO_TRANS;
+  const tb = plan.transposeB ? CBLAS_TRANS : CBLAS_NO_TRANS;
+  const single = plan.calls.length === 1 && plan.calls[0].aOffset === 0 && plan.calls[0].bOffset === 0;
+  for (const call of plan.calls) {
+    lib.sgemm(
+      CBLAS_ROW_MAJOR,
+      ta,
+      tb,
+      plan.m,
+      plan.n,
+      plan.k,
+      1,
+      single ? a : a.subarray(call.aOffset),
+      plan.lda,
+      single ? b : b.subarray(call.bOffset),
+      plan.ldb,
+      beta,
+      single ? c : c.subarray(call.cOffset),
+      plan.ldc,
+    );
+  }
+}
+
+/** Allocates the output first: allocation may grow the heap, which detaches earlier views. */
+function compute(
+  lib: CblasLibrary,
+  backend: BackendWasm,
+  plan: GemmPlan,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  bias?: tf.TensorInfo,
+): tf.TensorInfo {
+  const out = backend.makeOutput(plan.outShape, 'float32');
+  const c = heap(backend, out);
+  let beta = 0;
+  if (bias === undefined) {
+    // beta 0 overwrites C; only an empty product (k = 0) leaves it to us.
+    if (isDegenerate(plan)) c.fill(0);
+  } else if (c.length > 0) {
+    const values = heap(backend, bias);
+    if (values.length === 1) c.fill(values[0]);
+    else for (let row = 0; row < c.length; row += plan.n) c.set(values, row);
+    beta = 1;
+  }
+  if (!isDegenerate(plan)) runPlan(lib, plan, heap(backend, a), heap(backend, b), c, beta);
+  return out;
+}
+
+function isFloat(...infos: (tf.TensorInfo | undefined)[]): boolean {
+  return infos.every((t) => t === undefined || t.dtype === 'float32');
+}
+
+/** The two operands of a product kernel. */
+function operands(inputs: tf.NamedTensorInfoMap): [tf.TensorInfo, tf.TensorInfo] {
+  const { a, b } = inputs;
+  if (a === undefined || b === undefined) throw new TypeError('a product kernel needs inputs a and b');
+  return [a, b];
+}
+
+function batchMatMulKernel(lib: CblasLibrary, fallback: KernelImpl): KernelImpl {
+  return (args) => {
+    const [a, b] = operands(args.inputs);
+    if (!isFloat(a, b)) return fallback(args);
+    const plan = batchMatMulPlan(
+      a.shape,
+      b.shape,
+      Boolean(args.attrs.transposeA),
+      Boolean(args.attrs.transposeB),
+    );
+    return compute(lib, args.backend, plan, a, b);
+  };
+}
+
+function fusedMatMulKernel(lib: CblasLibrary, fallback: KernelImpl): KernelImpl {
+  return (args) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const activation = String(args.attrs.activation ?? 'linear');
+    const plan =
+      a && b
+        ? batchMatMulPlan(a.shape, b.shape, Boolean(args.attrs.transposeA), Boolean(args.attrs.transposeB))
+        : null;
+    // Bias along the last axis (rank 1, or a single value) is what sgemm's beta can add; the rest goes back.
+    const biasFits =
+      bias === undefined || (bias.shape.length <= 1 && [1, plan?.n].includes(bias.shape[0] ?? 1));
+    const activationKernel = activation === 'linear' ? undefined : ACTIVATION_KERNELS[activation];
+    if (
+      !a ||
+      !b ||
+      !plan ||
+      !isFloat(a, b, bias) ||
+      !biasFits ||
+      (activation !== 'linear' && !activationKernel)
+    )
+      return fallback(args);
+    const product = compute(lib, args.backend, plan, a, b, bias);
+    if (activationKernel === undefined) return product;
+    const kernel = tf.getKernel(activationKernel, 'wasm');
+    const activated = kernel.kernelFunc({
+      inputs: { x: product, ...(preluActivationWeights ? { alpha: preluActivationWeights } : {}) },
+      backend: args.backend,
+      attrs: { alpha: args.attrs.leakyreluAlpha ?? 0.2 },
+    }) as tf.TensorInfo;
+    args.backend.disposeData(product.dataId);
+    return activated;
+  };
+}
+
+function groupedMatMulKernel(lib: CblasLibrary): KernelImpl {
+  return (args) => {
+    const [a, b] = operands(args.inputs);
+    if (!isFloat(a, b))
+      throw new TypeError(`${GROUPED_MATMUL} takes float32 tensors, got ${a.dtype} and ${b.dtype}`);
+    const plan = groupedMatMulPlan(
+      a.shape,
+      b.shape,
+      Boolean(args.attrs.transposeA),
+      Boolean(args.attrs.transposeB),
+    );
+    return compute(lib, args.backend, plan, a, b);
+  };
+}
+
+let installed: { lib: CblasLibrary; originals: tf.KernelConfig[] } | null = null;
+
+/** Puts the BLAS kernels in place of the wasm backend's products (idempotent for the same library). */
+export function installBlasKernels(lib: CblasLibrary): void {
+  if (installed?.lib === lib) return;
+  uninstallBlasKernels();
+  const originals = OVERRIDDEN.map((name) => tf.getKernel(name, 'wasm'));
+  const [batch, fused] = originals.map((k) => k.kernelFunc as unknown as KernelImpl);
+  const replacements: Record<string, KernelImpl> = {
+    [tf.BatchMatMul]: batchMatMulKernel(lib, batch),
+    [tf._FusedMatMul]: fusedMatMulKernel(lib, fused),
+  };
+  for (const name of OVERRIDDEN) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: replacements[name] as unknown as tf.KernelFunc,
+    });
+  }
+  tf.registerKernel({
+    kernelName: GROUPED_MATMUL,
+    backendName: 'wasm',
+    kernelFunc: groupedMatMulKernel(lib) as unknown as tf.KernelFunc,
+  });
+  installed = { lib, originals };
+}
+
+/** Restores the wasm backend's own product kernels. */
+export function uninstallBlasKernels(): void {
+  if (installed === null) return;
+  for (const original of installed.originals) {
+    tf.unregisterKernel(original.kernelName, 'wasm');
+    tf.registerKernel(original);
+  }
+  tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
+  installed = null;
+}
+
+/** The library whose kernels are in place, if any. */
+export function installedBlas(): CblasLibrary | null {
+  return installed?.lib ?? null;
+}
