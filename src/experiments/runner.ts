@@ -54,7 +54,9 @@ function runOne(job: RunJob, options: RunnerOptions): Promise<JobOutcome> {
   const args = [...prefix, job.dir, ...(job.resume ? ['--resume'] : [])];
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Runs side by side already share the cores: one BLAS thread each (unless a config sets blas_threads).
+    const env = options.jobs > 1 ? { ...process.env, GRPOVI_BLAS_THREADS: '1' } : process.env;
+    const child = spawn(executable, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     const logPath = join(job.dir, WORKER_LOG);
     appendFileSync(
       logPath,

@@ -2,7 +2,17 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { CheckpointError } from './checkpointError.js';
 import { type GptConfig, gptParamSpecs, type ParamSpec, validateGptConfig } from './gptConfig.js';
-import { columnSums, embeddingLookup, gelu, groupedMatMul, layerNorm, linear, matMul } from './layers.js';
+import { productsThroughBlas } from './backend.js';
+import {
+  columnSums,
+  embeddingLookup,
+  gelu,
+  groupedMatMul,
+  layerNorm,
+  linear,
+  matMul,
+  stridedGroupedMatMul,
+} from './layers.js';
 import type { NamedTensor } from './safetensors.js';
 import type { SequenceInput } from './sequenceBatch.js';
 
@@ -192,9 +202,11 @@ export class Gpt {
   /**
    * Next-token logits [rows, vocab] from hidden states, through the tied embedding. Callers that
    * run many steps with fixed weights pass one `outputProjection()` (saves the transpose, and the
-   * matmul reuses its packed weights).
+   * matmul reuses its packed weights). Through BLAS the embedding goes in as it is, transposed by
+   * sgemm's flag.
    */
   logits(hidden: tf.Tensor2D, projection?: tf.Tensor2D): tf.Tensor2D {
+    if (productsThroughBlas()) return matMul(hidden, this.param('wte') as tf.Tensor2D, true);
     return matMul(hidden, projection ?? this.outputProjection());
   }
 
@@ -203,7 +215,8 @@ export class Gpt {
    * Several queries (a full sequence): every product through `groupedMatMul`, the scores computed
    * transposed (keys as the input) so that the value layout serves the second product as it is.
    * One query (a decode step): elementwise products and sums, which beat the convolution's set-up
-   * cost at this size.
+   * cost at this size. Through BLAS, both cases are strided sgemm calls per group on the token-major
+   * tensors as they are (see `stridedGroupedMatMul`).
    */
   private attention(
     x: tf.Tensor,
@@ -227,7 +240,14 @@ export class Gpt {
     const S = k.shape[0];
     const queries = qPart.mul(1 / Math.sqrt(headWidth));
     let mixed: tf.Tensor;
-    if (T === 1) {
+    if (productsThroughBlas()) {
+      // Strided sgemm per group straight on the token-major tensors: no transposes at all.
+      const scores = stridedGroupedMatMul(queries as tf.Tensor3D, k, true)
+        .reshape([T, B, heads, S])
+        .add(bias); // [i, g, j]
+      const probs = tf.softmax(scores).reshape([T, groups, S]) as tf.Tensor3D;
+      mixed = stridedGroupedMatMul(probs, v); // [i, g, d]
+    } else if (T === 1) {
       const scores = tf.sum(queries.mul(k), -1).transpose().reshape([1, B, heads, S]).add(bias); // [g, j]
       const probs = tf.softmax(scores).reshape([groups, S]).transpose().reshape([S, groups, 1]);
       mixed = columnSums(probs.mul(v).reshape([S, groups * headWidth]) as tf.Tensor2D);

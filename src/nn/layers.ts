@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { productsThroughBlas } from './backend.js';
+import { GROUPED_MATMUL } from './blas/blasKernels.js';
 
 /**
  * XNNPACK's multipass average pooling in TF.js 4.22's wasm backend writes out of bounds (corrupting
@@ -121,28 +123,64 @@ export function oneHotFloat(ids: Int32Array, depth: number): tf.Tensor2D {
 }
 
 /**
- * a @ b for 2-D tensors. The gradient uses explicit transposes: on the wasm backend a matmul with
- * transposeA/transposeB runs about ten times slower than a transpose followed by a plain matmul,
- * and TF.js's own matmul gradient uses the transposed forms.
+ * a @ b (or a @ b^T) for 2-D tensors. On the wasm kernels a matmul with transposeA/transposeB runs
+ * about ten times slower than a transpose followed by a plain matmul, so there the gradient
+ * transposes explicitly (TF.js's own matmul gradient uses the transposed forms); through BLAS a
+ * transpose is only a flag, so there the gradient passes the flags instead.
  */
-export function matMul(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeB = false): tf.Tensor2D {
+  const flags = productsThroughBlas();
   const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = inputs[0] as tf.Tensor2D;
     const y = inputs[1] as tf.Tensor2D;
     const save = inputs[2] as tf.GradSaveFunc;
     save([x, y]);
     return {
-      value: tf.matMul(x, y),
+      value: tf.matMul(x, y, false, transposeB),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ys] = saved as tf.Tensor2D[];
-        return [
-          tf.matMul(dy as tf.Tensor2D, tf.transpose(ys)),
-          tf.matMul(tf.transpose(xs), dy as tf.Tensor2D),
-        ];
+        const d = dy as tf.Tensor2D;
+        if (transposeB) {
+          // out = x y^T: dx = d y, dy^T = d^T x.
+          return flags
+            ? [tf.matMul(d, ys), tf.matMul(d, xs, true, false)]
+            : [tf.matMul(d, ys), tf.matMul(tf.transpose(d), xs)];
+        }
+        return flags
+          ? [tf.matMul(d, ys, false, true), tf.matMul(xs, d, true, false)]
+          : [tf.matMul(d, tf.transpose(ys)), tf.matMul(tf.transpose(xs), d)];
       },
     };
   });
   return op(a, b) as tf.Tensor2D;
+}
+
+/**
+ * Products per group with the group axis in the middle, through the BLAS kernel (strided sgemm per
+ * group, no transposes): out[m, g, n] = sum_k a[m, g, k] b[k, g, n], or b[n, g, k] when
+ * `transposeB`. Token-major attention tensors ([tokens, sequence * head, headWidth]) have this
+ * layout as they come. Only while the BLAS kernels are installed (see `productsThroughBlas`).
+ */
+export function stridedGroupedMatMul(a: tf.Tensor3D, b: tf.Tensor3D, transposeB = false): tf.Tensor3D {
+  const run = (x: tf.Tensor, y: tf.Tensor, ta: boolean, tb: boolean) =>
+    tf.engine().runKernel<tf.Tensor3D>(GROUPED_MATMUL, { a: x, b: y }, { transposeA: ta, transposeB: tb });
+  const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const x = inputs[0] as tf.Tensor3D;
+    const y = inputs[1] as tf.Tensor3D;
+    const save = inputs[2] as tf.GradSaveFunc;
+    save([x, y]);
+    return {
+      value: run(x, y, false, transposeB),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ys] = saved;
+        // Per group, out = x y (or x y^T): dx = d y^T (or d y); dy = x^T d (or, stored as y, d^T x).
+        return transposeB
+          ? [run(dy, ys, false, false), run(dy, xs, true, false)]
+          : [run(dy, ys, false, true), run(xs, dy, true, false)];
+      },
+    };
+  });
+  return op(a, b) as tf.Tensor3D;
 }
 
 /** The product itself: a depthwise convolution whose window spans the shared axis. */
@@ -185,10 +223,11 @@ export function groupedMatMul(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
 }
 
 /**
- * x @ w + b for a 2-D input: one fused matmul (XNNPACK adds the bias), and a gradient with explicit
- * transposes (see `matMul`) and the bias gradient from `columnSums`.
+ * x @ w + b for a 2-D input: one fused matmul (the kernel adds the bias), a gradient with explicit
+ * transposes or transpose flags (see `matMul`), and the bias gradient from `columnSums`.
  */
 export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
+  const flags = productsThroughBlas();
   const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const a = inputs[0] as tf.Tensor2D;
     const w = inputs[1] as tf.Tensor2D;
@@ -200,7 +239,10 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Ten
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [as, ws] = saved as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
-        return [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(as), d), columnSums(d)];
+        const products = flags
+          ? [tf.matMul(d, ws, false, true), tf.matMul(as, d, true, false)]
+          : [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(as), d)];
+        return [...products, columnSums(d)];
       },
     };
   });

@@ -3,6 +3,7 @@ import { formatValue } from '../adjust/errors.js';
 import { ADVANTAGE_SCALES } from '../grpo/advantages.js';
 import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPE_ALIASES, LOSS_TYPES } from '../grpo/objective.js';
 import { ADJUSTMENT_WEIGHTS } from '../grpo/rewardTransform.js';
+import { BACKENDS } from '../nn/backendNames.js';
 import { CONFIG_DEFAULTS } from './configDefaults.js';
 import { ConfigError } from './configError.js';
 
@@ -81,7 +82,10 @@ export const TrainConfigSchema = z
     eval_prompts: z.number().int().min(1).default(CONFIG_DEFAULTS.eval_prompts),
     /** Write a checkpoint every this many steps (and after the last); 0 only at the end. */
     checkpoint_every: z.number().int().min(0).default(CONFIG_DEFAULTS.checkpoint_every),
-    backend: z.enum(['wasm', 'cpu']).default(CONFIG_DEFAULTS.backend),
+    /** `auto`: BLAS when a CBLAS library loads, else wasm; `wasm`, `blas`, `cpu` force one. */
+    backend: z.enum(BACKENDS as [string, ...string[]]).default(CONFIG_DEFAULTS.backend),
+    /** BLAS threads; when absent, 1 under `compare --jobs` above 1, else every core. */
+    blas_threads: z.number().int().min(1).optional(),
     /** Shape of a freshly initialized policy, for tasks that start from scratch (toy). */
     model: z
       .object({
@@ -104,6 +108,7 @@ export type TrainConfig = z.infer<typeof TrainConfigSchema> & {
   loss_type: (typeof LOSS_TYPES)[number];
   importance_sampling_level: (typeof IMPORTANCE_SAMPLING_LEVELS)[number];
   grpovi_weights: (typeof ADJUSTMENT_WEIGHTS)[number];
+  backend: (typeof BACKENDS)[number];
 };
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 

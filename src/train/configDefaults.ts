@@ -38,5 +38,5 @@ export const CONFIG_DEFAULTS = {
   eval_every: 10,
   eval_prompts: 64,
   checkpoint_every: 50,
-  backend: 'wasm',
+  backend: 'auto',
 } as const;

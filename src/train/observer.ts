@@ -1,10 +1,12 @@
-import type { BackendName } from '../nn/backend.js';
+import type { ActiveBackend, BackendDescription } from '../nn/backend.js';
 import type { MetricsRow } from './metrics.js';
 
 /** What a trainer reports as it runs; the CLI shows it as a progress bar or log lines. */
 export interface TrainObserver {
   onStart?(info: {
-    backend: BackendName;
+    backend: ActiveBackend;
+    /** The library and threads behind `blas`. */
+    backendDetails?: BackendDescription;
     task: string;
     algo: string;
     steps: number;

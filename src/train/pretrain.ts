@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { selectBackend } from '../nn/backend.js';
+import { type BackendName, selectBackend } from '../nn/backend.js';
 import { Gpt } from '../nn/gpt.js';
 import { countParams } from '../nn/gptConfig.js';
 import { languageModelBatch, languageModelNll, languageModelStep } from '../nn/languageModel.js';
@@ -35,7 +35,7 @@ export interface PretrainConfig {
   evalEvery: number;
   /** Held-out texts used for the loss (and, for arithmetic, prompts for accuracy). */
   evalTexts: number;
-  backend: 'wasm' | 'cpu';
+  backend: BackendName;
 }
 
 export interface PretrainEval {

@@ -27,12 +27,18 @@ function short(value: number | undefined): string {
   return value.toFixed(3);
 }
 
+function blasText(info: StartInfo): string {
+  const details = info.backendDetails;
+  if (details?.blas_library === undefined) return '';
+  return ` (${details.blas_library}, ${details.blas_threads} BLAS thread(s))`;
+}
+
 /** The first line of a run: what runs where. */
 export function formatStartLine(info: StartInfo): string {
   const params = info.parameters.toLocaleString('en-US');
   const span =
     info.startStep > 0 ? `resuming at step ${info.startStep} of ${info.steps}` : `${info.steps} steps`;
-  return `training task ${info.task} with ${info.algo} on the ${info.backend} backend: ${params} parameters, ${span}, run folder ${info.outDir}`;
+  return `training task ${info.task} with ${info.algo} on the ${info.backend} backend${blasText(info)}: ${params} parameters, ${span}, run folder ${info.outDir}`;
 }
 
 /**

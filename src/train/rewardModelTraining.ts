@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { selectBackend } from '../nn/backend.js';
+import { type BackendName, selectBackend } from '../nn/backend.js';
 import { CheckpointError } from '../nn/checkpointError.js';
 import { Gpt } from '../nn/gpt.js';
 import { loadModelDir, saveModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
@@ -27,7 +27,7 @@ export interface RewardModelConfig {
   learningRate: number;
   maxNewTokens: number;
   seed: number;
-  backend: 'wasm' | 'cpu';
+  backend: BackendName;
 }
 
 /** A labelled comparison: prompt with the preferred and the other completion. */

@@ -265,9 +265,12 @@ export interface ResumePlan {
 /**
  * Plans `--resume DIR`: DIR is a run folder or a checkpoint folder inside one. The run's own
  * config.json is the configuration; only the step count (raised or lowered, but past the checkpoint)
- * and the backend may change. Writes nothing.
+ * and the backend (and its BLAS threads) may change. Writes nothing.
  */
-export function planResume(dir: string, changes: { steps?: number; backend?: BackendName } = {}): ResumePlan {
+export function planResume(
+  dir: string,
+  changes: { steps?: number; backend?: BackendName; blas_threads?: number } = {},
+): ResumePlan {
   const { checkpointDir, runDir } = locateCheckpoint(dir);
   const configPath = join(runDir, 'config.json');
   if (!existsSync(configPath)) {
@@ -289,7 +292,7 @@ export function planResume(dir: string, changes: { steps?: number; backend?: Bac
     );
   }
   const config = parseTrainConfig(
-    mergeConfigLayers(saved.values, { steps, backend: changes.backend }),
+    mergeConfigLayers(saved.values, { steps, backend: changes.backend, blas_threads: changes.blas_threads }),
     `${configPath} with --steps/--backend`,
   );
   return { config, runDir, checkpointDir, checkpointStep: state.step };

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fracRewardZeroStd, groupAdvantages, meanGroupStd, sampleStd } from '../grpo/advantages.js';
 import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
-import { selectBackend } from '../nn/backend.js';
+import { describeBackend, selectBackend } from '../nn/backend.js';
 import { Gpt } from '../nn/gpt.js';
 import { countParams } from '../nn/gptConfig.js';
 import { loadModelDir, modelDirFiles } from '../nn/modelDir.js';
@@ -84,7 +84,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
 
-  const backend = await selectBackend(config.backend);
+  const backendOptions = { blasThreads: config.blas_threads };
+  const backend = await selectBackend(config.backend, backendOptions);
+  const backendDetails = describeBackend(backend, backendOptions);
   const policy = task.createPolicy(config.seed, config);
   const reference = policy.copy({ trainable: false });
   const optimizer = new AdamW(policy.variables(), {
@@ -130,9 +132,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     // On resume too: the step count may have been raised, and a later resume must see the new one.
     writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+    // What `backend` resolved to in this session (config.json keeps what was asked for, e.g. auto).
+    writeFileAtomic(
+      join(outDir, 'backend.json'),
+      `${JSON.stringify({ ...backendDetails, step: startStep }, null, 2)}\n`,
+    );
 
     observer?.onStart?.({
       backend,
+      backendDetails,
       task: task.name,
       algo: config.algo,
       steps: config.steps,

@@ -96,7 +96,7 @@ function expectAlgoSummary(algo: Json, dir: string, seeds: number[], steps: numb
   for (const r of runs) {
     expect(r.wall_seconds).toBeGreaterThan(0);
     expect(r.train_seconds).toBeGreaterThan(0);
-    expect(['wasm', 'cpu']).toContain(r.backend);
+    expect(['wasm', 'blas', 'cpu']).toContain(r.backend);
   }
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { Gpt } from '../../src/nn/gpt.js';
 import { loadModelDir } from '../../src/nn/modelDir.js';
 import { readMetrics } from '../../src/train/metrics.js';
@@ -152,7 +153,7 @@ describe('grpovi train', () => {
     expect(latestCheckpointStep(straight())).toBe(8);
     // Start line (stderr) names the backend, task, algo, parameters and folder.
     expect(stderr).toMatch(
-      /task toy with grpovi on the wasm backend: [\d,]+ parameters, 8 steps, run folder .*straight/,
+      /task toy with grpovi on the (wasm|blas) backend( \([^)]+ BLAS thread\(s\)\))?: [\d,]+ parameters, 8 steps, run folder .*straight/,
     );
     // stdout holds the summary only.
     expect(stdout).toMatch(/^trained 8 steps: toy with grpovi \(seed 3\)\n/);
@@ -252,7 +253,7 @@ describe('bad input exits with code 2 before anything is written', () => {
 
 describe('Ctrl-C', () => {
   it('stops after the current step with a checkpoint of that step and exit code 130', async () => {
-    await selectBackend('wasm');
+    await selectBackend(TEST_BACKEND);
     const out = join(dir, 'interrupted');
     const { child, done } = start([...SMALL, '--steps', '5000', '--eval-every', '0', '--out', out], dir);
     const metricsPath = join(out, 'metrics.jsonl');

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { createArithmeticTask } from '../../src/tasks/arithmetic.js';
 import { parseTrainConfig } from '../../src/train/config.js';
 import { readMetrics } from '../../src/train/metrics.js';
@@ -9,7 +10,7 @@ import { latestWeights, metricsWithoutTiming, tempDir } from '../train/helpers.j
 
 let root: ReturnType<typeof tempDir>;
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
   root = tempDir('control');
 });
 afterAll(() => root.cleanup());

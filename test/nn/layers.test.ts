@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { columnSums } from '../../src/nn/layers.js';
 
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
 });
 
 /** Allocates and frees some memory: a corrupted wasm heap fails here rather than in a later test. */

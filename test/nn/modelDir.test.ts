@@ -2,6 +2,7 @@ import { cpSync, existsSync, readFileSync, statSync, truncateSync, unlinkSync, w
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { CheckpointError } from '../../src/nn/checkpointError.js';
 import { Gpt } from '../../src/nn/gpt.js';
 import { type GptConfig, gptParamSpecs } from '../../src/nn/gptConfig.js';
@@ -108,7 +109,7 @@ function copyOfGood(): string {
 }
 
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
   root = tempDir('model-dir');
   good = writeModel(join(root.dir, 'good'));
 });

@@ -13,9 +13,10 @@ import { Gpt } from '../../src/nn/gpt.js';
 import { grpoLoss, type LossInputs } from '../../src/nn/grpoLoss.js';
 import { type CompletionBatch, completionInput, completionLogProbs } from '../../src/nn/logProbs.js';
 import { Rng } from '../../src/util/rng.js';
+import { PRODUCT_PATHS, TEST_BACKEND } from '../backends.js';
 
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
 });
 
 function options(lossType: LossType, beta = 0.1): ObjectiveOptions {
@@ -116,70 +117,81 @@ describe('grpoLoss (tensors) against the plain-JS objective: GSPO, delta, accumu
   }
 });
 
-describe('gradient of the objective through a tiny GPT', () => {
-  const config = { vocabSize: 7, contextLength: 12, width: 8, depth: 1, heads: 2 };
+for (const path of PRODUCT_PATHS) {
+  describe.skipIf(path.skip)(
+    `gradient of the objective through a tiny GPT on the ${path.backend} product kernels${path.note}`,
+    () => {
+      beforeAll(async () => {
+        await selectBackend(path.backend);
+      });
+      const config = { vocabSize: 7, contextLength: 12, width: 8, depth: 1, heads: 2 };
 
-  for (const lossType of LOSS_TYPES) {
-    it(`matches central finite differences (${lossType}${lossType === 'bnpo' ? ', GSPO sequence level' : ''})`, () => {
-      const rng = new Rng(99 + lossType.length);
-      const model = Gpt.init(config, 4);
-      const rows = 4;
-      const length = 4;
-      const prompts = Array.from({ length: rows }, () =>
-        Array.from({ length: 1 + rng.int(3) }, () => 2 + rng.int(5)),
-      );
-      const completions = Int32Array.from({ length: rows * length }, () => 1 + rng.int(6));
-      const mask = randomMask(rng, rows, length);
-      const batch: CompletionBatch = { prompts, completions, mask, length };
-      const input = completionInput(batch, 0);
-      const current = tf.tidy(() => completionLogProbs(model, batch, input).logProbs.dataSync());
-      // Offsets keep every ratio well away from the clip boundaries, where the loss has kinks.
-      const offsets = [-0.5, -0.05, 0.05, 0.5];
-      const old = current.map((lp) => lp + offsets[rng.int(4)]);
-      const ref = current.map((lp) => lp + rng.normal() * 0.2);
-      const inputs: LossInputs = {
-        oldLogProbs: tf.tensor2d(old, [rows, length]),
-        refLogProbs: tf.tensor2d(ref, [rows, length]),
-        advantages: tf.tensor1d([1.2, -0.7, 0.4, -1.5]),
-        mask: tf.tensor2d(mask, [rows, length]),
-      };
-      const lossOf = () =>
-        grpoLoss(completionLogProbs(model, batch, input).logProbs, inputs, {
-          ...options(lossType, 0.5),
-          epsilonHigh: 0.2,
-          importanceSamplingLevel: lossType === 'bnpo' ? 'sequence' : 'token',
-        });
-      const vars = model.variables();
-      const { grads } = tf.variableGrads(
-        lossOf,
-        vars.map((v) => v.variable),
-      );
-      const h = 2e-3;
-      let compared = 0;
-      for (const { variable } of vars) {
-        const analytic = grads[variable.name].dataSync();
-        const values = variable.dataSync().slice() as Float32Array;
-        for (let trial = 0; trial < 3; trial++) {
-          const i = rng.int(values.length);
-          const at = (delta: number) => {
-            const moved = values.slice();
-            moved[i] += delta;
-            variable.assign(tf.tensor(moved, variable.shape));
-            return tf.tidy(() => lossOf().dataSync()[0]);
-          };
-          const numeric = (at(h) - at(-h)) / (2 * h);
-          variable.assign(tf.tensor(values, variable.shape));
-          expect(Math.abs(numeric - analytic[i])).toBeLessThan(
-            3e-2 * Math.max(Math.abs(analytic[i]), Math.abs(numeric)) + 3e-4,
+      for (const lossType of LOSS_TYPES) {
+        it(`matches central finite differences (${lossType}${lossType === 'bnpo' ? ', GSPO sequence level' : ''})`, () => {
+          const rng = new Rng(99 + lossType.length);
+          const model = Gpt.init(config, 4);
+          const rows = 4;
+          const length = 4;
+          const prompts = Array.from({ length: rows }, () =>
+            Array.from({ length: 1 + rng.int(3) }, () => 2 + rng.int(5)),
           );
-          compared++;
-        }
+          const completions = Int32Array.from({ length: rows * length }, () => 1 + rng.int(6));
+          const mask = randomMask(rng, rows, length);
+          const batch: CompletionBatch = { prompts, completions, mask, length };
+          const input = completionInput(batch, 0);
+          const current = tf.tidy(() => completionLogProbs(model, batch, input).logProbs.dataSync());
+          // Offsets keep every ratio well away from the clip boundaries, where the loss has kinks.
+          const offsets = [-0.5, -0.05, 0.05, 0.5];
+          const old = current.map((lp) => lp + offsets[rng.int(4)]);
+          const ref = current.map((lp) => lp + rng.normal() * 0.2);
+          const inputs: LossInputs = {
+            oldLogProbs: tf.tensor2d(old, [rows, length]),
+            refLogProbs: tf.tensor2d(ref, [rows, length]),
+            advantages: tf.tensor1d([1.2, -0.7, 0.4, -1.5]),
+            mask: tf.tensor2d(mask, [rows, length]),
+          };
+          const lossOf = () =>
+            grpoLoss(completionLogProbs(model, batch, input).logProbs, inputs, {
+              ...options(lossType, 0.5),
+              epsilonHigh: 0.2,
+              importanceSamplingLevel: lossType === 'bnpo' ? 'sequence' : 'token',
+            });
+          const vars = model.variables();
+          const { grads } = tf.variableGrads(
+            lossOf,
+            vars.map((v) => v.variable),
+          );
+          const h = 2e-3;
+          let compared = 0;
+          for (const { variable } of vars) {
+            const analytic = grads[variable.name].dataSync();
+            const values = variable.dataSync().slice() as Float32Array;
+            for (let trial = 0; trial < 3; trial++) {
+              const i = rng.int(values.length);
+              const at = (delta: number) => {
+                const moved = values.slice();
+                moved[i] += delta;
+                variable.assign(tf.tensor(moved, variable.shape));
+                return tf.tidy(() => lossOf().dataSync()[0]);
+              };
+              const numeric = (at(h) - at(-h)) / (2 * h);
+              variable.assign(tf.tensor(values, variable.shape));
+              expect(Math.abs(numeric - analytic[i])).toBeLessThan(
+                3e-2 * Math.max(Math.abs(analytic[i]), Math.abs(numeric)) + 3e-4,
+              );
+              compared++;
+            }
+          }
+          expect(compared).toBe(vars.length * 3);
+          // The loss must actually depend on the weights (a zero gradient everywhere would pass trivially).
+          const norm = Object.values(grads).reduce(
+            (s, g) => s + (g.square().sum().dataSync()[0] as number),
+            0,
+          );
+          expect(norm).toBeGreaterThan(1e-4);
+          model.dispose();
+        });
       }
-      expect(compared).toBe(vars.length * 3);
-      // The loss must actually depend on the weights (a zero gradient everywhere would pass trivially).
-      const norm = Object.values(grads).reduce((s, g) => s + (g.square().sum().dataSync()[0] as number), 0);
-      expect(norm).toBeGreaterThan(1e-4);
-      model.dispose();
-    });
-  }
-});
+    },
+  );
+}

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { Gpt } from '../../src/nn/gpt.js';
 import { loadModelDir, type ModelFiles, WEIGHTS_FILE } from '../../src/nn/modelDir.js';
 import { RewardModel } from '../../src/nn/rewardModel.js';
@@ -22,7 +23,7 @@ let sentimentRewardModel: ModelFiles;
 let arithmeticPolicy: ModelFiles;
 
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
   sentimentPolicy = loadModelDir(ASSET.sentimentPolicy, 'policy');
   sentimentRewardModel = loadModelDir(ASSET.sentimentRewardModel, 'reward-model');
   arithmeticPolicy = loadModelDir(ASSET.arithmeticPolicy, 'policy');

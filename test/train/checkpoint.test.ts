@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { Gpt } from '../../src/nn/gpt.js';
 import { loadModelDir, modelDirFiles } from '../../src/nn/modelDir.js';
 import { AdamW, type AdamWOptions } from '../../src/nn/optimizer.js';
@@ -13,7 +14,7 @@ import { tempDir, toyTask } from './helpers.js';
 
 let root: ReturnType<typeof tempDir>;
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
   root = tempDir('checkpoint');
 });
 afterAll(() => root.cleanup());

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { type RewardFunction, RewardFunctionError } from '../../src/rewards/rewardFunction.js';
 import type { Task } from '../../src/tasks/task.js';
 import { ConfigError } from '../../src/train/config.js';
@@ -11,7 +12,7 @@ import { latestWeights, metricsWithoutTiming, tempDir, toyConfig, toyTask } from
 
 let root: ReturnType<typeof tempDir>;
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
   root = tempDir('grpovi');
 });
 afterAll(() => root.cleanup());

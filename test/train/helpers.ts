@@ -5,12 +5,14 @@ import type { Task } from '../../src/tasks/task.js';
 import { createToyTask } from '../../src/tasks/toy.js';
 import { mergeConfigLayers, parseTrainConfig, type TrainConfig } from '../../src/train/config.js';
 import { readMetrics, TIMING_FIELDS } from '../../src/train/metrics.js';
+import { TEST_BACKEND } from '../backends.js';
 
 /** A small, fast toy configuration: the task's defaults with a smaller batch and evaluation. */
 export function toyConfig(task: Task, overrides: Record<string, unknown> = {}): TrainConfig {
   return parseTrainConfig(
     mergeConfigLayers(task.defaults as Record<string, unknown>, {
       task: 'toy',
+      backend: TEST_BACKEND,
       prompts_per_step: 4,
       num_generations: 4,
       eval_prompts: 16,

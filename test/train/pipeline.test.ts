@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { Gpt } from '../../src/nn/gpt.js';
 import { languageModelBatch, languageModelNll } from '../../src/nn/languageModel.js';
 import { loadModelDir, MODEL_JSON_FILE, WEIGHTS_FILE } from '../../src/nn/modelDir.js';
@@ -33,7 +34,7 @@ const TINY_WORDS: PretrainConfig = {
   seed: 0,
   evalEvery: 10,
   evalTexts: 32,
-  backend: 'wasm',
+  backend: TEST_BACKEND,
 };
 
 let root: ReturnType<typeof tempDir>;
@@ -44,7 +45,7 @@ let rewardModel: RewardModelResult;
 const logged: string[] = [];
 
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
   root = tempDir('pipeline');
   policyDir = join(root.dir, 'policy');
   rewardModelDir = join(root.dir, 'reward-model');
@@ -60,7 +61,7 @@ beforeAll(async () => {
       learningRate: 1e-3,
       maxNewTokens: 8,
       seed: 0,
-      backend: 'wasm',
+      backend: TEST_BACKEND,
     },
     rewardModelDir,
   );

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { CheckpointError } from '../../src/nn/checkpointError.js';
 import { createToyTask } from '../../src/tasks/toy.js';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.js';
@@ -171,7 +172,7 @@ describe('precedence: global defaults < task defaults < config file < flags', ()
 describe('run folders and resume plans', () => {
   let runDir = '';
   beforeAll(async () => {
-    await selectBackend('wasm');
+    await selectBackend(TEST_BACKEND);
     const task = createToyTask({ seed: 0 });
     runDir = join(root.dir, 'short-run');
     const config = toyConfig(task, { steps: 2, prompts_per_step: 2, num_generations: 2, eval_every: 0 });

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { ConfigError } from '../../src/train/config.js';
 import { readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/trainer.js';
@@ -17,7 +18,7 @@ import {
 
 let root: ReturnType<typeof tempDir>;
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
   root = tempDir('trainer');
 });
 afterAll(() => root.cleanup());

@@ -25,7 +25,7 @@ import { UserInputError } from '../errors.js';
 /** What `grpovi train` does (prepare a run, train, summarize); loaded only when it runs (it loads TF.js). */
 
 /** Config keys a resumed run may change; every other config flag is refused with --resume. */
-const RESUME_CHANGEABLE = new Set(['steps', 'backend']);
+const RESUME_CHANGEABLE = new Set(['steps', 'backend', 'blas_threads']);
 
 interface PreparedRun {
   config: TrainConfig;
@@ -43,12 +43,13 @@ async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<P
       flags.config !== undefined ? '--config' : refused.length > 0 ? names[refused[0]] : undefined;
     if (refusedFlag !== undefined) {
       throw new UserInputError(
-        `${refusedFlag} cannot be used with --resume: a resumed run keeps the configuration in its config.json (only --steps and --backend may change)`,
+        `${refusedFlag} cannot be used with --resume: a resumed run keeps the configuration in its config.json (only --steps, --backend and --blas-threads may change)`,
       );
     }
     const plan = planResume(flags.resume, {
       steps: values.steps as number | undefined,
       backend: values.backend as BackendName | undefined,
+      blas_threads: values.blas_threads as number | undefined,
     });
     if (flags.out !== undefined && !sameFolder(flags.out, plan.runDir)) {
       throw new UserInputError(

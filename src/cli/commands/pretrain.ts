@@ -1,6 +1,7 @@
 import { type Command, Option } from 'commander';
 import { PRETRAIN_CORPORA, type PretrainCorpus } from '../../tasks/pretrainCorpora.js';
 import type { PretrainConfig } from '../../train/pretrain.js';
+import { BACKENDS, type BackendName } from '../../nn/backendNames.js';
 import { formatDefault } from '../helpStyle.js';
 import { integerArg, numberArg } from '../parsers.js';
 
@@ -48,7 +49,7 @@ export interface PretrainFlags {
   corpus: PretrainCorpus;
   out: string;
   seed: number;
-  backend: 'wasm' | 'cpu';
+  backend: BackendName;
   force?: boolean;
   steps?: number;
   batchSize?: number;
@@ -119,7 +120,11 @@ export function registerPretrain(program: Command): void {
     .addOption(
       corpusOption('--eval-every <n>', 'steps between held-out evaluations', integerArg(0), 'evalEvery'),
     )
-    .addOption(new Option('--backend <name>', 'TF.js backend').choices(['wasm', 'cpu']).default('wasm'))
+    .addOption(
+      new Option('--backend <name>', 'TF.js backend (auto: blas when a CBLAS library loads, else wasm)')
+        .choices(BACKENDS)
+        .default('auto'),
+    )
     .option('--force', 'overwrite an existing model folder')
     .addHelpText(
       'after',

@@ -37,7 +37,19 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     what: 'random seed (policy init, prompts, sampling)',
     parse: integerArg(),
   },
-  { flags: '--backend <name>', key: 'backend', what: 'TF.js backend', choices: BACKENDS },
+  {
+    flags: '--backend <name>',
+    key: 'backend',
+    what: 'TF.js backend: auto = blas (matrix products through the system CBLAS) when a library loads, else wasm',
+    choices: BACKENDS,
+  },
+  {
+    flags: '--blas-threads <n>',
+    key: 'blas_threads',
+    what: 'BLAS threads',
+    parse: integerArg(),
+    defaultText: '1 under compare --jobs > 1, else every core',
+  },
   {
     flags: '--policy <dir>',
     key: 'policy',
@@ -210,7 +222,7 @@ Use --print-config to see the resolved configuration without training.
 The run folder (--out) receives config.json, metrics.jsonl (one JSON object per step) and
 checkpoints/. A folder that already holds a run is never overwritten: continue it with
 --resume DIR (DIR is the run folder or one of its checkpoint folders), which keeps the run's
-config.json; only --steps (to train further) and --backend may be given with it.
+config.json; only --steps (to train further), --backend and --blas-threads may be given with it.
 
 Ctrl-C stops after the current step, writes a checkpoint and exits with status 130; a second
 Ctrl-C quits at once (the last checkpoint stays intact). Progress goes to stderr, the summary

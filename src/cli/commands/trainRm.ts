@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import { ASSET } from '../../tasks/assets.js';
+import { BACKENDS, type BackendName } from '../../nn/backendNames.js';
 import { integerArg, numberArg } from '../parsers.js';
 
 /** The options commander hands to the action. */
@@ -13,7 +14,7 @@ export interface TrainRmFlags {
   batchSize: number;
   lr: number;
   seed: number;
-  backend: 'wasm' | 'cpu';
+  backend: BackendName;
   force?: boolean;
 }
 
@@ -41,7 +42,11 @@ export function registerTrainRm(program: Command): void {
     .option('--batch-size <n>', 'pairs per step', integerArg(1), 64)
     .option('--lr <x>', 'peak learning rate', numberArg({ positive: true }), 5e-4)
     .option('--seed <n>', 'seed of sampling, label noise, head initialization and batches', integerArg(0), 0)
-    .addOption(new Option('--backend <name>', 'TF.js backend').choices(['wasm', 'cpu']).default('wasm'))
+    .addOption(
+      new Option('--backend <name>', 'TF.js backend (auto: blas when a CBLAS library loads, else wasm)')
+        .choices(BACKENDS)
+        .default('auto'),
+    )
     .option('--force', 'overwrite an existing model folder')
     .addHelpText(
       'after',
