@@ -15,7 +15,7 @@ import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from 
  */
 export const GROUPED_MATMUL = 'GrpoviGroupedMatMul';
 
-const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul] as const;
+const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity] as const;
 
 /** The wasm activation kernels the fused product hands its result to, as TF.js's own kernel does. */
 const ACTIVATION_KERNELS: Record<string, string> = {
@@ -170,6 +170,20 @@ function groupedMatMulKernel(lib: CblasLibrary): KernelImpl {
   };
 }
 
+/**
+ * TF.js clones every tensor a gradient saves through the Identity kernel, which on wasm copies the
+ * buffer (the update saves about 160, some of them 16 MB of softmax). Tensors are immutable, so the
+ * clone may share the buffer, as the wasm Reshape kernel and the cpu backend's Identity do.
+ */
+function sharingIdentityKernel(fallback: KernelImpl): KernelImpl {
+  return (args) => {
+    const x = args.inputs.x;
+    if (x === undefined || x.dtype === 'string') return fallback(args);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
 let installed: { lib: CblasLibrary; originals: tf.KernelConfig[] } | null = null;
 
 /** Puts the BLAS kernels in place of the wasm backend's products (idempotent for the same library). */
@@ -177,10 +191,11 @@ export function installBlasKernels(lib: CblasLibrary): void {
   if (installed?.lib === lib) return;
   uninstallBlasKernels();
   const originals = OVERRIDDEN.map((name) => tf.getKernel(name, 'wasm'));
-  const [batch, fused] = originals.map((k) => k.kernelFunc as unknown as KernelImpl);
+  const [batch, fused, identity] = originals.map((k) => k.kernelFunc as unknown as KernelImpl);
   const replacements: Record<string, KernelImpl> = {
     [tf.BatchMatMul]: batchMatMulKernel(lib, batch),
     [tf._FusedMatMul]: fusedMatMulKernel(lib, fused),
+    [tf.Identity]: sharingIdentityKernel(identity),
   };
   for (const name of OVERRIDDEN) {
     tf.unregisterKernel(name, 'wasm');
