@@ -1,21 +1,27 @@
 /**
- * `npm run bench:train`: throughput of sampling and of the policy update on the wasm backend, as
- * tokens/s, achieved FLOP/s (see `modelFlops.ts`) and utilization = achieved / the backend's own plain
- * matmul FLOP/s measured in the same run on the model's shapes; then the GRPOVI/GRPO step-time ratio of
- * the real trainer (goal: at most 1.01, since GRPOVI only adds the reward adjustment).
+ * `npm run bench:train`: the training phases on the wasm kernels and on the BLAS path side by side,
+ * with their ratio, and each path's matmul GFLOP/s against the machine's fp32 peak measured in the
+ * same run (bench/peak.ts):
+ * 1. throughput at the toy and the sentiment shape: sampling, scoring, reward model, update
+ *    (tokens/s, achieved FLOP/s per `modelFlops.ts`, utilization = achieved / the path's own plain
+ *    matmul rate on the model's shapes);
+ * 2. the whole RL step of the real trainer on the sentiment task (shipped policy and reward model),
+ *    the two backends taking turns step by step;
+ * 3. a short GRPO run on both backends over several seeds: the final rewards agree within seed noise.
+ * `--grpovi-ratio` adds the GRPOVI/GRPO step-time ratio of the real trainer (goal: at most 1.01).
  *
- * The machine may be shared, so every time is the best of several runs (the least disturbed one), and
- * the trainer's two algorithms alternate step by step (see `interleavedSteps`).
+ * The machine may be shared: phase times are process CPU time, best of several rounds in a rotating
+ * order, and BLAS runs on one thread (`--blas-threads N` to change), so CPU time is the time an idle
+ * core would take. The trainer's step times are wall time (its own metrics), medians over steps.
  *
- * Flags: `--skip-trainer` (throughput only), `--skip-throughput` (trainer ratio only), `--big` (add a
- * width-128, depth-4 model).
+ * Flags: `--skip-throughput`, `--skip-step`, `--skip-agreement`, `--grpovi-ratio`, `--big` (add a
+ * width-128, depth-4 model), `--blas-threads N`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../src/nn/backend.js';
+import { type ActiveBackend, cblasSearch, selectBackend } from '../src/nn/backend.js';
 import { Gpt } from '../src/nn/gpt.js';
 import type { GptConfig } from '../src/nn/gptConfig.js';
 import { completionInput } from '../src/nn/logProbs.js';
@@ -23,7 +29,9 @@ import { AdamW } from '../src/nn/optimizer.js';
 import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
 import { generate } from '../src/nn/sampler.js';
 import { WordTokenizer } from '../src/nn/tokenizer.js';
+import { RewardModel } from '../src/nn/rewardModel.js';
 import type { RewardFunction } from '../src/rewards/rewardFunction.js';
+import { createSentimentTask } from '../src/tasks/sentiment.js';
 import type { Task } from '../src/tasks/task.js';
 import { createToyTask } from '../src/tasks/toy.js';
 import { mergeConfigLayers, parseTrainConfig, type TrainConfig } from '../src/train/config.js';
@@ -31,6 +39,7 @@ import type { MetricsRow } from '../src/train/metrics.js';
 import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { samplingFlops, scoringFlops, updateFlops } from './modelFlops.js';
+import { fmaPeak, sgemmPeak } from './peak.js';
 
 const SEED = 20240611;
 const ROWS = 64;
@@ -70,7 +79,7 @@ function median(values: readonly number[]): number {
 }
 
 /**
- * Best (least) seconds of each task over `rounds` rounds, after one warmup round. Every round runs
+ * Best (least) CPU seconds of each task over `rounds` rounds, after one warmup round. Every round runs
  * every task once, in a rotating order, so that all tasks (the matmul baseline included) meet the
  * same spells of background load, which on a shared machine come and go.
  */
@@ -80,9 +89,10 @@ function bestOfRounds(tasks: Record<string, () => void>, rounds = TIMED_RUNS): R
   for (let round = 0; round <= rounds; round++) {
     for (let k = 0; k < names.length; k++) {
       const name = names[(round + k) % names.length];
-      const began = performance.now();
+      const began = process.cpuUsage();
       tasks[name]();
-      if (round > 0) best[name] = Math.min(best[name], (performance.now() - began) / 1000);
+      const used = process.cpuUsage(began);
+      if (round > 0) best[name] = Math.min(best[name], (used.user + used.system) / 1e6);
     }
   }
   return best;
@@ -140,6 +150,7 @@ interface ThroughputRow {
   samplingTokens: number;
   samplingFlops: number;
   scoringSeconds: number;
+  rewardSeconds: number;
   updateSeconds: number;
   updateTokens: number;
   scoreFlops: number;
@@ -172,6 +183,12 @@ function benchThroughput(c: ModelCase): ThroughputRow {
   const input = completionInput(batch, 0);
   const refLogProbs = scoreLogProbs(reference, batch, input, { temperature: 1 }).logProbs;
   const advantages = Float32Array.from({ length: ROWS }, () => rng.normal());
+  // A reward model of the same shape scoring prompt + completion, as the sentiment task's does.
+  const rewardModel = RewardModel.init(config, SEED);
+  const rewardInputs = prompts.map((p, r) => [
+    ...p,
+    ...Array.from(generation.tokens.subarray(r * generation.length, (r + 1) * generation.length)),
+  ]);
   const objective = {
     epsilon: 0.2,
     epsilonHigh: 0.2,
@@ -184,6 +201,7 @@ function benchThroughput(c: ModelCase): ThroughputRow {
     ...fullBaseline.tasks,
     sampling: () => generate(model, prompts, sampling),
     scoring: () => scoreLogProbs(reference, batch, input, { temperature: 1 }),
+    reward: () => rewardModel.score(rewardInputs, 0),
     update: () =>
       policyGradientStep(model, optimizer, { batch, input, refLogProbs, advantages }, objective, {
         temperature: 1,
@@ -194,7 +212,13 @@ function benchThroughput(c: ModelCase): ThroughputRow {
   const baselineFull = fullBaseline.rates(best);
   decodeBaseline.dispose();
   fullBaseline.dispose();
-  const { sampling: samplingSeconds, scoring: scoringSeconds, update: updateSeconds } = best;
+  const {
+    sampling: samplingSeconds,
+    scoring: scoringSeconds,
+    reward: rewardSeconds,
+    update: updateSeconds,
+  } = best;
+  rewardModel.dispose();
   const params = model.specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
   model.dispose();
   reference.dispose();
@@ -209,6 +233,7 @@ function benchThroughput(c: ModelCase): ThroughputRow {
     samplingTokens: ROWS * generation.length,
     samplingFlops: samplingFlops(config, ROWS, P, generation.length),
     scoringSeconds,
+    rewardSeconds,
     updateSeconds,
     updateTokens: ROWS * L,
     scoreFlops: scoringFlops(config, ROWS, P, L),
@@ -226,67 +251,112 @@ function printTable(header: string[], rows: string[][]): void {
 const gflops = (flops: number, seconds: number) => (flops / seconds / 1e9).toFixed(2);
 const percent = (x: number) => `${(100 * x).toFixed(0)}%`;
 
-function reportThroughput(rows: ThroughputRow[]): void {
+interface Peak {
+  /** The native FMA loop's FLOP/s, or why it did not run. */
+  fma: number | string;
+  fmaBits?: number;
+  /** The CBLAS library's 2048^3 sgemm on one thread, when a library loads. */
+  sgemm?: number;
+}
+
+function measurePeak(): Peak {
+  const fma = fmaPeak();
+  const library = cblasSearch().library;
+  const peak: Peak = typeof fma === 'string' ? { fma } : { fma: fma.flops, fmaBits: fma.vectorBits };
+  if (library !== null) peak.sgemm = sgemmPeak(library);
+  return peak;
+}
+
+/** The per-core peak the utilization is taken against: the FMA loop when it ran, else the sgemm. */
+function peakFlops(peak: Peak): number {
+  return typeof peak.fma === 'number' ? peak.fma : (peak.sgemm ?? Number.NaN);
+}
+
+function reportPeak(peak: Peak): void {
+  const g = (x: number) => (x / 1e9).toFixed(1);
   console.log(
-    `Sampling: generate() on ${ROWS} prompts with the KV cache. Scoring: the reference model's forward pass`,
+    typeof peak.fma === 'number'
+      ? `fp32 FMA peak of one core: ${g(peak.fma)} GFLOP/s (native loop of ${peak.fmaBits}-bit FMAs, 10 independent chains, cc -O2 -march=native, compiled in this run)`
+      : `fp32 FMA peak of one core: not measured (${peak.fma})`,
   );
   console.log(
-    `on the ${ROWS} completions. Update: policyGradientStep on them (forward, backward, AdamW). Tokens are`,
-  );
-  console.log(
-    `completion tokens; FLOPs count the matrix products only (bench/modelFlops.ts). Best of ${TIMED_RUNS} rounds.`,
-  );
-  console.log(
-    'Utilization = achieved FLOP/s / the plain tf.matMul rate on the same model shapes, measured in this run:',
-  );
-  console.log(
-    `[rows, d] x [d, 4d] and [rows, d] x [d, vocab] with rows = ${ROWS} (a decode step) for sampling and`,
-  );
-  console.log(
-    'rows = all positions of the batch for scoring and the update (FLOP-weighted over the two shapes).',
+    peak.sgemm === undefined
+      ? 'practical peak (CBLAS sgemm 2048^3, one thread): no CBLAS library'
+      : `practical peak (CBLAS sgemm 2048^3, one thread): ${g(peak.sgemm)} GFLOP/s`,
   );
   console.log('');
+}
+
+const PHASES = ['sampling', 'scoring', 'reward', 'update'] as const;
+type Phase = (typeof PHASES)[number];
+
+function phaseSeconds(r: ThroughputRow, phase: Phase): number {
+  return {
+    sampling: r.samplingSeconds,
+    scoring: r.scoringSeconds,
+    reward: r.rewardSeconds,
+    update: r.updateSeconds,
+  }[phase];
+}
+
+function phaseFlops(r: ThroughputRow, phase: Phase): number {
+  return { sampling: r.samplingFlops, scoring: r.scoreFlops, reward: r.scoreFlops, update: r.updateFlops }[
+    phase
+  ];
+}
+
+function reportThroughput(results: Partial<Record<ActiveBackend, ThroughputRow[]>>, peak: Peak): void {
+  for (const line of [
+    `Sampling: generate() on ${ROWS} prompts with the KV cache. Scoring: the reference model's forward pass`,
+    `on the ${ROWS} completions. Reward: a reward model of the same shape scoring prompt + completion. Update:`,
+    'policyGradientStep on them (forward, backward, AdamW). FLOPs count the matrix products only',
+    `(bench/modelFlops.ts). Times: process CPU ms, best of ${TIMED_RUNS} rounds. Matmul = the path's plain`,
+    'tf.matMul on the model shapes [rows, d] x [d, 4d] and [rows, d] x [d, vocab] (FLOP-weighted), rows = 64',
+    '(a decode step) and all positions of the batch; % peak = against the FMA peak above.',
+  ])
+    console.log(line);
+  console.log('');
   const g = (x: number) => (x / 1e9).toFixed(1);
+  const backends = Object.keys(results) as ActiveBackend[];
+  const peakValue = peakFlops(peak);
   printTable(
-    ['model', 'params', 'rows', 'd x 4d GFLOP/s', 'd x vocab GFLOP/s', 'baseline GFLOP/s'],
-    rows.flatMap((r) =>
-      [
-        [ROWS, r.baselineDecode],
-        [r.fullRows, r.baselineFull],
-      ].map(([n, b]) => {
-        const base = b as Baseline;
-        return [r.model, String(r.params), String(n), g(base.mlp), g(base.output), g(base.combined)];
-      }),
+    ['model', 'rows', ...backends.flatMap((b) => [`${b} matmul GFLOP/s`, `${b} % peak`])],
+    (results[backends[0]] ?? []).flatMap((first, m) =>
+      (['decode', 'full'] as const).map((kind) => [
+        first.model,
+        String(kind === 'decode' ? ROWS : first.fullRows),
+        ...backends.flatMap((b) => {
+          const row = (results[b] ?? [])[m];
+          const base = kind === 'decode' ? row.baselineDecode : row.baselineFull;
+          return [g(base.combined), percent(base.combined / peakValue)];
+        }),
+      ]),
     ),
   );
   console.log('');
+  const ratioHeader = backends.length === 2 ? [`${backends[0]}/${backends[1]}`] : [];
   printTable(
-    ['model', 'phase', 'ms', 'tokens/s', 'GFLOP/s', 'utilization'],
-    rows.flatMap((r) => [
-      phaseRow(r.model, 'sampling', r.samplingSeconds, r.samplingTokens, r.samplingFlops, r.baselineDecode),
-      phaseRow(r.model, 'scoring', r.scoringSeconds, r.updateTokens, r.scoreFlops, r.baselineFull),
-      phaseRow(r.model, 'update', r.updateSeconds, r.updateTokens, r.updateFlops, r.baselineFull),
-    ]),
+    ['model', 'phase', ...backends.flatMap((b) => [`${b} ms`, `${b} GFLOP/s`]), ...ratioHeader],
+    (results[backends[0]] ?? []).flatMap((first, m) =>
+      PHASES.map((phase) => {
+        const cells = backends.flatMap((b) => {
+          const row = (results[b] ?? [])[m];
+          const seconds = phaseSeconds(row, phase);
+          return [(seconds * 1e3).toFixed(1), gflops(phaseFlops(row, phase), seconds)];
+        });
+        const ratio =
+          backends.length === 2
+            ? [
+                (
+                  phaseSeconds((results[backends[0]] ?? [])[m], phase) /
+                  phaseSeconds((results[backends[1]] ?? [])[m], phase)
+                ).toFixed(2),
+              ]
+            : [];
+        return [first.model, phase, ...cells, ...ratio];
+      }),
+    ),
   );
-}
-
-/** One phase's table row: time, throughput, FLOP/s and utilization against the matching matmul baseline. */
-function phaseRow(
-  model: string,
-  phase: string,
-  seconds: number,
-  tokens: number,
-  flops: number,
-  baseline: Baseline,
-): string[] {
-  return [
-    model,
-    phase,
-    (seconds * 1e3).toFixed(0),
-    (tokens / seconds).toFixed(0),
-    gflops(flops, seconds),
-    percent(flops / seconds / baseline.combined),
-  ];
 }
 
 /** A continuous reward in [0, 1]: the share of the completion's slots holding a word of the prompt's parity class. */
@@ -338,7 +408,12 @@ interface TrainerSetting {
   warmup: number;
 }
 
-function trainerConfig(task: Task, algo: 'grpo' | 'grpovi', steps: number): TrainConfig {
+function trainerConfig(
+  task: Task,
+  algo: 'grpo' | 'grpovi',
+  steps: number,
+  extra: Record<string, unknown> = {},
+): TrainConfig {
   return parseTrainConfig(
     mergeConfigLayers(task.defaults, {
       task: task.name,
@@ -347,6 +422,9 @@ function trainerConfig(task: Task, algo: 'grpo' | 'grpovi', steps: number): Trai
       steps,
       eval_every: 0,
       checkpoint_every: 0,
+      backend: BENCH.backend,
+      blas_threads: BENCH.blasThreads,
+      ...extra,
     }),
     'benchmark config',
   );
@@ -439,21 +517,167 @@ async function benchTrainer(setting: TrainerSetting): Promise<TrainerResult> {
   return { cells, ratio, interval };
 }
 
-async function main(): Promise<void> {
-  const args = new Set(process.argv.slice(2));
-  const backend = await selectBackend('wasm');
-  console.log(
-    `backend ${backend} (SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')})`,
+/** Settings from the command line, read once in `main`. */
+const BENCH: { backend: ActiveBackend; blasThreads: number } = { backend: 'wasm', blasThreads: 1 };
+
+/** The trainer's timing fields of each backend's steps, the backends taking turns step by step. */
+async function interleavedBackends(
+  makeTask: () => Task,
+  backends: ActiveBackend[],
+  steps: number,
+): Promise<Record<string, MetricsRow[]>> {
+  const task = makeTask();
+  const rows: Record<string, MetricsRow[]> = Object.fromEntries(backends.map((b) => [b, []]));
+  const dirs = Object.fromEntries(backends.map((b) => [b, mkdtempSync(join(tmpdir(), 'grpovi-bench-'))]));
+  try {
+    for (let step = 1; step <= steps; step++) {
+      for (let k = 0; k < backends.length; k++) {
+        const backend = backends[(step + k) % backends.length];
+        await train({
+          config: trainerConfig(task, 'grpo', step, { backend }),
+          task,
+          outDir: dirs[backend],
+          resumeFrom: step > 1 ? dirs[backend] : undefined,
+          observer: { onStep: (row) => rows[backend].push(row) },
+        });
+      }
+    }
+  } finally {
+    for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
+    task.dispose?.();
+  }
+  return rows;
+}
+
+const STEP_FIELDS = [
+  ['rollout (sampling + scoring)', 'rollout_seconds'],
+  ['reward model', 'reward_seconds'],
+  ['update', 'update_seconds'],
+  ['whole step', 'step_seconds'],
+] as const;
+
+async function benchWholeStep(backends: ActiveBackend[], steps: number, warmup: number): Promise<void> {
+  for (const line of [
+    `Whole RL step: the real trainer (train()) on the sentiment task (shipped policy and reward model, ${8 * 8}`,
+    `completions of 16 tokens per step, GRPO), ${steps} steps per backend taking turns step by step; median wall`,
+    `ms over the steps after ${warmup} warmup steps, from the run's own timing fields.`,
+  ])
+    console.log(line);
+  console.log('');
+  const rows = await interleavedBackends(() => createSentimentTask({ seed: SEED }), backends, steps);
+  const medianOf = (b: ActiveBackend, field: (typeof STEP_FIELDS)[number][1]) =>
+    median(rows[b].filter((r) => r.step > warmup).map((r) => r[field] ?? Number.NaN));
+  printTable(
+    [
+      'phase',
+      ...backends.map((b) => `${b} ms`),
+      ...(backends.length === 2 ? [`${backends[0]}/${backends[1]}`] : []),
+    ],
+    STEP_FIELDS.map(([label, field]) => [
+      label,
+      ...backends.map((b) => (medianOf(b, field) * 1e3).toFixed(1)),
+      ...(backends.length === 2
+        ? [(medianOf(backends[0], field) / medianOf(backends[1], field)).toFixed(2)]
+        : []),
+    ]),
   );
   console.log('');
+}
+
+function meanAndSd(values: readonly number[]): { mean: number; sd: number } {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, values.length - 1));
+  return { mean, sd };
+}
+
+/** A short GRPO run per seed and backend; the backends should agree within the seeds' spread. */
+async function benchAgreement(backends: ActiveBackend[], seeds: number[], steps: number): Promise<void> {
+  console.log(
+    `Agreement: GRPO on the toy task, ${steps} steps, seeds ${seeds.join(', ')}; final eval reward per backend`,
+  );
+  console.log(
+    '(the backends differ in the last bits of every product, so runs diverge like different seeds).',
+  );
+  console.log('');
+  const finals: Record<string, number[]> = {};
+  for (const backend of backends) {
+    finals[backend] = [];
+    for (const seed of seeds) {
+      const task = createToyTask({ seed });
+      const dir = mkdtempSync(join(tmpdir(), 'grpovi-bench-'));
+      try {
+        const config = trainerConfig(task, 'grpo', steps, {
+          backend,
+          seed,
+          eval_every: steps,
+          eval_prompts: 64,
+        });
+        const rows: MetricsRow[] = [];
+        await train({ config, task, outDir: dir, observer: { onStep: (row) => rows.push(row) } });
+        finals[backend].push(rows.at(-1)?.eval_reward ?? Number.NaN);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+        task.dispose?.();
+      }
+    }
+  }
+  printTable(
+    ['backend', 'final eval reward per seed', 'mean', 'sd over seeds'],
+    backends.map((b) => {
+      const { mean, sd } = meanAndSd(finals[b]);
+      return [b, finals[b].map((x) => x.toFixed(6)).join(' '), mean.toFixed(4), sd.toFixed(4)];
+    }),
+  );
+  if (backends.length === 2) {
+    const [a, b] = backends.map((x) => meanAndSd(finals[x]));
+    const standardError = Math.sqrt((a.sd ** 2 + b.sd ** 2) / seeds.length);
+    const z = (a.mean - b.mean) / standardError;
+    console.log('');
+    console.log(
+      `difference of means ${(a.mean - b.mean).toFixed(3)} = ${z.toFixed(2)} standard errors (|z| < 2: within seed noise)`,
+    );
+  }
+  console.log('');
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const args = new Set(argv);
+  const threadsAt = argv.indexOf('--blas-threads');
+  if (threadsAt >= 0) BENCH.blasThreads = Number.parseInt(argv[threadsAt + 1] ?? '', 10);
+  if (!(BENCH.blasThreads >= 1)) throw new Error('--blas-threads takes a positive integer');
+  await selectBackend('wasm');
+  console.log(
+    `wasm backend: SIMD ${tf.env().getBool('WASM_HAS_SIMD_SUPPORT')}, threads ${tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT')}`,
+  );
+  const library = cblasSearch().library;
+  console.log(
+    library
+      ? `blas backend: ${library.path} (${library.description || library.name}), ${BENCH.blasThreads} thread(s); OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? '(unset)'}`
+      : `blas backend: no CBLAS library (${cblasSearch()
+          .failures.map((f) => f.name)
+          .join(', ')}): only wasm is measured`,
+  );
+  const backends: ActiveBackend[] = library ? ['wasm', 'blas'] : ['wasm'];
+  const peak = measurePeak();
+  reportPeak(peak);
   if (!args.has('--skip-throughput')) {
     const cases = [TOY, SENTIMENT_SHAPE, ...(args.has('--big') ? [BIG] : [])];
-    reportThroughput(cases.map(benchThroughput));
+    const results: Partial<Record<ActiveBackend, ThroughputRow[]>> = {};
+    for (const backend of backends) {
+      await selectBackend(backend, { blasThreads: BENCH.blasThreads });
+      results[backend] = cases.map(benchThroughput);
+    }
+    reportThroughput(results, peak);
     console.log('');
   }
-  if (!args.has('--skip-trainer')) {
+  if (!args.has('--skip-step')) await benchWholeStep(backends, 12, 2);
+  if (!args.has('--skip-agreement')) await benchAgreement(backends, [1, 2, 3, 4, 5, 6], 30);
+  if (args.has('--grpovi-ratio')) {
+    BENCH.backend = library ? 'blas' : 'wasm';
+    await selectBackend(BENCH.backend, { blasThreads: BENCH.blasThreads });
     for (const line of [
-      'GRPOVI/GRPO step time of the real trainer: train() with the same seed and no evaluation, GRPO,',
+      `GRPOVI/GRPO step time of the real trainer on the ${BENCH.backend} backend: train() with the same seed and no evaluation, GRPO,`,
       'GRPOVI and GRPO again taking turns step by step. GRPOVI/GRPO = median over the steps after warmup of',
       "GRPOVI's step_seconds over GRPO's for the same step, with a 95% interval for that median. GRPO/GRPO =",
       'the same for the repeated GRPO run: identical work, so it shows the noise floor. Adjustment = the',

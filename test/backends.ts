@@ -19,6 +19,12 @@ export const TEST_BACKEND = testBackend();
 
 const search = cblasSearch();
 export const BLAS_AVAILABLE = search.library !== null;
+// CI installs OpenBLAS and sets this, so that a broken library search fails instead of skipping.
+if (process.env.GRPOVI_REQUIRE_BLAS === '1' && !BLAS_AVAILABLE) {
+  throw new Error(
+    `GRPOVI_REQUIRE_BLAS=1 but no CBLAS library loaded: ${search.failures.map((f) => `${f.name} (${f.reason})`).join('; ')}`,
+  );
+}
 export const BLAS_SKIPPED = BLAS_AVAILABLE
   ? ''
   : ` (skipped: no CBLAS library loaded: ${search.failures.map((f) => f.name).join(', ')})`;

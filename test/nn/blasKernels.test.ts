@@ -262,13 +262,14 @@ describe.skipIf(!BLAS_AVAILABLE)(`BLAS kernels against the wasm kernels${BLAS_SK
 
   it(`${GROUPED_MATMUL}: every transpose combination against per-group wasm matMuls`, async () => {
     const rng = new Rng(53);
-    for (const [transposeA, transposeB] of [
-      [false, false],
-      [false, true],
-      [true, false],
-      [true, true],
-    ]) {
-      const [m, groups, k, n] = [1 + rng.int(20), 1 + rng.int(9), 1 + rng.int(30), 1 + rng.int(20)];
+    // Random sizes, then a decode step's shapes (one query per group) and a training step's.
+    const sizes = [
+      ...Array.from({ length: 4 }, () => [1 + rng.int(20), 1 + rng.int(9), 1 + rng.int(30), 1 + rng.int(20)]),
+      [1, 256, 24, 21],
+      [21, 64, 24, 21],
+    ];
+    for (const [round, [m, groups, k, n]] of sizes.entries()) {
+      const [transposeA, transposeB] = [round % 2 === 1, round % 4 >= 2];
       const a = randomTensor(rng, transposeA ? [k, groups, m] : [m, groups, k]);
       const b = randomTensor(rng, transposeB ? [n, groups, k] : [k, groups, n]);
       await selectBackend('wasm');
