@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maskTokens, type LossType, type ObjectiveOptions } from '../../src/grpo/objective.js';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { Gpt } from '../../src/nn/gpt.js';
 import { type CompletionBatch, completionInput } from '../../src/nn/logProbs.js';
 import { AdamW, type AdamWOptions } from '../../src/nn/optimizer.js';
@@ -14,7 +15,7 @@ import { gatherBatch, gatherRowValues, minibatchOrder } from '../../src/train/ba
 import { Rng } from '../../src/util/rng.js';
 
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
 });
 
 const CONFIG = { vocabSize: 9, contextLength: 14, width: 8, depth: 1, heads: 2 };

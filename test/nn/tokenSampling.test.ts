@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { Gpt } from '../../src/nn/gpt.js';
 import { completionInput, completionLogProbs } from '../../src/nn/logProbs.js';
 import { generate } from '../../src/nn/sampler.js';
@@ -9,7 +10,7 @@ import { Rng } from '../../src/util/rng.js';
 import { type HfSampling, hfNextTokenDistribution } from './hfSamplingReference.js';
 
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
 });
 
 /** A stand-in generator whose next uniform draw is fixed. */

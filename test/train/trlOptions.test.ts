@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
+import { TEST_BACKEND } from '../backends.js';
 import { generate } from '../../src/nn/sampler.js';
 import type { RewardFunction } from '../../src/rewards/rewardFunction.js';
 import type { Task } from '../../src/tasks/task.js';
@@ -18,7 +19,7 @@ import { latestWeights, metricsWithoutTiming, tempDir, toyConfig, toyTask } from
 
 let root: ReturnType<typeof tempDir>;
 beforeAll(async () => {
-  await selectBackend('wasm');
+  await selectBackend(TEST_BACKEND);
   root = tempDir('trl-options');
 });
 afterAll(() => root.cleanup());
