@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { TEST_BACKEND } from '../backends.js';
+import { currentBackend, selectBackend } from '../../src/nn/backend.js';
+import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
 import { ConfigError } from '../../src/train/config.js';
 import { readMetrics } from '../../src/train/metrics.js';
 import { train } from '../../src/train/trainer.js';
@@ -53,6 +53,29 @@ describe('train on the toy task', () => {
     for (const row of rows.slice(1))
       for (const field of TRAINING_ROW_FIELDS) expect(row[field], field).toBeTypeOf('number');
   });
+
+  it.skipIf(!BLAS_AVAILABLE)(
+    `records the backend auto resolved to, with the library and threads${BLAS_SKIPPED}`,
+    async () => {
+      const task = toyTask(2);
+      const outDir = join(root.dir, 'backend');
+      let started: unknown;
+      await train({
+        config: toyConfig(task, { steps: 1, eval_every: 0, backend: 'auto', blas_threads: 1 }),
+        task,
+        outDir,
+        observer: { onStart: (info) => (started = info.backendDetails) },
+      });
+      const recorded = JSON.parse(readFileSync(join(outDir, 'backend.json'), 'utf8'));
+      expect(recorded).toMatchObject({ backend: 'blas', blas_threads: 1, step: 0 });
+      expect(recorded.blas_library).toMatch(/blas|cblas|mkl|Accelerate/i);
+      expect(started).toEqual({ backend: 'blas', blas_library: recorded.blas_library, blas_threads: 1 });
+      // config.json keeps what was asked for, so a resume on another machine resolves afresh.
+      expect(JSON.parse(readFileSync(join(outDir, 'config.json'), 'utf8')).backend).toBe('auto');
+      expect(currentBackend()).toBe('blas');
+      await selectBackend(TEST_BACKEND);
+    },
+  );
 
   it('refuses to start a fresh run in a folder that holds one', async () => {
     const task = toyTask(3);
