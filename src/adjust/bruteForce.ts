@@ -5,6 +5,25 @@ import { checkRange, checkRewards, checkWeights, type NumberArray } from './vali
 const FEASIBILITY_TOLERANCE = 1e-12;
 
 /**
+ * Each weight's share of the group's total, sum 1 (uniform when absent). Dividing by the largest
+ * weight first keeps weights of any scale, 5e-324 to 1.7e308, clear of underflow and of an infinite
+ * sum. (Deliberately not the fast solver's power-of-two scaling, so that the two stay independent.)
+ */
+export function weightShares(weights: NumberArray | undefined, n: number): Float64Array {
+  const shares = new Float64Array(n);
+  if (weights === undefined) return shares.fill(1 / n);
+  let largest = 0;
+  for (let i = 0; i < n; i++) largest = Math.max(largest, weights[i]);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    shares[i] = weights[i] / largest;
+    total += shares[i];
+  }
+  for (let i = 0; i < n; i++) shares[i] /= total;
+  return shares;
+}
+
+/**
  * Reference solver for tests and `grpovi adjust --verify`: enumerates every extreme point of the
  * feasible set (top blocks at max, one run of blocks at a common value, the rest at min) and keeps
  * the one with the largest weighted second moment. O(n^2) candidates; it does not assume the
@@ -16,7 +35,8 @@ export function adjustRewardsBruteForce(rewards: NumberArray, options: AdjustOpt
   checkRewards(rewards, min, max);
   if (weights !== undefined) checkWeights(weights, rewards.length);
   const n = rewards.length;
-  const weightOf = (i: number): number => (weights === undefined ? 1 : weights[i]);
+  const shares = weightShares(weights, n);
+  const weightOf = (i: number): number => shares[i];
   const span = max - min;
 
   // Distinct values, largest first, with their total weight.

@@ -1,4 +1,5 @@
 import { checkGroupSize, checkRange, checkRewards, checkWeights, type NumberArray } from './validate.js';
+import { weightScale } from './weights.js';
 
 /** The reward range and optional non-negative weights (uniform when absent). */
 export interface AdjustOptions {
@@ -195,17 +196,23 @@ function solveWeighted(
   ws: Workspace,
 ): void {
   const { values, weights: sortedWeights, order } = ws;
+  // The answer depends on the weights only up to a factor: scale them so the largest is in [1, 2),
+  // so that tiny weights (1e-300, 5e-324) do not underflow in the masses and huge ones do not
+  // overflow their sum. Powers of two scale exactly, so moderate weights are unchanged in effect.
+  let largest = 0;
+  for (let i = start; i < start + n; i++) if (weights[i] > largest) largest = weights[i];
+  const [first, second] = weightScale(largest);
   if (n > INSERTION_SORT_LIMIT) {
     for (let k = 0; k < n; k++) order[k] = k;
     order.sort((a, b) => rewards[start + a] - rewards[start + b]);
     for (let k = 0; k < n; k++) {
       values[k] = rewards[start + order[k]];
-      sortedWeights[k] = weights[start + order[k]];
+      sortedWeights[k] = weights[start + order[k]] * first * second;
     }
   } else {
     for (let k = 0; k < n; k++) {
       values[k] = rewards[start + k];
-      sortedWeights[k] = weights[start + k];
+      sortedWeights[k] = weights[start + k] * first * second;
     }
     insertionSortPairs(values, sortedWeights, n);
   }
