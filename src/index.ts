@@ -107,3 +107,9 @@ export { type RewardModelConfig, trainRewardModel } from './train/rewardModelTra
 export { loadTask, resolveTrainConfig } from './train/setup.js';
 export { type TrainOptions, type TrainResult, train } from './train/trainer.js';
 export { Rng } from './util/rng.js';
+export {
+  MAX_JSON_DEPTH,
+  parseStrictJson,
+  StrictJsonError,
+  type StrictJsonProblem,
+} from './util/strictJson.js';

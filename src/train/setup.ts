@@ -4,6 +4,7 @@ import { formatValue } from '../adjust/errors.js';
 import type { BackendName } from '../nn/backend.js';
 import { TASKS, taskNames } from '../tasks/registry.js';
 import type { Task, TaskContext } from '../tasks/task.js';
+import { parseStrictJson, StrictJsonError } from '../util/strictJson.js';
 import {
   ConfigError,
   mergeConfigLayers,
@@ -51,13 +52,6 @@ export function defaultFlagName(key: string): string {
   return `--${key.replaceAll('_', '-')}`;
 }
 
-/** Line and column (1-based) of a character offset in a text. */
-function lineAndColumn(text: string, offset: number): { line: number; column: number } {
-  const before = text.slice(0, offset);
-  const line = before.split('\n').length;
-  return { line, column: offset - before.lastIndexOf('\n') };
-}
-
 /**
  * Reads a JSON config file: an object with the snake_case keys of TrainConfigSchema. Every problem
  * is a ConfigError naming the file (and, for bad JSON, the line and column).
@@ -73,19 +67,16 @@ export function readConfigFile(path: string): ConfigFileLayer {
     throw new ConfigError(`config file ${JSON.stringify(path)} cannot be read: ${why}`);
   }
   let parsed: unknown;
+  const source = `config file ${JSON.stringify(path)}`;
   try {
-    parsed = JSON.parse(text.replace(/^\uFEFF/, ''));
+    // Strict: a duplicate key would otherwise hide one of its values, deep nesting overflow later code.
+    parsed = parseStrictJson(text.replace(/^\uFEFF/, ''), source);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const position = /position (\d+)/.exec(message);
-    let where = '';
-    if (position !== null) {
-      const { line, column } = lineAndColumn(text, Number(position[1]));
-      where = ` at line ${line}, column ${column}`;
-    } else if (text.trim() === '') {
-      where = ': the file is empty';
-    }
-    throw new ConfigError(`config file ${JSON.stringify(path)} is not valid JSON${where} (${message})`);
+    if (!(error instanceof StrictJsonError)) throw error;
+    if (error.kind !== 'syntax') throw new ConfigError(error.message);
+    const where =
+      text.trim() === '' ? ': the file is empty' : ` at line ${error.line}, column ${error.column}`;
+    throw new ConfigError(`${source} is not valid JSON${where} (${error.detail})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ConfigError(
