@@ -27,7 +27,11 @@ class Workspace {
   /** Large weighted groups: a sorting permutation. */
   readonly order: Int32Array;
 
+  /** The largest group it can hold; it serves any group up to this size. */
+  readonly capacity: number;
+
   constructor(size: number, weighted: boolean) {
+    this.capacity = size;
     this.values = new Float64Array(size);
     this.spare = new Float64Array(weighted ? 0 : size);
     this.answers = new Float64Array(3);
@@ -204,7 +208,7 @@ function solveWeighted(
   const [first, second] = weightScale(largest);
   if (n > INSERTION_SORT_LIMIT) {
     for (let k = 0; k < n; k++) order[k] = k;
-    order.sort((a, b) => rewards[start + a] - rewards[start + b]);
+    order.subarray(0, n).sort((a, b) => rewards[start + a] - rewards[start + b]);
     for (let k = 0; k < n; k++) {
       values[k] = rewards[start + order[k]];
       sortedWeights[k] = weights[start + order[k]] * first * second;
@@ -269,16 +273,47 @@ function solveWeighted(
  * @example adjustRewards([0.9, 0.7, 0.6, 0.6, 0.2], { min: 0, max: 1 }) // [1, 1, 0.5, 0.5, 0]
  */
 export function adjustRewards(rewards: NumberArray, options: AdjustOptions): Float64Array {
+  return solveChecked(rewards, options, (n, weighted) => new Workspace(n, weighted));
+}
+
+/** Checks one group and solves it with scratch memory from `workspaceFor`. */
+function solveChecked(
+  rewards: NumberArray,
+  options: AdjustOptions,
+  workspaceFor: (n: number, weighted: boolean) => Workspace,
+): Float64Array {
   const { min, max, weights } = options;
   checkRange(min, max);
   checkRewards(rewards, min, max);
   if (weights !== undefined) checkWeights(weights, rewards.length);
   const n = rewards.length;
   const out = new Float64Array(n);
-  const ws = new Workspace(n, weights !== undefined);
+  const ws = workspaceFor(n, weights !== undefined);
   if (weights === undefined) solveUniform(rewards, 0, n, min, max, out, ws);
   else solveWeighted(rewards, weights, 0, n, min, max, out, ws);
   return out;
+}
+
+/**
+ * `adjustRewards` for many separate groups one after another (of any sizes, with or without weights),
+ * reusing its scratch memory: for a caller that receives groups one at a time, like `grpovi adjust`
+ * reading lines. The scratch grows to the largest group seen.
+ */
+export class GroupAdjuster {
+  private uniform = new Workspace(0, false);
+  private weighted = new Workspace(0, true);
+
+  /** The same answer as `adjustRewards(rewards, options)`. */
+  adjust(rewards: NumberArray, options: AdjustOptions): Float64Array {
+    return solveChecked(rewards, options, (n, weighted) => {
+      if (weighted) {
+        if (this.weighted.capacity < n) this.weighted = new Workspace(n, true);
+        return this.weighted;
+      }
+      if (this.uniform.capacity < n) this.uniform = new Workspace(n, false);
+      return this.uniform;
+    });
+  }
 }
 
 /** Typed arrays of floats hold only numbers, so range checks alone validate them. */

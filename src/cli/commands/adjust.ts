@@ -1,15 +1,17 @@
-import { readFileSync } from 'node:fs';
+import { createReadStream, openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
-import {
-  adjustRewards,
-  compareWithReference,
-  formatValue,
-  RewardInputError,
-  rewardVariance,
-} from '../../adjust/index.js';
-import { writeFileAtomic } from '../../util/atomicWrite.js';
+import { compareWithReference } from '../../adjust/index.js';
+import { AdjustLineProcessor } from '../adjustLine.js';
 import { UserInputError } from '../errors.js';
+import { describeFsError } from '../fsErrors.js';
+import { readLineBatches } from '../lineReader.js';
 import { numberArg } from '../parsers.js';
+import { SpooledOutput } from '../spooledOutput.js';
+
+export { type AdjustRequest, formatResult, parseLine } from '../adjustLine.js';
+/** The check `--verify` runs (kept here under its old import path). */
+export { compareWithReference };
 
 /** The options commander hands to the action. */
 interface AdjustFlags {
@@ -19,24 +21,8 @@ interface AdjustFlags {
   out?: string;
 }
 
-/** One input line, checked: a group's rewards with its range and optional weights. */
-export interface AdjustRequest {
-  /** 1-based line number in the input, blank lines included, for messages. */
-  line: number;
-  rewards: number[];
-  weights?: number[];
-  min: number;
-  max: number;
-}
-
-/** One output line. */
-export interface AdjustResult {
-  adjusted: number[];
-  variance_before: number;
-  variance_after: number;
-}
-
-const LINE_FIELDS = ['rewards', 'weights', 'min', 'max'];
+/** The longest input line accepted, in bytes (about a million rewards). */
+export const MAX_LINE_BYTES = 8 * 1024 * 1024;
 
 const HELP_AFTER = `
 Input: JSON Lines (from FILE, or stdin when FILE is absent or "-"), one group of responses to
@@ -46,8 +32,13 @@ one prompt per line:
   weights   optional, one non-negative number per reward, not all zero (uniform when absent)
   min, max  optional; a line's own range overrides --min/--max, and every line needs a range
             from one or the other
-Other fields are rejected, so that a misspelt "weight" cannot be ignored. Blank lines are skipped. Every line is checked before anything is written: on a bad line the
-command prints "line N: <what is wrong> (<value>)", exits with code 2 and writes nothing.
+Other fields are rejected, so that a misspelt "weight" cannot be ignored, and so are repeated keys
+and nesting deeper than 64 levels. Blank lines are skipped; lines may end in CRLF; the input must be
+UTF-8 with lines of at most 8 MiB. Every line is checked before anything is written: on a bad line
+the command prints "line N: <what is wrong> (<value>)", exits with code 2 and writes nothing.
+Input of any size is streamed: the results wait in a temporary file (next to --out, or in the
+OS temporary folder for stdout) and are published when the last line has been checked.
+--verify enumerates O(n^2) extreme points, so it takes groups of up to 10000 rewards.
 
 Output: one JSON line per input line, in order:
   {"adjusted": number[], "variance_before": number, "variance_after": number}
@@ -92,148 +83,80 @@ async function runAdjust(file: string | undefined, flags: AdjustFlags): Promise<
   if (flags.min !== undefined && flags.max !== undefined && !(flags.min < flags.max)) {
     throw new UserInputError(`--min must be less than --max = ${flags.max} (${flags.min})`);
   }
-  const text = await readInput(file);
-  // Every line is checked and solved before the first byte of output.
-  const solved = solveInput(text, flags);
-  if (flags.verify) {
-    for (const { request, result } of solved) {
-      const problem = compareWithReference(request, result.adjusted);
-      if (problem !== null) throw new UserInputError(`line ${request.line}: --verify failed: ${problem}`, 1);
+  const input = openInput(file);
+  // Results go to a spool and reach --out or stdout only once every line has been checked, so a bad
+  // line anywhere leaves nothing written; memory stays bounded by a chunk and one line.
+  const output = SpooledOutput.open(flags.out, `--out file ${JSON.stringify(flags.out)}`);
+  const removeOnSignal = cleanUpOnSignals(output);
+  try {
+    const processor = new AdjustLineProcessor(flags, flags.verify === true);
+    for await (const { lines, firstLine } of readLineBatches(input.chunks, MAX_LINE_BYTES)) {
+      let text = '';
+      for (let k = 0; k < lines.length; k++) text += processor.process(lines[k], firstLine + k);
+      output.write(text);
     }
-  }
-  const output = solved.map(({ result }) => `${JSON.stringify(result)}\n`).join('');
-  if (flags.out !== undefined) {
-    try {
-      writeFileAtomic(flags.out, output);
-    } catch (error) {
-      throw new UserInputError(
-        `cannot write --out file ${JSON.stringify(flags.out)}: ${describeFsError(error)}`,
-      );
+    await output.publish();
+    if (flags.verify) {
+      const lines = processor.count === 1 ? 'line' : 'lines';
+      process.stderr.write(`verified ${processor.count} ${lines} against the brute-force reference\n`);
     }
-  } else {
-    // A reader that stops early (`| head`) is not an error.
-    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE') throw error;
-    });
-    process.stdout.write(output);
-  }
-  if (flags.verify) {
-    const lines = solved.length === 1 ? 'line' : 'lines';
-    process.stderr.write(`verified ${solved.length} ${lines} against the brute-force reference\n`);
+  } catch (error) {
+    output.discard();
+    throw input.describe(error);
+  } finally {
+    removeOnSignal();
   }
 }
 
-async function readInput(file: string | undefined): Promise<string> {
+/** The input's chunks, and how a failure to read it is told. */
+interface Input {
+  chunks: AsyncIterable<Uint8Array>;
+  /** A read error in the user's terms; other errors as they are. */
+  describe(error: unknown): unknown;
+}
+
+// Large reads: fewer, bigger batches of lines.
+const READ_CHUNK = 1 << 20;
+
+function openInput(file: string | undefined): Input {
   if (file === undefined || file === '-') {
     if (process.stdin.isTTY) {
       process.stderr.write('grpovi adjust: reading JSON Lines from stdin (end with Ctrl-D; see --help)\n');
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
+    return { chunks: process.stdin, describe: (error) => error };
   }
+  const fail = (error: unknown): UserInputError =>
+    new UserInputError(`cannot read input file ${JSON.stringify(file)}: ${describeFsError(error)}`);
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    fd = openSync(file, 'r');
   } catch (error) {
-    throw new UserInputError(`cannot read input file ${JSON.stringify(file)}: ${describeFsError(error)}`);
+    throw fail(error);
   }
-}
-
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT') return 'no such file or directory';
-  if (code === 'EISDIR') return 'it is a directory';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** A checked input line with its answer. */
-export interface SolvedLine {
-  request: AdjustRequest;
-  result: AdjustResult;
-}
-
-/**
- * Parses, checks and solves every line of the input (blank lines skipped). Throws a UserInputError
- * `line N: <what is wrong> (<value>)` for the first bad line.
- */
-export function solveInput(text: string, flags: { min?: number; max?: number }): SolvedLine[] {
-  const lines = text.replace(/^\uFEFF/, '').split('\n');
-  const solved: SolvedLine[] = [];
-  lines.forEach((raw, index) => {
-    const source = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (source.trim() === '') return;
-    const line = index + 1;
-    try {
-      const request = parseLine(source, line, flags);
-      // The solver checks the rest (range, rewards inside it, weights) and names the bad value.
-      solved.push({ request, result: solveRequest(request) });
-    } catch (error) {
-      if (error instanceof RewardInputError) throw new UserInputError(`line ${line}: ${error.message}`);
-      throw error;
-    }
-  });
-  return solved;
-}
-
-function lineError(line: number, problem: string, value: unknown): UserInputError {
-  return new UserInputError(`line ${line}: ${problem} (${formatValue(value)})`);
-}
-
-/** Parses one line's structure; a bad field is thrown as RewardInputError (field, problem, value). */
-function parseLine(source: string, line: number, flags: { min?: number; max?: number }): AdjustRequest {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(source);
-  } catch (error) {
-    const position = /position (\d+)/.exec(error instanceof Error ? error.message : '');
-    const where = position === null ? '' : ` at column ${Number(position[1]) + 1}`;
-    throw lineError(line, `not valid JSON${where}`, source);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw lineError(line, 'not a JSON object like {"rewards": [0.2, 0.9]}', parsed);
-  }
-  const fields = parsed as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (!LINE_FIELDS.includes(key)) {
-      throw lineError(line, `unknown field, expected ${LINE_FIELDS.join(', ')}`, key);
-    }
-  }
-  if (!('rewards' in fields)) throw new RewardInputError('rewards', 'is missing', parsed);
-  const rewards = numberArray('rewards', fields.rewards);
-  const weights = 'weights' in fields ? numberArray('weights', fields.weights) : undefined;
-  const min = 'min' in fields ? finiteNumber('min', fields.min) : flags.min;
-  const max = 'max' in fields ? finiteNumber('max', fields.max) : flags.max;
-  if (min === undefined)
-    throw new RewardInputError('min', 'is missing: give "min" on the line or --min', parsed);
-  if (max === undefined)
-    throw new RewardInputError('max', 'is missing: give "max" on the line or --max', parsed);
-  const request: AdjustRequest = { line, rewards, min, max };
-  if (weights !== undefined) request.weights = weights;
-  return request;
-}
-
-function numberArray(field: string, value: unknown): number[] {
-  if (!Array.isArray(value)) throw new RewardInputError(field, 'must be an array of numbers', value);
-  return value.map((entry, i) => finiteNumber(`${field}[${i}]`, entry));
-}
-
-function finiteNumber(field: string, value: unknown): number {
-  if (typeof value !== 'number') throw new RewardInputError(field, 'is not a number', value);
-  // JSON has no Infinity or NaN: a non-finite number here is a literal too large for a 64-bit float.
-  if (!Number.isFinite(value)) throw new RewardInputError(field, 'is too large for a 64-bit float', value);
-  return value;
-}
-
-/** Solves one checked line. */
-export function solveRequest(request: AdjustRequest): AdjustResult {
-  const adjusted = adjustRewards(request.rewards, request);
+  const chunks = createReadStream(file, { fd, highWaterMark: READ_CHUNK });
   return {
-    adjusted: Array.from(adjusted),
-    variance_before: rewardVariance(request.rewards, request.weights),
-    variance_after: rewardVariance(adjusted, request.weights),
+    chunks,
+    describe: (error) =>
+      error instanceof UserInputError || typeof (error as NodeJS.ErrnoException)?.code !== 'string'
+        ? error
+        : fail(error),
   };
 }
 
-/** The check `--verify` runs (kept here under its old import path). */
-export { compareWithReference };
+/**
+ * While the spool exists, Ctrl-C, SIGTERM and SIGHUP remove it before the process ends (with the
+ * usual 128 + signal number); returns the function that removes these handlers.
+ */
+function cleanUpOnSignals(output: SpooledOutput): () => void {
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((signal) => {
+    const handler = (): void => {
+      output.discard();
+      process.exit(128 + osConstants.signals[signal]);
+    };
+    process.once(signal, handler);
+    return () => process.removeListener(signal, handler);
+  });
+  return () => {
+    for (const remove of handlers) remove();
+  };
+}

@@ -1,0 +1,148 @@
+import {
+  compareWithReference,
+  formatValue,
+  GroupAdjuster,
+  RewardInputError,
+  rewardVariance,
+} from '../adjust/index.js';
+import { parseStrictJson, StrictJsonError } from '../util/strictJson.js';
+import { UserInputError } from './errors.js';
+
+/** One input line of `grpovi adjust`, checked: a group's rewards with its range and optional weights. */
+export interface AdjustRequest {
+  /** 1-based line number in the input, blank lines included, for messages. */
+  line: number;
+  rewards: number[];
+  weights?: number[];
+  min: number;
+  max: number;
+}
+
+/** The default range from `--min` / `--max`. */
+export interface RangeFlags {
+  min?: number;
+  max?: number;
+}
+
+const LINE_FIELDS = ['rewards', 'weights', 'min', 'max'];
+
+/** `--verify` runs an O(n^2) enumeration; past this many rewards a line would take minutes. */
+export const VERIFY_LIMIT = 10_000;
+
+/**
+ * Turns input lines into output lines: parse (strict JSON), check, solve, and format one line at a
+ * time, with the solver's scratch memory reused. Throws a UserInputError `line N: <what is wrong>
+ * (<value>)` for a bad line, and one with exit code 1 when `verify` finds an answer that differs from
+ * the brute-force reference.
+ */
+export class AdjustLineProcessor {
+  private readonly adjuster = new GroupAdjuster();
+  /** Lines answered so far (blank lines not counted). */
+  count = 0;
+
+  constructor(
+    private readonly flags: RangeFlags,
+    private readonly verify: boolean,
+  ) {}
+
+  /** The output line (with its newline) for one input line, or '' for a blank line. */
+  process(source: string, line: number): string {
+    // Blank and whitespace-only lines are skipped; a line starting with "{" is not blank.
+    if (source.charCodeAt(0) !== 0x7b && source.trim() === '') return '';
+    let request: AdjustRequest;
+    let adjusted: Float64Array;
+    try {
+      request = parseLine(source, line, this.flags);
+      // The solver checks the rest (range, rewards inside it, weights) and names the bad value.
+      adjusted = this.adjuster.adjust(request.rewards, request);
+    } catch (error) {
+      if (error instanceof RewardInputError) throw new UserInputError(`line ${line}: ${error.message}`);
+      throw error;
+    }
+    if (this.verify) {
+      if (request.rewards.length > VERIFY_LIMIT) {
+        throw new UserInputError(
+          `line ${line}: --verify checks groups of up to ${VERIFY_LIMIT} rewards (${request.rewards.length})`,
+        );
+      }
+      const problem = compareWithReference(request, adjusted);
+      if (problem !== null) throw new UserInputError(`line ${line}: --verify failed: ${problem}`, 1);
+    }
+    this.count++;
+    return formatResult(
+      adjusted,
+      rewardVariance(request.rewards, request.weights),
+      rewardVariance(adjusted, request.weights),
+    );
+  }
+}
+
+/**
+ * The output line `{"adjusted":[...],"variance_before":v,"variance_after":v}` and its newline, as
+ * JSON.stringify writes it (String(x) is JSON's number format for finite numbers), built directly.
+ */
+export function formatResult(adjusted: ArrayLike<number>, before: number, after: number): string {
+  let text = '{"adjusted":[';
+  for (let i = 0; i < adjusted.length; i++) {
+    if (i > 0) text += ',';
+    const z = adjusted[i];
+    // Adjusted rewards are mostly the range's ends, most often 0 and 1.
+    text += z === 0 ? '0' : z === 1 ? '1' : String(z);
+  }
+  return `${text}],"variance_before":${String(before)},"variance_after":${String(after)}}\n`;
+}
+
+function lineError(line: number, problem: string, value: unknown): UserInputError {
+  return new UserInputError(`line ${line}: ${problem} (${formatValue(value)})`);
+}
+
+/** Parses one line's structure; a bad field is thrown as RewardInputError (field, problem, value). */
+export function parseLine(source: string, line: number, flags: RangeFlags): AdjustRequest {
+  let parsed: unknown;
+  try {
+    parsed = parseStrictJson(source, `line ${line}`);
+  } catch (error) {
+    if (!(error instanceof StrictJsonError)) throw error;
+    // A syntax error shows the line itself; deep nesting and duplicate keys say what and where.
+    if (error.kind === 'syntax') throw lineError(line, `not valid JSON at ${error.where}`, source);
+    throw new UserInputError(error.message);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw lineError(line, 'not a JSON object like {"rewards": [0.2, 0.9]}', parsed);
+  }
+  const fields = parsed as Record<string, unknown>;
+  for (const key in fields) {
+    if (!LINE_FIELDS.includes(key)) {
+      throw lineError(line, `unknown field, expected ${LINE_FIELDS.join(', ')}`, key);
+    }
+  }
+  if (fields.rewards === undefined) throw new RewardInputError('rewards', 'is missing', parsed);
+  const rewards = numberArray('rewards', fields.rewards);
+  const weights = fields.weights === undefined ? undefined : numberArray('weights', fields.weights);
+  const min = fields.min === undefined ? flags.min : finiteNumber('min', fields.min);
+  const max = fields.max === undefined ? flags.max : finiteNumber('max', fields.max);
+  if (min === undefined)
+    throw new RewardInputError('min', 'is missing: give "min" on the line or --min', parsed);
+  if (max === undefined)
+    throw new RewardInputError('max', 'is missing: give "max" on the line or --max', parsed);
+  const request: AdjustRequest = { line, rewards, min, max };
+  if (weights !== undefined) request.weights = weights;
+  return request;
+}
+
+/** The array itself (fresh from the parser) once every entry is a finite number. */
+function numberArray(field: string, value: unknown): number[] {
+  if (!Array.isArray(value)) throw new RewardInputError(field, 'must be an array of numbers', value);
+  for (let i = 0; i < value.length; i++) {
+    const entry: unknown = value[i];
+    if (typeof entry !== 'number' || !Number.isFinite(entry)) finiteNumber(`${field}[${i}]`, entry);
+  }
+  return value as number[];
+}
+
+function finiteNumber(field: string, value: unknown): number {
+  if (typeof value !== 'number') throw new RewardInputError(field, 'is not a number', value);
+  // JSON has no Infinity or NaN: a non-finite number here is a literal too large for a 64-bit float.
+  if (!Number.isFinite(value)) throw new RewardInputError(field, 'is too large for a 64-bit float', value);
+  return value;
+}
