@@ -40,6 +40,16 @@ class Workspace {
   }
 }
 
+/**
+ * span * part / whole, the threshold block's distance from min. Multiplying first keeps the rounding
+ * the answers have always had; when the product overflows (a span near the largest double) dividing
+ * first gives the same value to rounding, since part / whole is at most 1 up to rounding.
+ */
+function thresholdOffset(span: number, part: number, whole: number): number {
+  const product = span * part;
+  return Number.isFinite(product) ? product / whole : span * (part / whole);
+}
+
 /** Sorts `values[0..n)` ascending and permutes `weights[0..n)` along with it. */
 function insertionSortPairs(values: Float64Array, weights: Float64Array, n: number): void {
   for (let k = 1; k < n; k++) {
@@ -169,7 +179,7 @@ function solveUniform(
     return outside;
   }
   // Every copy of the threshold value is among the pivot's copies, everything above them is above it.
-  let t = min + (span * (tau - (n - above))) / equal;
+  let t = min + thresholdOffset(span, tau - (n - above), equal);
   if (t < min) t = min;
   else if (t > max) t = max;
   const answers = ws.answers;
@@ -254,7 +264,7 @@ function solveWeighted(
     }
     if (above + weight > tau) {
       threshold = value;
-      t = min + (span * (tau - above)) / weight;
+      t = min + thresholdOffset(span, tau - above, weight);
       if (t < min) t = min;
       else if (t > max) t = max;
       break;

@@ -12,6 +12,14 @@ export function checkRange(min: number, max: number): void {
     throw new RewardInputError('max', 'must be a finite number', max);
   }
   if (!(min < max)) throw new RewardInputError('min', `must be less than max = ${max}`, min);
+  // The solver works in units of max - min, which must itself be a double.
+  if (!Number.isFinite(max - min)) {
+    throw new RewardInputError(
+      'max',
+      `is too far from min = ${min}: max - min overflows a 64-bit float`,
+      max,
+    );
+  }
 }
 
 /** Checks every reward is a finite number inside [min, max]. `offset` names entries of a flat array. */

@@ -31,6 +31,7 @@ export function weightedMean(values: NumberArray, weights?: NumberArray): number
 
 /** Weighted population variance sum p_i (r_i - mean)^2 / sum p_i, computed in two passes. */
 export function rewardVariance(rewards: NumberArray, weights?: NumberArray): number {
+  if (weights === undefined) return uniformVariance(rewards);
   const mean = weightedMean(rewards, weights);
   const weightOf = weightAccessor(weights);
   let total = 0;
@@ -42,4 +43,19 @@ export function rewardVariance(rewards: NumberArray, weights?: NumberArray): num
     sum += p * d * d;
   }
   return sum / total;
+}
+
+/** rewardVariance without weights, in plain loops (it runs twice per line of `grpovi adjust`). */
+function uniformVariance(rewards: NumberArray): number {
+  const n = rewards.length;
+  if (n === 0) throw new RewardInputError('rewards', 'must not be empty', []);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += rewards[i];
+  const mean = sum / n;
+  let squares = 0;
+  for (let i = 0; i < n; i++) {
+    const d = rewards[i] - mean;
+    squares += d * d;
+  }
+  return squares / n;
 }

@@ -68,12 +68,18 @@ export class AdjustLineProcessor {
       const problem = compareWithReference(request, adjusted);
       if (problem !== null) throw new UserInputError(`line ${line}: --verify failed: ${problem}`, 1);
     }
+    const before = rewardVariance(request.rewards, request.weights);
+    const after = rewardVariance(adjusted, request.weights);
+    // JSON has no Infinity: a range like [0, 1e200] has variances beyond the largest double.
+    if (!Number.isFinite(before) || !Number.isFinite(after)) {
+      throw lineError(
+        line,
+        'the variance is too large for a 64-bit float; scale the rewards and the range down',
+        Number.isFinite(before) ? after : before,
+      );
+    }
     this.count++;
-    return formatResult(
-      adjusted,
-      rewardVariance(request.rewards, request.weights),
-      rewardVariance(adjusted, request.weights),
-    );
+    return formatResult(adjusted, before, after);
   }
 }
 
@@ -100,12 +106,13 @@ function lineError(line: number, problem: string, value: unknown): UserInputErro
 export function parseLine(source: string, line: number, flags: RangeFlags): AdjustRequest {
   let parsed: unknown;
   try {
-    parsed = parseStrictJson(source, `line ${line}`);
+    // The source is named below, only when a line is bad (a string per line costs time).
+    parsed = parseStrictJson(source, 'line');
   } catch (error) {
     if (!(error instanceof StrictJsonError)) throw error;
     // A syntax error shows the line itself; deep nesting and duplicate keys say what and where.
     if (error.kind === 'syntax') throw lineError(line, `not valid JSON at ${error.where}`, source);
-    throw new UserInputError(error.message);
+    throw new UserInputError(`line ${line}: ${error.problem}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw lineError(line, 'not a JSON object like {"rewards": [0.2, 0.9]}', parsed);

@@ -17,7 +17,7 @@ import { UserInputError } from './errors.js';
 import { describeFsError } from './fsErrors.js';
 
 // Text is gathered to about this many characters before each write, and copied in chunks of this size.
-const FLUSH_AT = 1 << 20;
+const FLUSH_AT = 1 << 16;
 
 /**
  * Output that is published only once it is complete: everything written goes to a temporary file, and

@@ -4,8 +4,9 @@
  * overflows the stack of whatever walks it). `parseStrictJson` rejects both, and reports syntax errors
  * with a line and column instead of a character offset.
  *
- * How: a scan over the text checks depth and keys, then the native `JSON.parse` builds the value. The
- * scan only looks at brackets, commas, colons and the strings' ends, so it costs a fraction of the parse.
+ * How: the native `JSON.parse` builds the value; a scan over the text's brackets, commas, colons and
+ * string ends checks depth and keys. The scan runs first on texts with enough brackets to nest too deep,
+ * and otherwise only when counting colons against keys cannot rule duplicates out.
  */
 
 /** The deepest nesting of arrays and objects accepted (the top-level value is depth 1). */
@@ -296,36 +297,20 @@ function syntaxErrorDetail(message: string, text: string, offset: number): strin
  * @example parseStrictJson('{"a": 1, "a": 2}', 'my.json line 1') // throws: my.json line 1: duplicate key "a" at column 10
  */
 export function parseStrictJson(text: string, source: string): unknown {
-  const finding = scan(text);
-  if (finding !== null && finding.kind === 'depth') {
-    throw new StrictJsonError(
-      source,
-      'depth',
-      `nested deeper than ${MAX_JSON_DEPTH} levels`,
-      text,
-      finding.offset,
-    );
-  }
+  // Only a text with more than MAX_JSON_DEPTH brackets can nest too deep; such a text is scanned
+  // before JSON.parse builds anything (a line of a million "[" would otherwise become a million arrays).
+  const scanFirst =
+    countUpTo(text, '[', MAX_JSON_DEPTH + 1) + countUpTo(text, '{', MAX_JSON_DEPTH + 1) > MAX_JSON_DEPTH;
+  let finding = scanFirst ? scan(text) : null;
+  if (finding !== null && finding.kind === 'depth') throw depthError(source, text, finding.offset);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    let offset = syntaxErrorOffset(text);
-    if (offset === -1) {
-      // Not expected (both parsers read RFC 8259), but if it happens V8's own position is the best guess.
-      const position = /at position (\d+)/.exec(message);
-      offset = position === null ? text.length : Number(position[1]);
-    }
-    throw new StrictJsonError(
-      source,
-      'syntax',
-      'not valid JSON',
-      text,
-      offset,
-      syntaxErrorDetail(message, text, offset),
-    );
+    throw syntaxError(source, text, error);
   }
+  // Without the scan, counting is enough to rule duplicates out in the common case; else scan.
+  if (!scanFirst && !certainlyNoDuplicateKey(value, text)) finding = scan(text);
   if (finding !== null) {
     throw new StrictJsonError(
       source,
@@ -336,4 +321,71 @@ export function parseStrictJson(text: string, source: string): unknown {
     );
   }
   return value;
+}
+
+function depthError(source: string, text: string, offset: number): StrictJsonError {
+  return new StrictJsonError(source, 'depth', `nested deeper than ${MAX_JSON_DEPTH} levels`, text, offset);
+}
+
+function syntaxError(source: string, text: string, error: unknown): StrictJsonError {
+  // The locator below recurses once per level: make sure the nesting is bounded first.
+  const finding = scan(text);
+  if (finding !== null && finding.kind === 'depth') return depthError(source, text, finding.offset);
+  const message = error instanceof Error ? error.message : String(error);
+  let offset = syntaxErrorOffset(text);
+  if (offset === -1) {
+    // Not expected (both parsers read RFC 8259), but if it happens V8's own position is the best guess.
+    const position = /at position (\d+)/.exec(message);
+    offset = position === null ? text.length : Number(position[1]);
+  }
+  return new StrictJsonError(
+    source,
+    'syntax',
+    'not valid JSON',
+    text,
+    offset,
+    syntaxErrorDetail(message, text, offset),
+  );
+}
+
+/** How many times `char` occurs in `text`, counting no further than `limit`. */
+function countUpTo(text: string, char: string, limit: number): number {
+  let count = 0;
+  for (let i = text.indexOf(char); i !== -1 && count < limit; i = text.indexOf(char, i + 1)) count++;
+  return count;
+}
+
+/**
+ * True when counting proves the text has no duplicate key. Every key the text spells out is followed by
+ * a colon, so the text has at least as many colons as the parsed objects have keys (one per distinct
+ * name), more if a key repeats or a string holds a colon. Equal counts therefore rule duplicates out;
+ * otherwise the caller scans. The keys are counted without walking arrays when the text has at most
+ * one "{" (then the top-level value is the only object), which is the common case of a JSON Lines row.
+ */
+function certainlyNoDuplicateKey(value: unknown, text: string): boolean {
+  const braces = countUpTo(text, '{', 2);
+  if (braces === 0) return true;
+  let keys = 0;
+  if (braces === 1 && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    for (const key in value) if (Object.hasOwn(value, key)) keys++;
+  } else {
+    keys = countKeys(value);
+  }
+  return countUpTo(text, ':', keys + 1) === keys;
+}
+
+/** The number of keys of every object in a parsed value (nesting already bounded by the caller). */
+function countKeys(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let keys = 0;
+  if (Array.isArray(value)) {
+    for (const entry of value as unknown[]) if (typeof entry === 'object') keys += countKeys(entry);
+    return keys;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    keys++;
+    keys += countKeys(record[key]);
+  }
+  return keys;
 }

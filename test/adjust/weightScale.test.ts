@@ -214,4 +214,48 @@ describe('the weighted solver at every weight scale', () => {
       { numRuns: 200, seed: 1013 },
     );
   });
+
+  it('rewards and range scaled by a power of two up to the largest doubles: the answer scales exactly', () => {
+    // Power-of-two scaling is exact, so z(2^k r; 2^k m, 2^k M) = 2^k z(r; m, M) bit for bit, as long as
+    // nothing overflows; before the fix a span near 1.8e308 overflowed span * (tau - S) and clamped to max.
+    fc.assert(
+      fc.property(groupArb, fc.integer({ min: 0, max: 3 }), fc.boolean(), (group, down, weighted) => {
+        // The largest power of two that keeps the range and its width finite, or a little less.
+        const widest = Math.max(Math.abs(group.min), Math.abs(group.max), group.max - group.min);
+        const scale = slowPowerOfTwo(1023 - binaryExponent(widest) - down);
+        const small = { min: group.min, max: group.max, ...(weighted ? { weights: group.weights } : {}) };
+        const big = {
+          min: group.min * scale,
+          max: group.max * scale,
+          ...(weighted ? { weights: group.weights } : {}),
+        };
+        const expected = Array.from(adjustRewards(group.rewards, small), (z) => z * scale);
+        expect(
+          Array.from(
+            adjustRewards(
+              group.rewards.map((r) => r * scale),
+              big,
+            ),
+          ),
+        ).toEqual(expected);
+      }),
+      { numRuns: 300, seed: 1018 },
+    );
+  });
+
+  it('five tied rewards at the threshold with a span of 2^1023 (the product span * 2.5 overflows)', () => {
+    // tau = 3.5: the top block takes 1, the tied block shares 2.5 over 5, so it stays at half the span.
+    const top = slowPowerOfTwo(1023);
+    const rewards = [top / 2, top / 2, top / 2, top / 2, top / 2, top];
+    expect(Array.from(adjustRewards(rewards, { min: 0, max: top }))).toEqual(rewards);
+    expect(Array.from(adjustRewards(rewards, { min: 0, max: top, weights: [1, 1, 1, 1, 1, 1] }))).toEqual(
+      rewards,
+    );
+  });
+
+  it('a range whose width overflows a double is refused, naming max', () => {
+    expect(() => adjustRewards([0, 1], { min: -1e308, max: 1e308 })).toThrow(
+      'max is too far from min = -1e+308: max - min overflows a 64-bit float (1e+308)',
+    );
+  });
 });
