@@ -54,6 +54,8 @@ export async function* readLineBatches(
       continue;
     }
     if (pending + chunk.indexOf(NEWLINE) > maxLineBytes) throw tooLong();
+    // A line inside the chunk is shorter than the chunk: only a chunk above the limit needs a look.
+    if (chunk.length > maxLineBytes) checkInnerLines(chunk, last, maxLineBytes, nextLine + pieces.length);
     pieces.push(chunk.subarray(0, last));
     const block = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
     yield decode(block);
@@ -75,6 +77,18 @@ function notUtf8(block: Uint8Array, firstLine: number): UserInputError {
     if (!isUtf8(bytes) || end === block.length) {
       const shown = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
       return new UserInputError(`line ${line}: not valid UTF-8 text (${formatValue(shown)})`);
+    }
+    start = end + 1;
+  }
+}
+
+/** Throws for the first line strictly inside `chunk[..last]` (after its first newline) above the limit. */
+function checkInnerLines(chunk: Uint8Array, last: number, maxLineBytes: number, lineOfFirst: number): void {
+  let line = lineOfFirst;
+  for (let start = chunk.indexOf(NEWLINE) + 1; start <= last; line++) {
+    const end = chunk.indexOf(NEWLINE, start);
+    if (end - start > maxLineBytes) {
+      throw new UserInputError(`line ${line + 1}: longer than the limit of ${maxLineBytes} bytes`);
     }
     start = end + 1;
   }
