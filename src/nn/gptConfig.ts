@@ -68,6 +68,6 @@ export function gptParamSpecs(config: GptConfig): ParamSpec[] {
 }
 
 /** Parameter count of a config (tied embeddings counted once). */
-export function countParams(specs: ParamSpec[]): number {
+export function countParams(specs: readonly ParamSpec[]): number {
   return specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 }

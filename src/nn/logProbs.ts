@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { Gpt } from './gpt.js';
+import type { PolicyModel } from './models/policyModel.js';
 import { softmaxEntropy, softmaxStats, tokenLogProbs } from './layers.js';
 import { buildSequenceInput, type SequenceInput } from './sequenceBatch.js';
 
@@ -32,7 +32,7 @@ export function completionInput(batch: CompletionBatch, padId: number): Sequence
  * predicted distribution (not differentiated; a diagnostic).
  */
 export function completionLogProbs(
-  model: Gpt,
+  model: PolicyModel,
   batch: CompletionBatch,
   input: SequenceInput,
   options: { temperature?: number; entropy?: boolean } = {},

@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+<<<<<<< HEAD
 import type { LossNormalization, ObjectiveOptions } from '../grpo/objective.js';
 import type { Gpt } from './gpt.js';
+=======
+import type { ObjectiveOptions } from '../grpo/objective.js';
+import type { PolicyModel } from './models/policyModel.js';
+>>>>>>> 480ab40 (Policy interface (PolicyModel) for grpovi's GPT and Hugging Face decoders; HF gpt2/llama/qwen2 config, weights and tokenizer.json loading; F16/BF16 safetensors widening)
 import { grpoLoss } from './grpoLoss.js';
 import { readFloats } from './layers.js';
 import { type CompletionBatch, completionLogProbs } from './logProbs.js';
@@ -9,7 +14,7 @@ import type { SequenceInput } from './sequenceBatch.js';
 
 /** Per-token log-probabilities (and entropies) of the completions, without gradients. */
 export function scoreLogProbs(
-  model: Gpt,
+  model: PolicyModel,
   batch: CompletionBatch,
   input: SequenceInput,
   options: { temperature: number; entropy?: boolean },
@@ -51,6 +56,7 @@ export interface UpdateResult {
   entropy?: Float32Array;
 }
 
+<<<<<<< HEAD
 /** The loss of one minibatch, its gradients by variable name, and the log-probs it was computed at. */
 export interface MinibatchGradients {
   value: tf.Scalar;
@@ -62,6 +68,12 @@ export interface MinibatchGradients {
 /** The GRPO loss of one minibatch and its gradient in the policy's weights, not applied. */
 export function minibatchGradients(
   model: Gpt,
+=======
+/** Computes the GRPO loss and its gradient on one minibatch and applies one AdamW update. */
+export function policyGradientStep(
+  model: PolicyModel,
+  optimizer: AdamW,
+>>>>>>> 480ab40 (Policy interface (PolicyModel) for grpovi's GPT and Hugging Face decoders; HF gpt2/llama/qwen2 config, weights and tokenizer.json loading; F16/BF16 safetensors widening)
   minibatch: UpdateMinibatch,
   objective: ObjectiveOptions,
   options: { temperature: number; entropy?: boolean; normalization?: LossNormalization },

@@ -225,9 +225,17 @@ export function encodeSafetensors(
   return out;
 }
 
+/** 16-bit float dtypes that `decodeSafetensors` widens to F32 when asked (Hugging Face checkpoints). */
+type HalfDtype = 'F16' | 'BF16';
+
+export interface DecodeOptions {
+  /** Read F16 and BF16 tensors, returned as exact F32 values (default: refuse them). */
+  widenHalfFloats?: boolean;
+}
+
 interface HeaderEntry {
   name: string;
-  dtype: SafetensorsDtype;
+  dtype: SafetensorsDtype | HalfDtype;
   shape: number[];
   begin: number;
   end: number;
@@ -240,7 +248,11 @@ interface HeaderEntry {
  * Returns fresh, aligned typed arrays (the input may be unaligned). Unknown extra fields inside a tensor
  * entry are ignored.
  */
-export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSafetensors {
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  source: string,
+  options: DecodeOptions = {},
+): DecodedSafetensors {
   const fail = (problem: string): never => {
     throw new CheckpointError(source, problem);
   };
@@ -284,7 +296,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
     if (name === METADATA_KEY) {
       metadata = parseMetadata(value, fail);
     } else {
-      entries.push(parseEntry(name, value, data.length, fail));
+      entries.push(parseEntry(name, value, data.length, fail, options.widenHalfFloats === true));
     }
   }
   checkTiling(entries, data.length, fail);
@@ -292,14 +304,44 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
   const tensors = Object.fromEntries(
     entries.map((e): [string, NamedTensor] => [
       e.name,
-      {
-        dtype: e.dtype,
-        shape: e.shape,
-        data: bytesToTyped(e.dtype, data.subarray(e.begin, e.end), elementCount(e.shape)),
-      },
+      e.dtype === 'F16' || e.dtype === 'BF16'
+        ? {
+            dtype: 'F32',
+            shape: e.shape,
+            data: widenHalf(e.dtype, data.subarray(e.begin, e.end), elementCount(e.shape)),
+          }
+        : {
+            dtype: e.dtype,
+            shape: e.shape,
+            data: bytesToTyped(e.dtype, data.subarray(e.begin, e.end), elementCount(e.shape)),
+          },
     ]),
   );
   return { tensors, metadata };
+}
+
+/**
+ * Little-endian 16-bit floats as F32 (every F16 and BF16 value is exact in F32). BF16 is the top half
+ * of an F32's bits; F16 has 5 exponent bits (bias 15) and 10 mantissa bits, with subnormals.
+ */
+function widenHalf(dtype: HalfDtype, bytes: Uint8Array, count: number): Float32Array {
+  const out = new Float32Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dtype === 'BF16') {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+    return out;
+  }
+  for (let i = 0; i < count; i++) {
+    const h = view.getUint16(2 * i, true);
+    const sign = h & 0x8000 ? -1 : 1;
+    const exponent = (h >> 10) & 0x1f;
+    const mantissa = h & 0x3ff;
+    if (exponent === 0) out[i] = sign * mantissa * 2 ** -24;
+    else if (exponent === 31) out[i] = mantissa === 0 ? sign * Infinity : NaN;
+    else out[i] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+  }
+  return out;
 }
 
 function parseMetadata(value: unknown, fail: (problem: string) => never): Record<string, string> {
@@ -320,6 +362,7 @@ function parseEntry(
   value: unknown,
   dataLength: number,
   fail: (problem: string) => never,
+  widenHalfFloats = false,
 ): HeaderEntry {
   const label = `tensor ${JSON.stringify(name)}`;
   if (!isPlainObject(value)) {
@@ -331,7 +374,8 @@ function parseEntry(
   }
 
   const dtype = entry.dtype;
-  if (!isDtype(dtype)) {
+  const half = widenHalfFloats && (dtype === 'F16' || dtype === 'BF16');
+  if (!isDtype(dtype) && !half) {
     if (typeof dtype === 'string' && OTHER_FORMAT_DTYPES.has(dtype)) {
       fail(`${label} has dtype "${dtype}", which this reader does not support (supported: ${SUPPORTED})`);
     }
@@ -352,10 +396,10 @@ function parseEntry(
     );
   }
   const [begin, end] = offsets as [number, number];
-  const typedDtype = dtype as SafetensorsDtype;
+  const typedDtype = dtype as SafetensorsDtype | HalfDtype;
   const typedShape = shape as number[];
   if (begin > end) fail(`${label} has data_offsets [${begin}, ${end}] whose begin is after its end`);
-  const needed = elementCount(typedShape) * DTYPES[typedDtype].bytes;
+  const needed = elementCount(typedShape) * (half ? 2 : DTYPES[typedDtype as SafetensorsDtype].bytes);
   if (end - begin !== needed) {
     fail(
       `${label} has data_offsets [${begin}, ${end}] but shape ${formatShape(typedShape)} of ${typedDtype} needs ${needed} bytes`,

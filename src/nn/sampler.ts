@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../util/rng.js';
-import type { Gpt, KvCache } from './gpt.js';
+import type { KvCache } from './gpt.js';
+import type { PolicyModel } from './models/policyModel.js';
 import { readFloats } from './layers.js';
 import { buildDecodeInput, buildSequenceInput, padPrompts, type SequenceInput } from './sequenceBatch.js';
 import { penalizeRepetitions, sampleToken, softmaxRow, type TokenSamplingOptions } from './tokenSampling.js';
@@ -37,7 +38,7 @@ export interface Generation {
  * `temperature` null, the raw logits instead.
  */
 function lastProbabilities(
-  model: Gpt,
+  model: PolicyModel,
   projection: tf.Tensor2D,
   hidden: tf.Tensor2D,
   rows: number,
@@ -61,7 +62,7 @@ function lastProbabilities(
  * attends to the cached keys and values. Rows stop at EOS; the batch stops when all rows have.
  */
 export function generate(
-  model: Gpt,
+  model: PolicyModel,
   prompts: readonly (readonly number[])[],
   options: GenerateOptions,
 ): Generation {

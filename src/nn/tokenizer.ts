@@ -29,7 +29,8 @@ export interface TokenizerJson {
 }
 
 export interface Tokenizer {
-  readonly kind: TokenizerKind;
+  /** `tokenizer.json` for Hugging Face tokenizers (see hfTokenizer.ts), which are saved as their own files. */
+  readonly kind: TokenizerKind | 'tokenizer.json';
   readonly vocabSize: number;
   readonly padId: number;
   readonly eosId: number;
@@ -42,6 +43,7 @@ export interface Tokenizer {
   tokenToString(id: number): string;
   /** The id of a vocabulary entry (including the specials' own spellings), or undefined. */
   tokenToId(token: string): number | undefined;
+  /** The form model.json stores (word and char tokenizers; a tokenizer.json one throws: it has its own files). */
   toJSON(): TokenizerJson;
 }
 

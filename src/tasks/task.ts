@@ -1,4 +1,4 @@
-import type { Gpt } from '../nn/gpt.js';
+import type { PolicyModel } from '../nn/models/policyModel.js';
 import type { Tokenizer } from '../nn/tokenizer.js';
 import type { RewardFunction, WeightedReward } from '../rewards/rewardFunction.js';
 import type { TrainConfigInput } from '../train/config.js';
@@ -12,7 +12,7 @@ export interface Task {
   description: string;
   tokenizer: Tokenizer;
   /** The starting policy, trainable. Tasks without a shipped policy initialize one from the seed. */
-  createPolicy(seed: number, config: TaskPolicyOptions): Gpt;
+  createPolicy(seed: number, config: TaskPolicyOptions): PolicyModel;
   trainPrompts: readonly string[];
   evalPrompts: readonly string[];
   rewards: readonly WeightedReward[];

@@ -1,4 +1,4 @@
-import type { Gpt } from '../nn/gpt.js';
+import type { PolicyModel } from '../nn/models/policyModel.js';
 import { type CompletionBatch, completionInput } from '../nn/logProbs.js';
 import { type Generation, generate } from '../nn/sampler.js';
 import type { SequenceInput } from '../nn/sequenceBatch.js';
@@ -25,7 +25,7 @@ export interface SamplingSettings {
 
 /** Samples `groupSize` completions for each prompt from the policy. */
 export function rollout(
-  policy: Gpt,
+  policy: PolicyModel,
   tokenizer: Tokenizer,
   prompts: readonly string[],
   groupSize: number,

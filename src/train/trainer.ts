@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { fracRewardZeroStd, groupAdvantages, meanGroupStd, sampleStd } from '../grpo/advantages.js';
 import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
 import { describeBackend, selectBackend } from '../nn/backend.js';
-import { Gpt } from '../nn/gpt.js';
 import { countParams } from '../nn/gptConfig.js';
-import { loadModelDir, modelDirFiles } from '../nn/modelDir.js';
+import type { PolicyModel } from '../nn/models/policyModel.js';
+import { loadPolicyWeights, policyFolderFiles } from '../nn/models/policyFolder.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { scoreLogProbs } from '../nn/policyUpdate.js';
 import { combinedRange, scoreCompletions } from '../rewards/rewardFunction.js';
@@ -116,11 +116,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let startStep = 0;
     if (options.resumeFrom !== undefined) {
       const { checkpointDir } = locateCheckpoint(options.resumeFrom);
-      const saved = loadModelDir(checkpointDir, 'policy');
-      const restored = Gpt.fromTensors(saved.config, saved.tensors, {
-        trainable: false,
-        source: join(checkpointDir, 'model.safetensors'),
-      });
+      const restored = loadPolicyWeights(checkpointDir);
       policy.assign(restored);
       restored.dispose();
       const { state, optimizer: moments } = readRunCheckpoint(checkpointDir);
@@ -189,8 +185,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 interface StepContext {
   config: TrainConfig;
   task: Task;
-  policy: Gpt;
-  reference: Gpt;
+  policy: PolicyModel;
+  reference: PolicyModel;
   optimizer: AdamW;
   samplingRng: Rng;
   stream: PromptStream;
@@ -318,12 +314,11 @@ async function evaluate(ctx: StepContext): Promise<Partial<MetricsRow>> {
 }
 
 function saveCheckpoint(ctx: StepContext, outDir: string, step: number): string {
-  const files = modelDirFiles({
-    kind: 'policy',
-    config: ctx.policy.config,
-    tokenizer: ctx.task.tokenizer,
-    tensors: ctx.policy.toTensors(),
-    info: { task: ctx.task.name, algo: ctx.config.algo, seed: ctx.config.seed, step },
+  const files = policyFolderFiles(ctx.policy, ctx.task.tokenizer, {
+    task: ctx.task.name,
+    algo: ctx.config.algo,
+    seed: ctx.config.seed,
+    step,
   });
   return writeRunCheckpoint(
     outDir,
