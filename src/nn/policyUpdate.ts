@@ -1,11 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-<<<<<<< HEAD
 import type { LossNormalization, ObjectiveOptions } from '../grpo/objective.js';
-import type { Gpt } from './gpt.js';
-=======
-import type { ObjectiveOptions } from '../grpo/objective.js';
 import type { PolicyModel } from './models/policyModel.js';
->>>>>>> 480ab40 (Policy interface (PolicyModel) for grpovi's GPT and Hugging Face decoders; HF gpt2/llama/qwen2 config, weights and tokenizer.json loading; F16/BF16 safetensors widening)
 import { grpoLoss } from './grpoLoss.js';
 import { readFloats } from './layers.js';
 import { type CompletionBatch, completionLogProbs } from './logProbs.js';
@@ -56,7 +51,6 @@ export interface UpdateResult {
   entropy?: Float32Array;
 }
 
-<<<<<<< HEAD
 /** The loss of one minibatch, its gradients by variable name, and the log-probs it was computed at. */
 export interface MinibatchGradients {
   value: tf.Scalar;
@@ -67,13 +61,7 @@ export interface MinibatchGradients {
 
 /** The GRPO loss of one minibatch and its gradient in the policy's weights, not applied. */
 export function minibatchGradients(
-  model: Gpt,
-=======
-/** Computes the GRPO loss and its gradient on one minibatch and applies one AdamW update. */
-export function policyGradientStep(
   model: PolicyModel,
-  optimizer: AdamW,
->>>>>>> 480ab40 (Policy interface (PolicyModel) for grpovi's GPT and Hugging Face decoders; HF gpt2/llama/qwen2 config, weights and tokenizer.json loading; F16/BF16 safetensors widening)
   minibatch: UpdateMinibatch,
   objective: ObjectiveOptions,
   options: { temperature: number; entropy?: boolean; normalization?: LossNormalization },
@@ -109,7 +97,7 @@ export function policyGradientStep(
 
 /** Computes the GRPO loss and its gradient on one minibatch and applies one AdamW update. */
 export function policyGradientStep(
-  model: Gpt,
+  model: PolicyModel,
   optimizer: AdamW,
   minibatch: UpdateMinibatch,
   objective: ObjectiveOptions,
@@ -138,7 +126,7 @@ export interface AccumulatedPart {
  * loss of the optimizer step.
  */
 export function accumulatedPolicyStep(
-  model: Gpt,
+  model: PolicyModel,
   optimizer: AdamW,
   minibatches: readonly UpdateMinibatch[],
   objective: ObjectiveOptions,
