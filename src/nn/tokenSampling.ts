@@ -1,4 +1,5 @@
 import type { Rng } from '../util/rng.js';
+import { mostLikelyTokens } from './topTokens.js';
 
 /** How one next token is drawn from a row of probabilities. */
 export interface TokenSamplingOptions {
@@ -73,10 +74,15 @@ export function sampleToken(
   const minP = options.minP ?? 0;
   let token: number;
   if ((topK > 0 && topK < vocab) || topP < 1 || minP > 0) {
-    const order = Array.from({ length: vocab }, (_, i) => i).sort(
-      (a, b) => probs[offset + b] - probs[offset + a] || a - b,
-    );
     let count = topK > 0 ? Math.min(topK, vocab) : vocab;
+    // Enough of the sorted order for each warper: top-k's tokens (and their mass), else top-p's
+    // prefix, and every token min-p could keep.
+    let max = 0;
+    if (minP > 0) for (let i = 0; i < vocab; i++) max = Math.max(max, probs[offset + i]);
+    const order = mostLikelyTokens(probs, offset, vocab, count, {
+      mass: count === vocab && topP < 1 ? topP : Infinity,
+      floor: minP * max,
+    });
     if (topP < 1) {
       // As HF's TopPLogitsWarper after TopKLogitsWarper: p is a share of the mass top-k kept.
       let target = topP;
@@ -98,7 +104,8 @@ export function sampleToken(
       // The order is by probability, so the tokens min-p keeps are a prefix (the likeliest always stays).
       const threshold = minP * probs[offset + order[0]];
       let kept = 1;
-      while (kept < count && probs[offset + order[kept]] >= threshold) kept++;
+      const known = Math.min(count, order.length);
+      while (kept < known && probs[offset + order[kept]] >= threshold) kept++;
       count = kept;
     }
     let kept = 0;
