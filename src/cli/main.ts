@@ -6,6 +6,7 @@ import { registerAdjust } from './commands/adjust.js';
 import { registerCompare } from './commands/compare.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
+import { registerExport } from './commands/export.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerReport } from './commands/report.js';
 import { registerTrain } from './commands/train.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerCompare(program);
   registerDashboard(program);
   registerDemo(program);
+  registerExport(program);
   registerReport(program);
   registerPretrain(program);
   registerTrain(program);

@@ -32,7 +32,12 @@ export class HfTokenizer implements Tokenizer {
   readonly tokenizerConfigJson: string | undefined;
   private readonly tokenizer: TokenizerJs;
 
-  constructor(tokenizerJson: string, tokenizerConfigJson: string | undefined, ids: ConfigSpecialIds, source: string) {
+  constructor(
+    tokenizerJson: string,
+    tokenizerConfigJson: string | undefined,
+    ids: ConfigSpecialIds,
+    source: string,
+  ) {
     const parse = (text: string, name: string): Record<string, unknown> => {
       let value: unknown;
       try {
@@ -41,11 +46,15 @@ export class HfTokenizer implements Tokenizer {
         throw new CheckpointError(`${source}/${name}`, `is not valid JSON (${(error as Error).message})`);
       }
       if (typeof value !== 'object' || value === null || Array.isArray(value))
-        throw new CheckpointError(`${source}/${name}`, `must hold a JSON object (${describeJsonValue(value)})`);
+        throw new CheckpointError(
+          `${source}/${name}`,
+          `must hold a JSON object (${describeJsonValue(value)})`,
+        );
       return value as Record<string, unknown>;
     };
     const json = parse(tokenizerJson, 'tokenizer.json');
-    const config = tokenizerConfigJson === undefined ? {} : parse(tokenizerConfigJson, 'tokenizer_config.json');
+    const config =
+      tokenizerConfigJson === undefined ? {} : parse(tokenizerConfigJson, 'tokenizer_config.json');
     try {
       this.tokenizer = new TokenizerJs(json, config);
     } catch (error) {
@@ -60,12 +69,18 @@ export class HfTokenizer implements Tokenizer {
       if (typeof text !== 'string') return undefined;
       const id = this.tokenizer.token_to_id(text);
       if (id === undefined)
-        throw new CheckpointError(`${source}/tokenizer_config.json`, `"${field}" ${JSON.stringify(text)} is not a token of tokenizer.json`);
+        throw new CheckpointError(
+          `${source}/tokenizer_config.json`,
+          `"${field}" ${JSON.stringify(text)} is not a token of tokenizer.json`,
+        );
       return id;
     };
     const eos = ids.eosId ?? fromConfig('eos_token');
     if (eos === undefined)
-      throw new CheckpointError(source, 'no EOS token: config.json has no "eos_token_id" and tokenizer_config.json no "eos_token"');
+      throw new CheckpointError(
+        source,
+        'no EOS token: config.json has no "eos_token_id" and tokenizer_config.json no "eos_token"',
+      );
     this.eosId = eos;
     this.bosId = ids.bosId ?? fromConfig('bos_token');
     this.padId = ids.padId ?? fromConfig('pad_token') ?? eos;
@@ -73,7 +88,11 @@ export class HfTokenizer implements Tokenizer {
   }
 
   encode(text: string): number[] {
-    return this.tokenizer.encode(text).ids;
+    const ids = this.tokenizer.encode(text).ids;
+    // @huggingface/tokenizers 0.2 runs WordLevel models without their unk_token (unknown words come
+    // out as undefined); transformers' tokenizers library maps them to the unk id.
+    for (let i = 0; i < ids.length; i++) if (ids[i] === undefined) ids[i] = this.unkId;
+    return ids;
   }
 
   decode(ids: ArrayLike<number>): string {
@@ -100,6 +119,8 @@ export class HfTokenizer implements Tokenizer {
 
   /** Refused: a Hugging Face model is saved as a Hugging Face folder, with tokenizer.json as it was read. */
   toJSON(): TokenizerJson {
-    throw new TypeError('a tokenizer.json tokenizer is saved as tokenizer.json, not inside a grpovi model.json');
+    throw new TypeError(
+      'a tokenizer.json tokenizer is saved as tokenizer.json, not inside a grpovi model.json',
+    );
   }
 }

@@ -23,15 +23,20 @@ function findNumpyPython(): string | undefined {
 
 export const PYTHON = findNumpyPython();
 /** Why the fixture tests are skipped, for the skip message. */
-export const SKIP_REASON = 'needs a Python with NumPy (Debian: apt-get install python3-numpy; or set GRPOVI_NUMPY_PYTHON)';
+export const SKIP_REASON =
+  'needs a Python with NumPy (Debian: apt-get install python3-numpy; or set GRPOVI_NUMPY_PYTHON)';
 if (PYTHON === undefined) console.warn(`Hugging Face fixture tests skipped: ${SKIP_REASON}`);
 
 /** Writes the fixture folders into a fresh temporary folder; returns it and a cleanup. */
 export function makeFixtures(only?: string[]): { root: string; cleanup: () => void } {
   const root = mkdtempSync(join(tmpdir(), 'grpovi-hf-'));
-  execFileSync(PYTHON as string, [join(SCRIPTS, 'make_fixtures.py'), '--out', root, ...(only ? ['--only', ...only] : [])], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    PYTHON as string,
+    [join(SCRIPTS, 'make_fixtures.py'), '--out', root, ...(only ? ['--only', ...only] : [])],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
 }
 
@@ -43,9 +48,21 @@ export interface ReferenceResult {
 }
 
 /** Runs the NumPy reference on a folder. */
-export function reference(folder: string, prompts: number[][], newTokens = 8, withLogits = false): ReferenceResult {
+export function reference(
+  folder: string,
+  prompts: number[][],
+  newTokens = 8,
+  withLogits = false,
+): ReferenceResult {
   const logitsPath = join(folder, '..', `.${Date.now()}-${Math.random().toString(36).slice(2)}.f32`);
-  const args = [join(SCRIPTS, 'reference.py'), folder, '--prompts', JSON.stringify(prompts), '--new-tokens', String(newTokens)];
+  const args = [
+    join(SCRIPTS, 'reference.py'),
+    folder,
+    '--prompts',
+    JSON.stringify(prompts),
+    '--new-tokens',
+    String(newTokens),
+  ];
   if (withLogits) args.push('--logits', logitsPath);
   const out = JSON.parse(execFileSync(PYTHON as string, args, { encoding: 'utf8' })) as ReferenceResult;
   if (withLogits) {

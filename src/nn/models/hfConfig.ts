@@ -63,7 +63,11 @@ const ACTIVATION_ALIASES: Record<string, HfActivation> = {
 
 /** Whether a parsed JSON object looks like a Hugging Face model config (has `model_type`). */
 export function isHfConfig(json: unknown): boolean {
-  return typeof json === 'object' && json !== null && typeof (json as { model_type?: unknown }).model_type === 'string';
+  return (
+    typeof json === 'object' &&
+    json !== null &&
+    typeof (json as { model_type?: unknown }).model_type === 'string'
+  );
 }
 
 /** Reads and checks a config.json object; every problem is a CheckpointError naming `source` and the field. */
@@ -127,7 +131,8 @@ export function parseHfConfig(json: unknown, source: string): HfDecoderConfig {
 
   if (type === 'gpt2') {
     // GPT-2 options that change the computation and that this implementation does not have.
-    if (c.scale_attn_by_inverse_layer_idx === true) fail('"scale_attn_by_inverse_layer_idx" true is not supported');
+    if (c.scale_attn_by_inverse_layer_idx === true)
+      fail('"scale_attn_by_inverse_layer_idx" true is not supported');
     if (c.scale_attn_weights === false) fail('"scale_attn_weights" false is not supported');
     if (c.add_cross_attention === true) fail('"add_cross_attention" true is not supported');
     const width = int('n_embd');
@@ -162,7 +167,8 @@ export function parseHfConfig(json: unknown, source: string): HfDecoderConfig {
   const width = int('hidden_size');
   const heads = int('num_attention_heads');
   const kvHeads = int('num_key_value_heads', heads);
-  if (heads % kvHeads !== 0) fail(`"num_key_value_heads" ${kvHeads} must divide "num_attention_heads" ${heads}`);
+  if (heads % kvHeads !== 0)
+    fail(`"num_key_value_heads" ${kvHeads} must divide "num_attention_heads" ${heads}`);
   if (c.head_dim === undefined && width % heads !== 0)
     fail(`"num_attention_heads" ${heads} must divide "hidden_size" ${width} (or set "head_dim")`);
   const headWidth = int('head_dim', width / heads);
@@ -226,6 +232,7 @@ function readRope(c: Record<string, unknown>, fail: (problem: string) => never):
     if (field === 'rope_parameters' && v.rope_theta !== undefined) theta = v.rope_theta;
   }
   theta ??= 10000;
-  if (typeof theta !== 'number' || !(theta > 0)) fail(`"rope_theta" must be a positive number (${describeJsonValue(theta)})`);
+  if (typeof theta !== 'number' || !(theta > 0))
+    fail(`"rope_theta" must be a positive number (${describeJsonValue(theta)})`);
   return theta as number;
 }

@@ -55,7 +55,11 @@ function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
  * [-x2, x1], the angle of pair i at position p being p * theta^(-2i / headWidth). Angles in float64
  * here (transformers: float32); the difference is far below float32 rounding of the result.
  */
-function ropeTables(positions: Int32Array, headWidth: number, theta: number): { cos: Float32Array; sin: Float32Array } {
+function ropeTables(
+  positions: Int32Array,
+  headWidth: number,
+  theta: number,
+): { cos: Float32Array; sin: Float32Array } {
   const half = headWidth / 2;
   const cos = new Float32Array(positions.length * headWidth);
   const sin = new Float32Array(positions.length * headWidth);
@@ -73,13 +77,23 @@ function ropeTables(positions: Int32Array, headWidth: number, theta: number): { 
   return { cos, sin };
 }
 
-function applyRope(x: tf.Tensor, rows: number, heads: number, headWidth: number, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+function applyRope(
+  x: tf.Tensor,
+  rows: number,
+  heads: number,
+  headWidth: number,
+  cos: tf.Tensor,
+  sin: tf.Tensor,
+): tf.Tensor {
   const half = headWidth / 2;
   const v = x.reshape([rows, heads, headWidth]);
   const x1 = v.slice([0, 0, 0], [rows, heads, half]);
   const x2 = v.slice([0, 0, half], [rows, heads, half]);
   const rotated = tf.concat([tf.neg(x2), x1], 2);
-  return v.mul(cos).add(rotated.mul(sin)).reshape([rows, heads * headWidth]);
+  return v
+    .mul(cos)
+    .add(rotated.mul(sin))
+    .reshape([rows, heads * headWidth]);
 }
 
 function initialValues(spec: HfParamSpec, depth: number, rng: Rng): Float32Array {
@@ -139,7 +153,12 @@ export class HfDecoder implements PolicyModel {
     tensors: Record<string, NamedTensor>,
     options: { trainable?: boolean; source?: string } = {},
   ): HfDecoder {
-    return HfDecoder.build(config, tensors, { trainable: options.trainable, source: options.source ?? 'tensors' }, 'own');
+    return HfDecoder.build(
+      config,
+      tensors,
+      { trainable: options.trainable, source: options.source ?? 'tensors' },
+      'own',
+    );
   }
 
   private static build(
@@ -176,7 +195,11 @@ export class HfDecoder implements PolicyModel {
   toTensors(): Record<string, NamedTensor> {
     const out: Record<string, NamedTensor> = {};
     for (const spec of this.specs) {
-      out[spec.name] = { dtype: 'F32', shape: spec.shape, data: this.param(spec.name).dataSync() as Float32Array };
+      out[spec.name] = {
+        dtype: 'F32',
+        shape: spec.shape,
+        data: this.param(spec.name).dataSync() as Float32Array,
+      };
     }
     return out;
   }
@@ -220,7 +243,8 @@ export class HfDecoder implements PolicyModel {
   }
 
   assign(from: PolicyModel): void {
-    if (!(from instanceof HfDecoder)) throw new TypeError('a Hugging Face model can only take the weights of another');
+    if (!(from instanceof HfDecoder))
+      throw new TypeError('a Hugging Face model can only take the weights of another');
     for (const spec of this.specs) {
       const p = this.param(spec.name);
       if (!(p instanceof tf.Variable)) throw new Error(`parameter ${spec.name} is not trainable`);
@@ -238,7 +262,9 @@ export class HfDecoder implements PolicyModel {
   }
 
   outputProjection(): tf.Tensor2D {
-    return tf.transpose(this.config.tiedEmbeddings ? this.embedding() : this.param('lm_head.weight')) as tf.Tensor2D;
+    return tf.transpose(
+      this.config.tiedEmbeddings ? this.embedding() : this.param('lm_head.weight'),
+    ) as tf.Tensor2D;
   }
 
   logits(hidden: tf.Tensor2D, projection?: tf.Tensor2D): tf.Tensor2D {
@@ -283,7 +309,10 @@ export class HfDecoder implements PolicyModel {
       const attended = this.attention(normed, l, B, T, biasTensor, rope, past?.[l]);
       present.push({ k: attended.k, v: attended.v });
       x = x.add(attended.out);
-      const normed2 = this.norm(x, family === 'gpt2' ? `h.${l}.ln_2` : `layers.${l}.post_attention_layernorm`);
+      const normed2 = this.norm(
+        x,
+        family === 'gpt2' ? `h.${l}.ln_2` : `layers.${l}.post_attention_layernorm`,
+      );
       x = x.add(this.mlp(normed2, l));
     }
     const normed = this.norm(x, family === 'gpt2' ? 'ln_f' : 'norm');
@@ -293,7 +322,8 @@ export class HfDecoder implements PolicyModel {
 
   private norm(x: tf.Tensor, prefix: string): tf.Tensor {
     const eps = this.config.normEps;
-    if (this.config.family === 'gpt2') return layerNorm(x, this.param(`${prefix}.weight`), this.param(`${prefix}.bias`), eps);
+    if (this.config.family === 'gpt2')
+      return layerNorm(x, this.param(`${prefix}.weight`), this.param(`${prefix}.bias`), eps);
     return rmsNorm(x, this.param(`${prefix}.weight`), eps);
   }
 
@@ -321,11 +351,16 @@ export class HfDecoder implements PolicyModel {
     const { heads, kvHeads, headWidth } = this.config;
     if (this.config.family === 'gpt2') {
       const a = `h.${layer}.attn`;
-      const [q, k, v] = tf.split(linear(x, this.param(`${a}.c_attn.weight`), this.param(`${a}.c_attn.bias`)), 3, 1);
+      const [q, k, v] = tf.split(
+        linear(x, this.param(`${a}.c_attn.weight`), this.param(`${a}.c_attn.bias`)),
+        3,
+        1,
+      );
       return [q, k, v];
     }
     const a = `layers.${layer}.self_attn`;
-    const proj = (name: string) => project(x, this.param(`${a}.${name}.weight`), this.optional(`${a}.${name}.bias`));
+    const proj = (name: string) =>
+      project(x, this.param(`${a}.${name}.weight`), this.optional(`${a}.${name}.bias`));
     let q: tf.Tensor = proj('q_proj');
     let k: tf.Tensor = proj('k_proj');
     const v = proj('v_proj');
@@ -361,10 +396,14 @@ export class HfDecoder implements PolicyModel {
     const vCached = past ? (tf.concat([past.v, vPart], 0) as tf.Tensor3D) : vPart;
     const S = kCached.shape[0];
     const repeat = heads / kvHeads;
+    // Rank 4 at most: TF.js has no tile gradient for rank 5.
     const expand = (t: tf.Tensor3D): tf.Tensor3D =>
       repeat === 1
         ? t
-        : (t.reshape([S, B, kvHeads, 1, headWidth]).tile([1, 1, 1, repeat, 1]).reshape([S, groups, headWidth]) as tf.Tensor3D);
+        : (t
+            .reshape([S * B, kvHeads, 1, headWidth])
+            .tile([1, 1, repeat, 1])
+            .reshape([S, groups, headWidth]) as tf.Tensor3D);
     const k = expand(kCached);
     const v = expand(vCached);
     const queries = qPart.mul(1 / Math.sqrt(headWidth));
@@ -385,7 +424,11 @@ export class HfDecoder implements PolicyModel {
     const merged = mixed.reshape([T * B, heads * headWidth]);
     const out =
       this.config.family === 'gpt2'
-        ? linear(merged, this.param(`h.${layer}.attn.c_proj.weight`), this.param(`h.${layer}.attn.c_proj.bias`))
+        ? linear(
+            merged,
+            this.param(`h.${layer}.attn.c_proj.weight`),
+            this.param(`h.${layer}.attn.c_proj.bias`),
+          )
         : project(
             merged,
             this.param(`layers.${layer}.self_attn.o_proj.weight`),

@@ -11,7 +11,12 @@ export const HF_CONFIG_FILE = 'config.json';
 export const HF_WEIGHTS_FILE = 'model.safetensors';
 export const HF_INDEX_FILE = 'model.safetensors.index.json';
 /** Tokenizer and generation files copied as they are between folders. */
-const SIDE_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json'];
+const SIDE_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'generation_config.json',
+];
 
 /** A Hugging Face model folder as read: config, weights (body prefix removed, file layout), tokenizer. */
 export interface HfFolder {
@@ -42,7 +47,10 @@ function readText(path: string): string {
     return readFileSync(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CheckpointError(path, code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? String(error)})`);
+    throw new CheckpointError(
+      path,
+      code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? String(error)})`,
+    );
   }
 }
 
@@ -67,15 +75,24 @@ function readWeights(dir: string): Record<string, NamedTensor> {
     decodeSafetensors(new Uint8Array(readFileSync(path)), path, { widenHalfFloats: true }).tensors;
   if (existsSync(single)) return decode(single);
   if (!existsSync(indexPath))
-    throw new CheckpointError(dir, `has neither ${HF_WEIGHTS_FILE} nor ${HF_INDEX_FILE} (only safetensors weights are read)`);
+    throw new CheckpointError(
+      dir,
+      `has neither ${HF_WEIGHTS_FILE} nor ${HF_INDEX_FILE} (only safetensors weights are read)`,
+    );
   const index = readJsonObject(indexPath);
   const map = index.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map))
-    throw new CheckpointError(indexPath, `"weight_map" must be an object of tensor names to files (${describeJsonValue(map)})`);
+    throw new CheckpointError(
+      indexPath,
+      `"weight_map" must be an object of tensor names to files (${describeJsonValue(map)})`,
+    );
   const byFile = new Map<string, string[]>();
   for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
     if (typeof file !== 'string' || basename(file) !== file)
-      throw new CheckpointError(indexPath, `"weight_map"."${name}" must name a file in the folder (${describeJsonValue(file)})`);
+      throw new CheckpointError(
+        indexPath,
+        `"weight_map"."${name}" must name a file in the folder (${describeJsonValue(file)})`,
+      );
     byFile.set(file, [...(byFile.get(file) ?? []), name]);
   }
   const tensors: Record<string, NamedTensor> = {};
@@ -111,9 +128,13 @@ function canonicalTensors(
   const out: Record<string, NamedTensor> = {};
   for (const [key, tensor] of Object.entries(raw)) {
     const name = key.startsWith(prefix) ? key.slice(prefix.length) : key;
-    if (BUFFER.test(name)) continue;
+    // Buffers, and the copy of the embedding that some tied files carry as lm_head.
+    if (BUFFER.test(name) || (name === 'lm_head.weight' && config.tiedEmbeddings)) continue;
     if (!expected.has(name) && !heads.has(name))
-      throw new CheckpointError(source, `tensor "${key}" is not a parameter of ${config.architecture} with this config.json`);
+      throw new CheckpointError(
+        source,
+        `tensor "${key}" is not a parameter of ${config.architecture} with this config.json`,
+      );
     out[name] = tensor;
   }
   return out;
@@ -121,7 +142,8 @@ function canonicalTensors(
 
 /** Reads a Hugging Face folder; every problem is a CheckpointError naming the file and field. */
 export function readHfFolder(dir: string): HfFolder {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CheckpointError(dir, 'model folder not found');
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new CheckpointError(dir, 'model folder not found');
   const configPath = join(dir, HF_CONFIG_FILE);
   const rawConfig = readJsonObject(configPath);
   const config = parseHfConfig(rawConfig, configPath);
@@ -130,7 +152,10 @@ export function readHfFolder(dir: string): HfFolder {
   const sideFiles: Record<string, string> = {};
   for (const name of SIDE_FILES) if (existsSync(join(dir, name))) sideFiles[name] = readText(join(dir, name));
   if (sideFiles['tokenizer.json'] === undefined)
-    throw new CheckpointError(tokenizerPath, 'file not found (grpovi reads Hugging Face tokenizers from tokenizer.json)');
+    throw new CheckpointError(
+      tokenizerPath,
+      'file not found (grpovi reads Hugging Face tokenizers from tokenizer.json)',
+    );
   const tokenizer = new HfTokenizer(
     sideFiles['tokenizer.json'],
     existsSync(tokenizerConfigPath) ? sideFiles['tokenizer_config.json'] : undefined,
@@ -147,7 +172,11 @@ export function readHfFolder(dir: string): HfFolder {
 }
 
 /** config.json for `config` written back over `base` (the source folder's config, or none for a new one). */
-export function hfConfigJson(config: HfDecoderConfig, base: Record<string, unknown> = {}, architecture?: string): string {
+export function hfConfigJson(
+  config: HfDecoderConfig,
+  base: Record<string, unknown> = {},
+  architecture?: string,
+): string {
   const out: Record<string, unknown> = { ...base, model_type: config.modelType };
   out.architectures = [architecture ?? config.architecture];
   out.vocab_size = config.vocabSize;
@@ -178,7 +207,8 @@ export function hfConfigJson(config: HfDecoderConfig, base: Record<string, unkno
       rms_norm_eps: config.normEps,
       rope_theta: config.ropeTheta,
     });
-    if (config.modelType === 'llama') Object.assign(out, { attention_bias: config.qkvBias, mlp_bias: config.mlpBias });
+    if (config.modelType === 'llama')
+      Object.assign(out, { attention_bias: config.qkvBias, mlp_bias: config.mlpBias });
   }
   return `${JSON.stringify(out, null, 2)}\n`;
 }
@@ -192,7 +222,8 @@ export function hfFolderFiles(
   const prefix = bodyPrefix(config);
   const heads = new Set(['lm_head.weight', 'score.weight', 'score.bias']);
   const named: Record<string, NamedTensor> = {};
-  for (const [name, tensor] of Object.entries(hfTensors)) named[heads.has(name) ? name : prefix + name] = tensor;
+  for (const [name, tensor] of Object.entries(hfTensors))
+    named[heads.has(name) ? name : prefix + name] = tensor;
   return {
     ...options.sideFiles,
     [HF_WEIGHTS_FILE]: encodeSafetensors(named, { format: 'pt', producer: 'grpovi' }),

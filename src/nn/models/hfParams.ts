@@ -25,7 +25,13 @@ function vector(name: string, n: number, init: ParamSpec['init']): HfParamSpec {
 }
 
 /** An [in, out] projection; `linear` = nn.Linear in the file ([out, in]), else Conv1D ([in, out]). */
-function projection(name: string, inputs: number, outputs: number, linear: boolean, residual = false): HfParamSpec {
+function projection(
+  name: string,
+  inputs: number,
+  outputs: number,
+  linear: boolean,
+  residual = false,
+): HfParamSpec {
   return {
     name,
     shape: [inputs, outputs],
@@ -40,7 +46,12 @@ function projection(name: string, inputs: number, outputs: number, linear: boole
 export function hfParamSpecs(config: HfDecoderConfig): HfParamSpec[] {
   const { vocabSize: V, width: d, depth, innerWidth: f, heads, kvHeads, headWidth: hd } = config;
   const specs: HfParamSpec[] = [];
-  const matrix = (name: string, rows: number, cols: number, init: ParamSpec['init'] = 'normal'): HfParamSpec => ({
+  const matrix = (
+    name: string,
+    rows: number,
+    cols: number,
+    init: ParamSpec['init'] = 'normal',
+  ): HfParamSpec => ({
     name,
     shape: [rows, cols],
     hfShape: [rows, cols],

@@ -79,7 +79,13 @@ export function policyFolderFiles(
     });
   }
   if (!(policy instanceof Gpt)) throw new TypeError('unknown policy model class');
-  return modelDirFiles({ kind: 'policy', config: policy.config, tokenizer, tensors: policy.toTensors(), info });
+  return modelDirFiles({
+    kind: 'policy',
+    config: policy.config,
+    tokenizer,
+    tensors: policy.toTensors(),
+    info,
+  });
 }
 
 /** The policy saved in a checkpoint (or any policy folder), frozen: what a resumed run assigns from. */
