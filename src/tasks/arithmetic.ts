@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { Gpt } from '../nn/gpt.js';
-import { loadModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
+import { loadPolicyFolder } from '../nn/models/policyFolder.js';
 import { arithmeticRewardFunction } from '../rewards/arithmetic.js';
 import { arithmeticProblems } from './arithmeticData.js';
 import { ASSET } from './assets.js';
@@ -18,7 +16,7 @@ const EVAL_PROMPTS = 512;
  */
 export function createArithmeticTask(context: TaskContext): Task {
   const policyDir = context.policy ?? ASSET.arithmeticPolicy;
-  const files = loadModelDir(policyDir, 'policy');
+  const policy = loadPolicyFolder(policyDir);
   const problems = (split: 'train' | 'heldOut', count: number, seed: number) =>
     arithmeticProblems({
       count,
@@ -31,14 +29,11 @@ export function createArithmeticTask(context: TaskContext): Task {
   return {
     name: 'arithmetic',
     description: 'two-digit sums and differences; reward 1 if right, 0 if not (binary: the GRPOVI control)',
-    tokenizer: files.tokenizer,
+    tokenizer: policy.tokenizer,
     createPolicy(_seed: number, options: TaskPolicyOptions) {
       const chosen =
-        options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : files;
-      return Gpt.fromTensors(chosen.config, chosen.tensors, {
-        trainable: true,
-        source: join(options.policy ?? policyDir, WEIGHTS_FILE),
-      });
+        options.policy && options.policy !== policyDir ? loadPolicyFolder(options.policy) : policy;
+      return chosen.create({ trainable: true });
     },
     trainPrompts: problems('train', TRAIN_PROMPTS, DATA_SPLIT_SEED + 1),
     evalPrompts: problems('heldOut', EVAL_PROMPTS, DATA_SPLIT_SEED + 2),

@@ -1,7 +1,8 @@
-import { join } from 'node:path';
-import { Gpt } from '../nn/gpt.js';
-import { loadModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
+import { loadModelDir } from '../nn/modelDir.js';
+import { isHfFolder } from '../nn/models/hfFolder.js';
+import { loadPolicyFolder } from '../nn/models/policyFolder.js';
 import { RewardModel } from '../nn/rewardModel.js';
+import { hfRewardModelReward } from '../rewards/hfRewardModel.js';
 import { rewardModelReward } from '../rewards/rewardModel.js';
 import { goldSentimentReward } from '../rewards/sentiment.js';
 import { ASSET } from './assets.js';
@@ -17,40 +18,44 @@ import { TASK_DEFAULTS } from './taskDefaults.js';
 export function createSentimentTask(context: TaskContext): Task {
   const policyDir = context.policy ?? ASSET.sentimentPolicy;
   const rmDir = context.rewardModel ?? ASSET.sentimentRewardModel;
-  const policyFiles = loadModelDir(policyDir, 'policy');
-  const rmFiles = loadModelDir(rmDir, 'reward-model');
-  const corpus = ((policyFiles.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ??
+  const policy = loadPolicyFolder(policyDir);
+  const corpus = ((policy.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ??
     'sotu') as PretrainCorpus;
   const data = pretrainData(corpus);
   const stages = heldOutStages(data);
   const prompts = (texts: string[]) => [...new Set(texts.map((t) => promptOf(data, t)))];
   // Created on first use: building a task must not create tensors before the trainer picks the backend.
   let rewardModel: RewardModel | undefined;
-  const loadRewardModel = () => {
-    rewardModel ??= RewardModel.fromTensors(rmFiles.config, rmFiles.tensors, `${rmDir}/model.safetensors`);
-    return rewardModel;
-  };
-  const offset = typeof rmFiles.info.scoreOffset === 'number' ? rmFiles.info.scoreOffset : 0;
+  // A Hugging Face sequence classifier scores as sigmoid(score); grpovi's own as sigmoid(score - offset).
+  const hfReward = isHfFolder(rmDir) ? hfRewardModelReward(rmDir) : undefined;
+  const reward = hfReward ?? grpoviRewardModel();
+  function grpoviRewardModel() {
+    const rmFiles = loadModelDir(rmDir, 'reward-model');
+    const offset = typeof rmFiles.info.scoreOffset === 'number' ? rmFiles.info.scoreOffset : 0;
+    const load = () => {
+      rewardModel ??= RewardModel.fromTensors(rmFiles.config, rmFiles.tensors, `${rmDir}/model.safetensors`);
+      return rewardModel;
+    };
+    return rewardModelReward(load, rmFiles.tokenizer, offset);
+  }
   return {
     name: 'sentiment',
     description: `continue ${corpus} sentence openings; learned reward model, AFINN gold`,
-    tokenizer: policyFiles.tokenizer,
+    tokenizer: policy.tokenizer,
     createPolicy(_seed: number, options: TaskPolicyOptions) {
-      const files =
-        options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : policyFiles;
-      return Gpt.fromTensors(files.config, files.tensors, {
-        trainable: true,
-        source: join(options.policy ?? policyDir, WEIGHTS_FILE),
-      });
+      const chosen =
+        options.policy && options.policy !== policyDir ? loadPolicyFolder(options.policy) : policy;
+      return chosen.create({ trainable: true });
     },
     trainPrompts: prompts(stages.rlTrain),
     evalPrompts: prompts(stages.rlEval),
-    rewards: [{ fn: rewardModelReward(loadRewardModel, rmFiles.tokenizer, offset), weight: 1 }],
+    rewards: [{ fn: reward, weight: 1 }],
     gold: goldSentimentReward,
     defaults: { ...TASK_DEFAULTS.sentiment },
     dispose() {
       rewardModel?.dispose();
       rewardModel = undefined;
+      hfReward?.dispose();
     },
   };
 }
