@@ -18,6 +18,14 @@ export interface TrainableParam {
   decay: boolean;
 }
 
+/** A non-trainable zero variable shaped like `like`. tf.variable copies its initial value, which is freed here. */
+function zeroVariable(like: tf.Tensor): tf.Variable {
+  const zeros = tf.zerosLike(like);
+  const variable = tf.variable(zeros, false);
+  zeros.dispose();
+  return variable;
+}
+
 /** AdamW (Loshchilov & Hutter) with global-norm gradient clipping; state saved as named tensors. */
 export class AdamW {
   readonly options: AdamWOptions;
@@ -31,8 +39,8 @@ export class AdamW {
     this.params = params;
     this.options = options;
     for (const p of params) {
-      this.firstMoment.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
-      this.secondMoment.set(p.name, tf.variable(tf.zerosLike(p.variable), false));
+      this.firstMoment.set(p.name, zeroVariable(p.variable));
+      this.secondMoment.set(p.name, zeroVariable(p.variable));
     }
   }
 

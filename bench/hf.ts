@@ -1,0 +1,175 @@
+/**
+ * `npm run bench:hf`: what one GRPO step costs for Hugging Face models of real sizes, with random
+ * weights of distilgpt2's and SmolLM2-135M's shapes (nothing is downloaded). A step is the trainer's
+ * work for one batch: sample the completions with the KV cache, score them under the frozen
+ * reference, one AdamW update of the policy on the GRPO loss.
+ *
+ * Baseline measured in the same run: grpovi's own GPT at distilgpt2's shape (same widths, depth,
+ * heads, vocabulary and FLOPs; it differs only in the GELU form), so the first ratio is the cost of
+ * the Hugging Face code path itself. Every time is the best of `--runs N` steps (default 2) after a
+ * warm-up step, since the machine may be shared.
+ *
+ * Flags: `--prompts P` (default 2), `--group G` (default 4), `--prompt-tokens N` (16), `--new-tokens N` (16).
+ */
+import { performance } from 'node:perf_hooks';
+import type { ObjectiveOptions } from '../src/grpo/objective.js';
+import { selectBackend } from '../src/nn/backend.js';
+import { Gpt } from '../src/nn/gpt.js';
+import { parseHfConfig } from '../src/nn/models/hfConfig.js';
+import { HfDecoder } from '../src/nn/models/hfDecoder.js';
+import type { PolicyModel } from '../src/nn/models/policyModel.js';
+import { countParams } from '../src/nn/gptConfig.js';
+import { completionInput } from '../src/nn/logProbs.js';
+import { AdamW } from '../src/nn/optimizer.js';
+import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
+import { generate } from '../src/nn/sampler.js';
+import { Rng } from '../src/util/rng.js';
+
+function flag(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const PROMPTS = flag('--prompts', 2);
+const GROUP = flag('--group', 4);
+const PROMPT_TOKENS = flag('--prompt-tokens', 16);
+const NEW_TOKENS = flag('--new-tokens', 16);
+const RUNS = flag('--runs', 2);
+
+const DISTILGPT2 = parseHfConfig(
+  {
+    model_type: 'gpt2',
+    vocab_size: 50257,
+    n_positions: 1024,
+    n_embd: 768,
+    n_layer: 6,
+    n_head: 12,
+    eos_token_id: 50256,
+  },
+  'distilgpt2 shape',
+);
+const SMOLLM2_135M = parseHfConfig(
+  {
+    model_type: 'llama',
+    vocab_size: 49152,
+    max_position_embeddings: 8192,
+    hidden_size: 576,
+    intermediate_size: 1536,
+    num_hidden_layers: 30,
+    num_attention_heads: 9,
+    num_key_value_heads: 3,
+    rms_norm_eps: 1e-5,
+    rope_theta: 100000,
+    tie_word_embeddings: true,
+    eos_token_id: 0,
+  },
+  'SmolLM2-135M shape',
+);
+
+const OBJECTIVE: ObjectiveOptions = {
+  epsilon: 0.2,
+  epsilonHigh: 0.2,
+  beta: 0.04,
+  lossType: 'grpo',
+  maxCompletionLength: NEW_TOKENS,
+};
+
+interface StepTimes {
+  sample: number;
+  reference: number;
+  update: number;
+  total: number;
+}
+
+/** One GRPO step's phases on `policy` (with `reference` frozen), in seconds. */
+function step(
+  policy: PolicyModel,
+  reference: PolicyModel,
+  optimizer: AdamW,
+  rows: number,
+  promptTokens: number,
+  newTokens: number,
+  seed: number,
+): StepTimes {
+  const rng = new Rng(seed);
+  const vocab = policy.config.vocabSize;
+  // EOS = vocab - 1 is never sampled in practice here, so every completion has `newTokens` tokens.
+  const prompts = Array.from({ length: rows / GROUP }, () =>
+    Array.from({ length: promptTokens }, () => rng.int(vocab - 1)),
+  );
+  const expanded = prompts.flatMap((p) => Array.from({ length: GROUP }, () => p));
+  const t0 = performance.now();
+  const gen = generate(policy, expanded, {
+    maxNewTokens: newTokens,
+    eosId: vocab - 1,
+    padId: 0,
+    rng,
+    temperature: 1,
+  });
+  const t1 = performance.now();
+  const batch = { prompts: expanded, completions: gen.tokens, mask: gen.mask, length: gen.length };
+  const input = completionInput(batch, 0);
+  const ref = scoreLogProbs(reference, batch, input, { temperature: 1 });
+  const t2 = performance.now();
+  const advantages = Float32Array.from(expanded, (_, i) => ((i * 7) % 5) - 2);
+  policyGradientStep(
+    policy,
+    optimizer,
+    { batch, input, oldLogProbs: gen.logProbs, refLogProbs: ref.logProbs, advantages },
+    OBJECTIVE,
+    { temperature: 1, learningRate: 1e-6 },
+  );
+  const t3 = performance.now();
+  return {
+    sample: (t1 - t0) / 1000,
+    reference: (t2 - t1) / 1000,
+    update: (t3 - t2) / 1000,
+    total: (t3 - t0) / 1000,
+  };
+}
+
+function measure(name: string, make: () => PolicyModel): StepTimes {
+  const policy = make();
+  const reference = policy.copy({ trainable: false });
+  const optimizer = new AdamW(policy.variables(), {
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    weightDecay: 0,
+    maxGradNorm: 1,
+  });
+  step(policy, reference, optimizer, GROUP, 4, 2, 1); // warm-up: kernels, packed weights
+  let best: StepTimes | undefined;
+  for (let r = 0; r < RUNS; r++) {
+    const t = step(policy, reference, optimizer, PROMPTS * GROUP, PROMPT_TOKENS, NEW_TOKENS, 100 + r);
+    if (best === undefined || t.total < best.total) best = t;
+  }
+  const params = countParams(policy.specs);
+  const b = best as StepTimes;
+  console.log(
+    `${name.padEnd(34)} ${(params / 1e6).toFixed(1).padStart(6)}M  step ${b.total.toFixed(2).padStart(6)} s  ` +
+      `(sample ${b.sample.toFixed(2)} s, reference ${b.reference.toFixed(2)} s, update ${b.update.toFixed(2)} s)`,
+  );
+  policy.dispose();
+  reference.dispose();
+  optimizer.dispose();
+  return b;
+}
+
+async function main(): Promise<void> {
+  const backend = await selectBackend('wasm');
+  console.log(
+    `one GRPO step: ${PROMPTS} prompts x ${GROUP} completions, ${PROMPT_TOKENS} prompt + ${NEW_TOKENS} new tokens; ` +
+      `backend ${backend}; best of ${RUNS} after a warm-up`,
+  );
+  const { vocabSize, contextLength, width, depth, heads } = DISTILGPT2;
+  const baseline = measure('grpovi GPT, distilgpt2 shape', () =>
+    Gpt.init({ vocabSize, contextLength, width, depth, heads }, 1),
+  );
+  const gpt2 = measure('HF gpt2, distilgpt2 shape', () => HfDecoder.init(DISTILGPT2, 1));
+  const smol = measure('HF llama, SmolLM2-135M shape', () => HfDecoder.init(SMOLLM2_135M, 1));
+  console.log(`HF gpt2 / grpovi GPT (same shape): ${(gpt2.total / baseline.total).toFixed(2)}`);
+  console.log(`SmolLM2-135M shape / distilgpt2 shape: ${(smol.total / gpt2.total).toFixed(2)}`);
+}
+
+await main();
