@@ -87,8 +87,10 @@ export class AdamW {
     const denominatorEps = epsilon * rootC2;
     const gradWeight1 = (1 - beta1) * scale;
     const gradWeight2 = (1 - beta2) * scale * scale;
-    tf.tidy(() => {
-      for (const p of this.params) {
+    // One scope per parameter: the temporaries of a scope live until it ends, and for a model of
+    // 100M parameters all of them at once would not fit in the wasm heap (4 GB).
+    for (const p of this.params) {
+      tf.tidy(() => {
         const g = this.gradOf(grads, p.name);
         const m = this.firstMoment.get(p.name)!;
         const v = this.secondMoment.get(p.name)!;
@@ -100,8 +102,8 @@ export class AdamW {
         // Decoupled weight decay: p - lr * (adam + wd * p) = p * (1 - lr * wd) - lr * adam.
         const decayed = p.decay && weightDecay > 0 ? p.variable.mul(1 - lr * weightDecay) : p.variable;
         p.variable.assign(decayed.sub(step));
-      }
-    });
+      });
+    }
     return { gradNorm };
   }
 
