@@ -27,7 +27,7 @@ export function mostLikelyTokens(
     for (let i = 0; i < vocab; i++) if (probs[offset + i] >= threshold) candidates.push(i);
     candidates.sort(byProbability);
     if (threshold === 0) return candidates;
-    if (threshold > floor) continue;
+    if (floor > 0 && threshold > floor) continue;
     if (candidates.length >= needed) return candidates;
     let running = 0;
     for (const token of candidates) {

@@ -1,4 +1,4 @@
-import type { Gpt } from '../nn/gpt.js';
+import type { PolicyModel } from '../nn/models/policyModel.js';
 import { type Scores, scoreCompletions } from '../rewards/rewardFunction.js';
 import type { Task } from '../tasks/task.js';
 import type { Rng } from '../util/rng.js';
@@ -35,7 +35,7 @@ const now = () => performance.now() / 1000;
 
 /** Samples and scores a step's prompts; with dynamic sampling, replaces zero-std groups by fresh ones. */
 export async function sampleBatch(
-  source: { config: TrainConfig; task: Task; policy: Gpt; stream: PromptStream; samplingRng: Rng },
+  source: { config: TrainConfig; task: Task; policy: PolicyModel; stream: PromptStream; samplingRng: Rng },
   yieldToEventLoop: () => Promise<void>,
 ): Promise<SampledBatch> {
   const { config, task, policy } = source;

@@ -4,7 +4,7 @@ import {
   maskTokens,
   type ObjectiveOptions,
 } from '../grpo/objective.js';
-import type { Gpt } from '../nn/gpt.js';
+import type { PolicyModel } from '../nn/models/policyModel.js';
 import type { CompletionBatch } from '../nn/logProbs.js';
 import type { AdamW } from '../nn/optimizer.js';
 import { accumulatedPolicyStep, policyGradientStep, type UpdateMinibatch } from '../nn/policyUpdate.js';
@@ -68,7 +68,7 @@ export interface UpdateStats {
  * gradients of `gradient_accumulation_steps` of them make one optimizer step.
  */
 export async function runUpdatePasses(
-  model: Gpt,
+  model: PolicyModel,
   optimizer: AdamW,
   data: UpdateBatch,
   config: TrainConfig,
