@@ -10,6 +10,10 @@
  * the Hugging Face code path itself. Every time is the best of `--runs N` steps (default 2) after a
  * warm-up step, since the machine may be shared.
  *
+ * A full step (optimizer moments, gradients) of these sizes is close to the wasm backend's 4 GB heap:
+ * run one model per process (`--only gpt2`, `--only smollm2`, `--only baseline`); `--no-update` times
+ * sampling and scoring alone.
+ *
  * Flags: `--prompts P` (default 2), `--group G` (default 4), `--prompt-tokens N` (16), `--new-tokens N` (16).
  */
 import { performance } from 'node:perf_hooks';
@@ -36,6 +40,8 @@ const GROUP = flag('--group', 4);
 const PROMPT_TOKENS = flag('--prompt-tokens', 16);
 const NEW_TOKENS = flag('--new-tokens', 16);
 const RUNS = flag('--runs', 2);
+/** Sampling and scoring only (no optimizer): what fits the wasm heap at every size. */
+const NO_UPDATE = process.argv.includes('--no-update');
 
 const DISTILGPT2 = parseHfConfig(
   {
@@ -86,7 +92,7 @@ interface StepTimes {
 function step(
   policy: PolicyModel,
   reference: PolicyModel,
-  optimizer: AdamW,
+  optimizer: AdamW | undefined,
   rows: number,
   promptTokens: number,
   newTokens: number,
@@ -113,13 +119,14 @@ function step(
   const ref = scoreLogProbs(reference, batch, input, { temperature: 1 });
   const t2 = performance.now();
   const advantages = Float32Array.from(expanded, (_, i) => ((i * 7) % 5) - 2);
-  policyGradientStep(
-    policy,
-    optimizer,
-    { batch, input, oldLogProbs: gen.logProbs, refLogProbs: ref.logProbs, advantages },
-    OBJECTIVE,
-    { temperature: 1, learningRate: 1e-6 },
-  );
+  if (optimizer !== undefined)
+    policyGradientStep(
+      policy,
+      optimizer,
+      { batch, input, oldLogProbs: gen.logProbs, refLogProbs: ref.logProbs, advantages },
+      OBJECTIVE,
+      { temperature: 1, learningRate: 1e-6 },
+    );
   const t3 = performance.now();
   return {
     sample: (t1 - t0) / 1000,
@@ -134,13 +141,15 @@ function measure(name: string, make: () => PolicyModel): StepTimes {
   // The reference forward pass is timed on the policy itself (the same computation as on a frozen
   // copy): with a second copy of the weights a distilgpt2-sized step overflows the wasm heap (4 GB).
   const reference = policy;
-  const optimizer = new AdamW(policy.variables(), {
-    beta1: 0.9,
-    beta2: 0.999,
-    epsilon: 1e-8,
-    weightDecay: 0,
-    maxGradNorm: 1,
-  });
+  const optimizer = NO_UPDATE
+    ? undefined
+    : new AdamW(policy.variables(), {
+        beta1: 0.9,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        weightDecay: 0,
+        maxGradNorm: 1,
+      });
   step(policy, reference, optimizer, GROUP, 4, 2, 1); // warm-up: kernels, packed weights
   let best: StepTimes | undefined;
   for (let r = 0; r < RUNS; r++) {
@@ -154,7 +163,7 @@ function measure(name: string, make: () => PolicyModel): StepTimes {
       `(sample ${b.sample.toFixed(2)} s, reference ${b.reference.toFixed(2)} s, update ${b.update.toFixed(2)} s)`,
   );
   policy.dispose();
-  optimizer.dispose();
+  optimizer?.dispose();
   return b;
 }
 
@@ -166,17 +175,25 @@ async function main(): Promise<void> {
   );
   const { vocabSize, contextLength, width, depth, heads } = DISTILGPT2;
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
-  if (only === undefined || only === 'gpt2') {
-    const baseline = measure('grpovi GPT, distilgpt2 shape', () =>
-      Gpt.init({ vocabSize, contextLength, width, depth, heads }, 1),
-    );
-    const gpt2 = measure('HF gpt2, distilgpt2 shape', () => HfDecoder.init(DISTILGPT2, 1));
-    console.log(`HF gpt2 / grpovi GPT (same shape): ${(gpt2.total / baseline.total).toFixed(2)}`);
-  }
-  // Run apart (`--only smollm2`) when memory is short: each model's weights, moments and gradients
-  // share the one wasm heap.
-  if (only === undefined || only === 'smollm2')
-    measure('HF llama, SmolLM2-135M shape', () => HfDecoder.init(SMOLLM2_135M, 1));
+  const cases: [string, string, () => PolicyModel][] = [
+    [
+      'baseline',
+      'grpovi GPT, distilgpt2 shape',
+      () => Gpt.init({ vocabSize, contextLength, width, depth, heads }, 1),
+    ],
+    ['gpt2', 'HF gpt2, distilgpt2 shape', () => HfDecoder.init(DISTILGPT2, 1)],
+    ['smollm2', 'HF llama, SmolLM2-135M shape', () => HfDecoder.init(SMOLLM2_135M, 1)],
+  ];
+  const times = new Map<string, StepTimes>();
+  for (const [key, name, make] of cases)
+    if (only === undefined || only === key) times.set(key, measure(name, make));
+  const ratio = (a: string, b: string, label: string) => {
+    const x = times.get(a);
+    const y = times.get(b);
+    if (x && y) console.log(`${label}: ${(x.total / y.total).toFixed(2)}`);
+  };
+  ratio('gpt2', 'baseline', 'HF gpt2 / grpovi GPT (same shape)');
+  ratio('smollm2', 'gpt2', 'SmolLM2-135M shape / distilgpt2 shape');
 }
 
 await main();
