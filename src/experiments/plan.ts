@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { taskNames } from '../tasks/registry.js';
 import { parseTrainConfig, type TrainConfig } from '../train/config.js';
 import { loadTask, readConfigFile, resolveTrainConfig, taskContext } from '../train/setup.js';
-import { checkRewardRange } from '../train/trainer.js';
+import { checkRewardRange, trainingRewards } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import type { Algo } from './algos.js';
 import { ComparisonError } from './errors.js';
@@ -124,6 +124,7 @@ export async function resolveBaseConfig(
       );
     }
     if (request.algos?.includes('grpovi')) checkRewardRange({ ...config, algo: 'grpovi' }, task);
+    trainingRewards(config, task);
     const { seed: _s, algo: _a, ...base } = config;
     return { task: taskName, steps: config.steps, base: base as Record<string, unknown> };
   } finally {

@@ -29,7 +29,12 @@ export const SWEEP_ALIASES: Readonly<Record<string, string>> = { lr: 'learning_r
 const LABEL_NAMES: Readonly<Record<string, string>> = { learning_rate: 'lr' };
 
 /** Fields only GRPOVI reads: a GRPO run does not depend on them, so one GRPO run serves every value. */
-export const GRPOVI_ONLY_KEYS: readonly string[] = ['grpovi_weights', 'reward_range'];
+export const GRPOVI_ONLY_KEYS: readonly string[] = [
+  'grpovi_weights',
+  'reward_range',
+  'grpovi_strength',
+  'grpovi_max_std',
+];
 
 /**
  * Fields that cannot be swept: the run's identity has its own options (--task, --algos, --seeds,
@@ -42,6 +47,7 @@ const NOT_SWEEPABLE: Readonly<Record<string, string>> = {
   steps: 'use --steps',
   model: 'it is an object',
   reward_range: 'it is a pair of numbers',
+  reward_temperature_range: 'it is a pair of numbers; give it in a --config file',
   policy: 'it is a path',
 };
 

@@ -1,4 +1,5 @@
 import { adjustGroups } from '../adjust/index.js';
+import { sampleStd } from './advantages.js';
 
 /**
  * The only place GRPO and GRPOVI differ: GRPO uses the rewards as they are; GRPOVI replaces each
@@ -24,6 +25,13 @@ export interface RewardTransformOptions {
   refLogProbs?: ArrayLike<number>;
   /** Sequence log-probabilities under the sampling policy (needed by `importance`). */
   oldLogProbs?: ArrayLike<number>;
+  /**
+   * How far to move toward the adjusted rewards: `(1 - strength) r + strength z`, in [0, 1]; default 1
+   * (GRPOVI). Every blend is feasible: r and z both are, and the feasible set is convex.
+   */
+  strength?: number;
+  /** Adjust only groups whose raw reward sample std is below this; the others keep their rewards. */
+  maxStd?: number;
 }
 
 /** Per-group softmax of log-weights, computed stably (log-sum-exp) so tiny probabilities do not underflow to all zeros. */
@@ -62,5 +70,39 @@ export function transformRewards(rewards: Float64Array, options: RewardTransform
   if (options.kind === 'none') return rewards;
   if (options.range === undefined) throw new Error('the variance-increase transform needs a reward range');
   const [min, max] = options.range;
-  return adjustGroups(rewards, options.groupSize, { min, max, weights: adjustmentWeights(options) });
+  const adjusted = adjustGroups(rewards, options.groupSize, {
+    min,
+    max,
+    weights: adjustmentWeights(options),
+  });
+  const strength = options.strength ?? 1;
+  if (!(strength >= 0 && strength <= 1)) throw new RangeError(`strength must be in [0, 1] (${strength})`);
+  if (strength === 1 && options.maxStd === undefined) return adjusted;
+  return blendGroups(rewards, adjusted, options.groupSize, { min, max, strength, maxStd: options.maxStd });
+}
+
+/**
+ * Per group, `(1 - strength) r + strength z`, or `r` itself where the group's raw std is at least
+ * `maxStd`. Strength 1 copies `z` and strength 0 copies `r` exactly (bit-identical to GRPOVI and
+ * GRPO); a blend is clamped to the range, which only rounding can leave.
+ */
+export function blendGroups(
+  rewards: ArrayLike<number>,
+  adjusted: ArrayLike<number>,
+  groupSize: number,
+  options: { min: number; max: number; strength: number; maxStd?: number },
+): Float64Array {
+  const { min, max, strength, maxStd } = options;
+  const out = new Float64Array(rewards.length);
+  for (let start = 0; start < rewards.length; start += groupSize) {
+    const end = start + groupSize;
+    const adjust = maxStd === undefined || sampleStd(rewards, start, end) < maxStd;
+    for (let i = start; i < end; i++) {
+      const r = rewards[i];
+      if (!adjust || strength === 0) out[i] = r;
+      else if (strength === 1) out[i] = adjusted[i];
+      else out[i] = Math.min(max, Math.max(min, (1 - strength) * r + strength * adjusted[i]));
+    }
+  }
+  return out;
 }

@@ -9,6 +9,14 @@ export interface RewardFunction {
     prompts: readonly string[],
     completions: readonly string[],
   ): readonly number[] | Promise<readonly number[]>;
+  /**
+   * For a learned reward `sigmoid(score - offset)`: the raw scores and the offset, so that the
+   * reward can be compressed by a temperature (src/rewards/rewardTemperature.ts).
+   */
+  learnedScore?: {
+    offset: number;
+    scores(prompts: readonly string[], completions: readonly string[]): ArrayLike<number>;
+  };
 }
 
 /** A reward function with its weight in the combined reward. */

@@ -15,7 +15,8 @@ function sigmoid(x: number): number {
 /**
  * A learned reward: sigmoid(score - offset) of a Bradley-Terry reward model, in the declared range
  * [0, 1]. `offset` centres typical completions near 0.5; the sigmoid keeps the model's scale, so
- * completions the model barely tells apart get rewards that bunch together. `model` is called at
+ * completions the model barely tells apart get rewards that bunch together (`reward_temperature`
+ * compresses them further through `learnedScore`). `model` is called at
  * each scoring, so the caller can create the model lazily (after the TF.js backend is chosen).
  */
 export function rewardModelReward(
@@ -24,13 +25,16 @@ export function rewardModelReward(
   offset: number,
   name = 'reward_model',
 ): RewardFunction {
+  const scores = (prompts: readonly string[], completions: readonly string[]) => {
+    const inputs = completions.map((c, i) => rewardModelInput(tokenizer, prompts[i], c));
+    return model().score(inputs, tokenizer.padId);
+  };
   return {
     name,
     range: [0, 1],
     score(prompts, completions) {
-      const inputs = completions.map((c, i) => rewardModelInput(tokenizer, prompts[i], c));
-      const scores = model().score(inputs, tokenizer.padId);
-      return Array.from(scores, (s) => sigmoid(s - offset));
+      return Array.from(scores(prompts, completions), (s) => sigmoid(s - offset));
     },
+    learnedScore: { offset, scores },
   };
 }

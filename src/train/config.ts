@@ -74,6 +74,20 @@ export const TrainConfigSchema = z
     grpovi_weights: z
       .enum(ADJUSTMENT_WEIGHTS as [string, ...string[]])
       .default(CONFIG_DEFAULTS.grpovi_weights),
+    /**
+     * GRPOVI strength L in [0, 1]: rewards (1 - L) r + L z, z the adjusted rewards; absent = 1.
+     * Optional (not defaulted) so that configs written before it existed read back unchanged.
+     */
+    grpovi_strength: z.number().min(0).max(1).optional(),
+    /** GRPOVI adjusts only the groups whose raw reward std is below this; absent = every group. */
+    grpovi_max_std: z.number().positive().optional(),
+    /**
+     * Compression of a learned reward model's reward: sigmoid((score - offset) / T); absent = 1 (the
+     * reward as the model gives it). See src/rewards/rewardTemperature.ts.
+     */
+    reward_temperature: z.number().positive().optional(),
+    /** Per-prompt temperatures, log-uniform over [lo, hi] and fixed by a hash of the prompt text. */
+    reward_temperature_range: z.tuple([z.number().positive(), z.number().positive()]).optional(),
     /** Overrides the reward range the reward functions declare. */
     reward_range: z.tuple([z.number(), z.number()]).optional(),
     /** Evaluate every this many steps (and before the first and after the last); 0 turns evaluation off. */
@@ -180,6 +194,23 @@ function checkConsistency(config: TrainConfig, source: string): void {
     throw new ConfigError(
       `${source}: field "reward_range" must be [min, max] with min < max (${formatValue(config.reward_range)})`,
       'reward_range',
+    );
+  }
+  const temperatures = config.reward_temperature_range;
+  if (temperatures !== undefined && !(temperatures[0] <= temperatures[1])) {
+    throw new ConfigError(
+      `${source}: field "reward_temperature_range" must be [lo, hi] with lo <= hi (${formatValue(temperatures)})`,
+      'reward_temperature_range',
+    );
+  }
+  if (
+    temperatures !== undefined &&
+    config.reward_temperature !== undefined &&
+    config.reward_temperature !== 1
+  ) {
+    throw new ConfigError(
+      `${source}: field "reward_temperature" cannot be combined with reward_temperature_range (${config.reward_temperature})`,
+      'reward_temperature',
     );
   }
   if (config.model !== undefined && config.model.width % config.model.heads !== 0) {

@@ -46,6 +46,8 @@ export interface MetricsRow {
   transform_seconds?: number;
   update_seconds?: number;
   eval_reward?: number;
+  /** With `reward_temperature(_range)`: the evaluation reward of the uncompressed reward (temperature 1). */
+  eval_reward_raw?: number;
   eval_gold?: number;
   eval_completion_length?: number;
   /** Per reward function means, keyed `rewards/<name>`. */

@@ -1,5 +1,5 @@
 import type { PolicyModel } from '../nn/models/policyModel.js';
-import { type Scores, scoreCompletions } from '../rewards/rewardFunction.js';
+import { type Scores, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
 import type { Task } from '../tasks/task.js';
 import type { Rng } from '../util/rng.js';
 import { gatherRollout, gatherScores } from './batchRows.js';
@@ -35,7 +35,15 @@ const now = () => performance.now() / 1000;
 
 /** Samples and scores a step's prompts; with dynamic sampling, replaces zero-std groups by fresh ones. */
 export async function sampleBatch(
-  source: { config: TrainConfig; task: Task; policy: PolicyModel; stream: PromptStream; samplingRng: Rng },
+  source: {
+    config: TrainConfig;
+    task: Task;
+    policy: PolicyModel;
+    stream: PromptStream;
+    samplingRng: Rng;
+    /** The rewards to score with, when not the task's own (e.g. compressed by reward_temperature). */
+    rewards?: readonly WeightedReward[];
+  },
   yieldToEventLoop: () => Promise<void>,
 ): Promise<SampledBatch> {
   const { config, task, policy } = source;
@@ -48,7 +56,7 @@ export async function sampleBatch(
     const ro = rollout(policy, task.tokenizer, prompts, G, samplingSettings(config), source.samplingRng);
     await yieldToEventLoop();
     const t1 = now();
-    const scores = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
+    const scores = await scoreCompletions(source.rewards ?? task.rewards, ro.promptTexts, ro.completionTexts);
     rolloutSeconds += t1 - t0;
     rewardSeconds += now() - t1;
     return { ro, scores };

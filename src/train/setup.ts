@@ -13,7 +13,7 @@ import {
   TrainConfigSchema,
 } from './config.js';
 import { locateCheckpoint, readRunCheckpoint } from './runCheckpoint.js';
-import { checkRewardRange, runFolderInUse } from './trainer.js';
+import { checkRewardRange, runFolderInUse, trainingRewards } from './trainer.js';
 
 /**
  * Turning what a user asked for (flags, a config file, a task's defaults, a run folder to resume)
@@ -237,6 +237,7 @@ export async function prepareFreshRun(
       task = await loadTask(taskName, taskContext(config));
     }
     checkRewardRange(config, task);
+    trainingRewards(config, task);
     return { config, task };
   } catch (error) {
     task.dispose?.();

@@ -8,7 +8,8 @@ import type { PolicyModel } from '../nn/models/policyModel.js';
 import { loadPolicyWeights, policyFolderFiles } from '../nn/models/policyFolder.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { scoreLogProbs } from '../nn/policyUpdate.js';
-import { combinedRange, scoreCompletions } from '../rewards/rewardFunction.js';
+import { combinedRange, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
+import { compressible, compressRewards, rewardCompression } from '../rewards/rewardTemperature.js';
 import type { Task } from '../tasks/task.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { Rng } from '../util/rng.js';
@@ -62,6 +63,25 @@ export function checkRewardRange(config: TrainConfig, task: Task): [number, numb
   return range;
 }
 
+/**
+ * The rewards a run trains on: the task's, with its learned rewards compressed when the config sets
+ * `reward_temperature` or `reward_temperature_range`. Throws a ConfigError when the config asks for
+ * a compression the task's rewards cannot take (no learned reward model among them).
+ */
+export function trainingRewards(config: TrainConfig, task: Task): readonly WeightedReward[] {
+  const compression = rewardCompression(config);
+  if (compression === undefined) return task.rewards;
+  if (compressible(task.rewards).length === 0) {
+    const field = config.reward_temperature_range ? 'reward_temperature_range' : 'reward_temperature';
+    const value = config.reward_temperature_range ?? config.reward_temperature;
+    throw new ConfigError(
+      `config: field "${field}" needs a learned reward model, but task ${task.name}'s rewards (${task.rewards.map((r) => r.fn.name).join(', ')}) have none (${JSON.stringify(value)})`,
+      field,
+    );
+  }
+  return compressRewards(task.rewards, compression);
+}
+
 const now = () => performance.now() / 1000;
 
 /** Resolves after the event loop has polled for I/O and signals once. */
@@ -76,6 +96,7 @@ function yieldToEventLoop(): Promise<void> {
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, task, outDir, observer } = options;
   const range = checkRewardRange(config, task);
+  const rewards = trainingRewards(config, task);
   const transformKind: RewardTransformKind = config.algo === 'grpovi' ? 'variance-increase' : 'none';
   if (options.resumeFrom === undefined && runFolderInUse(outDir)) {
     // A fresh run would append to the old metrics and replace its config: never mix two runs.
@@ -110,6 +131,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     stream,
     range,
     transformKind,
+    rewards,
   };
 
   try {
@@ -192,6 +214,8 @@ interface StepContext {
   stream: PromptStream;
   range: [number, number] | undefined;
   transformKind: RewardTransformKind;
+  /** The rewards trained on: the task's, or compressed ones (then `task.rewards` are the raw ones). */
+  rewards: readonly WeightedReward[];
 }
 
 /** One GRPO/GRPOVI step; returns its metrics row. */
@@ -228,6 +252,8 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     weights: weightsMode,
     refLogProbs: ref && sequenceSums(ref, ro.batch.mask, rows, L),
     oldLogProbs: old && sequenceSums(old.logProbs, ro.batch.mask, rows, L),
+    strength: config.grpovi_strength,
+    maxStd: config.grpovi_max_std,
   });
   const advantages = Float32Array.from(
     groupAdvantages(adjusted, G, { scale: config.scale_rewards, eps: config.advantage_epsilon }),
@@ -301,11 +327,16 @@ async function evaluate(ctx: StepContext): Promise<Partial<MetricsRow>> {
     samplingSettings(config),
     Rng.derive(config.seed, 'eval'),
   );
-  const scores = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
+  const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts);
   const out: Partial<MetricsRow> = {
     eval_reward: mean(scores.total),
     eval_completion_length: mean(ro.generation.lengths),
   };
+  if (ctx.rewards !== task.rewards) {
+    // Compressed runs also report the reward at temperature 1, so that runs compare on one scale.
+    const raw = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
+    out.eval_reward_raw = mean(raw.total);
+  }
   if (task.gold) {
     const gold = await scoreCompletions([{ fn: task.gold, weight: 1 }], ro.promptTexts, ro.completionTexts);
     out.eval_gold = mean(gold.total);
