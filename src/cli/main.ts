@@ -4,6 +4,7 @@ import { CheckpointError } from '../nn/checkpointError.js';
 import { ConfigError } from '../train/configError.js';
 import { registerAdjust } from './commands/adjust.js';
 import { registerCompare } from './commands/compare.js';
+import { registerCompareRun } from './commands/compareRun.js';
 import { registerDashboard } from './commands/dashboard.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerAdjust(program);
   registerCompare(program);
+  registerCompareRun(program);
   registerDashboard(program);
   registerDemo(program);
   registerExport(program);

@@ -9,6 +9,7 @@ import { machineInfo } from './machine.js';
 import {
   type Algo,
   COMPARISON_FILE,
+  type ComparisonPlan,
   type ComparisonRecord,
   checkExtension,
   type Invocation,
@@ -81,9 +82,20 @@ export async function renderComparison(
   return { summary, summaryPath, reportPath, text: consoleSummary(summary) };
 }
 
-/** Runs (or extends) a comparison and renders its results. */
-export async function runComparison(request: CompareRequest): Promise<CompareResult> {
-  const started = performance.now();
+/**
+ * Checks a comparison request against the folder (same task and config as its earlier runs, every
+ * run's config valid) and records the invocation in `comparison.json`. Shared by running and planning.
+ */
+async function openComparison(
+  request: CompareRequest,
+  outcome: Invocation['outcome'],
+): Promise<{
+  dir: string;
+  steps: number;
+  record: ComparisonRecord;
+  invocation: Invocation;
+  plan: ComparisonPlan;
+}> {
   const { task, steps, base } = await resolveBaseConfig(request);
   const dir = resolve(request.out);
   const previous = existsSync(join(dir, COMPARISON_FILE)) ? readComparisonRecord(dir) : null;
@@ -96,7 +108,7 @@ export async function runComparison(request: CompareRequest): Promise<CompareRes
     runs_started: 0,
     jobs: request.jobs,
     machine: machineInfo(),
-    outcome: 'running',
+    outcome,
   };
   const record: ComparisonRecord = {
     format: 'grpovi-comparison',
@@ -117,6 +129,62 @@ export async function runComparison(request: CompareRequest): Promise<CompareRes
 
   mkdirSync(dir, { recursive: true });
   writeComparisonRecord(dir, record);
+  return { dir, steps, record, invocation, plan };
+}
+
+/** One line of a plan: the shell command that trains one run into its folder. */
+export interface PlannedCommand {
+  /** The run folder, as reached from --out. */
+  dir: string;
+  command: string;
+  /** Whether the run had already finished when planned (its command then only reports so). */
+  finished: boolean;
+}
+
+/** How a plan's commands call grpovi (default `grpovi`; e.g. `npx grpovi` or `node dist/cli/bin.js`). */
+export const PLAN_PROGRAM = 'grpovi';
+
+/** Quotes a shell word when it needs it. */
+export function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * `grpovi compare ... --plan`: records the comparison and every run's exact config (run.json), like
+ * `compare` does before training, and returns one `grpovi compare-run RUN_DIR` command per run
+ * instead of training. The commands can run in any order, anywhere the folder is shared; afterwards
+ * `grpovi report DIR` writes the summary `compare` would have written.
+ */
+export async function planComparisonRuns(
+  request: CompareRequest,
+  program: string = PLAN_PROGRAM,
+): Promise<PlannedCommand[]> {
+  const { dir, steps, plan } = await openComparison(request, 'planned');
+  return plan.runs.map((run) => {
+    const runDir = join(dir, run.relDir);
+    const { state } = inspectRun(runDir, steps);
+    if (state !== 'finished') {
+      mkdirSync(runDir, { recursive: true });
+      writeRunFile(runDir, {
+        format: 'grpovi-compare-run',
+        version: 1,
+        setting: run.setting.label,
+        config: run.config,
+      });
+    }
+    const shown = join(request.out, run.relDir);
+    return {
+      dir: shown,
+      command: `${program} compare-run ${shellQuote(shown)}`,
+      finished: state === 'finished',
+    };
+  });
+}
+
+/** Runs (or extends) a comparison and renders its results. */
+export async function runComparison(request: CompareRequest): Promise<CompareResult> {
+  const started = performance.now();
+  const { dir, steps, record, invocation, plan } = await openComparison(request, 'running');
   const pending: Array<Omit<RunJob, 'label'> & { run: (typeof plan.runs)[number] }> = [];
   let resumed = 0;
   for (const run of plan.runs) {

@@ -28,7 +28,8 @@ export interface Invocation {
   runs_started: number;
   jobs: number;
   machine: MachineInfo;
-  outcome: 'running' | 'finished' | 'interrupted' | 'failed';
+  /** `planned`: `compare --plan` printed the runs' commands and trained nothing. */
+  outcome: 'running' | 'finished' | 'interrupted' | 'failed' | 'planned';
 }
 
 /** `DIR/comparison.json`: everything needed to rerun, extend or re-report the comparison. */

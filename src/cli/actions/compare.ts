@@ -1,4 +1,10 @@
-import { type CompareRequest, renderComparison, runComparison } from '../../experiments/compare.js';
+import {
+  type CompareRequest,
+  planComparisonRuns,
+  renderComparison,
+  runComparison,
+  shellQuote,
+} from '../../experiments/compare.js';
 import { ComparisonError } from '../../experiments/errors.js';
 import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/sweep.js';
 import { ConfigError } from '../../train/configError.js';
@@ -6,10 +12,6 @@ import type { CompareFlags } from '../commands/compare.js';
 import { UserInputError } from '../errors.js';
 
 /** What `compare`, `demo` and `report` do; loaded only when one of them runs (it loads TF.js and vega). */
-
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The command line with every option spelt out (defaults included), so that it reruns the same comparison. */
 function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[]): string {
@@ -22,6 +24,7 @@ function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[])
   if (flags.config !== undefined) args.push('--config', flags.config);
   for (const spec of sweepSpecs) args.push('--sweep', spec);
   args.push('--jobs', String(flags.jobs));
+  if (flags.plan) args.push('--plan');
   return args.map(shellQuote).join(' ');
 }
 
@@ -74,6 +77,16 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
       progress: process.stderr,
       signal: controller.signal,
     };
+    if (flags.plan) {
+      const commands = await planComparisonRuns(request);
+      process.stdout.write(commands.map((c) => `${c.command}\n`).join(''));
+      const done = commands.filter((c) => c.finished).length;
+      process.stderr.write(
+        `grpovi: planned ${commands.length} run(s) in ${flags.out} (${done} already finished); run the commands above ` +
+          `in any order, then: grpovi report ${shellQuote(flags.out)}\n`,
+      );
+      return;
+    }
     const result = await runComparison(request);
     process.stdout.write(`${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`);
     if (result.outcome === 'failed') {

@@ -14,6 +14,7 @@ export interface CompareFlags {
   config?: string;
   sweep: string[];
   jobs: number;
+  plan?: boolean;
 }
 
 const HELP_AFTER = `
@@ -32,8 +33,15 @@ every grpovi_weights value.
 Extending: rerunning on the same DIR skips finished runs and resumes partial ones, so --seeds 5
 after --seeds 3 runs only seeds 3 and 4. DIR must have been made with the same task and config.
 
+Sweeps on any scheduler: with --plan, compare records the comparison and each run's config, prints
+one command per run ("grpovi compare-run DIR/<setting>/<algo>/seed-<s>") and trains nothing. Run
+the commands in any order, on any machines sharing DIR (xargs -P, GNU parallel, a SLURM job array, a
+Kubernetes Indexed Job); a command skips a finished run and resumes a partial one. Then
+"grpovi report DIR" writes the summary.json, plots and report.md that compare would have written.
+
 Examples:
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy
+  grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy --plan | xargs -P 2 -I{} sh -c {}
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy-lr --sweep lr=1e-3,3e-3,1e-2 --jobs 2
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy-w --sweep grpovi_weights=uniform,importance,probability`;
 
@@ -100,6 +108,7 @@ export function registerCompare(program: Command): void {
         .default([], 'no sweep'),
     )
     .option('--jobs <n>', 'runs in parallel, each in its own process', integerArg(1), 1)
+    .option('--plan', 'print one shell command per run and train nothing (see "Sweeps on any scheduler")')
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: CompareFlags) => {
       const { executeCompare } = await import('../actions/compare.js');
