@@ -32,6 +32,8 @@ export const TrainConfigSchema = z
     adam_beta2: z.number().min(0).lt(1).default(CONFIG_DEFAULTS.adam_beta2),
     adam_epsilon: z.number().positive().default(CONFIG_DEFAULTS.adam_epsilon),
     beta: z.number().min(0).default(CONFIG_DEFAULTS.beta),
+    /** Measure the KL to the reference even when beta is 0 (one more forward pass per step); absent = false. */
+    log_kl: z.boolean().optional(),
     epsilon: z.number().positive().lt(1).default(CONFIG_DEFAULTS.epsilon),
     /** Upper clip; equal to `epsilon` when absent. */
     epsilon_high: z.number().positive().optional(),

@@ -232,7 +232,8 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
 
   const weightsMode = ctx.transformKind === 'variance-increase' ? config.grpovi_weights : 'uniform';
   const needOld = policyMovesDuringUpdate(config) || weightsMode === 'importance';
-  const needRef = config.beta > 0 || weightsMode !== 'uniform';
+  // log_kl: the KL to the reference is measured for the metrics even at beta 0 (the update ignores it).
+  const needRef = config.beta > 0 || config.log_kl === true || weightsMode !== 'uniform';
   // The whole batch with its model input, built once: scoring uses it, and so does the update when
   // one minibatch covers the batch (the default).
   const full = sliceBatch(ro.batch, 0, rows, task.tokenizer.padId);

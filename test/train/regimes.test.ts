@@ -156,6 +156,26 @@ describe('group std scale: an affinely compressed reward trains like the raw one
   });
 });
 
+describe('log_kl', () => {
+  it('measures the KL at beta 0 without changing the run', async () => {
+    const task = toyTask(3);
+    const plain = await run('kl-plain', task, { algo: 'grpo', beta: 0 });
+    const logged = await run('kl-logged', task, { algo: 'grpo', beta: 0, log_kl: true });
+    expect(Buffer.compare(latestWeights(logged), latestWeights(plain))).toBe(0);
+    const training = (dir: string) => rows(dir).filter((r) => r.kl !== undefined);
+    expect(training(plain).every((r) => r.kl === 0)).toBe(true);
+    // The policy moves away from the reference after the first update.
+    expect(
+      training(logged)
+        .slice(1)
+        .every((r) => r.kl! > 0),
+    ).toBe(true);
+    // Everything else in the metrics is the same.
+    const withoutKl = (dir: string) => metricsWithoutTiming(dir).map(({ kl: _kl, ...rest }) => rest);
+    expect(withoutKl(logged)).toEqual(withoutKl(plain));
+  });
+});
+
 describe('config fields of the regimes', () => {
   const parse = (extra: Record<string, unknown>) => () => parseTrainConfig({ task: 'toy', ...extra });
   it('name the field and the value when bad', () => {

@@ -1,0 +1,60 @@
+#!/bin/sh
+# The reward-variance regime map (issue 14): one `grpovi compare` per regime in examples/regimes/.
+#
+#   scripts/regime-map.sh            print the compare commands (default)
+#   scripts/regime-map.sh run        run them one after the other (skips finished runs, resumes partial ones)
+#   scripts/regime-map.sh plan       print one command per run of every regime (compare --plan), for
+#                                    xargs -P / GNU parallel / a SLURM job array / a Kubernetes Indexed Job
+#   scripts/regime-map.sh table      the README table and plot from the finished folders
+#
+# Environment: OUT (default runs/regimes), SEEDS (5), LRS (the learning-rate grid), JOBS (2),
+# GRPOVI (how to call the CLI, default "npx grpovi"), ONLY (a grep pattern on regime names),
+# EXTRA (more compare options, e.g. "--steps 2" for a smoke run), TABLE_OUT (docs/results/regimes).
+set -eu
+cd "$(dirname "$0")/.."
+MODE=${1:-print}
+OUT=${OUT:-runs/regimes}
+SEEDS=${SEEDS:-5}
+JOBS=${JOBS:-2}
+GRPOVI=${GRPOVI:-npx grpovi}
+ONLY=${ONLY:-.}
+EXTRA=${EXTRA:-}
+TABLE_OUT=${TABLE_OUT:-docs/results/regimes}
+# Brackets every best rate seen so far (3e-4 to 1e-2); a best rate at an edge is marked "(edge)" in
+# the table: extend LRS for that regime and rerun (finished runs are kept).
+LRS=${LRS:-1e-4,3e-4,1e-3,3e-3,1e-2,3e-2}
+
+# Extra sweeps where the variants could help: a partial GRPOVI on the most compressed rewards, and
+# adjusting only the bunched groups where groups differ in variance. GRPO runs are shared across them.
+variants() {
+  case "$1" in
+    *-t10-*) echo "--sweep grpovi_strength=0.25,0.5,1" ;;
+    *-t1-10-*) echo "--sweep grpovi_max_std=0.03,0.1,1" ;;
+    *) echo "" ;;
+  esac
+}
+
+# The beta-scaled cells test an explanation (the KL balance under AdamW): GRPO only.
+algos() {
+  case "$1" in
+    none-t3-b0.0133 | none-t10-b0.004) echo "grpo" ;;
+    *) echo "grpo,grpovi" ;;
+  esac
+}
+
+command_for() {
+  name=$1
+  echo "$GRPOVI compare --config examples/regimes/$name.json --seeds $SEEDS --algos $(algos "$name") --sweep lr=$LRS $(variants "$name") --jobs $JOBS --out $OUT/$name $EXTRA"
+}
+
+regimes() {
+  for file in examples/regimes/*.json; do basename "$file" .json; done | grep -e "$ONLY"
+}
+
+case "$MODE" in
+  print) for name in $(regimes); do command_for "$name"; done ;;
+  run) for name in $(regimes); do sh -c "$(command_for "$name")"; done ;;
+  plan) for name in $(regimes); do sh -c "$(command_for "$name") --plan"; done ;;
+  table) sh -c "npm run --silent regime-table -- --out $TABLE_OUT $(for name in $(regimes); do [ -f "$OUT/$name/comparison.json" ] && printf '%s ' "$OUT/$name"; done)" ;;
+  *) echo "usage: scripts/regime-map.sh [print|run|plan|table]" >&2; exit 2 ;;
+esac
