@@ -54,7 +54,7 @@ regimes() {
 case "$MODE" in
   print) for name in $(regimes); do command_for "$name"; done ;;
   run) for name in $(regimes); do sh -c "$(command_for "$name")"; done ;;
-  plan) for name in $(regimes); do sh -c "$(command_for "$name") --plan"; done ;;
+  plan) for name in $(regimes); do sh -c "$(command_for "$name") --plan --plan-command '$GRPOVI'"; done ;;
   table) sh -c "npm run --silent regime-table -- --out $TABLE_OUT $(for name in $(regimes); do [ -f "$OUT/$name/comparison.json" ] && printf '%s ' "$OUT/$name"; done)" ;;
   *) echo "usage: scripts/regime-map.sh [print|run|plan|table]" >&2; exit 2 ;;
 esac

@@ -70,6 +70,11 @@ describe('grpovi compare --plan, then the commands in any order, then grpovi rep
     expect(compared.code, compared.stderr).toBe(0);
 
     const plan = await runCli([...args(planned), '--plan']);
+    // --plan-command changes only how the commands call grpovi (here: the build under test).
+    const program = `'${process.execPath}' '${CLI_BIN}'`;
+    const runnable = await runCli([...args(planned), '--plan', '--plan-command', program]);
+    expect(runnable.code, runnable.stderr).toBe(0);
+    expect(runnable.stdout).toBe(plan.stdout.replaceAll('grpovi compare-run', `${program} compare-run`));
     expect(plan.code, plan.stderr).toBe(0);
     const commands = plan.stdout.trim().split('\n');
     // One command per run, in the plan's order: by seed, then setting, then algorithm.
@@ -85,8 +90,10 @@ describe('grpovi compare --plan, then the commands in any order, then grpovi rep
     expect(filesNamed(planned, 'metrics.jsonl')).toHaveLength(0);
 
     // In reverse order, two at a time, as a scheduler might.
-    const script = `tac | sed "s#^grpovi #'${process.execPath}' '${CLI_BIN}' #" | xargs -P 2 -I{} sh -c {}`;
-    execFileSync('sh', ['-c', script], { input: plan.stdout, stdio: ['pipe', 'ignore', 'pipe'] });
+    execFileSync('sh', ['-c', 'tac | xargs -P 2 -I{} sh -c {}'], {
+      input: runnable.stdout,
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
     const report = await runCli(['report', planned]);
     expect(report.code, report.stderr).toBe(0);
 

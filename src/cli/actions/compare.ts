@@ -25,6 +25,8 @@ function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[])
   for (const spec of sweepSpecs) args.push('--sweep', spec);
   args.push('--jobs', String(flags.jobs));
   if (flags.plan) args.push('--plan');
+  if (flags.plan && flags.planCommand !== undefined && flags.planCommand !== 'grpovi')
+    args.push('--plan-command', flags.planCommand);
   return args.map(shellQuote).join(' ');
 }
 
@@ -78,7 +80,7 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
       signal: controller.signal,
     };
     if (flags.plan) {
-      const commands = await planComparisonRuns(request);
+      const commands = await planComparisonRuns(request, flags.planCommand);
       process.stdout.write(commands.map((c) => `${c.command}\n`).join(''));
       const done = commands.filter((c) => c.finished).length;
       process.stderr.write(

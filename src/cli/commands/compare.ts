@@ -15,6 +15,7 @@ export interface CompareFlags {
   sweep: string[];
   jobs: number;
   plan?: boolean;
+  planCommand?: string;
 }
 
 const HELP_AFTER = `
@@ -109,6 +110,7 @@ export function registerCompare(program: Command): void {
     )
     .option('--jobs <n>', 'runs in parallel, each in its own process', integerArg(1), 1)
     .option('--plan', 'print one shell command per run and train nothing (see "Sweeps on any scheduler")')
+    .option('--plan-command <cmd>', 'how the planned commands call grpovi, e.g. "npx grpovi"', 'grpovi')
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: CompareFlags) => {
       const { executeCompare } = await import('../actions/compare.js');
