@@ -11,9 +11,12 @@ export * from './adjust/index.js';
 export {
   type CompareRequest,
   type CompareResult,
+  type PlannedCommand,
+  planComparisonRuns,
   renderComparison,
   runComparison,
 } from './experiments/compare.js';
+export { type RegimeCell, regimeCells, regimeTable, writeRegimeMap } from './experiments/regimeMap.js';
 export { areaUnderCurve, type StepsToTarget, stepsToTarget } from './experiments/stats.js';
 export type { ComparisonSummary } from './experiments/summary.js';
 // Watching runs: a single run's report, the run-folder reader, the live dashboard.
@@ -52,6 +55,7 @@ export {
   ADJUSTMENT_WEIGHTS,
   type AdjustmentWeights,
   adjustmentWeights,
+  blendGroups,
   groupSoftmax,
   type RewardTransformKind,
   type RewardTransformOptions,
@@ -88,6 +92,12 @@ export {
   type WeightedReward,
 } from './rewards/rewardFunction.js';
 export { rewardModelReward } from './rewards/rewardModel.js';
+export {
+  compressRewards,
+  promptTemperature,
+  type RewardCompression,
+  rewardCompression,
+} from './rewards/rewardTemperature.js';
 export { goldSentiment, goldSentimentReward } from './rewards/sentiment.js';
 // Tasks.
 export { createArithmeticTask } from './tasks/arithmetic.js';
