@@ -195,7 +195,8 @@ export function regimeCells(dir: string, record: ComparisonRecord = readComparis
     if (grpo && grpovi) {
       h2h = headToHead(grpo.runs, grpovi.runs, grpo.stats, grpovi.stats);
       const finals = [grpo.stats.final_kl, grpovi.stats.final_kl];
-      if (finals[0] !== null && finals[1] !== null) {
+      // No KL logged (beta 0 without log_kl) leaves nothing to compare at.
+      if (finals[0] !== null && finals[1] !== null && Math.min(finals[0].mean, finals[1].mean) > 0) {
         const kl = Math.min(finals[0].mean, finals[1].mean);
         const at = (c: Candidate) => {
           const values = c.runs.flatMap((run) => {
