@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { groupAdvantages, sampleStd } from '../../src/grpo/advantages.js';
+import { groupAdvantages, hasZeroStd, sampleStd } from '../../src/grpo/advantages.js';
 import { transformRewards } from '../../src/grpo/rewardTransform.js';
 
 const groupOf = (size: number) =>
@@ -21,8 +21,10 @@ describe('group-scaled advantages under a positive affine map a r + b', () => {
         fc.double({ min: -10, max: 10, noNaN: true }),
         (rewards, a, b) => {
           fc.pre(sampleStd(rewards) > 1e-6);
-          const before = groupAdvantages(rewards, rewards.length, { scale: 'group', eps: 0 });
           const mapped = rewards.map((r) => a * r + b);
+          // A map that squeezes the group below the zero-std tolerance gives exact zeros instead (next test).
+          fc.pre(!hasZeroStd(mapped));
+          const before = groupAdvantages(rewards, rewards.length, { scale: 'group', eps: 0 });
           const after = groupAdvantages(mapped, rewards.length, { scale: 'group', eps: 0 });
           for (let i = 0; i < rewards.length; i++) expect(Math.abs(after[i] - before[i])).toBeLessThan(1e-6);
         },
@@ -39,6 +41,7 @@ describe('group-scaled advantages under a positive affine map a r + b', () => {
         fc.constantFrom(1e-4, 1e-2),
         (rewards, a, b, eps) => {
           const n = rewards.length;
+          fc.pre(!hasZeroStd(rewards) && !hasZeroStd(rewards.map((r) => a * r + b)));
           const before = groupAdvantages(rewards, n, { scale: 'group', eps });
           const after = groupAdvantages(
             rewards.map((r) => a * r + b),
@@ -54,6 +57,14 @@ describe('group-scaled advantages under a positive affine map a r + b', () => {
         },
       ),
     );
+  });
+
+  it('a group whose mapped std falls within the zero-std tolerance gets exact zero advantages', () => {
+    const rewards = [0.2, 0.6, 0.9, 0.4];
+    const squeezed = rewards.map((r) => 1e-9 * r + 0.5);
+    expect(hasZeroStd(squeezed)).toBe(true);
+    expect(Array.from(groupAdvantages(squeezed, 4, { scale: 'group', eps: 0 }))).toEqual([0, 0, 0, 0]);
+    expect(groupAdvantages(rewards, 4, { scale: 'group', eps: 0 }).every((v) => v !== 0)).toBe(true);
   });
 
   it('without the std scale (none) the advantages scale by a: the map is not neutral there', () => {
