@@ -90,7 +90,10 @@ describe('grpovi compare --plan, then the commands in any order, then grpovi rep
     expect(filesNamed(planned, 'metrics.jsonl')).toHaveLength(0);
 
     // In reverse order, two at a time, as a scheduler might.
+    // One BLAS thread per run, as compare --jobs 2 gives its workers: the same backend and thread count
+    // give the same bits (another thread count changes the sums' rounding).
     execFileSync('sh', ['-c', 'tac | xargs -P 2 -I{} sh -c {}'], {
+      env: { ...process.env, GRPOVI_BLAS_THREADS: '1' },
       input: runnable.stdout,
       stdio: ['pipe', 'ignore', 'pipe'],
     });
