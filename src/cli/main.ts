@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { RewardInputError } from '../adjust/errors.js';
 import { CheckpointError } from '../nn/checkpointError.js';
 import { ConfigError } from '../train/configError.js';
+import { UserFileError } from '../util/userFileError.js';
 import { registerAdjust } from './commands/adjust.js';
 import { registerCompare } from './commands/compare.js';
 import { registerCompareRun } from './commands/compareRun.js';
@@ -62,7 +63,8 @@ export async function runCli(argv: string[]): Promise<number> {
     if (
       error instanceof RewardInputError ||
       error instanceof CheckpointError ||
-      error instanceof ConfigError
+      error instanceof ConfigError ||
+      error instanceof UserFileError
     ) {
       process.stderr.write(`grpovi: ${error.message}\n`);
       return 2;

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 
 /**
@@ -49,4 +50,21 @@ export function rangeArg(value: string): [number, number] {
     throw new InvalidArgumentError('It must be two numbers MIN,MAX, e.g. 0,1.');
   }
   return [numbers[0], numbers[1]];
+}
+
+/** A path made absolute against the working directory, so that run folders record where the file is. */
+export function pathArg(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('It must be a path.');
+  return resolve(value);
+}
+
+/**
+ * `PATH[:WEIGHT]`, e.g. `rewards/length.mjs:0.5`: the path made absolute and the weight (absent: 1
+ * is meant). A suffix after the last `:` that is not a number belongs to the path.
+ */
+export function weightedPathArg(value: string): { path: string; weight?: number } {
+  const match = /^(.+):([^:/\\]+)$/.exec(value);
+  const weight = match === null ? Number.NaN : numberOf(match[2]);
+  if (match !== null && Number.isFinite(weight)) return { path: pathArg(match[1]), weight };
+  return { path: pathArg(value) };
 }

@@ -1,6 +1,10 @@
+/** The fields of a prompt file's line (the `prompt` and every other column), one per sample. */
+export type PromptRow = Readonly<Record<string, unknown>>;
+
 /**
  * A reward function scores completions of prompts. `range` is the interval its scores can take;
- * GRPOVI needs it (the reward adjustment keeps rewards inside it).
+ * GRPOVI needs it (the reward adjustment keeps rewards inside it). `rows[i]`, when the task has
+ * them, is the prompt file's line of sample `i` (e.g. an `answer` column a verifier reads).
  */
 export interface RewardFunction {
   name: string;
@@ -8,6 +12,7 @@ export interface RewardFunction {
   score(
     prompts: readonly string[],
     completions: readonly string[],
+    rows?: readonly PromptRow[],
   ): readonly number[] | Promise<readonly number[]>;
   /**
    * For a learned reward `sigmoid(score - offset)`: the raw scores and the offset, so that the
@@ -50,15 +55,27 @@ function describeSample(prompts: readonly string[], completions: readonly string
   return `sample ${i} (prompt ${clip(prompts[i])}, completion ${clip(completions[i])})`;
 }
 
+/** A returned value with its type, for messages: `NaN`, `the string "0.5"`, `null`. */
+function describeType(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string')
+    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)}`;
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
 /** Finds which sample makes a batch call throw by scoring samples one at a time. */
 async function findFailingSample(
   fn: RewardFunction,
   prompts: readonly string[],
   completions: readonly string[],
+  rows: readonly PromptRow[] | undefined,
 ): Promise<{ index: number; error: unknown } | undefined> {
   for (let i = 0; i < prompts.length; i++) {
     try {
-      await fn.score([prompts[i]], [completions[i]]);
+      await fn.score([prompts[i]], [completions[i]], rows && [rows[i]]);
     } catch (error) {
       return { index: i, error };
     }
@@ -71,6 +88,7 @@ export async function scoreCompletions(
   rewards: readonly WeightedReward[],
   prompts: readonly string[],
   completions: readonly string[],
+  rows?: readonly PromptRow[],
 ): Promise<Scores> {
   const n = completions.length;
   const total = new Float64Array(n);
@@ -78,9 +96,9 @@ export async function scoreCompletions(
   for (const { fn, weight } of rewards) {
     let scores: readonly number[];
     try {
-      scores = await fn.score(prompts, completions);
+      scores = await fn.score(prompts, completions, rows);
     } catch (error) {
-      const failing = await findFailingSample(fn, prompts, completions);
+      const failing = await findFailingSample(fn, prompts, completions, rows);
       const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
       if (failing) {
         throw new RewardFunctionError(
@@ -92,7 +110,7 @@ export async function scoreCompletions(
       throw new RewardFunctionError(fn.name, `threw on a batch of ${n} samples: ${reason(error)}`);
     }
     if (!Array.isArray(scores) && !ArrayBuffer.isView(scores)) {
-      throw new RewardFunctionError(fn.name, `must return an array of numbers (${typeof scores})`);
+      throw new RewardFunctionError(fn.name, `must return an array of numbers (${describeType(scores)})`);
     }
     if (scores.length !== n) {
       throw new RewardFunctionError(fn.name, `returned ${scores.length} scores for ${n} completions`);
@@ -103,7 +121,7 @@ export async function scoreCompletions(
       if (typeof s !== 'number' || !Number.isFinite(s)) {
         throw new RewardFunctionError(
           fn.name,
-          `returned ${String(s)} for ${describeSample(prompts, completions, i)}`,
+          `returned ${describeType(s)} for ${describeSample(prompts, completions, i)}`,
           i,
         );
       }

@@ -1,6 +1,6 @@
 import type { PolicyModel } from '../nn/models/policyModel.js';
 import type { Tokenizer } from '../nn/tokenizer.js';
-import type { RewardFunction, WeightedReward } from '../rewards/rewardFunction.js';
+import type { PromptRow, RewardFunction, WeightedReward } from '../rewards/rewardFunction.js';
 import type { TrainConfigInput } from '../train/config.js';
 
 /**
@@ -15,7 +15,13 @@ export interface Task {
   createPolicy(seed: number, config: TaskPolicyOptions): PolicyModel;
   trainPrompts: readonly string[];
   evalPrompts: readonly string[];
+  /** Per-prompt columns handed to the reward functions, aligned with `trainPrompts` (prompt files). */
+  trainRows?: readonly PromptRow[];
+  /** Per-prompt columns aligned with `evalPrompts`. */
+  evalRows?: readonly PromptRow[];
   rewards: readonly WeightedReward[];
+  /** Lines the CLI shows before training (how prompts were held out, vocabulary warnings). */
+  notices?: readonly string[];
   /** The true objective when the training reward is a learned proxy; reported as `eval_gold`. */
   gold?: RewardFunction;
   /** Task defaults, applied above the global defaults and below the config file and flags. */
@@ -36,6 +42,14 @@ export interface TaskContext {
   policy?: string;
   /** Reward model folder, for tasks scored by a learned reward model (default: the shipped asset). */
   rewardModel?: string;
+  /** Weight of the reward model in the combined reward (tasks from files). */
+  rewardModelWeight?: number;
+  /** Prompt file (JSONL with `prompt`, or text), for the task made from files. */
+  prompts?: string;
+  /** Held-out prompt file; without it a fixed share of `prompts` is held out. */
+  evalPrompts?: string;
+  /** Reward modules with their weights. */
+  rewards?: readonly { path: string; weight: number }[];
 }
 
 export type TaskFactory = (context: TaskContext) => Task | Promise<Task>;

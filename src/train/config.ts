@@ -94,7 +94,7 @@ export const TrainConfigSchema = z
     reward_range: z.tuple([z.number(), z.number()]).optional(),
     /** Evaluate every this many steps (and before the first and after the last); 0 turns evaluation off. */
     eval_every: z.number().int().min(0).default(CONFIG_DEFAULTS.eval_every),
-    /** Held-out prompts per evaluation (one sample each). */
+    /** Held-out prompts per evaluation (one sample each); the count (a file of them is `eval_prompts_file`). */
     eval_prompts: z.number().int().min(1).default(CONFIG_DEFAULTS.eval_prompts),
     /** Write a checkpoint every this many steps (and after the last); 0 only at the end. */
     checkpoint_every: z.number().int().min(0).default(CONFIG_DEFAULTS.checkpoint_every),
@@ -114,8 +114,18 @@ export const TrainConfigSchema = z
       .optional(),
     /** Folder of the starting policy, for tasks that start from a trained one. */
     policy: z.string().optional(),
-    /** Folder of the reward model, for tasks scored by a learned one. */
+    /** Folder of the reward model, for tasks scored by a learned one (tasks from files: added to the rewards). */
     reward_model: z.string().optional(),
+    /** Weight of `reward_model` in the combined reward (tasks from files). */
+    reward_model_weight: z.number().finite().optional(),
+    /** Prompt file (JSONL with a `prompt` string per line, or text with one per line): the task from files. */
+    prompts: z.string().min(1).optional(),
+    /** Held-out prompt file; without it a fixed 10% of `prompts` is held out. */
+    eval_prompts_file: z.string().min(1).optional(),
+    /** Reward modules and their weights in the combined reward (tasks from files). */
+    rewards: z
+      .array(z.object({ path: z.string().min(1), weight: z.number().finite().default(1) }).strict())
+      .optional(),
   })
   .strict();
 

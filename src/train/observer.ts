@@ -1,5 +1,6 @@
 import type { ActiveBackend, BackendDescription } from '../nn/backend.js';
 import type { MetricsRow } from './metrics.js';
+import type { SampleRow } from './samples.js';
 
 /** What a trainer reports as it runs; the CLI shows it as a progress bar or log lines. */
 export interface TrainObserver {
@@ -16,5 +17,7 @@ export interface TrainObserver {
   }): void;
   onStep?(row: MetricsRow, totalSteps: number): void;
   onCheckpoint?(path: string, step: number): void;
+  /** Held-out completions of an evaluation with their rewards (also appended to `samples.jsonl`). */
+  onSamples?(step: number, samples: readonly SampleRow[]): void;
   onEnd?(info: { step: number; interrupted: boolean }): void;
 }

@@ -25,13 +25,18 @@ export class PromptStream {
 
   /** The next `count` prompts. */
   next(count: number): string[] {
-    const out: string[] = [];
+    return this.nextIndices(count).map((i) => this.prompts[i]);
+  }
+
+  /** The indices (into the prompts) of the next `count` prompts, so callers can find their rows. */
+  nextIndices(count: number): number[] {
+    const out: number[] = [];
     while (out.length < count) {
       if (this.position >= this.order.length) {
         this.epoch++;
         this.reshuffle();
       }
-      out.push(this.prompts[this.order[this.position++]]);
+      out.push(this.order[this.position++]);
     }
     return out;
   }

@@ -1,5 +1,5 @@
 import type { PolicyModel } from '../nn/models/policyModel.js';
-import { type Scores, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
+import { type PromptRow, type Scores, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
 import type { Task } from '../tasks/task.js';
 import type { Rng } from '../util/rng.js';
 import { gatherRollout, gatherScores } from './batchRows.js';
@@ -19,6 +19,15 @@ export function samplingSettings(config: TrainConfig): SamplingSettings {
     minP: config.min_p,
     repetitionPenalty: config.repetition_penalty,
   };
+}
+
+/** The rows of the picked prompts, each repeated for its group (undefined when the task has none). */
+function groupRows(
+  rows: readonly PromptRow[] | undefined,
+  picked: readonly number[],
+  groupSize: number,
+): PromptRow[] | undefined {
+  return rows && picked.flatMap((i) => Array.from({ length: groupSize }, () => rows[i]));
 }
 
 /** A step's generation batch, scored, with the time spent sampling and scoring it. */
@@ -52,11 +61,17 @@ export async function sampleBatch(
   let rewardSeconds = 0;
   const draw = async (count: number) => {
     const t0 = now();
-    const prompts = source.stream.next(count);
+    const picked = source.stream.nextIndices(count);
+    const prompts = picked.map((i) => task.trainPrompts[i]);
     const ro = rollout(policy, task.tokenizer, prompts, G, samplingSettings(config), source.samplingRng);
     await yieldToEventLoop();
     const t1 = now();
-    const scores = await scoreCompletions(source.rewards ?? task.rewards, ro.promptTexts, ro.completionTexts);
+    const scores = await scoreCompletions(
+      source.rewards ?? task.rewards,
+      ro.promptTexts,
+      ro.completionTexts,
+      groupRows(task.trainRows, picked, G),
+    );
     rolloutSeconds += t1 - t0;
     rewardSeconds += now() - t1;
     return { ro, scores };

@@ -1,8 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { formatValue } from '../adjust/errors.js';
 import type { BackendName } from '../nn/backend.js';
 import { TASKS, taskNames } from '../tasks/registry.js';
+import { createFileTask, FILE_TASK } from '../tasks/sources/fileTask.js';
+import { isTaskModulePath, loadTaskModule } from '../tasks/sources/taskModule.js';
+import { changedUserFiles, readUserFiles } from '../tasks/sources/userFiles.js';
 import type { Task, TaskContext } from '../tasks/task.js';
 import { parseStrictJson, StrictJsonError } from '../util/strictJson.js';
 import {
@@ -83,7 +86,32 @@ export function readConfigFile(path: string): ConfigFileLayer {
       `config file ${JSON.stringify(path)} must hold a JSON object of config fields, like {"learning_rate": 0.001} (${formatValue(parsed)})`,
     );
   }
-  return { path, values: parsed as Record<string, unknown> };
+  return { path, values: resolveConfigPaths(parsed as Record<string, unknown>, dirname(resolve(path))) };
+}
+
+/**
+ * A config file's paths made absolute, relative to the file's folder (`prompts`, `eval_prompts_file`,
+ * `rewards[].path`, `reward_model`, `policy`, and `task` when it names a module). A string
+ * `eval_prompts` names a held-out prompt file and becomes `eval_prompts_file` (a number stays the count).
+ */
+export function resolveConfigPaths(values: Record<string, unknown>, base: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...values };
+  if (typeof out.eval_prompts === 'string' && out.eval_prompts_file === undefined) {
+    out.eval_prompts_file = out.eval_prompts;
+    delete out.eval_prompts;
+  }
+  const at = (value: unknown) => (typeof value === 'string' && value !== '' ? resolve(base, value) : value);
+  for (const key of ['prompts', 'eval_prompts_file', 'reward_model', 'policy']) out[key] = at(out[key]);
+  if (typeof out.task === 'string' && isTaskModulePath(out.task)) out.task = at(out.task);
+  if (Array.isArray(out.rewards)) {
+    out.rewards = out.rewards.map((r: unknown) =>
+      typeof r === 'object' && r !== null && !Array.isArray(r)
+        ? { ...r, path: at((r as { path?: unknown }).path) }
+        : r,
+    );
+  }
+  for (const key of Object.keys(out)) if (out[key] === undefined) delete out[key];
+  return out;
 }
 
 /** Edit distance, for "did you mean" hints on misspelt fields. */
@@ -142,33 +170,98 @@ export function resolveTrainConfig(layers: ConfigLayers): TrainConfig {
   }
 }
 
-/** What a task is built from: the seed and the optional policy and reward-model folders of a config. */
+/** What a task is built from: the seed, the optional model folders and the user's files of a config. */
 export function taskContext(values: {
   seed?: unknown;
   policy?: unknown;
   reward_model?: unknown;
+  reward_model_weight?: unknown;
+  prompts?: unknown;
+  eval_prompts_file?: unknown;
+  rewards?: unknown;
 }): TaskContext {
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const rewards = Array.isArray(values.rewards)
+    ? values.rewards
+        .filter(
+          (r): r is { path: string; weight?: unknown } => typeof (r as { path?: unknown })?.path === 'string',
+        )
+        .map((r) => ({ path: r.path, weight: typeof r.weight === 'number' ? r.weight : 1 }))
+    : undefined;
   return {
     seed:
       typeof values.seed === 'number' && Number.isInteger(values.seed) && values.seed >= 0 ? values.seed : 0,
-    policy: typeof values.policy === 'string' ? values.policy : undefined,
-    rewardModel: typeof values.reward_model === 'string' ? values.reward_model : undefined,
+    policy: text(values.policy),
+    rewardModel: text(values.reward_model),
+    rewardModelWeight:
+      typeof values.reward_model_weight === 'number' ? values.reward_model_weight : undefined,
+    prompts: text(values.prompts),
+    evalPrompts: text(values.eval_prompts_file),
+    rewards,
   };
 }
 
 function sameContext(a: TaskContext, b: TaskContext): boolean {
-  return a.seed === b.seed && a.policy === b.policy && a.rewardModel === b.rewardModel;
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
-/** Creates a task by name; an unknown name is a ConfigError listing the known ones. */
+/** The task a config names: `task`, else the task from files when `prompts` is given. */
+export function taskNameOf(values: { task?: unknown; prompts?: unknown }): unknown {
+  return values.task ?? (values.prompts !== undefined ? FILE_TASK : undefined);
+}
+
+/** Which of the user's inputs a built-in task reads (the others it would silently ignore). */
+const BUILT_IN_INPUTS: Record<string, { policy: boolean; rewardModel: boolean }> = {
+  toy: { policy: false, rewardModel: false },
+  sentiment: { policy: true, rewardModel: true },
+  arithmetic: { policy: true, rewardModel: false },
+};
+
+function refuseIgnoredInputs(name: string, context: TaskContext): void {
+  const fileInputs = [
+    context.prompts !== undefined && '--prompts',
+    context.evalPrompts !== undefined && '--eval-prompts FILE',
+    (context.rewards?.length ?? 0) > 0 && '--reward',
+    context.rewardModelWeight !== undefined && 'a --reward-model weight',
+  ].filter((f): f is string => f !== false);
+  if (fileInputs.length > 0) {
+    throw new ConfigError(
+      `${fileInputs[0]} cannot be used with the built-in task ${JSON.stringify(name)}, which has its own prompts and rewards; ` +
+        'leave out --task to train on your files (or give a task module, --task ./my-task.mjs)',
+      fileInputs[0] === '--reward' ? 'rewards' : 'prompts',
+    );
+  }
+  const takes = BUILT_IN_INPUTS[name] ?? { policy: true, rewardModel: true };
+  if (context.policy !== undefined && !takes.policy) {
+    throw new ConfigError(
+      `--policy cannot be used with the task ${JSON.stringify(name)}: it starts from a freshly initialized policy and would ignore ${context.policy}`,
+      'policy',
+    );
+  }
+  if (context.rewardModel !== undefined && !takes.rewardModel) {
+    throw new ConfigError(
+      `--reward-model cannot be used with the task ${JSON.stringify(name)}: its reward is rule-based and would ignore ${context.rewardModel}`,
+      'reward_model',
+    );
+  }
+}
+
+/**
+ * Creates a task: a built-in one by name, the task from files (`files`: prompt files, reward modules,
+ * a reward model), or a task module (a path ending in .mjs/.js or containing a slash). An unknown name
+ * is a ConfigError listing the known ones; inputs a built-in task would ignore are refused.
+ */
 export async function loadTask(name: string, context: TaskContext): Promise<Task> {
+  if (name === FILE_TASK) return createFileTask(context);
+  if (isTaskModulePath(name)) return loadTaskModule(resolve(name), context);
   const entry = Object.hasOwn(TASKS, name) ? TASKS[name] : undefined;
   if (entry === undefined) {
     throw new ConfigError(
-      `unknown task ${JSON.stringify(name)}; known tasks: ${taskNames().join(', ')}`,
+      `unknown task ${JSON.stringify(name)}; known tasks: ${taskNames().join(', ')}, or a task module path (./my-task.mjs)`,
       'task',
     );
   }
+  refuseIgnoredInputs(name, context);
   return entry.factory(context);
 }
 
@@ -203,14 +296,18 @@ export async function prepareFreshRun(
   request: FreshRunRequest,
 ): Promise<{ config: TrainConfig; task: Task }> {
   const configFile = request.configPath === undefined ? undefined : readConfigFile(request.configPath);
-  const { flags, flagNames } = request;
-  const taskName = flags.task ?? configFile?.values.task;
+  const { flagNames } = request;
+  const taskName = taskNameOf({
+    task: request.flags.task ?? configFile?.values.task,
+    prompts: request.flags.prompts ?? configFile?.values.prompts,
+  });
   if (taskName === undefined) {
     throw new ConfigError(
-      `field "task" is missing: pass --task NAME (known tasks: ${taskNames().join(', ')})`,
+      `field "task" is missing: pass --task NAME (known tasks: ${taskNames().join(', ')}), a task module, or --prompts FILE`,
       'task',
     );
   }
+  const flags = { ...request.flags, task: taskName };
   if (typeof taskName !== 'string') {
     throw new ConfigError(
       `config file ${configFile?.path}: field "task" must be a task name (${formatValue(taskName)})`,
@@ -252,6 +349,8 @@ export interface ResumePlan {
   checkpointDir: string;
   /** Steps the checkpoint has completed. */
   checkpointStep: number;
+  /** User files that changed since the run recorded them (resumed anyway: `allowChangedFiles`). */
+  changedFiles: string[];
 }
 
 /**
@@ -261,7 +360,7 @@ export interface ResumePlan {
  */
 export function planResume(
   dir: string,
-  changes: { steps?: number; backend?: BackendName; blas_threads?: number } = {},
+  changes: { steps?: number; backend?: BackendName; blas_threads?: number; allowChangedFiles?: boolean } = {},
 ): ResumePlan {
   const { checkpointDir, runDir } = locateCheckpoint(dir);
   const configPath = join(runDir, 'config.json');
@@ -287,7 +386,14 @@ export function planResume(
     mergeConfigLayers(saved.values, { steps, backend: changes.backend, blas_threads: changes.blas_threads }),
     `${configPath} with --steps/--backend`,
   );
-  return { config, runDir, checkpointDir, checkpointStep: state.step };
+  const changedFiles = changedUserFiles(readUserFiles(runDir) ?? []);
+  if (changedFiles.length > 0 && !changes.allowChangedFiles) {
+    throw new RunSetupError(
+      `${changedFiles.join('; ')}; resuming would train on other data or rewards than the run's first part: ` +
+        'restore the file, or pass --allow-changed-files to resume with it as it is now',
+    );
+  }
+  return { config, runDir, checkpointDir, checkpointStep: state.step, changedFiles };
 }
 
 /** Whether two paths name the same folder. */

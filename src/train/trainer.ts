@@ -10,6 +10,7 @@ import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { scoreLogProbs } from '../nn/policyUpdate.js';
 import { combinedRange, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
 import { compressible, compressRewards, rewardCompression } from '../rewards/rewardTemperature.js';
+import { hashUserFiles, USER_FILES_FILE } from '../tasks/sources/userFiles.js';
 import type { Task } from '../tasks/task.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { Rng } from '../util/rng.js';
@@ -21,6 +22,7 @@ import { sampleBatch, samplingSettings } from './sampleBatch.js';
 import { policyMovesDuringUpdate, runUpdatePasses } from './updatePasses.js';
 import { rollout, sequenceSums, sliceBatch, tokenMean } from './rollout.js';
 import { locateCheckpoint, readRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
+import { SAMPLES_FILE, SAMPLES_PER_EVAL, type SampleRow, SamplesLog } from './samples.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -121,6 +123,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const stream = new PromptStream(task.trainPrompts, config.seed);
   mkdirSync(outDir, { recursive: true });
   const metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
+  const samples = new SamplesLog(join(outDir, SAMPLES_FILE));
   const context: StepContext = {
     config,
     task,
@@ -146,6 +149,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       samplingRng.setState(state.samplingRng);
       stream.restore(state.promptStream);
       metrics.truncateAfter(state.step);
+      samples.truncateAfter(state.step);
       startStep = state.step;
     }
     // On resume too: the step count may have been raised, and a later resume must see the new one.
@@ -155,6 +159,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       join(outDir, 'backend.json'),
       `${JSON.stringify({ ...backendDetails, step: startStep }, null, 2)}\n`,
     );
+    // The user's files with their hashes, so that a resume can tell when one changed.
+    writeFileAtomic(
+      join(outDir, USER_FILES_FILE),
+      `${JSON.stringify({ files: hashUserFiles(config) }, null, 2)}\n`,
+    );
+    const evaluateAndLog = async (step: number): Promise<Partial<MetricsRow>> => {
+      const { row, samples: rows } = await evaluate(context, step);
+      samples.append(rows);
+      observer?.onSamples?.(step, rows);
+      return row;
+    };
 
     observer?.onStart?.({
       backend,
@@ -168,7 +183,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     });
 
     if (startStep === 0 && config.eval_every > 0) {
-      const row: MetricsRow = { step: 0, ...(await evaluate(context)) };
+      const row: MetricsRow = { step: 0, ...(await evaluateAndLog(0)) };
       metrics.append(row);
       observer?.onStep?.(row, config.steps);
     }
@@ -182,7 +197,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const row = await trainingStep(context, step);
       const isLast = step === config.steps;
       if (config.eval_every > 0 && (step % config.eval_every === 0 || isLast))
-        Object.assign(row, await evaluate(context));
+        Object.assign(row, await evaluateAndLog(step));
       metrics.append(row);
       lastRow = row;
       observer?.onStep?.(row, config.steps);
@@ -316,8 +331,14 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   return row;
 }
 
-/** Mean reward (and gold) of one sample per held-out prompt; the same random stream at every evaluation. */
-async function evaluate(ctx: StepContext): Promise<Partial<MetricsRow>> {
+/**
+ * Mean reward (and gold) of one sample per held-out prompt; the same random stream at every
+ * evaluation. The first `SAMPLES_PER_EVAL` completions come back as samples with their rewards.
+ */
+async function evaluate(
+  ctx: StepContext,
+  step: number,
+): Promise<{ row: Partial<MetricsRow>; samples: SampleRow[] }> {
   const { config, task, policy } = ctx;
   const prompts = task.evalPrompts.slice(0, config.eval_prompts);
   const ro = rollout(
@@ -328,21 +349,36 @@ async function evaluate(ctx: StepContext): Promise<Partial<MetricsRow>> {
     samplingSettings(config),
     Rng.derive(config.seed, 'eval'),
   );
-  const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts);
+  const rows = task.evalRows?.slice(0, prompts.length);
+  const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts, rows);
   const out: Partial<MetricsRow> = {
     eval_reward: mean(scores.total),
     eval_completion_length: mean(ro.generation.lengths),
   };
   if (ctx.rewards !== task.rewards) {
     // Compressed runs also report the reward at temperature 1, so that runs compare on one scale.
-    const raw = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts);
+    const raw = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts, rows);
     out.eval_reward_raw = mean(raw.total);
   }
+  let gold: Float64Array | undefined;
   if (task.gold) {
-    const gold = await scoreCompletions([{ fn: task.gold, weight: 1 }], ro.promptTexts, ro.completionTexts);
-    out.eval_gold = mean(gold.total);
+    gold = (await scoreCompletions([{ fn: task.gold, weight: 1 }], ro.promptTexts, ro.completionTexts, rows))
+      .total;
+    out.eval_gold = mean(gold);
   }
-  return out;
+  const samples: SampleRow[] = [];
+  for (let i = 0; i < Math.min(SAMPLES_PER_EVAL, prompts.length); i++) {
+    const sample: SampleRow = {
+      step,
+      prompt: ro.promptTexts[i],
+      completion: ro.completionTexts[i],
+      reward: scores.total[i],
+      rewards: Object.fromEntries([...scores.byFunction].map(([name, values]) => [name, values[i]])),
+    };
+    if (gold) sample.gold = gold[i];
+    samples.push(sample);
+  }
+  return { row: out, samples };
 }
 
 function saveCheckpoint(ctx: StepContext, outDir: string, step: number): string {

@@ -19,6 +19,7 @@ import {
   taskContext,
 } from '../../train/setup.js';
 import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
+import { UserFileError } from '../../util/userFileError.js';
 import type { ConfigFlagSet, TrainFlags } from '../commands/train.js';
 import { UserInputError } from '../errors.js';
 
@@ -50,7 +51,10 @@ async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<P
       steps: values.steps as number | undefined,
       backend: values.backend as BackendName | undefined,
       blas_threads: values.blas_threads as number | undefined,
+      allowChangedFiles: flags.allowChangedFiles,
     });
+    for (const change of plan.changedFiles)
+      process.stderr.write(`grpovi: warning: ${change} (--allow-changed-files)\n`);
     if (flags.out !== undefined && !sameFolder(flags.out, plan.runDir)) {
       throw new UserInputError(
         `--out ${flags.out} differs from the run folder being resumed (${plan.runDir}); leave out --out`,
@@ -81,7 +85,12 @@ async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<P
 }
 
 function asUserError(error: unknown): unknown {
-  if (error instanceof ConfigError || error instanceof RunSetupError || error instanceof CheckpointError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof RunSetupError ||
+    error instanceof CheckpointError ||
+    error instanceof UserFileError
+  ) {
     return new UserInputError(error.message);
   }
   return error;
@@ -96,6 +105,7 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
     throw asUserError(error);
   }
   const { config, task, outDir } = run;
+  for (const notice of task.notices ?? []) process.stderr.write(`grpovi: ${notice}\n`);
   if (flags.printConfig) {
     task.dispose?.();
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
@@ -119,8 +129,9 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
       shouldStop: () => interrupts.requested,
     });
   } catch (error) {
+    // A reward function that returns the wrong count, NaN, non-numbers or values outside its range is the user's to fix.
     if (error instanceof RewardFunctionError)
-      throw new UserInputError(`training stopped: ${error.message}`, 1);
+      throw new UserInputError(`training stopped: ${error.message}`, 2);
     throw asUserError(error);
   } finally {
     interrupts.dispose();

@@ -6,8 +6,9 @@ import { BACKENDS } from '../../nn/backendNames.js';
 import { TASK_DEFAULTS } from '../../tasks/taskDefaults.js';
 import { TASK_NAMES } from '../../tasks/taskNames.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
+import { isTaskModulePath } from '../../tasks/sources/taskModule.js';
 import { formatDefault } from '../helpStyle.js';
-import { integerArg, numberArg, rangeArg } from '../parsers.js';
+import { integerArg, numberArg, pathArg, rangeArg, weightedPathArg } from '../parsers.js';
 
 /** A flag that sets one config key. */
 interface ConfigFlag {
@@ -19,15 +20,45 @@ interface ConfigFlag {
   choices?: readonly string[];
   /** How to describe the default when the schema has none. */
   defaultText?: string;
+  /** The flag may be given more than once; its values are collected into a list. */
+  repeatable?: boolean;
+  /** Config values the flag's value sets, when it sets more (or another) key than `key`. */
+  route?: (value: unknown) => Record<string, unknown>;
+}
+
+/** `--task NAME` keeps the name; a module path is made absolute. */
+function taskArg(value: string): string {
+  return isTaskModulePath(value) ? pathArg(value) : value;
+}
+
+/** `--eval-prompts N` is the count of held-out prompts per evaluation; anything else names a file of them. */
+function evalPromptsArg(value: string): number | string {
+  return /^\s*\d+\s*$/.test(value) ? integerArg(1)(value) : pathArg(value);
 }
 
 /** Every flag that sets a config key; the order is the order of `--help`. */
 const CONFIG_FLAGS: readonly ConfigFlag[] = [
   {
-    flags: '--task <name>',
+    flags: '--task <name|file>',
     key: 'task',
-    what: `the task (${TASK_NAMES.join(', ')}); required unless the --config file names it or --resume is given`,
+    what: `the task (${TASK_NAMES.join(', ')}) or a task module ./my-task.mjs (default export (context) => Task); required unless --prompts, the --config file or --resume gives it`,
+    parse: taskArg,
     defaultText: '',
+  },
+  {
+    flags: '--prompts <file>',
+    key: 'prompts',
+    what: 'train on the prompts of FILE (JSONL with a "prompt" string per line, other fields are columns for the rewards; or text, one per line)',
+    parse: pathArg,
+    defaultText: "the task's own",
+  },
+  {
+    flags: '--reward <module[:weight]>',
+    key: 'rewards',
+    what: 'add a reward module, default export fn(prompts, completions, rows) => number[] (repeatable)',
+    parse: weightedPathArg,
+    repeatable: true,
+    defaultText: 'none',
   },
   { flags: '--algo <name>', key: 'algo', what: 'algorithm', choices: ['grpo', 'grpovi'] },
   { flags: '--steps <n>', key: 'steps', what: 'training steps', parse: integerArg() },
@@ -54,13 +85,19 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     flags: '--policy <dir>',
     key: 'policy',
     what: 'starting policy folder, for tasks that start from a trained one',
+    parse: pathArg,
     defaultText:
       "the task's policy shipped in the package, e.g. assets/sentiment-policy; toy starts from a random one",
   },
   {
-    flags: '--reward-model <dir>',
+    flags: '--reward-model <dir[:weight]>',
     key: 'reward_model',
-    what: 'reward model folder, for tasks scored by a learned one',
+    what: 'reward model folder: the learned reward of sentiment, or added to the --reward sum with --prompts',
+    parse: weightedPathArg,
+    route: (value) => {
+      const { path, weight } = value as { path: string; weight?: number };
+      return { reward_model: path, reward_model_weight: weight };
+    },
     defaultText: "the task's reward model shipped in the package, e.g. assets/sentiment-reward-model",
   },
   {
@@ -225,10 +262,11 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     parse: integerArg(),
   },
   {
-    flags: '--eval-prompts <n>',
+    flags: '--eval-prompts <n|file>',
     key: 'eval_prompts',
-    what: 'held-out prompts per evaluation',
-    parse: integerArg(),
+    what: 'held-out prompts per evaluation (a number), or a file of held-out prompts (config: eval_prompts_file)',
+    parse: evalPromptsArg,
+    route: (value) => (typeof value === 'number' ? { eval_prompts: value } : { eval_prompts_file: value }),
   },
   {
     flags: '--checkpoint-every <n>',
@@ -269,6 +307,7 @@ export interface TrainFlags {
   resume?: string;
   quiet?: boolean;
   printConfig?: boolean;
+  allowChangedFiles?: boolean;
   [attribute: string]: unknown;
 }
 
@@ -309,7 +348,13 @@ export function addConfigFlags(command: Command, exclude: readonly string[] = []
     const defaultText = describeDefault(flag, defaults);
     if (defaultText !== '') option.default(undefined, defaultText);
     if (flag.choices) option.choices(flag.choices);
-    if (flag.parse) option.argParser(flag.parse);
+    const parse = flag.parse;
+    if (parse && flag.repeatable)
+      option.argParser((value: string, previous: unknown) => [
+        ...((previous as unknown[] | undefined) ?? []),
+        parse(value),
+      ]);
+    else if (parse) option.argParser(parse);
     command.addOption(option);
     added.push({ flag, option });
   }
@@ -320,7 +365,14 @@ export function addConfigFlags(command: Command, exclude: readonly string[] = []
       for (const { flag, option } of added) {
         names[flag.key] = option.long ?? flag.flags;
         const value = flags[option.attributeName()];
-        if (value !== undefined) values[flag.key] = value;
+        if (value === undefined) continue;
+        if (flag.route) {
+          for (const [key, routed] of Object.entries(flag.route(value))) {
+            if (routed === undefined) continue;
+            values[key] = routed;
+            names[key] = names[flag.key];
+          }
+        } else values[flag.key] = value;
       }
       return { values, names };
     },
@@ -334,7 +386,11 @@ export function registerTrain(program: Command): void {
     .description('fine-tune a policy on a task with GRPO or GRPOVI, writing a run folder')
     .addOption(new Option('--out <dir>', 'run folder').default(undefined, 'runs/<task>-<algo>-s<seed>'))
     .option('--config <file>', 'JSON file of config values (below flags, above task defaults)')
-    .option('--resume <dir>', 'continue the run in this folder from its latest checkpoint');
+    .option('--resume <dir>', 'continue the run in this folder from its latest checkpoint')
+    .option(
+      '--allow-changed-files',
+      'with --resume: continue although a prompt file, reward module, model or task module changed since the run started',
+    );
   const configFlags = addConfigFlags(command);
   command
     .option('--quiet', 'print no progress (the summary still goes to stdout)')

@@ -1,0 +1,148 @@
+import { join } from 'node:path';
+import { Gpt } from '../../nn/gpt.js';
+import { loadModelDir, WEIGHTS_FILE } from '../../nn/modelDir.js';
+import { RewardModel } from '../../nn/rewardModel.js';
+import type { Tokenizer } from '../../nn/tokenizer.js';
+import type { PromptRow, WeightedReward } from '../../rewards/rewardFunction.js';
+import { rewardModelReward } from '../../rewards/rewardModel.js';
+import { distinctNames, loadRewardModule } from '../../rewards/rewardModule.js';
+import { ConfigError } from '../../train/configError.js';
+import { Rng } from '../../util/rng.js';
+import { UserFileError } from '../../util/userFileError.js';
+import { ASSET } from '../assets.js';
+import { DATA_SPLIT_SEED } from '../datasets.js';
+import type { Task, TaskContext, TaskPolicyOptions } from '../task.js';
+import { type PromptRecord, readPromptFile } from './promptFile.js';
+import { normalizePrompt, unknownTokenWarning } from './promptText.js';
+import { vocabularyDifference } from './vocabulary.js';
+
+/** The config's `task` value for a task made from files (`--prompts`, `--reward`, `--reward-model`). */
+export const FILE_TASK = 'files';
+
+/** Share of a prompt file held out for evaluation when no eval file is given. */
+export const HELD_OUT_SHARE = 0.1;
+
+/**
+ * Splits prompt records into train and held-out ones: a shuffle with a fixed seed (not the run's, so
+ * that every seed of a comparison evaluates on the same prompts), about 10% and at least one held out.
+ */
+export function holdOutPrompts<T>(records: readonly T[]): { train: T[]; heldOut: T[] } {
+  const n = records.length;
+  const heldOutCount = Math.max(1, Math.round(HELD_OUT_SHARE * n));
+  const order = Rng.derive(DATA_SPLIT_SEED, 'prompt-file-held-out').shuffle(records.map((_, i) => i));
+  const heldOut = new Set(order.slice(0, heldOutCount));
+  return {
+    train: records.filter((_, i) => !heldOut.has(i)),
+    heldOut: records.filter((_, i) => heldOut.has(i)),
+  };
+}
+
+function normalized(records: readonly PromptRecord[], tokenizer: Tokenizer) {
+  return {
+    prompts: records.map((r) => normalizePrompt(tokenizer, r.prompt)),
+    rows: records.map((r) => r.row as PromptRow),
+  };
+}
+
+/**
+ * The task of a user's files: prompts (and held-out prompts) from prompt files, rewards from reward
+ * modules and an optional reward model, the policy from `--policy` (default: the shipped word-level
+ * English policy).
+ */
+export async function createFileTask(context: TaskContext): Promise<Task> {
+  if (context.prompts === undefined) {
+    throw new ConfigError('field "prompts" is missing: a task from files needs --prompts FILE', 'prompts');
+  }
+  if ((context.rewards?.length ?? 0) === 0 && context.rewardModel === undefined) {
+    throw new ConfigError(
+      `--prompts ${context.prompts} needs a reward: pass --reward MODULE[:WEIGHT] and/or --reward-model DIR[:WEIGHT]`,
+      'rewards',
+    );
+  }
+  const policyDir = context.policy ?? ASSET.sentimentPolicy;
+  const policyFiles = loadModelDir(policyDir, 'policy');
+  const tokenizer = policyFiles.tokenizer;
+  const notices: string[] = [];
+
+  const records = readPromptFile(context.prompts);
+  let trainRecords: PromptRecord[];
+  let evalRecords: PromptRecord[];
+  if (context.evalPrompts !== undefined) {
+    trainRecords = records;
+    evalRecords = readPromptFile(context.evalPrompts);
+  } else {
+    if (records.length < 2) {
+      throw new UserFileError(
+        context.prompts,
+        `holds ${records.length} prompt; hold-out needs at least 2, or give --eval-prompts FILE`,
+      );
+    }
+    ({ train: trainRecords, heldOut: evalRecords } = holdOutPrompts(records));
+    notices.push(
+      `held out ${evalRecords.length} of the ${records.length} prompts of ${context.prompts} for evaluation ` +
+        `(a fixed ${100 * HELD_OUT_SHARE}% share; --eval-prompts FILE gives your own)`,
+    );
+  }
+  const train = normalized(trainRecords, tokenizer);
+  const heldOut = normalized(evalRecords, tokenizer);
+  const empty = train.prompts.findIndex((p) => p === '');
+  if (empty >= 0) {
+    throw new UserFileError(
+      context.prompts,
+      `prompt ${JSON.stringify(trainRecords[empty].prompt)} has no text the policy's ${tokenizer.kind} tokenizer keeps`,
+    );
+  }
+  const warning = unknownTokenWarning(tokenizer, [...train.prompts, ...heldOut.prompts], 'the prompts');
+  if (warning !== undefined) notices.push(warning);
+
+  const rewards: WeightedReward[] = [];
+  for (const { path, weight } of context.rewards ?? []) rewards.push(await loadRewardModule(path, weight));
+  let rewardModel: RewardModel | undefined;
+  if (context.rewardModel !== undefined) {
+    const rmDir = context.rewardModel;
+    const rmFiles = loadModelDir(rmDir, 'reward-model');
+    const difference = vocabularyDifference(tokenizer, rmFiles.tokenizer);
+    if (difference !== undefined) {
+      throw new ConfigError(
+        `the reward model ${rmDir} and the policy ${policyDir} have different vocabularies (${difference}); ` +
+          'train the reward model from this policy (grpovi train-rm --policy ...)',
+        'reward_model',
+      );
+    }
+    const offset = typeof rmFiles.info.scoreOffset === 'number' ? rmFiles.info.scoreOffset : 0;
+    // Created on first use: building a task must not create tensors before the trainer picks the backend.
+    const load = () => {
+      rewardModel ??= RewardModel.fromTensors(rmFiles.config, rmFiles.tensors, join(rmDir, WEIGHTS_FILE));
+      return rewardModel;
+    };
+    rewards.push({
+      fn: rewardModelReward(load, rmFiles.tokenizer, offset),
+      weight: context.rewardModelWeight ?? 1,
+    });
+  }
+
+  return {
+    name: FILE_TASK,
+    description: `prompts from ${context.prompts}; rewards ${rewards.map((r) => r.fn.name).join(', ')}`,
+    tokenizer,
+    createPolicy(_seed: number, options: TaskPolicyOptions) {
+      const files =
+        options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : policyFiles;
+      return Gpt.fromTensors(files.config, files.tensors, {
+        trainable: true,
+        source: join(options.policy ?? policyDir, WEIGHTS_FILE),
+      });
+    },
+    trainPrompts: train.prompts,
+    evalPrompts: heldOut.prompts,
+    trainRows: train.rows,
+    evalRows: heldOut.rows,
+    rewards: distinctNames(rewards),
+    notices,
+    defaults: { eval_prompts: Math.min(heldOut.prompts.length, 256) },
+    dispose() {
+      rewardModel?.dispose();
+      rewardModel = undefined;
+    },
+  };
+}

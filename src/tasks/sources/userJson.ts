@@ -1,0 +1,81 @@
+import { readFileSync, statSync } from 'node:fs';
+import { describeJsonValue } from '../../nn/checkpointError.js';
+import { UserFileError } from '../../util/userFileError.js';
+
+/**
+ * Reading the user's text and JSON Lines files. Every JSON value a user wrote goes through
+ * `parseUserJson`, the one place to switch to a stricter parser.
+ */
+
+/** Parses one JSON text the user wrote; `source` names it in errors (e.g. `prompts.jsonl line 3`). */
+export function parseUserJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new UserFileError(source, `is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+/** The text of a user file; a missing or unreadable file is a UserFileError naming it. */
+export function readUserText(path: string, what: string): string {
+  let text: string;
+  try {
+    if (statSync(path).isDirectory()) throw new UserFileError(path, `${what} is a directory, not a file`);
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (error instanceof UserFileError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UserFileError(
+      path,
+      `${what} cannot be read: ${code === 'ENOENT' ? 'no such file' : (code ?? String(error))}`,
+    );
+  }
+  return text.replace(/^\uFEFF/, '');
+}
+
+/** Whether a path names a JSON Lines file (by its extension). */
+export function isJsonLinesPath(path: string): boolean {
+  return /\.jsonl?$/i.test(path);
+}
+
+/** The lines of a text, without line ends, numbered from 1; blank lines are left out. */
+export function nonBlankLines(text: string): { line: number; text: string }[] {
+  return text
+    .split('\n')
+    .map((t, i) => ({ line: i + 1, text: t.replace(/\r$/, '') }))
+    .filter((l) => l.text.trim() !== '');
+}
+
+/** The objects of a JSON Lines file, one per non-blank line; a line that is not an object names its number. */
+export function readJsonLines(
+  path: string,
+  what: string,
+): { line: number; value: Record<string, unknown> }[] {
+  return nonBlankLines(readUserText(path, what)).map(({ line, text }) => {
+    let value: unknown;
+    try {
+      value = parseUserJson(text, path);
+    } catch (error) {
+      throw new UserFileError(path, (error as Error).message.slice(path.length + 2), line);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new UserFileError(path, `must be a JSON object (${describeJsonValue(value)})`, line);
+    }
+    return { line, value: value as Record<string, unknown> };
+  });
+}
+
+/** The string field `field` of a JSON Lines record; anything else is a UserFileError naming the line. */
+export function stringField(
+  record: { line: number; value: Record<string, unknown> },
+  field: string,
+  path: string,
+): string {
+  const v = record.value[field];
+  if (typeof v !== 'string') {
+    const got =
+      v === undefined ? 'missing' : `${Array.isArray(v) ? 'an array' : typeof v} ${describeJsonValue(v)}`;
+    throw new UserFileError(path, `needs a "${field}" string (${got})`, record.line);
+  }
+  return v;
+}
