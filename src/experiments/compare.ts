@@ -22,6 +22,8 @@ import { comparisonPlots } from './plots.js';
 import { ComparisonProgress, type ProgressStream } from './progress.js';
 import { writePlots } from './render.js';
 import { buildReport, consoleSummary } from './report.js';
+import { changedUserFiles, hashUserFiles, readUserFiles, type UserFileFields } from '../tasks/sources/userFiles.js';
+import { ComparisonError } from './errors.js';
 import { checkRunFile, clearRun, inspectRun, writeRunFile } from './runFolder.js';
 import { type JobOutcome, type RunJob, runJobs } from './runner.js';
 import type { ComparisonSummary } from './summary.js';
@@ -33,6 +35,10 @@ export const REPORT_FILE = 'report.md';
 
 export interface CompareRequest {
   task?: string;
+  /** Config values of the task flags (`prompts`, `rewards`, `reward_model`, `policy`, ...), paths absolute. */
+  taskFlags?: Record<string, unknown>;
+  /** Resume runs although one of their user files changed since they started (otherwise refused). */
+  allowChangedFiles?: boolean;
   configFile?: string;
   steps?: number;
   seeds: number[];
@@ -126,6 +132,16 @@ async function openComparison(
   // Every run's config is validated here, before anything is written.
   const plan = planComparison(record);
   for (const run of plan.runs) checkRunFile(join(dir, run.relDir), run.config);
+  const changed = plan.runs.flatMap((run) =>
+    changedUserFiles(readUserFiles(join(dir, run.relDir)) ?? [], `since ${run.relDir} started`),
+  );
+  if (changed.length > 0 && !request.allowChangedFiles) {
+    throw new ComparisonError(
+      `${changed[0]}${changed.length > 1 ? ` (and ${changed.length - 1} more)` : ''}; ` +
+        'restore the file, or pass --allow-changed-files to resume with it as it is now',
+    );
+  }
+  const userFiles = hashUserFiles(record.base_config as unknown as UserFileFields);
 
   mkdirSync(dir, { recursive: true });
   writeComparisonRecord(dir, record);
@@ -198,6 +214,7 @@ export async function runComparison(request: CompareRequest): Promise<CompareRes
       version: 1,
       setting: run.setting.label,
       config: run.config,
+      user_files: userFiles,
     });
     if (state === 'resume') resumed++;
     pending.push({ run, dir: runDir, resume: state === 'resume' });

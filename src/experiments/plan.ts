@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { taskNames } from '../tasks/registry.js';
 import { parseTrainConfig, type TrainConfig } from '../train/config.js';
-import { loadTask, readConfigFile, resolveTrainConfig, taskContext } from '../train/setup.js';
+import { loadTask, readConfigFile, resolveTrainConfig, taskContext, taskNameOf } from '../train/setup.js';
 import { checkRewardRange, trainingRewards } from '../train/trainer.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import type { Algo } from './algos.js';
@@ -89,6 +89,8 @@ function readJsonFile(path: string, what: string): unknown {
 
 export interface BaseConfigRequest {
   task?: string;
+  /** Config values of the task flags (`prompts`, `rewards`, `reward_model`, `policy`, ...). */
+  taskFlags?: Record<string, unknown>;
   configFile?: string;
   steps?: number;
   /** The algorithms that will run; GRPOVI's reward range is checked when it is among them. */
@@ -104,19 +106,25 @@ export async function resolveBaseConfig(
   request: BaseConfigRequest,
 ): Promise<{ task: string; steps: number; base: Record<string, unknown> }> {
   const file = request.configFile === undefined ? undefined : readConfigFile(request.configFile);
-  const taskName = request.task ?? file?.values.task;
+  const taskFlags = Object.fromEntries(
+    Object.entries(request.taskFlags ?? {}).filter(([, v]) => v !== undefined),
+  );
+  const taskName = taskNameOf({
+    task: request.task ?? taskFlags.task ?? file?.values.task,
+    prompts: taskFlags.prompts ?? file?.values.prompts,
+  });
   if (typeof taskName !== 'string') {
     throw new ComparisonError(
-      `--task is required (or a "task" field in the --config file); tasks: ${taskNames().join(', ')}`,
+      `--task is required (or a "task" field in the --config file, or --prompts FILE); tasks: ${taskNames().join(', ')}`,
     );
   }
-  const task = await loadTask(taskName, taskContext({ ...file?.values, seed: 0 }));
+  const task = await loadTask(taskName, taskContext({ ...file?.values, ...taskFlags, seed: 0 }));
   try {
     const { seed: _seed, algo: _algo, ...fileValues } = file?.values ?? {};
     const config = resolveTrainConfig({
       taskDefaults: task.defaults as Record<string, unknown>,
       configFile: file && { path: file.path, values: fileValues },
-      flags: { task: taskName, steps: request.steps, seed: 0, algo: 'grpo' },
+      flags: { ...taskFlags, task: taskName, steps: request.steps, seed: 0, algo: 'grpo' },
       flagNames: { task: '--task', steps: '--steps' },
     });
     if (config.eval_every === 0) {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseTrainConfig, type TrainConfig } from '../train/config.js';
 import { type MetricsRow, readMetrics } from '../train/metrics.js';
 import { CHECKPOINTS_DIR } from '../train/runCheckpoint.js';
+import type { UserFile } from '../tasks/sources/userFiles.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { ComparisonError } from './errors.js';
 import { configDifferences } from './plan.js';
@@ -23,6 +24,8 @@ export interface RunFile {
   version: 1;
   setting: string;
   config: TrainConfig;
+  /** The user's files with their hashes when the comparison wrote this file; the worker refuses changed ones. */
+  user_files?: UserFile[];
 }
 
 export interface WorkerRecord {

@@ -2,7 +2,9 @@
  * One run of a comparison, in its own process: trains the config in the run folder's `run.json`
  * (resuming from the folder's checkpoint when asked) and reports progress as JSON lines.
  */
+import { changedUserFiles } from '../tasks/sources/userFiles.js';
 import { loadTask, taskContext } from '../train/setup.js';
+import { ComparisonError } from './errors.js';
 import { train } from '../train/trainer.js';
 import { readRunFile, readWorkerRecord, writeWorkerRecord } from './runFolder.js';
 
@@ -24,7 +26,9 @@ export interface WorkerOptions {
 /** Trains the run; resolves to whether it was interrupted before its last step. */
 export async function runWorker(options: WorkerOptions): Promise<{ interrupted: boolean }> {
   const started = performance.now();
-  const { config } = readRunFile(options.dir);
+  const { config, user_files: userFiles } = readRunFile(options.dir);
+  const changed = changedUserFiles(userFiles ?? [], 'since the comparison started this run');
+  if (changed.length > 0) throw new ComparisonError(`${changed.join('; ')}: the run would not train on what was planned`);
   const task = await loadTask(config.task, taskContext(config));
   const previous = readWorkerRecord(options.dir);
   let backend: string | null = previous?.backend ?? null;

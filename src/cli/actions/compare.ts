@@ -7,7 +7,9 @@ import {
 } from '../../experiments/compare.js';
 import { ComparisonError } from '../../experiments/errors.js';
 import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/sweep.js';
+import { CheckpointError } from '../../nn/checkpointError.js';
 import { ConfigError } from '../../train/configError.js';
+import { UserFileError } from '../../util/userFileError.js';
 import type { CompareFlags } from '../commands/compare.js';
 import { UserInputError } from '../errors.js';
 
@@ -16,7 +18,7 @@ import { UserInputError } from '../errors.js';
 /** The command line with every option spelt out (defaults included), so that it reruns the same comparison. */
 function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[]): string {
   const args = ['grpovi', 'compare'];
-  if (flags.task !== undefined) args.push('--task', flags.task);
+  args.push(...taskFlagArgs(flags.taskValues ?? (flags.task === undefined ? {} : { task: flags.task })));
   if (flags.seedList !== undefined) args.push('--seed-list', seeds.join(','));
   else args.push('--seeds', String(seeds.length));
   if (flags.steps !== undefined) args.push('--steps', String(flags.steps));
@@ -30,10 +32,32 @@ function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[])
   return args.map(shellQuote).join(' ');
 }
 
+/** The task flags as they would be typed again (paths absolute, as the runs record them). */
+function taskFlagArgs(values: Record<string, unknown>): string[] {
+  const args: string[] = [];
+  const weighted = (path: unknown, weight: unknown) => (weight === undefined ? String(path) : `${String(path)}:${String(weight)}`);
+  if (values.task !== undefined) args.push('--task', String(values.task));
+  if (values.prompts !== undefined) args.push('--prompts', String(values.prompts));
+  if (values.eval_prompts_file !== undefined) args.push('--eval-prompts', String(values.eval_prompts_file));
+  if (values.eval_prompts !== undefined) args.push('--eval-prompts', String(values.eval_prompts));
+  for (const r of (values.rewards as { path: string; weight?: number }[] | undefined) ?? [])
+    args.push('--reward', weighted(r.path, r.weight));
+  if (values.reward_model !== undefined)
+    args.push('--reward-model', weighted(values.reward_model, values.reward_model_weight));
+  if (values.policy !== undefined) args.push('--policy', String(values.policy));
+  return args;
+}
+
 /** Maps the experiment layer's errors to the CLI's user errors. */
 export function asUserError(error: unknown): unknown {
   if (error instanceof ComparisonError) return new UserInputError(error.message, error.exitCode);
-  if (error instanceof SweepError || error instanceof ConfigError) return new UserInputError(error.message);
+  if (
+    error instanceof SweepError ||
+    error instanceof ConfigError ||
+    error instanceof UserFileError ||
+    error instanceof CheckpointError
+  )
+    return new UserInputError(error.message);
   return error;
 }
 
@@ -68,6 +92,8 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
     );
     const request: CompareRequest = {
       task: flags.task,
+      taskFlags: flags.taskValues,
+      allowChangedFiles: flags.allowChangedFiles,
       configFile: flags.config,
       steps: flags.steps,
       seeds,

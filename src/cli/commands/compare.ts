@@ -3,9 +3,13 @@ import { ALGOS, type Algo } from '../../experiments/algos.js';
 import { TASK_NAMES } from '../../tasks/taskNames.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
 import { integerArg } from '../parsers.js';
+import { addConfigFlags, type ConfigFlagSet, TASK_FLAG_KEYS } from './train.js';
 
 export interface CompareFlags {
   task?: string;
+  allowChangedFiles?: boolean;
+  /** Config values of the task flags (--task, --prompts, --reward, ...), filled in by the command. */
+  taskValues?: Record<string, unknown>;
   seeds?: number;
   seedList?: number[];
   steps?: number;
@@ -81,13 +85,16 @@ function collect(value: string, previous: string[]): string[] {
 
 /** Registers `grpovi compare`. */
 export function registerCompare(program: Command): void {
-  program
+  const command = program
     .command('compare')
     .description('compare GRPO and GRPOVI over seeds (and sweeps): runs, summary.json, plots and report.md')
-    .usage('--out <dir> [options]')
+    .usage('--out <dir> [options]');
+  // --task (a name or a module), --prompts, --eval-prompts, --reward, --reward-model, --policy, as in train.
+  const taskFlags: ConfigFlagSet = addConfigFlags(command, [], TASK_FLAG_KEYS);
+  command
     .option(
-      '--task <name>',
-      `task to train on (${TASK_NAMES.join(', ')}); required unless the --config file names it`,
+      '--allow-changed-files',
+      'resume runs although a prompt file, reward module, model or task module changed since they started',
     )
     .addOption(new Option('--seeds <k>', 'seeds 0..k-1').argParser(integerArg(1)).default(undefined, '3'))
     .option('--seed-list <list>', 'explicit seeds, e.g. 0,1,2 (instead of --seeds)', seedList)
@@ -114,6 +121,6 @@ export function registerCompare(program: Command): void {
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: CompareFlags) => {
       const { executeCompare } = await import('../actions/compare.js');
-      await executeCompare(flags);
+      await executeCompare({ ...flags, taskValues: taskFlags.collect(flags as unknown as Record<string, unknown>).values });
     });
 }

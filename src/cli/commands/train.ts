@@ -338,11 +338,15 @@ export interface ConfigFlagSet {
  * its default) to a command, leaving out the config keys in `exclude`. Commands that train, like
  * `compare`, share them this way.
  */
-export function addConfigFlags(command: Command, exclude: readonly string[] = []): ConfigFlagSet {
+export function addConfigFlags(
+  command: Command,
+  exclude: readonly string[] = [],
+  only?: readonly string[],
+): ConfigFlagSet {
   const defaults = CONFIG_DEFAULTS;
   const added: { flag: ConfigFlag; option: Option }[] = [];
   for (const flag of CONFIG_FLAGS) {
-    if (exclude.includes(flag.key)) continue;
+    if (exclude.includes(flag.key) || (only !== undefined && !only.includes(flag.key))) continue;
     const option = new Option(flag.flags, `${flag.what} [config: ${flag.key}]`);
     // Described, not set: a flag that was not given must not override the task or the --config file.
     const defaultText = describeDefault(flag, defaults);
@@ -378,6 +382,9 @@ export function addConfigFlags(command: Command, exclude: readonly string[] = []
     },
   };
 }
+
+/** The flags that say what to train on: the task, or the user's prompt files, reward modules and models. */
+export const TASK_FLAG_KEYS = ['task', 'prompts', 'eval_prompts', 'rewards', 'reward_model', 'policy'] as const;
 
 /** Registers `grpovi train`. */
 export function registerTrain(program: Command): void {
