@@ -21,8 +21,14 @@ import {
 import { comparisonPlots } from './plots.js';
 import { ComparisonProgress, type ProgressStream } from './progress.js';
 import { writePlots } from './render.js';
-import { buildReport, consoleSummary } from './report.js';
-import { changedUserFiles, hashUserFiles, readUserFiles, type UserFileFields } from '../tasks/sources/userFiles.js';
+import { readSamples, SAMPLES_FILE } from '../train/samples.js';
+import { buildReport, consoleSummary, type RunSamples } from './report.js';
+import {
+  changedUserFiles,
+  hashUserFiles,
+  readUserFiles,
+  type UserFileFields,
+} from '../tasks/sources/userFiles.js';
 import { ComparisonError } from './errors.js';
 import { checkRunFile, clearRun, inspectRun, writeRunFile } from './runFolder.js';
 import { type JobOutcome, type RunJob, runJobs } from './runner.js';
@@ -71,6 +77,30 @@ export interface CompareResult extends RenderResult {
   skipped: number;
 }
 
+/** The samples of the first setting's first seed, per algorithm, at its first and last evaluation. */
+function reportSamples(dir: string, record: ComparisonRecord): RunSamples[] {
+  const plan = planComparison(record);
+  const setting = plan.settings[0];
+  const seed = record.seeds[0];
+  if (setting === undefined || seed === undefined) return [];
+  return record.algos.flatMap((algo) => {
+    const run = plan.cell(setting.label, algo, seed);
+    const rows = readSamples(join(dir, run.relDir, SAMPLES_FILE));
+    if (rows.length === 0) return [];
+    const firstStep = rows[0].step;
+    const lastStep = rows[rows.length - 1].step;
+    return [
+      {
+        setting: setting.label,
+        algo,
+        seed,
+        first: rows.filter((r) => r.step === firstStep),
+        last: lastStep === firstStep ? [] : rows.filter((r) => r.step === lastStep),
+      },
+    ];
+  });
+}
+
 /** Re-renders summary.json, the plots and report.md from a comparison folder's runs (no training). */
 export async function renderComparison(
   out: string,
@@ -84,7 +114,16 @@ export async function renderComparison(
   const ran =
     [...record.invocations].reverse().find((inv) => inv.runs_started > 0) ?? record.invocations.at(-1);
   const reportPath = join(dir, REPORT_FILE);
-  writeFileAtomic(reportPath, buildReport({ summary, record, plots, machine: ran?.machine ?? null }));
+  writeFileAtomic(
+    reportPath,
+    buildReport({
+      summary,
+      record,
+      plots,
+      machine: ran?.machine ?? null,
+      samples: reportSamples(dir, record),
+    }),
+  );
   return { summary, summaryPath, reportPath, text: consoleSummary(summary) };
 }
 

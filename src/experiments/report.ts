@@ -5,6 +5,7 @@
  */
 import type { MachineInfo } from './machine.js';
 import type { Algo, ComparisonRecord } from './plan.js';
+import type { SampleRow } from '../train/samples.js';
 import type { RenderedPlot } from './render.js';
 import type { MeanStd, PairedDifference, Spread, StepsToTarget } from './stats.js';
 import type { AlgoSummary, Comparison, ComparisonSummary } from './summary.js';
@@ -195,12 +196,55 @@ export function resultsTables(summary: ComparisonSummary): string {
   return parts.join('\n\n');
 }
 
+/** Held-out completions of one run at its first and last evaluation (from its samples.jsonl). */
+export interface RunSamples {
+  setting: string;
+  algo: Algo;
+  seed: number;
+  first: readonly SampleRow[];
+  last: readonly SampleRow[];
+}
+
+/** Samples shown per evaluation in the report. */
+const REPORT_SAMPLES = 3;
+
+function samplesSection(samples: readonly RunSamples[]): string[] {
+  const out: string[] = ['## Samples', ''];
+  out.push(
+    'Held-out completions at the first and the last evaluation (the first prompts of `samples.jsonl`), one run per algorithm:',
+    '',
+  );
+  const cell = (text: string) =>
+    text.replaceAll('|', '\\|').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('\n', ' ');
+  for (const run of samples) {
+    const rows: string[][] = [];
+    for (const sample of [...run.first.slice(0, REPORT_SAMPLES), ...run.last.slice(0, REPORT_SAMPLES)]) {
+      rows.push([
+        String(sample.step),
+        cell(sample.prompt),
+        cell(sample.completion),
+        formatNumber(sample.reward),
+      ]);
+    }
+    if (rows.length === 0) continue;
+    out.push(
+      `**${run.algo}**, ${run.setting}, seed ${run.seed}:`,
+      '',
+      table(['step', 'prompt', 'completion', 'reward'], rows),
+      '',
+    );
+  }
+  return out;
+}
+
 export interface ReportInput {
   summary: ComparisonSummary;
   record: ComparisonRecord;
   plots: readonly RenderedPlot[];
   /** Where the report lives relative to the folder (for the run-folder links). */
   machine: MachineInfo | null;
+  /** A few held-out completions per algorithm at the first and last evaluation. */
+  samples?: readonly RunSamples[];
 }
 
 function closingNote(summary: ComparisonSummary): string[] {
@@ -299,6 +343,8 @@ export function buildReport(input: ReportInput): string {
       '',
     );
   }
+
+  if (input.samples !== undefined && input.samples.length > 0) out.push(...samplesSection(input.samples));
 
   out.push('## Plots', '');
   for (const plot of plots) {

@@ -28,7 +28,8 @@ export async function runWorker(options: WorkerOptions): Promise<{ interrupted: 
   const started = performance.now();
   const { config, user_files: userFiles } = readRunFile(options.dir);
   const changed = changedUserFiles(userFiles ?? [], 'since the comparison started this run');
-  if (changed.length > 0) throw new ComparisonError(`${changed.join('; ')}: the run would not train on what was planned`);
+  if (changed.length > 0)
+    throw new ComparisonError(`${changed.join('; ')}: the run would not train on what was planned`);
   const task = await loadTask(config.task, taskContext(config));
   const previous = readWorkerRecord(options.dir);
   let backend: string | null = previous?.backend ?? null;

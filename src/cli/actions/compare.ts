@@ -35,7 +35,8 @@ function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[])
 /** The task flags as they would be typed again (paths absolute, as the runs record them). */
 function taskFlagArgs(values: Record<string, unknown>): string[] {
   const args: string[] = [];
-  const weighted = (path: unknown, weight: unknown) => (weight === undefined ? String(path) : `${String(path)}:${String(weight)}`);
+  const weighted = (path: unknown, weight: unknown) =>
+    weight === undefined ? String(path) : `${String(path)}:${String(weight)}`;
   if (values.task !== undefined) args.push('--task', String(values.task));
   if (values.prompts !== undefined) args.push('--prompts', String(values.prompts));
   if (values.eval_prompts_file !== undefined) args.push('--eval-prompts', String(values.eval_prompts_file));

@@ -121,6 +121,9 @@ export function registerCompare(program: Command): void {
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: CompareFlags) => {
       const { executeCompare } = await import('../actions/compare.js');
-      await executeCompare({ ...flags, taskValues: taskFlags.collect(flags as unknown as Record<string, unknown>).values });
+      await executeCompare({
+        ...flags,
+        taskValues: taskFlags.collect(flags as unknown as Record<string, unknown>).values,
+      });
     });
 }

@@ -384,7 +384,14 @@ export function addConfigFlags(
 }
 
 /** The flags that say what to train on: the task, or the user's prompt files, reward modules and models. */
-export const TASK_FLAG_KEYS = ['task', 'prompts', 'eval_prompts', 'rewards', 'reward_model', 'policy'] as const;
+export const TASK_FLAG_KEYS = [
+  'task',
+  'prompts',
+  'eval_prompts',
+  'rewards',
+  'reward_model',
+  'policy',
+] as const;
 
 /** Registers `grpovi train`. */
 export function registerTrain(program: Command): void {
