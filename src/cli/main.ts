@@ -11,6 +11,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
 import { registerPretrain } from './commands/pretrain.js';
 import { registerReport } from './commands/report.js';
+import { registerSample } from './commands/sample.js';
 import { registerTrain } from './commands/train.js';
 import { registerTrainRm } from './commands/trainRm.js';
 import { UserInputError } from './errors.js';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerExport(program);
   registerReport(program);
   registerPretrain(program);
+  registerSample(program);
   registerTrain(program);
   registerTrainRm(program);
   return program;

@@ -56,6 +56,7 @@ const LIGHT: [string[], number][] = [
   [['pretrain', '--help'], 0],
   [['train', '--help'], 0],
   [['train-rm', '--help'], 0],
+  [['sample', '--help'], 0],
   [['train', '--lr', 'abc'], 2],
   [['compare', '--out', 'x', '--algos', 'ppo'], 2],
   [['adjust', '--min', '0', '--max', '1'], 0],

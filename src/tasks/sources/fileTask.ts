@@ -45,6 +45,49 @@ function normalized(records: readonly PromptRecord[], tokenizer: Tokenizer) {
 }
 
 /**
+ * The reward modules and the reward model of a context, as weighted rewards with distinct names.
+ * The reward model must share the policy's vocabulary (it reads the policy's completions).
+ */
+export async function loadUserRewards(
+  context: Pick<TaskContext, 'rewards' | 'rewardModel' | 'rewardModelWeight'>,
+  tokenizer: Tokenizer,
+  policyDir: string,
+): Promise<{ rewards: WeightedReward[]; dispose: () => void }> {
+  const rewards: WeightedReward[] = [];
+  for (const { path, weight } of context.rewards ?? []) rewards.push(await loadRewardModule(path, weight));
+  let rewardModel: RewardModel | undefined;
+  if (context.rewardModel !== undefined) {
+    const rmDir = context.rewardModel;
+    const rmFiles = loadModelDir(rmDir, 'reward-model');
+    const difference = vocabularyDifference(tokenizer, rmFiles.tokenizer);
+    if (difference !== undefined) {
+      throw new ConfigError(
+        `the reward model ${rmDir} and the policy ${policyDir} have different vocabularies (${difference}); ` +
+          'train the reward model from this policy (grpovi train-rm --policy ...)',
+        'reward_model',
+      );
+    }
+    const offset = typeof rmFiles.info.scoreOffset === 'number' ? rmFiles.info.scoreOffset : 0;
+    // Created on first use: building a task must not create tensors before the trainer picks the backend.
+    const load = () => {
+      rewardModel ??= RewardModel.fromTensors(rmFiles.config, rmFiles.tensors, join(rmDir, WEIGHTS_FILE));
+      return rewardModel;
+    };
+    rewards.push({
+      fn: rewardModelReward(load, rmFiles.tokenizer, offset),
+      weight: context.rewardModelWeight ?? 1,
+    });
+  }
+  return {
+    rewards: distinctNames(rewards),
+    dispose() {
+      rewardModel?.dispose();
+      rewardModel = undefined;
+    },
+  };
+}
+
+/**
  * The task of a user's files: prompts (and held-out prompts) from prompt files, rewards from reward
  * modules and an optional reward model, the policy from `--policy` (default: the shipped word-level
  * English policy).
@@ -95,31 +138,8 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
   const warning = unknownTokenWarning(tokenizer, [...train.prompts, ...heldOut.prompts], 'the prompts');
   if (warning !== undefined) notices.push(warning);
 
-  const rewards: WeightedReward[] = [];
-  for (const { path, weight } of context.rewards ?? []) rewards.push(await loadRewardModule(path, weight));
-  let rewardModel: RewardModel | undefined;
-  if (context.rewardModel !== undefined) {
-    const rmDir = context.rewardModel;
-    const rmFiles = loadModelDir(rmDir, 'reward-model');
-    const difference = vocabularyDifference(tokenizer, rmFiles.tokenizer);
-    if (difference !== undefined) {
-      throw new ConfigError(
-        `the reward model ${rmDir} and the policy ${policyDir} have different vocabularies (${difference}); ` +
-          'train the reward model from this policy (grpovi train-rm --policy ...)',
-        'reward_model',
-      );
-    }
-    const offset = typeof rmFiles.info.scoreOffset === 'number' ? rmFiles.info.scoreOffset : 0;
-    // Created on first use: building a task must not create tensors before the trainer picks the backend.
-    const load = () => {
-      rewardModel ??= RewardModel.fromTensors(rmFiles.config, rmFiles.tensors, join(rmDir, WEIGHTS_FILE));
-      return rewardModel;
-    };
-    rewards.push({
-      fn: rewardModelReward(load, rmFiles.tokenizer, offset),
-      weight: context.rewardModelWeight ?? 1,
-    });
-  }
+  const loaded = await loadUserRewards(context, tokenizer, policyDir);
+  const rewards = loaded.rewards;
 
   return {
     name: FILE_TASK,
@@ -137,12 +157,9 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
     evalPrompts: heldOut.prompts,
     trainRows: train.rows,
     evalRows: heldOut.rows,
-    rewards: distinctNames(rewards),
+    rewards,
     notices,
     defaults: { eval_prompts: Math.min(heldOut.prompts.length, 256) },
-    dispose() {
-      rewardModel?.dispose();
-      rewardModel = undefined;
-    },
+    dispose: loaded.dispose,
   };
 }

@@ -1,0 +1,146 @@
+import { selectBackend } from '../../nn/backend.js';
+import { CheckpointError } from '../../nn/checkpointError.js';
+import { type LoadedPolicy, loadPolicy } from '../../nn/policyDir.js';
+import { generate } from '../../nn/sampler.js';
+import {
+  type PromptRow,
+  RewardFunctionError,
+  type Scores,
+  scoreCompletions,
+} from '../../rewards/rewardFunction.js';
+import { loadUserRewards } from '../../tasks/sources/fileTask.js';
+import { readPromptFile } from '../../tasks/sources/promptFile.js';
+import { normalizePrompt } from '../../tasks/sources/promptText.js';
+import { ConfigError } from '../../train/configError.js';
+import { Rng } from '../../util/rng.js';
+import { UserFileError } from '../../util/userFileError.js';
+import type { SampleFlags } from '../commands/sample.js';
+import { UserInputError } from '../errors.js';
+
+/** What `grpovi sample` does; loaded only when it runs (it loads TF.js). */
+
+const DEFAULT_NEW_TOKENS = 16;
+const BATCH = 64;
+
+function userError(error: unknown): unknown {
+  if (
+    error instanceof UserFileError ||
+    error instanceof CheckpointError ||
+    error instanceof ConfigError ||
+    error instanceof RewardFunctionError
+  ) {
+    return new UserInputError(error.message);
+  }
+  return error;
+}
+
+export async function executeSample(flags: SampleFlags): Promise<void> {
+  if (flags.prompt.length === 0 && flags.prompts === undefined)
+    throw new UserInputError('give --prompt TEXT (repeatable) or --prompts FILE');
+  if (flags.prompt.length > 0 && flags.prompts !== undefined)
+    throw new UserInputError('give --prompt or --prompts, not both');
+  if (flags.topP > 1) throw new UserInputError(`--top-p must be at most 1 (${flags.topP})`);
+  let records: { prompt: string; row: PromptRow }[];
+  try {
+    records =
+      flags.prompts !== undefined
+        ? readPromptFile(flags.prompts)
+        : flags.prompt.map((p) => ({ prompt: p, row: { prompt: p } }));
+  } catch (error) {
+    throw userError(error);
+  }
+  await selectBackend(flags.backend);
+  let policy: LoadedPolicy | undefined;
+  let scoring: Awaited<ReturnType<typeof loadUserRewards>>;
+  try {
+    policy = loadPolicy(flags.policy);
+    scoring = await loadUserRewards(
+      {
+        rewards: flags.reward.map((r) => ({ path: r.path, weight: r.weight ?? 1 })),
+        rewardModel: flags.rewardModel?.path,
+        rewardModelWeight: flags.rewardModel?.weight,
+      },
+      policy.tokenizer,
+      flags.policy,
+    );
+  } catch (error) {
+    policy?.model.dispose();
+    throw userError(error);
+  }
+  const { model, tokenizer } = policy;
+  try {
+    const prompts = records.map((r) => normalizePrompt(tokenizer, r.prompt));
+    const ids = prompts.map((p) => tokenizer.encode(p));
+    const longest = Math.max(...ids.map((p) => p.length));
+    const room = model.config.contextLength - longest;
+    if (room < 1) {
+      throw new UserInputError(
+        `a prompt has ${longest} tokens, which fills the policy's context of ${model.config.contextLength}; shorten it`,
+      );
+    }
+    if (flags.maxNewTokens !== undefined && flags.maxNewTokens > room) {
+      throw new UserInputError(
+        `--max-new-tokens ${flags.maxNewTokens} does not fit: the longest prompt has ${longest} tokens and the policy's context is ${model.config.contextLength} (at most ${room})`,
+      );
+    }
+    const maxNewTokens = flags.maxNewTokens ?? Math.min(DEFAULT_NEW_TOKENS, room);
+    const rng = Rng.derive(flags.seed, 'sample');
+    const rowsOut: { prompt: string; completion: string; row: PromptRow }[] = [];
+    const expanded = records.flatMap((r, i) => Array.from({ length: flags.n }, () => ({ i, row: r.row })));
+    for (let start = 0; start < expanded.length; start += BATCH) {
+      const part = expanded.slice(start, start + BATCH);
+      const gen = generate(
+        model,
+        part.map((p) => ids[p.i]),
+        {
+          maxNewTokens,
+          temperature: flags.temperature,
+          topK: flags.greedy ? 1 : flags.topK,
+          topP: flags.greedy ? 1 : flags.topP,
+          eosId: tokenizer.eosId,
+          padId: tokenizer.padId,
+          rng,
+          decode: (t) => tokenizer.decode(t),
+        },
+      );
+      part.forEach((p, k) => rowsOut.push({ prompt: prompts[p.i], completion: gen.texts[k], row: p.row }));
+    }
+    let scores: Scores | undefined;
+    if (scoring.rewards.length > 0) {
+      try {
+        scores = await scoreCompletions(
+          scoring.rewards,
+          rowsOut.map((r) => r.prompt),
+          rowsOut.map((r) => r.completion),
+          rowsOut.map((r) => r.row),
+        );
+      } catch (error) {
+        throw userError(error);
+      }
+    }
+    const lines = rowsOut.map((r, i) => {
+      const rewards = scores && Object.fromEntries([...scores.byFunction].map(([name, v]) => [name, v[i]]));
+      if (flags.json) {
+        return JSON.stringify({
+          prompt: r.prompt,
+          completion: r.completion,
+          ...(scores ? { reward: scores.total[i], rewards } : {}),
+        });
+      }
+      const scored = scores
+        ? `  [reward ${scores.total[i].toFixed(3)}${
+            scoring.rewards.length > 1
+              ? `: ${Object.entries(rewards ?? {})
+                  .map(([n, v]) => `${n} ${v.toFixed(3)}`)
+                  .join(', ')}`
+              : ''
+          }]`
+        : '';
+      return `${r.prompt} | ${r.completion}${scored}`;
+    });
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    model.dispose();
+    scoring.dispose();
+  }
+}

@@ -1,0 +1,72 @@
+import { type Command, Option } from 'commander';
+import { BACKENDS, type BackendName } from '../../nn/backendNames.js';
+import { integerArg, numberArg, pathArg, weightedPathArg } from '../parsers.js';
+
+/** The options commander hands to the action. */
+export interface SampleFlags {
+  policy: string;
+  prompt: string[];
+  prompts?: string;
+  n: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  greedy?: boolean;
+  maxNewTokens?: number;
+  seed: number;
+  json?: boolean;
+  reward: { path: string; weight?: number }[];
+  rewardModel?: { path: string; weight?: number };
+  backend: BackendName;
+}
+
+function collect<T>(parse: (value: string) => T) {
+  return (value: string, previous: T[]): T[] => [...previous, parse(value)];
+}
+
+/** Registers `grpovi sample`: completions of prompts from a policy folder or a run's latest checkpoint. */
+export function registerSample(program: Command): void {
+  program
+    .command('sample')
+    .description("print a policy's completions of prompts (optionally with their rewards)")
+    .requiredOption('--policy <dir>', 'a model folder, or a run folder (its latest checkpoint)', pathArg)
+    .addOption(
+      new Option('--prompt <text>', 'a prompt (repeatable)').argParser(collect((v) => v)).default([], 'none'),
+    )
+    .option('--prompts <file>', 'prompts of a file: JSONL with a "prompt" string per line, or text', pathArg)
+    .option('--n <n>', 'completions per prompt', integerArg(1), 1)
+    .option('--temperature <t>', 'sampling temperature', numberArg({ positive: true }), 1)
+    .option('--top-k <k>', 'sample from the k likeliest tokens (0: all)', integerArg(0), 0)
+    .option('--top-p <p>', 'nucleus sampling mass, in (0, 1]', numberArg({ positive: true }), 1)
+    .option('--greedy', 'always take the likeliest token (same as --top-k 1)')
+    .option(
+      '--max-new-tokens <n>',
+      "tokens per completion at most (default: 16, within the policy's context)",
+      integerArg(1),
+    )
+    .option('--seed <n>', 'sampling seed (same seed, same completions)', integerArg(0), 0)
+    .option('--json', 'one JSON object per line: {"prompt", "completion"} (and "reward", "rewards")')
+    .addOption(
+      new Option('--reward <module[:weight]>', 'score completions with a reward module (repeatable)')
+        .argParser(collect(weightedPathArg))
+        .default([], 'none'),
+    )
+    .option('--reward-model <dir[:weight]>', 'score completions with a reward model as well', weightedPathArg)
+    .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('wasm'))
+    .addHelpText(
+      'after',
+      `
+Prompts are normalized as the policy's tokenizer expects (word-level: lower case, punctuation split off).
+"completion" is the decoded generated tokens only. With --reward / --reward-model each completion gets
+the weighted sum ("reward") and each function's score ("rewards"); JSONL prompt files hand their other
+fields to the reward modules as rows, as in training.
+
+Examples:
+  grpovi sample --policy assets/sentiment-policy --prompt "the garden in spring" --n 3
+  grpovi sample --policy runs/own/grpovi --prompts examples/own-task/prompts.jsonl --json`,
+    )
+    .action(async (flags: SampleFlags) => {
+      const { executeSample } = await import('../actions/sample.js');
+      await executeSample(flags);
+    });
+}

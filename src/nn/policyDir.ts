@@ -1,0 +1,56 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { CheckpointError } from './checkpointError.js';
+import { Gpt } from './gpt.js';
+import { loadModelDir, MODEL_JSON_FILE, type ModelFiles, WEIGHTS_FILE } from './modelDir.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/** A policy ready to sample from, with where it was loaded from. */
+export interface LoadedPolicy {
+  model: Gpt;
+  tokenizer: Tokenizer;
+  /** The model folder read (for a run folder: its latest checkpoint). */
+  dir: string;
+  files: ModelFiles;
+}
+
+/**
+ * The model folder a `--policy` path means: a model folder itself, or a training run folder, whose
+ * `checkpoints/latest.json` names its latest checkpoint.
+ */
+export function policyFolder(dir: string): string {
+  if (existsSync(join(dir, MODEL_JSON_FILE))) return dir;
+  const latestPath = join(dir, 'checkpoints', 'latest.json');
+  if (!existsSync(latestPath)) {
+    throw new CheckpointError(
+      dir,
+      existsSync(dir)
+        ? `neither a model folder (no ${MODEL_JSON_FILE}) nor a run folder with a checkpoint (no checkpoints/latest.json)`
+        : 'model folder not found',
+    );
+  }
+  let name: unknown;
+  try {
+    name = (JSON.parse(readFileSync(latestPath, 'utf8')) as { checkpoint?: unknown }).checkpoint;
+  } catch (error) {
+    throw new CheckpointError(latestPath, `is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof name !== 'string' || basename(name) !== name)
+    throw new CheckpointError(latestPath, `"checkpoint" must name a checkpoint folder (${String(name)})`);
+  return join(dir, 'checkpoints', name);
+}
+
+/**
+ * Loads a policy for sampling (not trainable) from a model folder or a run folder's latest
+ * checkpoint. Call after the TF.js backend is chosen. The one place policy folders are opened for
+ * sampling, so that other model families can be added here.
+ */
+export function loadPolicy(dir: string): LoadedPolicy {
+  const folder = policyFolder(dir);
+  const files = loadModelDir(folder, 'policy');
+  const model = Gpt.fromTensors(files.config, files.tensors, {
+    trainable: false,
+    source: join(folder, WEIGHTS_FILE),
+  });
+  return { model, tokenizer: files.tokenizer, dir: folder, files };
+}
