@@ -3,7 +3,7 @@ import { afinnValence } from '../rewards/sentiment.js';
 import { Rng } from '../util/rng.js';
 import { arithmeticLine, arithmeticProblems } from './arithmeticData.js';
 import { loadSentences, splitTrainHeldOut, wordTokens } from './corpus.js';
-import type { PretrainCorpus } from './pretrainCorpora.js';
+import { PRETRAIN_CORPORA, type PretrainCorpus } from './pretrainCorpora.js';
 
 export { PRETRAIN_CORPORA, type PretrainCorpus } from './pretrainCorpora.js';
 
@@ -17,6 +17,9 @@ const HELD_OUT_FRACTION = 0.1;
 /** Words a prompt keeps from the start of a held-out sentence. */
 export const PROMPT_WORDS = 5;
 
+/** Characters a prompt keeps from the start of a line of the user's text (character-level models). */
+const TEXT_PROMPT_CHARS = 12;
+
 /** Operands of arithmetic problems go up to this. */
 export const ARITHMETIC_MAX_OPERAND = 99;
 const ARITHMETIC_OPS = ['+', '-'] as const;
@@ -24,7 +27,8 @@ const ARITHMETIC_TRAIN_PROBLEMS = 60_000;
 const ARITHMETIC_HELD_OUT_PROBLEMS = 2_000;
 
 export interface PretrainData {
-  corpus: PretrainCorpus;
+  /** A shipped corpus, or `text`: the user's own files. */
+  corpus: PretrainCorpus | 'text';
   kind: 'word' | 'char';
   train: string[];
   heldOut: string[];
@@ -60,12 +64,21 @@ export function pretrainData(corpus: PretrainCorpus): PretrainData {
   return data;
 }
 
+/** The corpus a policy was pretrained on, as its model.json records it (`sotu` when it names none or another). */
+export function policyCorpus(info: Record<string, unknown>): PretrainCorpus {
+  const corpus = (info.pretrain as { corpus?: unknown } | undefined)?.corpus;
+  return (PRETRAIN_CORPORA as readonly unknown[]).includes(corpus) ? (corpus as PretrainCorpus) : 'sotu';
+}
+
 /**
  * The tokenizer a corpus's policy uses. Word level: the most frequent words up to `vocabSize`, with
  * sentiment-bearing AFINN words kept when they occur at least 20 times, so the policy can say them.
  */
 export function fitTokenizer(data: PretrainData, vocabSize: number): Tokenizer {
-  if (data.kind === 'char') return CharTokenizer.fit(['0123456789+-=']);
+  if (data.kind === 'char')
+    return CharTokenizer.fit(
+      data.corpus === 'arithmetic' ? ['0123456789+-='] : [...data.train, ...data.heldOut],
+    );
   const counts = new Map<string, number>();
   for (const s of data.train) for (const w of wordTokens(s)) counts.set(w, (counts.get(w) ?? 0) + 1);
   const sentimentWords = [...counts].filter(([w, n]) => n >= 20 && afinnValence(w) !== 0).map(([w]) => w);
@@ -73,7 +86,11 @@ export function fitTokenizer(data: PretrainData, vocabSize: number): Tokenizer {
 }
 
 /** The prompt made from a held-out text: the first words of a sentence, or `12+7=` of an arithmetic line. */
-export function promptOf(data: Pick<PretrainData, 'kind'>, text: string): string {
+export function promptOf(
+  data: Pick<PretrainData, 'kind'> & { corpus?: PretrainData['corpus'] },
+  text: string,
+): string {
+  if (data.kind === 'char' && data.corpus === 'text') return [...text].slice(0, TEXT_PROMPT_CHARS).join('');
   if (data.kind === 'char') return text.slice(0, text.indexOf('=') + 1);
   return wordTokens(text).slice(0, PROMPT_WORDS).join(' ');
 }

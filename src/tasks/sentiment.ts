@@ -6,7 +6,7 @@ import { hfRewardModelReward } from '../rewards/hfRewardModel.js';
 import { rewardModelReward } from '../rewards/rewardModel.js';
 import { goldSentimentReward } from '../rewards/sentiment.js';
 import { ASSET } from './assets.js';
-import { heldOutStages, type PretrainCorpus, pretrainData, promptOf } from './datasets.js';
+import { heldOutStages, policyCorpus, pretrainData, promptOf } from './datasets.js';
 import type { Task, TaskContext, TaskPolicyOptions } from './task.js';
 import { TASK_DEFAULTS } from './taskDefaults.js';
 
@@ -19,8 +19,7 @@ export function createSentimentTask(context: TaskContext): Task {
   const policyDir = context.policy ?? ASSET.sentimentPolicy;
   const rmDir = context.rewardModel ?? ASSET.sentimentRewardModel;
   const policy = loadPolicyFolder(policyDir);
-  const corpus = ((policy.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ??
-    'sotu') as PretrainCorpus;
+  const corpus = policyCorpus(policy.info);
   const data = pretrainData(corpus);
   const stages = heldOutStages(data);
   const prompts = (texts: string[]) => [...new Set(texts.map((t) => promptOf(data, t)))];

@@ -15,11 +15,17 @@ import {
   pretrainData,
   promptOf,
 } from '../tasks/datasets.js';
+import { textPretrainTexts } from '../tasks/sources/textFile.js';
 import { Rng } from '../util/rng.js';
 
 /** Settings of `grpovi pretrain`. */
 export interface PretrainConfig {
-  corpus: PretrainCorpus;
+  /** A shipped corpus, or `text`: the files in `text`. */
+  corpus: PretrainCorpus | 'text';
+  /** The user's text files (plain text, or JSONL with a `text` field), for corpus `text`. */
+  text?: string[];
+  /** Tokenizer level for corpus `text` (default word). */
+  tokenizer?: 'word' | 'char';
   steps: number;
   batchSize: number;
   learningRate: number;
@@ -104,6 +110,13 @@ function sampleCompletions(
   return out;
 }
 
+/** The train / held-out texts of a pretraining config: a shipped corpus or the user's text files. */
+function pretrainDataOf(config: PretrainConfig): PretrainData {
+  if (config.corpus !== 'text') return pretrainData(config.corpus);
+  const kind = config.tokenizer ?? 'word';
+  return { corpus: 'text', kind, ...textPretrainTexts(config.text ?? [], kind) };
+}
+
 /**
  * Trains a base policy with next-token cross-entropy on a corpus, evaluates held-out loss (and
  * arithmetic accuracy), and writes the model folder to `outDir` at the end.
@@ -116,12 +129,22 @@ export async function pretrain(
 ): Promise<PretrainResult> {
   const started = performance.now();
   const backend = await selectBackend(config.backend);
-  const data = pretrainData(config.corpus);
+  const data = pretrainDataOf(config);
   const tokenizer = fitTokenizer(data, config.vocabSize);
   const fits = (s: number[]) => s.length <= config.contextLength;
-  const train = data.train.map((t) => encodeSequence(tokenizer, t)).filter(fits);
+  const encoded = data.train.map((t) => encodeSequence(tokenizer, t));
+  const train = encoded.filter(fits);
   const heldOut = data.heldOut.slice(0, config.evalTexts);
   const heldOutSequences = heldOut.map((t) => encodeSequence(tokenizer, t)).filter(fits);
+  if (train.length === 0 || heldOutSequences.length === 0) {
+    throw new RangeError(
+      `no ${train.length === 0 ? 'training' : 'held-out'} text fits the context of ${config.contextLength} tokens; raise --context`,
+    );
+  }
+  if (train.length < encoded.length)
+    log(
+      `${encoded.length - train.length} training texts are longer than the context of ${config.contextLength} tokens and are skipped`,
+    );
   const model = Gpt.init(
     {
       vocabSize: tokenizer.vocabSize,
@@ -134,7 +157,7 @@ export async function pretrain(
   );
   const parameters = countParams(model.specs);
   log(
-    `backend ${backend}; corpus ${config.corpus}: ${train.length} training and ${heldOutSequences.length} held-out texts; ` +
+    `backend ${backend}; ${config.corpus === 'text' ? `text of ${(config.text ?? []).join(', ')}` : `corpus ${config.corpus}`}: ${train.length} training and ${heldOutSequences.length} held-out texts; ` +
       `${tokenizer.kind}-level vocabulary ${tokenizer.vocabSize}; ${parameters} parameters`,
   );
   const optimizer = new AdamW(model.variables(), {
@@ -146,7 +169,7 @@ export async function pretrain(
   });
   const rng = Rng.derive(config.seed, 'pretrain-batches');
   const evals: PretrainEval[] = [];
-  const maxNewTokens = data.kind === 'char' ? 5 : 16;
+  const maxNewTokens = data.corpus === 'arithmetic' ? 5 : 16;
   let tokensSeen = 0;
   let lossSum = 0;
   let lossCount = 0;
@@ -177,7 +200,7 @@ export async function pretrain(
           perplexity: Math.exp(held),
           seconds: (performance.now() - started) / 1000,
         };
-        if (data.kind === 'char') {
+        if (data.corpus === 'arithmetic') {
           const answered = sampleCompletions(model, tokenizer, data, heldOut, maxNewTokens, config.seed);
           entry.accuracy =
             answered.filter((s) => arithmeticReward(s.prompt, s.completion) === 1).length / answered.length;

@@ -2,14 +2,17 @@ import { join } from 'node:path';
 import { type BackendName, selectBackend } from '../nn/backend.js';
 import { CheckpointError } from '../nn/checkpointError.js';
 import { Gpt } from '../nn/gpt.js';
-import { loadModelDir, saveModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
+import { loadModelDir, type ModelFiles, saveModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { bradleyTerryStep, RewardModel } from '../nn/rewardModel.js';
 import { generate } from '../nn/sampler.js';
 import type { Tokenizer } from '../nn/tokenizer.js';
 import { rewardModelInput } from '../rewards/rewardModel.js';
 import { goldSentiment } from '../rewards/sentiment.js';
-import { heldOutStages, type PretrainCorpus, pretrainData, promptOf } from '../tasks/datasets.js';
+import { DATA_SPLIT_SEED, heldOutStages, policyCorpus, pretrainData, promptOf } from '../tasks/datasets.js';
+import { readPreferenceFile } from '../tasks/sources/preferenceFile.js';
+import { normalizePrompt } from '../tasks/sources/promptText.js';
+import { UserFileError } from '../util/userFileError.js';
 import { Rng } from '../util/rng.js';
 
 /** Settings of `grpovi train-rm`. */
@@ -129,8 +132,14 @@ export async function trainRewardModel(
   const backend = await selectBackend(config.backend);
   const saved = loadModelDir(config.policy, 'policy');
   const tokenizer = saved.tokenizer;
-  const corpus = ((saved.info.pretrain as { corpus?: PretrainCorpus } | undefined)?.corpus ??
-    'sotu') as PretrainCorpus;
+  const recorded = (saved.info.pretrain as { corpus?: unknown } | undefined)?.corpus;
+  if (recorded === 'text') {
+    throw new CheckpointError(
+      join(config.policy, 'model.json'),
+      'the policy was pretrained on your own text, so there are no gold-labelled pairs to sample: pass --preferences FILE',
+    );
+  }
+  const corpus = policyCorpus(saved.info);
   const data = pretrainData(corpus);
   if (data.kind !== 'word') {
     throw new CheckpointError(
@@ -162,6 +171,45 @@ export async function trainRewardModel(
       `(${(100 * tieFraction).toFixed(1)}% of sampled pairs tied on the gold reward and were skipped)`,
   );
 
+  return fitRewardModel({
+    saved,
+    pairs: sampled.pairs,
+    heldOut: heldOut.pairs,
+    tieFraction,
+    settings: config,
+    outDir,
+    log,
+    started,
+    info: { made_by: 'grpovi train-rm', corpus, train_rm: config, backend },
+  });
+}
+
+/** What fitting a Bradley-Terry model needs: the base policy's files, labelled pairs and where to write. */
+interface FitRequest {
+  saved: ModelFiles;
+  pairs: readonly PreferencePair[];
+  heldOut: readonly PreferencePair[];
+  tieFraction: number;
+  settings: Pick<RewardModelConfig, 'epochs' | 'batchSize' | 'learningRate' | 'seed'>;
+  outDir: string;
+  log: (line: string) => void;
+  started: number;
+  /** Facts recorded in the folder's model.json (with the result). */
+  info: Record<string, unknown>;
+}
+
+/**
+ * Trains a scalar head and the body (started from the policy's weights) on pairs with the
+ * Bradley-Terry loss, measures pairwise accuracy on the held-out pairs, centres the score and
+ * writes a `reward-model` folder.
+ */
+async function fitRewardModel(request: FitRequest): Promise<RewardModelResult> {
+  const { saved, outDir, log, started } = request;
+  const config = request.settings;
+  const tokenizer = saved.tokenizer;
+  const sampled = { pairs: request.pairs };
+  const heldOut = { pairs: request.heldOut };
+  const tieFraction = request.tieFraction;
   const model = RewardModel.init(saved.config, config.seed, saved.tensors);
   const optimizer = new AdamW(model.variables(), {
     beta1: 0.9,
@@ -237,7 +285,7 @@ export async function trainRewardModel(
       config: model.config,
       tokenizer,
       tensors: model.toTensors(),
-      info: { made_by: 'grpovi train-rm', corpus, train_rm: config, ...result, backend },
+      info: { ...request.info, ...result },
     });
     log(`wrote ${join(outDir, 'model.safetensors')} and model.json`);
     return result;
@@ -245,4 +293,64 @@ export async function trainRewardModel(
     model.dispose();
     optimizer.dispose();
   }
+}
+
+/** Settings of `grpovi train-rm --preferences FILE`. */
+export interface PreferenceTrainingConfig {
+  policy: string;
+  /** JSONL `{"prompt", "chosen", "rejected"}` (TRL's preference format). */
+  preferences: string;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  backend: 'wasm' | 'cpu';
+}
+
+/** Share of the user's pairs held out for the accuracy figure. */
+export const PREFERENCE_HELD_OUT_SHARE = 0.1;
+
+/**
+ * Trains a Bradley-Terry reward model on the user's preference pairs. The texts are normalized as
+ * the policy's tokenizer expects; a fixed-seed 10% of the pairs (at least one) is held out for the
+ * pairwise accuracy. Writes a `reward-model` folder that works as `--reward-model`.
+ */
+export async function trainRewardModelOnPreferences(
+  config: PreferenceTrainingConfig,
+  outDir: string,
+  log: (line: string) => void = () => {},
+): Promise<RewardModelResult> {
+  const started = performance.now();
+  const records = readPreferenceFile(config.preferences);
+  if (records.length < 2) {
+    throw new UserFileError(
+      config.preferences,
+      `holds ${records.length} pair; a held-out split needs at least 2`,
+    );
+  }
+  const saved = loadModelDir(config.policy, 'policy');
+  const normalize = (text: string) => normalizePrompt(saved.tokenizer, text);
+  const pairs = records.map((r) => ({
+    prompt: normalize(r.prompt),
+    chosen: normalize(r.chosen),
+    rejected: normalize(r.rejected),
+  }));
+  const order = Rng.derive(DATA_SPLIT_SEED, 'preference-held-out').shuffle(pairs.map((_, i) => i));
+  const heldOutCount = Math.max(1, Math.round(PREFERENCE_HELD_OUT_SHARE * pairs.length));
+  const isHeldOut = new Set(order.slice(0, heldOutCount));
+  const backend = await selectBackend(config.backend);
+  log(
+    `backend ${backend}; ${pairs.length - heldOutCount} training pairs and ${heldOutCount} held-out pairs from ${config.preferences}`,
+  );
+  return fitRewardModel({
+    saved,
+    pairs: pairs.filter((_, i) => !isHeldOut.has(i)),
+    heldOut: pairs.filter((_, i) => isHeldOut.has(i)),
+    tieFraction: 0,
+    settings: config,
+    outDir,
+    log,
+    started,
+    info: { made_by: 'grpovi train-rm --preferences', train_rm: config, backend },
+  });
 }

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MODEL_JSON_FILE } from '../../nn/modelDir.js';
 import { type PretrainConfig, pretrain } from '../../train/pretrain.js';
-import { PRETRAIN_DEFAULTS, type PretrainFlags } from '../commands/pretrain.js';
+import { UserFileError } from '../../util/userFileError.js';
+import { PRETRAIN_DEFAULTS, type PretrainFlags, TEXT_DEFAULTS } from '../commands/pretrain.js';
 import { UserInputError } from '../errors.js';
 
 /** What `grpovi pretrain` does; loaded only when it runs (it loads the corpora and TF.js). */
@@ -10,9 +11,19 @@ export async function executePretrain(flags: PretrainFlags): Promise<void> {
   if (existsSync(join(flags.out, MODEL_JSON_FILE)) && !flags.force) {
     throw new UserInputError(`--out ${flags.out} already holds a model; pass --force to overwrite it`);
   }
-  const base = PRETRAIN_DEFAULTS[flags.corpus];
+  if ((flags.corpus === undefined) === (flags.text === undefined)) {
+    throw new UserInputError(
+      flags.corpus === undefined
+        ? 'give --corpus NAME (sotu, moby-dick, arithmetic) or --text FILE...'
+        : `give --corpus or --text, not both (--corpus ${flags.corpus}, --text ${(flags.text ?? []).join(' ')})`,
+    );
+  }
+  const base = flags.corpus !== undefined ? PRETRAIN_DEFAULTS[flags.corpus] : TEXT_DEFAULTS[flags.tokenizer];
   const config: PretrainConfig = {
-    corpus: flags.corpus,
+    corpus: flags.corpus ?? 'text',
+    ...(flags.text !== undefined
+      ? { text: flags.text.map((p) => resolve(p)), tokenizer: flags.tokenizer }
+      : {}),
     seed: flags.seed,
     backend: flags.backend,
     steps: flags.steps ?? base.steps,
@@ -42,12 +53,19 @@ export async function executePretrain(flags: PretrainFlags): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   try {
-    const result = await pretrain(
-      config,
-      flags.out,
-      (line) => process.stderr.write(`${line}\n`),
-      () => stop,
-    );
+    let result;
+    try {
+      result = await pretrain(
+        config,
+        flags.out,
+        (line) => process.stderr.write(`${line}\n`),
+        () => stop,
+      );
+    } catch (error) {
+      if (error instanceof UserFileError || error instanceof RangeError)
+        throw new UserInputError(error.message);
+      throw error;
+    }
     const final = result.evals[result.evals.length - 1];
     process.stdout.write(
       `held-out loss ${final.heldOutLoss.toFixed(3)}, perplexity ${final.perplexity.toFixed(1)}` +

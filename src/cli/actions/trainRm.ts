@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { MODEL_JSON_FILE } from '../../nn/modelDir.js';
-import { type RewardModelConfig, trainRewardModel } from '../../train/rewardModelTraining.js';
+import { CheckpointError } from '../../nn/checkpointError.js';
+import {
+  type RewardModelConfig,
+  trainRewardModel,
+  trainRewardModelOnPreferences,
+} from '../../train/rewardModelTraining.js';
+import { UserFileError } from '../../util/userFileError.js';
 import type { TrainRmFlags } from '../commands/trainRm.js';
 import { UserInputError } from '../errors.js';
 
@@ -9,6 +15,34 @@ import { UserInputError } from '../errors.js';
 export async function executeTrainRm(flags: TrainRmFlags): Promise<void> {
   if (existsSync(join(flags.out, MODEL_JSON_FILE)) && !flags.force) {
     throw new UserInputError(`--out ${flags.out} already holds a model; pass --force to overwrite it`);
+  }
+  if (flags.preferences !== undefined) {
+    let r;
+    try {
+      r = await trainRewardModelOnPreferences(
+        {
+          policy: flags.policy,
+          preferences: resolve(flags.preferences),
+          epochs: flags.epochs,
+          batchSize: flags.batchSize,
+          learningRate: flags.lr,
+          seed: flags.seed,
+          backend: flags.backend,
+        },
+        flags.out,
+        (line) => process.stderr.write(`${line}\n`),
+      );
+    } catch (error) {
+      if (error instanceof UserFileError || error instanceof CheckpointError)
+        throw new UserInputError(error.message);
+      throw error;
+    }
+    process.stdout.write(
+      `held-out pairwise accuracy: ${(100 * r.heldOutAccuracy).toFixed(1)}% (${r.heldOutPairs} pairs; ` +
+        `train ${(100 * r.trainAccuracy).toFixed(1)}% on ${r.trainPairs}); score offset ${r.scoreOffset.toFixed(3)}, ` +
+        `score std ${r.scoreStd.toFixed(3)}; ${r.seconds.toFixed(0)} s\nmodel: ${flags.out}\n`,
+    );
+    return;
   }
   const config: RewardModelConfig = {
     policy: flags.policy,

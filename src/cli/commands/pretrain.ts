@@ -6,7 +6,7 @@ import { formatDefault } from '../helpStyle.js';
 import { integerArg, numberArg } from '../parsers.js';
 
 /** Defaults per corpus: a word-level English model, or a small character-level arithmetic model. */
-type CorpusDefaults = Omit<PretrainConfig, 'corpus' | 'seed' | 'backend'>;
+type CorpusDefaults = Omit<PretrainConfig, 'corpus' | 'seed' | 'backend' | 'text' | 'tokenizer'>;
 
 /** A word-level GPT of width 96 and 3 blocks over a 3000-word vocabulary. */
 const ENGLISH: CorpusDefaults = {
@@ -44,9 +44,17 @@ export const PRETRAIN_DEFAULTS: Record<PretrainCorpus, CorpusDefaults> = {
   },
 };
 
+/** Defaults for the user's own text (`--text`): the English shape, fewer steps (the text is usually small). */
+export const TEXT_DEFAULTS: Record<'word' | 'char', CorpusDefaults> = {
+  word: { ...ENGLISH, steps: 1000, evalEvery: 100, evalTexts: 1000 },
+  char: { ...ENGLISH, steps: 1000, evalEvery: 100, evalTexts: 1000, contextLength: 128, vocabSize: 0 },
+};
+
 /** The options commander hands to the action. */
 export interface PretrainFlags {
-  corpus: PretrainCorpus;
+  corpus?: PretrainCorpus;
+  text?: string[];
+  tokenizer: 'word' | 'char';
   out: string;
   seed: number;
   backend: BackendName;
@@ -81,15 +89,19 @@ function corpusOption(
 export function registerPretrain(program: Command): void {
   program
     .command('pretrain')
-    .description('train a base policy with next-token cross-entropy on a corpus shipped in npm packages')
-    .usage('--corpus <name> --out <dir> [options]')
+    .description('train a base policy with next-token cross-entropy on a shipped corpus or your own text')
+    .usage('(--corpus <name> | --text <files...>) --out <dir> [options]')
     .addOption(
       new Option(
         '--corpus <name>',
         'text to learn: sotu and moby-dick are word-level English, arithmetic is character-level',
-      )
-        .choices(PRETRAIN_CORPORA)
-        .makeOptionMandatory(),
+      ).choices(PRETRAIN_CORPORA),
+    )
+    .option('--text <files...>', 'or your own text: plain text files, or JSONL with a "text" field')
+    .addOption(
+      new Option('--tokenizer <level>', 'with --text: word-level (normalized words) or char-level')
+        .choices(['word', 'char'])
+        .default('word'),
     )
     .requiredOption('--out <dir>', 'model folder to write (model.safetensors + model.json)')
     .option('--seed <n>', 'seed of initialization and batches', integerArg(0), 0)
@@ -133,8 +145,14 @@ Defaults per corpus: sotu and moby-dick train a word-level GPT (width 96, depth 
 arithmetic trains a character-level GPT on sums and differences of numbers up to 99.
 The data split is fixed, so the held-out sentences match the ones train-rm and RLHF use.
 
-Example:
-  grpovi pretrain --corpus sotu --out assets/sentiment-policy --seed 0`,
+--text FILE... trains on your own text: word-level, the text is split into sentences and normalized
+like the shipped corpora (lower case, punctuation as tokens) and --vocab-size words are kept;
+char-level, every non-blank line is a text. A fixed-seed 10% (at least one) is held out, and its
+perplexity is printed. Defaults with --text: 1000 steps, the English model shape (char: context 128).
+
+Examples:
+  grpovi pretrain --corpus sotu --out assets/sentiment-policy --seed 0
+  grpovi pretrain --text examples/own-task/text.txt --out runs/own/policy --steps 300 --vocab-size 400`,
     )
     .action(async (flags: PretrainFlags) => {
       const { executePretrain } = await import('../actions/pretrain.js');

@@ -6,6 +6,7 @@ import { integerArg, numberArg } from '../parsers.js';
 /** The options commander hands to the action. */
 export interface TrainRmFlags {
   policy: string;
+  preferences?: string;
   out: string;
   pairs: number;
   heldOutPairs: number;
@@ -30,6 +31,10 @@ export function registerTrainRm(program: Command): void {
       ),
     )
     .requiredOption('--out <dir>', 'reward model folder to write')
+    .option(
+      '--preferences <file>',
+      'train on your own pairs instead: JSONL {"prompt", "chosen", "rejected"} per line (TRL\'s preference format)',
+    )
     .option('--pairs <n>', 'training pairs', integerArg(1), 12000)
     .option('--held-out-pairs <n>', 'pairs on held-out prompts for the accuracy figure', integerArg(1), 2000)
     .option(
@@ -55,8 +60,14 @@ The gold preference is the AFINN-165 valence of a completion (see README). Pairs
 held-out sentences reserved for the reward model; accuracy is measured on pairs from other held-out prompts.
 The reward used in RLHF is sigmoid(score - offset), in [0, 1], with the offset stored in model.json.
 
-Example:
-  grpovi train-rm --policy assets/sentiment-policy --out assets/sentiment-reward-model --pairs 12000`,
+--preferences FILE trains on your own pairs instead (--pairs, --held-out-pairs and --label-noise do not
+apply): texts are normalized as the policy's tokenizer expects, a fixed-seed 10% of the pairs (at least
+one) is held out, and the held-out pairwise accuracy is printed. The body starts from --policy, so the
+reward model shares its vocabulary and works as --reward-model with that policy.
+
+Examples:
+  grpovi train-rm --policy assets/sentiment-policy --out assets/sentiment-reward-model --pairs 12000
+  grpovi train-rm --preferences examples/own-task/preferences.jsonl --policy runs/own/policy --out runs/own/rm`,
     )
     .action(async (flags: TrainRmFlags) => {
       const { executeTrainRm } = await import('../actions/trainRm.js');
