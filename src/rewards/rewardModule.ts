@@ -42,7 +42,8 @@ export function rewardFunctionOf(exported: unknown, path: string): RewardFunctio
   if (typeof exported === 'function') {
     const fn = exported as ScoreFn & { range?: unknown; rewardName?: unknown };
     const own = typeof fn.rewardName === 'string' && fn.rewardName !== '' ? fn.rewardName : undefined;
-    const named = fn.name !== '' && fn.name !== 'default' ? fn.name : undefined;
+    // An anonymous default export is named "default" by Node (and "__vite_ssr_export_default__" under vitest).
+    const named = fn.name !== '' && !/^(?:default|__.*)$/.test(fn.name) ? fn.name : undefined;
     return { name: own ?? named ?? fallbackName, range: checkRange(fn.range, path), score: fn };
   }
   if (
