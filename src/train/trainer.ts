@@ -121,7 +121,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   });
   const samplingRng = Rng.derive(config.seed, 'sampling');
   const stream = new PromptStream(task.trainPrompts, config.seed);
-  mkdirSync(outDir, { recursive: true });
   const metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
   const samples = new SamplesLog(join(outDir, SAMPLES_FILE));
   const context: StepContext = {
@@ -152,20 +151,29 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       samples.truncateAfter(state.step);
       startStep = state.step;
     }
-    // On resume too: the step count may have been raised, and a later resume must see the new one.
-    writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-    // What `backend` resolved to in this session (config.json keeps what was asked for, e.g. auto).
-    writeFileAtomic(
-      join(outDir, 'backend.json'),
-      `${JSON.stringify({ ...backendDetails, step: startStep }, null, 2)}\n`,
-    );
-    // The user's files with their hashes, so that a resume can tell when one changed.
-    writeFileAtomic(
-      join(outDir, USER_FILES_FILE),
-      `${JSON.stringify({ files: hashUserFiles(config) }, null, 2)}\n`,
-    );
+    // Written with the first result (on resume too: the step count may have been raised, and a later
+    // resume must see the new one), so that a reward function failing on its first batch leaves no run.
+    let recorded = false;
+    const record = () => {
+      if (recorded) return;
+      mkdirSync(outDir, { recursive: true });
+      writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+      // What `backend` resolved to in this session (config.json keeps what was asked for, e.g. auto).
+      writeFileAtomic(
+        join(outDir, 'backend.json'),
+        `${JSON.stringify({ ...backendDetails, step: startStep }, null, 2)}\n`,
+      );
+      // The user's files with their hashes, so that a resume can tell when one changed.
+      writeFileAtomic(
+        join(outDir, USER_FILES_FILE),
+        `${JSON.stringify({ files: hashUserFiles(config) }, null, 2)}\n`,
+      );
+      recorded = true;
+    };
+    if (options.resumeFrom !== undefined) record();
     const evaluateAndLog = async (step: number): Promise<Partial<MetricsRow>> => {
       const { row, samples: rows } = await evaluate(context, step);
+      record();
       samples.append(rows);
       observer?.onSamples?.(step, rows);
       return row;
@@ -198,6 +206,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const isLast = step === config.steps;
       if (config.eval_every > 0 && (step % config.eval_every === 0 || isLast))
         Object.assign(row, await evaluateAndLog(step));
+      record();
       metrics.append(row);
       lastRow = row;
       observer?.onStep?.(row, config.steps);
