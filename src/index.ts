@@ -78,6 +78,7 @@ export { hfRewardModelReward } from './rewards/hfRewardModel.js';
 export { AdamW, type AdamWOptions, learningRateAt } from './nn/optimizer.js';
 export { RewardModel } from './nn/rewardModel.js';
 export { decodeSafetensors, encodeSafetensors, type NamedTensor } from './nn/safetensors.js';
+export { type LoadedPolicy, loadPolicy, policyFolder } from './nn/policyDir.js';
 export { type GenerateOptions, type Generation, generate } from './nn/sampler.js';
 export { penalizeRepetitions, sampleToken, type TokenSamplingOptions } from './nn/tokenSampling.js';
 export { CharTokenizer, type Tokenizer, tokenizerFromJson, WordTokenizer } from './nn/tokenizer.js';
@@ -85,6 +86,7 @@ export { CharTokenizer, type Tokenizer, tokenizerFromJson, WordTokenizer } from 
 export { arithmeticReward, arithmeticRewardFunction } from './rewards/arithmetic.js';
 export {
   combinedRange,
+  type PromptRow,
   type RewardFunction,
   RewardFunctionError,
   type Scores,
@@ -92,6 +94,7 @@ export {
   type WeightedReward,
 } from './rewards/rewardFunction.js';
 export { rewardModelReward } from './rewards/rewardModel.js';
+export { loadRewardModule, rewardFunctionOf } from './rewards/rewardModule.js';
 export {
   compressRewards,
   promptTemperature,
@@ -103,6 +106,12 @@ export { goldSentiment, goldSentimentReward } from './rewards/sentiment.js';
 export { createArithmeticTask } from './tasks/arithmetic.js';
 export { TASKS } from './tasks/registry.js';
 export { createSentimentTask } from './tasks/sentiment.js';
+export { createFileTask, FILE_TASK, holdOutPrompts, loadUserRewards } from './tasks/sources/fileTask.js';
+export { type PreferenceRecord, readPreferenceFile } from './tasks/sources/preferenceFile.js';
+export { type PromptRecord, readPromptFile } from './tasks/sources/promptFile.js';
+export { normalizePrompt } from './tasks/sources/promptText.js';
+export { loadTaskModule } from './tasks/sources/taskModule.js';
+export { textPretrainTexts } from './tasks/sources/textFile.js';
 export type { Task, TaskContext, TaskFactory } from './tasks/task.js';
 export { createToyTask } from './tasks/toy.js';
 // Training.
@@ -121,7 +130,13 @@ export {
 export { type MetricsRow, readMetrics } from './train/metrics.js';
 export type { TrainObserver } from './train/observer.js';
 export { type PretrainConfig, pretrain } from './train/pretrain.js';
-export { type RewardModelConfig, trainRewardModel } from './train/rewardModelTraining.js';
+export {
+  type PreferenceTrainingConfig,
+  type RewardModelConfig,
+  trainRewardModel,
+  trainRewardModelOnPreferences,
+} from './train/rewardModelTraining.js';
+export { readSamples, type SampleRow } from './train/samples.js';
 export { loadTask, resolveTrainConfig } from './train/setup.js';
 export { type TrainOptions, type TrainResult, train } from './train/trainer.js';
 export { Rng } from './util/rng.js';
@@ -131,3 +146,4 @@ export {
   StrictJsonError,
   type StrictJsonProblem,
 } from './util/strictJson.js';
+export { UserFileError } from './util/userFileError.js';

@@ -35,6 +35,10 @@ algorithm at its own best learning rate (highest area under the evaluation curve
 GRPOVI cannot be mistaken for a larger step. GRPO ignores grpovi_weights, so its runs are shared by
 every grpovi_weights value.
 
+Your own task: the task flags of grpovi train (--prompts, --eval-prompts, --reward, --reward-model,
+--policy, --task FILE) work here too; every run loads the same files, and a file that changed since
+a run started stops the comparison unless --allow-changed-files is given.
+
 Extending: rerunning on the same DIR skips finished runs and resumes partial ones, so --seeds 5
 after --seeds 3 runs only seeds 3 and 4. DIR must have been made with the same task and config.
 
@@ -48,7 +52,8 @@ Examples:
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy --plan | xargs -P 2 -I{} sh -c {}
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy-lr --sweep lr=1e-3,3e-3,1e-2 --jobs 2
-  grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy-w --sweep grpovi_weights=uniform,importance,probability`;
+  grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy-w --sweep grpovi_weights=uniform,importance,probability
+  grpovi compare --prompts prompts.jsonl --reward reward.mjs --policy runs/policy --seeds 2 --jobs 2 --out runs/mine`;
 
 function seedList(value: string): number[] {
   const seeds = value.split(',').map((part) => {

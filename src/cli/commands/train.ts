@@ -290,6 +290,15 @@ checkpoints/. A folder that already holds a run is never overwritten: continue i
 --resume DIR (DIR is the run folder or one of its checkpoint folders), which keeps the run's
 config.json; only --steps (to train further), --backend and --blas-threads may be given with it.
 
+Your own task: --prompts FILE (JSONL with a "prompt" per line, other fields handed to the reward
+functions as rows[i]; or text, one per line) with --reward MODULE[:WEIGHT] (default export
+fn(prompts, completions, rows) => number[], optionally fn.range = [min, max]) and/or
+--reward-model DIR[:WEIGHT], from --policy DIR. Without --eval-prompts FILE a fixed 10% of the
+prompts is held out. Or --task ./my-task.mjs, whose default export is (context) => Task. Paths in a
+--config file are relative to it. The run folder records the files' hashes (user-files.json); a
+changed file stops --resume unless --allow-changed-files is given. Every evaluation appends held-out
+completions with their rewards to samples.jsonl.
+
 Ctrl-C stops after the current step, writes a checkpoint and exits with status 130; a second
 Ctrl-C quits at once (the last checkpoint stays intact). Progress goes to stderr, the summary
 to stdout.
@@ -298,6 +307,7 @@ Examples:
   $ grpovi train --task toy --algo grpovi --steps 40 --seed 1
   $ grpovi train --task toy --algo grpo --config my.json --lr 1e-3 --out runs/try1
   $ grpovi train --resume runs/try1 --steps 200
+  $ grpovi train --prompts prompts.jsonl --reward reward.mjs --policy runs/policy --out runs/mine
 `;
 
 /** The options commander hands to the action (config flags under their attribute names). */
