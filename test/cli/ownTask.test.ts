@@ -204,12 +204,13 @@ describe('the own-task example through the CLI', () => {
   });
 
   it('compare runs two seeds of both algorithms from the same files with --jobs 2, and shows samples', async () => {
-    const result = await run([
+    copyFileSync(KEYWORDS, at('kw-compare.mjs'));
+    const compareArgs = [
       'compare',
       '--prompts',
       PROMPTS,
       '--reward',
-      KEYWORDS,
+      at('kw-compare.mjs'),
       '--policy',
       at('policy'),
       '--seeds',
@@ -225,7 +226,8 @@ describe('the own-task example through the CLI', () => {
         'cmp.json',
         '{"prompts_per_step": 2, "num_generations": 2, "eval_every": 1, "max_completion_length": 4}',
       ),
-    ]);
+    ];
+    const result = await run(compareArgs);
     expect(result.code, result.stderr).toBe(0);
     for (const algo of ['grpo', 'grpovi']) {
       for (const seed of [0, 1]) {
@@ -244,6 +246,17 @@ describe('the own-task example through the CLI', () => {
     expect(report).toMatch(/\*\*grpovi\*\*, default, seed 0:/);
     const summary = JSON.parse(readFileSync(at('cmp', 'summary.json'), 'utf8')) as { task: string };
     expect(summary.task).toBe('files');
+    // Extending the comparison after its reward module changed is refused in one line, unless allowed.
+    writeFileSync(at('kw-compare.mjs'), `${readFileSync(KEYWORDS, 'utf8')}\n// edited\n`);
+    const refused = await runHere(compareArgs);
+    expect(oneLine(refused)).toMatch(
+      new RegExp(
+        `^grpovi: reward module ${at('kw-compare.mjs')} changed since default/grpo/seed-0 started .*--allow-changed-files`,
+      ),
+    );
+    const allowed = await runHere([...compareArgs, '--allow-changed-files']);
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(allowed.stderr).toContain('4 finished (skipped)');
   });
 
   it('sample prints completions of a run folder as JSON, same seed same lines, with the rewards', async () => {
