@@ -136,7 +136,6 @@ export {
   trainRewardModel,
   trainRewardModelOnPreferences,
 } from './train/rewardModelTraining.js';
-export { readSamples, type SampleRow } from './train/samples.js';
 export { loadTask, resolveTrainConfig } from './train/setup.js';
 export { type TrainOptions, type TrainResult, train } from './train/trainer.js';
 export { Rng } from './util/rng.js';

@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ALGOS, type Algo } from '../../experiments/algos.js';
-import { TASK_NAMES } from '../../tasks/taskNames.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
 import { integerArg } from '../parsers.js';
 import { addConfigFlags, type ConfigFlagSet, TASK_FLAG_KEYS } from './train.js';
