@@ -40,7 +40,7 @@ describe('--help texts', () => {
       num_generations: '--group-size <n>',
       max_completion_length: '--max-completion-length <n>',
       eval_every: '--eval-every <n>',
-      eval_prompts: '--eval-prompts <n>',
+      eval_prompts: '--eval-prompts <n|file>',
       beta: '--beta <number>',
     };
     for (const [key, flag] of Object.entries(flags)) {
@@ -77,12 +77,15 @@ describe('--help texts', () => {
       expect(text, name).not.toMatch(/\(default [^:]|[;,] default:|default: "|\(choices:|corpus default/);
     }
     expect(optionText(help('compare'), '--out <dir>')).toMatch(/\(required\)$/);
-    expect(optionText(help('pretrain'), '--corpus <name>')).toMatch(/\(required\)$/);
+    // --corpus or --text: neither alone is required; the usage line says one of them is.
+    expect(help('pretrain')).toContain(
+      'Usage: grpovi pretrain (--corpus <name> | --text <files...>) --out <dir>',
+    );
     expect(optionText(help('pretrain'), '--out <dir>')).toMatch(/\(required\)$/);
     expect(optionText(help('train-rm'), '--out <dir>')).toMatch(/\(required\)$/);
     expect(help('compare')).toContain('Usage: grpovi compare --out <dir> [options]');
-    expect(optionText(help('train'), '--task <name>')).toContain(
-      'required unless the --config file names it',
+    expect(optionText(help('train'), '--task <name|file>')).toContain(
+      'required unless --prompts, the --config file or --resume gives it',
     );
     expect(optionText(help('train'), '--algo <name>')).toContain('(one of: grpo, grpovi) (default: grpo)');
   });

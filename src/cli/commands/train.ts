@@ -41,7 +41,7 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
   {
     flags: '--task <name|file>',
     key: 'task',
-    what: `the task (${TASK_NAMES.join(', ')}) or a task module ./my-task.mjs (default export (context) => Task); required unless --prompts, the --config file or --resume gives it`,
+    what: `the task (${TASK_NAMES.join(', ')}) or a task module ./my-task.mjs whose default export is a factory (context) => Task; required unless --prompts, the --config file or --resume gives it`,
     parse: taskArg,
     defaultText: '',
   },
