@@ -304,7 +304,7 @@ export interface PreferenceTrainingConfig {
   batchSize: number;
   learningRate: number;
   seed: number;
-  backend: 'wasm' | 'cpu';
+  backend: BackendName;
 }
 
 /** Share of the user's pairs held out for the accuracy figure. */

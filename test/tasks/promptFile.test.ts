@@ -59,6 +59,10 @@ describe('readPromptFile', () => {
     expect(error).toBeInstanceOf(UserFileError);
     expect(error.message).toMatch(new RegExp(`^${path} line 3: is not valid JSON \\(`));
     expect((error as UserFileError).line).toBe(3);
+    const duplicate = file('dup.jsonl', '{"prompt": "a", "prompt": "b"}\n');
+    expect(errorOf(() => readPromptFile(duplicate)).message).toMatch(
+      new RegExp(`^${duplicate} line 1: is not valid JSON \\(duplicate key "prompt"`),
+    );
   });
 
   it('names the line and the type of a missing or non-string prompt', () => {

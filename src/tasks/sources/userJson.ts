@@ -1,18 +1,21 @@
 import { readFileSync, statSync } from 'node:fs';
 import { describeJsonValue } from '../../nn/checkpointError.js';
+import { parseStrictJson, StrictJsonError } from '../../util/strictJson.js';
 import { UserFileError } from '../../util/userFileError.js';
 
 /**
  * Reading the user's text and JSON Lines files. Every JSON value a user wrote goes through
- * `parseUserJson`, the one place to switch to a stricter parser.
+ * `parseUserJson`: strict parsing (duplicate keys, nesting deeper than 64 levels are refused).
  */
 
 /** Parses one JSON text the user wrote; `source` names it in errors (e.g. `prompts.jsonl line 3`). */
 export function parseUserJson(text: string, source: string): unknown {
   try {
-    return JSON.parse(text);
+    return parseStrictJson(text, source);
   } catch (error) {
-    throw new UserFileError(source, `is not valid JSON (${(error as Error).message})`);
+    if (error instanceof StrictJsonError)
+      throw new UserFileError(source, `is not valid JSON (${error.problem})`);
+    throw error;
   }
 }
 
