@@ -25,6 +25,7 @@ import { readSamples, SAMPLES_FILE } from '../train/samples.js';
 import { buildReport, consoleSummary, type RunSamples } from './report.js';
 import {
   changedUserFiles,
+  type UserFile,
   hashUserFiles,
   readUserFiles,
   type UserFileFields,
@@ -140,6 +141,7 @@ async function openComparison(
   record: ComparisonRecord;
   invocation: Invocation;
   plan: ComparisonPlan;
+  userFiles: UserFile[];
 }> {
   const { task, steps, base } = await resolveBaseConfig(request);
   const dir = resolve(request.out);
@@ -184,7 +186,7 @@ async function openComparison(
 
   mkdirSync(dir, { recursive: true });
   writeComparisonRecord(dir, record);
-  return { dir, steps, record, invocation, plan };
+  return { dir, steps, record, invocation, plan, userFiles };
 }
 
 /** One line of a plan: the shell command that trains one run into its folder. */
@@ -239,7 +241,7 @@ export async function planComparisonRuns(
 /** Runs (or extends) a comparison and renders its results. */
 export async function runComparison(request: CompareRequest): Promise<CompareResult> {
   const started = performance.now();
-  const { dir, steps, record, invocation, plan } = await openComparison(request, 'running');
+  const { dir, steps, record, invocation, plan, userFiles } = await openComparison(request, 'running');
   const pending: Array<Omit<RunJob, 'label'> & { run: (typeof plan.runs)[number] }> = [];
   let resumed = 0;
   for (const run of plan.runs) {

@@ -1,5 +1,10 @@
 import type { PolicyModel } from '../nn/models/policyModel.js';
-import { type PromptRow, type Scores, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
+import {
+  type PromptRow,
+  type Scores,
+  scoreCompletions,
+  type WeightedReward,
+} from '../rewards/rewardFunction.js';
 import type { Task } from '../tasks/task.js';
 import type { Rng } from '../util/rng.js';
 import { gatherRollout, gatherScores } from './batchRows.js';
