@@ -2,8 +2,10 @@
  * `grpovi compare`: runs every algorithm under every setting with every seed (skipping finished runs,
  * resuming partial ones), then writes `summary.json`, the plots and `report.md`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ensureRunFolder } from '../train/runFolder.js';
+import { acquireRunLock } from '../train/runLock.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { machineInfo } from './machine.js';
 import {
@@ -98,6 +100,25 @@ async function openComparison(
 }> {
   const { task, steps, base } = await resolveBaseConfig(request);
   const dir = resolve(request.out);
+  // Everything is checked before anything is written, then again under the folder's lock: another
+  // compare may have extended the record in between (a second one while this runs is refused).
+  planInvocation(request, dir, { task, steps, base });
+  ensureRunFolder(dir);
+  const lock = acquireRunLock(dir, 'compare');
+  try {
+    return await runLocked(request, dir, { task, steps, base }, started);
+  } finally {
+    lock.release();
+  }
+}
+
+/** The comparison record with this invocation appended, and its plan; checks every run's config. */
+function planInvocation(
+  request: CompareRequest,
+  dir: string,
+  resolved: Awaited<ReturnType<typeof resolveBaseConfig>>,
+) {
+  const { task, steps, base } = resolved;
   const previous = existsSync(join(dir, COMPARISON_FILE)) ? readComparisonRecord(dir) : null;
   if (previous) checkExtension(previous, task, base, request.out);
   const invocation: Invocation = {
@@ -126,8 +147,17 @@ async function openComparison(
   // Every run's config is validated here, before anything is written.
   const plan = planComparison(record);
   for (const run of plan.runs) checkRunFile(join(dir, run.relDir), run.config);
+  return { record, invocation, plan };
+}
 
-  mkdirSync(dir, { recursive: true });
+async function runLocked(
+  request: CompareRequest,
+  dir: string,
+  resolved: Awaited<ReturnType<typeof resolveBaseConfig>>,
+  started: number,
+): Promise<CompareResult> {
+  const { steps } = resolved;
+  const { record, invocation, plan } = planInvocation(request, dir, resolved);
   writeComparisonRecord(dir, record);
   return { dir, steps, record, invocation, plan };
 }
@@ -191,14 +221,20 @@ export async function runComparison(request: CompareRequest): Promise<CompareRes
     const runDir = join(dir, run.relDir);
     const { state } = inspectRun(runDir, steps);
     if (state === 'finished') continue;
-    mkdirSync(runDir, { recursive: true });
-    if (state === 'restart') clearRun(runDir);
-    writeRunFile(runDir, {
-      format: 'grpovi-compare-run',
-      version: 1,
-      setting: run.setting.label,
-      config: run.config,
-    });
+    ensureRunFolder(runDir);
+    // A trainer of its own in one of our run folders: refused before anything there is touched.
+    const runLock = acquireRunLock(runDir, 'compare (preparing the run)');
+    try {
+      if (state === 'restart') clearRun(runDir);
+      writeRunFile(runDir, {
+        format: 'grpovi-compare-run',
+        version: 1,
+        setting: run.setting.label,
+        config: run.config,
+      });
+    } finally {
+      runLock.release();
+    }
     if (state === 'resume') resumed++;
     pending.push({ run, dir: runDir, resume: state === 'resume' });
   }

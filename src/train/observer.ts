@@ -17,4 +17,6 @@ export interface TrainObserver {
   onStep?(row: MetricsRow, totalSteps: number): void;
   onCheckpoint?(path: string, step: number): void;
   onEnd?(info: { step: number; interrupted: boolean }): void;
+  /** Something the user should know that is not an error (e.g. a run folder started again). */
+  onNote?(message: string): void;
 }

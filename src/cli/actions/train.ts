@@ -5,9 +5,10 @@ import { RewardFunctionError } from '../../rewards/rewardFunction.js';
 import type { Task } from '../../tasks/task.js';
 import type { TrainConfig } from '../../train/config.js';
 import { ConfigError } from '../../train/configError.js';
-import { INTERRUPTED_EXIT_CODE, watchInterrupts } from '../../train/interrupt.js';
+import { INTERRUPTED_EXIT_CODE, STOP_SIGNALS, watchInterrupts } from '../../train/interrupt.js';
 import { type MetricsRow, readMetrics } from '../../train/metrics.js';
 import { TrainProgress } from '../../train/progress.js';
+import { RunFolderError } from '../../train/runFolderError.js';
 import {
   assertRunFolderFree,
   defaultRunDir,
@@ -19,6 +20,7 @@ import {
   taskContext,
 } from '../../train/setup.js';
 import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
+import { TrainingDivergedError } from '../../train/trainingErrors.js';
 import type { ConfigFlagSet, TrainFlags } from '../commands/train.js';
 import { UserInputError } from '../errors.js';
 
@@ -81,7 +83,13 @@ async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<P
 }
 
 function asUserError(error: unknown): unknown {
-  if (error instanceof ConfigError || error instanceof RunSetupError || error instanceof CheckpointError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof RunSetupError ||
+    error instanceof CheckpointError ||
+    error instanceof RunFolderError ||
+    error instanceof TrainingDivergedError
+  ) {
     return new UserInputError(error.message);
   }
   return error;
@@ -103,11 +111,22 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
   }
 
   const progress = new TrainProgress({ quiet: flags.quiet });
-  const interrupts = watchInterrupts(() => {
-    progress.note(
-      'Ctrl-C: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)',
-    );
-  });
+  const interrupts = watchInterrupts(
+    (signal, parentGone) => {
+      const what = parentGone
+        ? 'the process that started grpovi is gone'
+        : signal === 'SIGINT'
+          ? 'Ctrl-C'
+          : signal;
+      const again = parentGone
+        ? ''
+        : ` (${signal === 'SIGINT' ? 'press Ctrl-C' : `send ${signal}`} again to quit at once)`;
+      progress.note(`${what}: stopping after this step and writing a checkpoint${again}`);
+    },
+    // --no-hangup: keep training when the terminal closes or the parent exits (e.g. under nohup).
+    flags.hangup === false ? ['SIGINT', 'SIGTERM'] : STOP_SIGNALS,
+    { watchParent: flags.hangup !== false },
+  );
   let result: TrainResult;
   try {
     result = await train({
@@ -119,8 +138,8 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
       shouldStop: () => interrupts.requested,
     });
   } catch (error) {
-    if (error instanceof RewardFunctionError)
-      throw new UserInputError(`training stopped: ${error.message}`, 1);
+    // The user's reward function (or its inputs) is at fault: a user error, like a bad config.
+    if (error instanceof RewardFunctionError) throw new UserInputError(`training stopped: ${error.message}`);
     throw asUserError(error);
   } finally {
     interrupts.dispose();
@@ -132,7 +151,7 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
   if (result.interrupted) {
     throw new UserInputError(
       `interrupted after step ${result.step} of ${config.steps}; continue with: grpovi train --resume ${outDir}`,
-      INTERRUPTED_EXIT_CODE,
+      interrupts.exitCode ?? INTERRUPTED_EXIT_CODE,
     );
   }
 }
