@@ -7,6 +7,13 @@
 import { INTERRUPTED_EXIT_CODE, watchInterrupts } from '../train/interrupt.js';
 import { runWorker } from './worker.js';
 
+const USER_ERRORS = new Set([
+  'RunFolderError',
+  'CheckpointError',
+  'ConfigError',
+  'TrainingDivergedError',
+  'RewardFunctionError',
+]);
 const startupSeconds = process.uptime();
 const [dir, ...flags] = process.argv.slice(2);
 // The first signal stops after the current step with a checkpoint; a second one quits at once.
@@ -27,7 +34,11 @@ if (dir === undefined) {
       process.exitCode = interrupted ? (interrupts.exitCode ?? INTERRUPTED_EXIT_CODE) : 0;
     },
     (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      // A user-caused failure (a held folder, a bad checkpoint, a diverged run) is its message alone.
+      const userCaused = error instanceof Error && USER_ERRORS.has(error.name) ? error.message : undefined;
+      process.stderr.write(
+        `${userCaused ?? (error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`,
+      );
       process.exitCode = 1;
     },
   );
