@@ -82,7 +82,14 @@ function pruneCheckpoints(root: string, latest: string): void {
     .map((e) => e.name)
     .sort();
   const keep = new Set([latest, ...folders.slice(-KEEP_CHECKPOINTS)]);
-  for (const name of folders) if (!keep.has(name)) rmSync(join(root, name), { recursive: true, force: true });
+  for (const name of folders) {
+    if (keep.has(name)) continue;
+    // Renamed out of the way first: a crash in the middle of the removal then leaves a temporary
+    // folder (removed at the next start), never a checkpoint folder with some of its files gone.
+    const doomed = join(root, `.${name}.old-${process.pid}`);
+    renameSync(join(root, name), doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
   // Temporary folders of interrupted writes.
   for (const e of readdirSync(root))
     if (e.startsWith('.step-')) rmSync(join(root, e), { recursive: true, force: true });

@@ -84,9 +84,12 @@ export function runFolderStage(dir: string): RunFolderStage {
   return existsSync(join(dir, 'config.json')) || existsSync(join(dir, 'metrics.jsonl')) ? 'started' : 'empty';
 }
 
-/** A temporary file of an atomic write (`.name.<hex>.tmp`) or of a checkpoint (`.step-....tmp-<pid>`). */
+/**
+ * A temporary file of an atomic write (`.name.<hex>.tmp`), a checkpoint being written
+ * (`.step-....tmp-<pid>`) or an old one being removed (`.step-....old-<pid>`).
+ */
 function isTemporary(name: string): boolean {
-  return /^\..+\.[0-9a-f]+\.tmp$/.test(name) || /^\.step-.*\.tmp-\d+$/.test(name);
+  return /^\..+\.[0-9a-f]+\.tmp$/.test(name) || /^\.step-.*\.(tmp|old)-\d+$/.test(name);
 }
 
 /** A lock's temporary file is only stale once it is old: a contender may be between its create and link. */

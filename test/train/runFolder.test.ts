@@ -57,6 +57,7 @@ describe('runFolderStage and removeCrashLeftovers', () => {
     mkdirSync(join(ckpt, 'step-000004'));
     writeFileSync(join(ckpt, 'step-000004', 'model.json'), '{}');
     mkdirSync(join(ckpt, '.step-000006.tmp-123'));
+    mkdirSync(join(ckpt, '.step-000001.old-123'));
     writeFileSync(join(ckpt, '.latest.json.0a1b2c3d.tmp'), '');
     writeFileSync(join(dir, '.config.json.deadbeef.tmp'), '');
     writeFileSync(join(dir, 'metrics.jsonl'), '');
@@ -67,6 +68,7 @@ describe('runFolderStage and removeCrashLeftovers', () => {
     expect(removed).toEqual([
       '.config.json.deadbeef.tmp',
       'checkpoints/.latest.json.0a1b2c3d.tmp',
+      'checkpoints/.step-000001.old-123',
       'checkpoints/.step-000006.tmp-123',
       'checkpoints/step-000004',
     ]);
