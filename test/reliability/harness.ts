@@ -11,6 +11,8 @@ import { readRunCheckpoint } from '../../src/train/runCheckpoint.js';
  * full counts; the default `npm test` runs reduced ones.
  */
 export const FULL = process.env.GRPOVI_RELIABILITY === 'full';
+/** Per-test time limit: the full counts take minutes on a busy machine. */
+export const TEST_TIMEOUT = FULL ? 1_200_000 : 120_000;
 
 /** The tiny toy run every scenario trains: about 50 ms a step, a checkpoint after every step. */
 export function toyArgs(steps: number, seed = 7): string[] {

@@ -9,7 +9,7 @@ import { readMetrics } from '../../src/train/metrics.js';
 import { acquireRunLock, LOCK_FILE, RunLockedError } from '../../src/train/runLock.js';
 import { ROOT } from '../cli/cliBin.js';
 import { tempDir } from '../train/helpers.js';
-import { FULL, runCliIn, toyArgs } from './harness.js';
+import { FULL, TEST_TIMEOUT, runCliIn, toyArgs } from './harness.js';
 
 // Two writers on one run folder: exactly one gets it, the other is refused naming the holder.
 
@@ -79,84 +79,98 @@ class Contender {
 }
 
 describe('two writers at once', () => {
-  it(`${ROUNDS} rounds of ${CONTENDERS} processes racing for one lock (every other round a stale one): one wins each`, async () => {
-    const contenders = Array.from({ length: CONTENDERS }, () => new Contender());
-    try {
-      expect(await Promise.all(contenders.map((c) => c.ready()))).toEqual(Array(CONTENDERS).fill('ready'));
-      const tally = { rounds: 0, won: 0, refused: 0, stale: 0 };
-      for (let round = 0; round < ROUNDS; round++) {
-        const dir = join(root.dir, `race-${round}`);
-        mkdirSync(dir);
-        if (round % 2 === 1) {
-          // A lock left by a process of this host that is gone (pid far above any live one).
-          writeFileSync(
-            join(dir, LOCK_FILE),
-            JSON.stringify({
-              pid: 2 ** 22 + 1 + round,
-              host: hostname(),
-              started_at: 'x',
-              token: `t${round}`,
-            }),
-          );
-          tally.stale++;
+  it(
+    `${ROUNDS} rounds of ${CONTENDERS} processes racing for one lock (every other round a stale one): one wins each`,
+    async () => {
+      const contenders = Array.from({ length: CONTENDERS }, () => new Contender());
+      try {
+        expect(await Promise.all(contenders.map((c) => c.ready()))).toEqual(Array(CONTENDERS).fill('ready'));
+        const tally = { rounds: 0, won: 0, refused: 0, stale: 0 };
+        for (let round = 0; round < ROUNDS; round++) {
+          const dir = join(root.dir, `race-${round}`);
+          mkdirSync(dir);
+          if (round % 2 === 1) {
+            // A lock left by a process of this host that is gone (pid far above any live one).
+            writeFileSync(
+              join(dir, LOCK_FILE),
+              JSON.stringify({
+                pid: 2 ** 22 + 1 + round,
+                host: hostname(),
+                started_at: 'x',
+                token: `t${round}`,
+              }),
+            );
+            tally.stale++;
+          }
+          const answers = await Promise.all(contenders.map((c) => c.ask(`go ${dir}`)));
+          expect(
+            answers.filter((a) => a === 'won'),
+            answers.join(),
+          ).toHaveLength(1);
+          expect(answers.filter((a) => a === 'refused')).toHaveLength(CONTENDERS - 1);
+          tally.rounds++;
+          tally.won++;
+          tally.refused += CONTENDERS - 1;
+          await Promise.all(contenders.map((c) => c.ask('release')));
+          expect(readdirSync(dir)).toEqual([]);
         }
-        const answers = await Promise.all(contenders.map((c) => c.ask(`go ${dir}`)));
-        expect(
-          answers.filter((a) => a === 'won'),
-          answers.join(),
-        ).toHaveLength(1);
-        expect(answers.filter((a) => a === 'refused')).toHaveLength(CONTENDERS - 1);
-        tally.rounds++;
-        tally.won++;
-        tally.refused += CONTENDERS - 1;
-        await Promise.all(contenders.map((c) => c.ask('release')));
-        expect(readdirSync(dir)).toEqual([]);
+        console.log(
+          `reliability: ${tally.rounds} lock races of ${CONTENDERS} (${tally.stale} on a stale lock): ${tally.won} won, ${tally.refused} refused, 0 doubles`,
+        );
+      } finally {
+        for (const c of contenders) c.close();
       }
-      console.log(
-        `reliability: ${tally.rounds} lock races of ${CONTENDERS} (${tally.stale} on a stale lock): ${tally.won} won, ${tally.refused} refused, 0 doubles`,
-      );
-    } finally {
-      for (const c of contenders) c.close();
-    }
-  });
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('two `grpovi train` on one folder: one trains, the other exits 2 naming the holder', async () => {
-    const pairs = FULL ? 4 : 1;
-    for (let pair = 0; pair < pairs; pair++) {
-      const dir = join(root.dir, `train-pair-${pair}`);
-      const args = [...toyArgs(12), '--out', dir];
-      const runs = await Promise.all([runCliIn(args, root.dir), runCliIn(args, root.dir)]);
-      const codes = runs.map((r) => r.code).sort();
-      expect(codes, runs.map((r) => r.stderr).join('\n')).toEqual([0, 2]);
-      const refused = runs.find((r) => r.code === 2)!;
-      expect(refused.stderr.trim().split('\n')).toHaveLength(1);
-      expect(refused.stderr).toMatch(/is in use by train \(pid \d+ on .*, started .*\)|already holds a run/);
-      const steps = readMetrics(join(dir, 'metrics.jsonl')).map((row) => row.step);
-      expect(steps).toEqual(Array.from({ length: 13 }, (_, i) => i));
-      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
-    }
-  });
+  it(
+    'two `grpovi train` on one folder: one trains, the other exits 2 naming the holder',
+    async () => {
+      const pairs = FULL ? 4 : 1;
+      for (let pair = 0; pair < pairs; pair++) {
+        const dir = join(root.dir, `train-pair-${pair}`);
+        const args = [...toyArgs(12), '--out', dir];
+        const runs = await Promise.all([runCliIn(args, root.dir), runCliIn(args, root.dir)]);
+        const codes = runs.map((r) => r.code).sort();
+        expect(codes, runs.map((r) => r.stderr).join('\n')).toEqual([0, 2]);
+        const refused = runs.find((r) => r.code === 2)!;
+        expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+        expect(refused.stderr).toMatch(
+          /is in use by train \(pid \d+ on .*, started .*\)|already holds a run/,
+        );
+        const steps = readMetrics(join(dir, 'metrics.jsonl')).map((row) => row.step);
+        expect(steps).toEqual(Array.from({ length: 13 }, (_, i) => i));
+        expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+      }
+    },
+    TEST_TIMEOUT,
+  );
 
-  it('a compare on a folder another process holds is refused before it writes anything', async () => {
-    const out = join(root.dir, 'held-compare');
-    mkdirSync(out);
-    const lock = acquireRunLock(out, 'compare');
-    try {
-      const attempt = runComparison({
-        task: 'toy',
-        steps: 2,
-        seeds: [0],
-        algos: ['grpo'],
-        sweep: [],
-        out,
-        jobs: 1,
-        command: 'test',
-        progress: { write: () => true },
-      });
-      await expect(attempt).rejects.toThrow(RunLockedError);
-      expect(readdirSync(out)).toEqual([LOCK_FILE]);
-    } finally {
-      lock.release();
-    }
-  });
+  it(
+    'a compare on a folder another process holds is refused before it writes anything',
+    async () => {
+      const out = join(root.dir, 'held-compare');
+      mkdirSync(out);
+      const lock = acquireRunLock(out, 'compare');
+      try {
+        const attempt = runComparison({
+          task: 'toy',
+          steps: 2,
+          seeds: [0],
+          algos: ['grpo'],
+          sweep: [],
+          out,
+          jobs: 1,
+          command: 'test',
+          progress: { write: () => true },
+        });
+        await expect(attempt).rejects.toThrow(RunLockedError);
+        expect(readdirSync(out)).toEqual([LOCK_FILE]);
+      } finally {
+        lock.release();
+      }
+    },
+    TEST_TIMEOUT,
+  );
 });
