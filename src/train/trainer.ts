@@ -111,7 +111,7 @@ function yieldToEventLoop(): Promise<void> {
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, task, outDir } = options;
   const range = checkRewardRange(config, task);
-  const rewards = trainingRewards(config, task);
+  trainingRewards(config, task); // refuses a compression the task's rewards cannot take, before anything is written
   const transformKind: RewardTransformKind = config.algo === 'grpovi' ? 'variance-increase' : 'none';
   if (options.resumeFrom === undefined && runFolderInUse(outDir)) {
     // A fresh run would append to the old metrics and replace its config: never mix two runs.
@@ -256,7 +256,8 @@ async function runSteps(
     stream,
     range,
     transformKind,
-    rewards,
+    // Checked (and so known to succeed) in train() before anything was allocated.
+    rewards: trainingRewards(config, task),
   };
 
   {
