@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 import { describeFsError } from './fsErrors.js';
 import { runCli } from './main.js';
+import { describeSystemError } from './systemErrors.js';
 
-// A reader that goes away early (`grpovi --help | head`) is not an error. Output that cannot be
-// written otherwise (a full disk) is the user's to fix: one line, exit 2.
+// A reader that goes away early (`grpovi --help | head`) is not an error; a full disk is one line.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    if (stream === process.stdout) {
-      process.stderr.write(`grpovi: cannot write to stdout: ${describeFsError(error)}\n`);
-      process.exit(2);
+    const system =
+      stream === process.stdout
+        ? `cannot write to stdout: ${describeFsError(error)}`
+        : describeSystemError(error);
+    if (system === undefined) throw error;
+    try {
+      if (stream !== process.stderr) process.stderr.write(`grpovi: ${system}\n`);
+    } catch {
+      // stderr is gone too: the exit status is all that is left.
     }
-    throw error;
+    process.exit(2);
   });
 }
 

@@ -3,6 +3,8 @@ import { RewardInputError } from '../adjust/errors.js';
 import { CheckpointError } from '../nn/checkpointError.js';
 import { ConfigError } from '../train/configError.js';
 import { UserFileError } from '../util/userFileError.js';
+import { RunFolderError } from '../train/runFolderError.js';
+import { TrainingDivergedError } from '../train/trainingErrors.js';
 import { registerAdjust } from './commands/adjust.js';
 import { registerCompare } from './commands/compare.js';
 import { registerCompareRun } from './commands/compareRun.js';
@@ -16,6 +18,7 @@ import { registerTrain } from './commands/train.js';
 import { registerTrainRm } from './commands/trainRm.js';
 import { UserInputError } from './errors.js';
 import { HELP_STYLE } from './helpStyle.js';
+import { describeSystemError } from './systemErrors.js';
 import { packageVersion } from './version.js';
 
 /**
@@ -66,9 +69,17 @@ export async function runCli(argv: string[]): Promise<number> {
       error instanceof RewardInputError ||
       error instanceof CheckpointError ||
       error instanceof ConfigError ||
-      error instanceof UserFileError
+      error instanceof UserFileError ||
+      error instanceof RunFolderError ||
+      error instanceof TrainingDivergedError
     ) {
       process.stderr.write(`grpovi: ${error.message}\n`);
+      return 2;
+    }
+    // A full disk, a read-only or forbidden path: one line, no stack.
+    const system = describeSystemError(error);
+    if (system !== undefined) {
+      process.stderr.write(`grpovi: ${system}\n`);
       return 2;
     }
     throw error;

@@ -2,8 +2,10 @@
  * `grpovi compare`: runs every algorithm under every setting with every seed (skipping finished runs,
  * resuming partial ones), then writes `summary.json`, the plots and `report.md`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ensureRunFolder } from '../train/runFolder.js';
+import { acquireRunLock, type RunLock } from '../train/runLock.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { machineInfo } from './machine.js';
 import {
@@ -130,7 +132,8 @@ export async function renderComparison(
 
 /**
  * Checks a comparison request against the folder (same task and config as its earlier runs, every
- * run's config valid) and records the invocation in `comparison.json`. Shared by running and planning.
+ * run's config valid), takes the folder's lock and records the invocation in `comparison.json`.
+ * Shared by running and planning; the caller releases the lock.
  */
 async function openComparison(
   request: CompareRequest,
@@ -142,9 +145,43 @@ async function openComparison(
   invocation: Invocation;
   plan: ComparisonPlan;
   userFiles: UserFile[];
+  lock: RunLock;
 }> {
-  const { task, steps, base } = await resolveBaseConfig(request);
+  const resolved = await resolveBaseConfig(request);
   const dir = resolve(request.out);
+  // Everything is checked before anything is written, then again under the folder's lock: another
+  // compare may have extended the record in between (a second one while this runs is refused).
+  planInvocation(request, dir, resolved, outcome);
+  ensureRunFolder(dir);
+  const lock = acquireRunLock(dir, 'compare');
+  try {
+    const { record, invocation, plan } = planInvocation(request, dir, resolved, outcome);
+    const changed = plan.runs.flatMap((run) =>
+      changedUserFiles(readUserFiles(join(dir, run.relDir)) ?? [], `since ${run.relDir} started`),
+    );
+    if (changed.length > 0 && !request.allowChangedFiles) {
+      throw new ComparisonError(
+        `${changed[0]}${changed.length > 1 ? ` (and ${changed.length - 1} more)` : ''}; ` +
+          'restore the file, or pass --allow-changed-files to resume with it as it is now',
+      );
+    }
+    const userFiles = hashUserFiles(record.base_config as unknown as UserFileFields);
+    writeComparisonRecord(dir, record);
+    return { dir, steps: resolved.steps, record, invocation, plan, userFiles, lock };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/** The comparison record with this invocation appended, and its plan; checks every run's config. */
+function planInvocation(
+  request: CompareRequest,
+  dir: string,
+  resolved: Awaited<ReturnType<typeof resolveBaseConfig>>,
+  outcome: Invocation['outcome'],
+) {
+  const { task, steps, base } = resolved;
   const previous = existsSync(join(dir, COMPARISON_FILE)) ? readComparisonRecord(dir) : null;
   if (previous) checkExtension(previous, task, base, request.out);
   const invocation: Invocation = {
@@ -173,20 +210,22 @@ async function openComparison(
   // Every run's config is validated here, before anything is written.
   const plan = planComparison(record);
   for (const run of plan.runs) checkRunFile(join(dir, run.relDir), run.config);
-  const changed = plan.runs.flatMap((run) =>
-    changedUserFiles(readUserFiles(join(dir, run.relDir)) ?? [], `since ${run.relDir} started`),
-  );
-  if (changed.length > 0 && !request.allowChangedFiles) {
-    throw new ComparisonError(
-      `${changed[0]}${changed.length > 1 ? ` (and ${changed.length - 1} more)` : ''}; ` +
-        'restore the file, or pass --allow-changed-files to resume with it as it is now',
-    );
-  }
-  const userFiles = hashUserFiles(record.base_config as unknown as UserFileFields);
+  return { record, invocation, plan };
+}
 
-  mkdirSync(dir, { recursive: true });
-  writeComparisonRecord(dir, record);
-  return { dir, steps, record, invocation, plan, userFiles };
+/**
+ * Writes a run's `run.json` (clearing a run that must restart) under the run folder's lock, so a
+ * trainer of its own in that folder is refused before anything there is touched.
+ */
+function prepareRunFolder(runDir: string, file: Parameters<typeof writeRunFile>[1], restart: boolean): void {
+  ensureRunFolder(runDir);
+  const runLock = acquireRunLock(runDir, 'compare (preparing the run)');
+  try {
+    if (restart) clearRun(runDir);
+    writeRunFile(runDir, file);
+  } finally {
+    runLock.release();
+  }
 }
 
 /** One line of a plan: the shell command that trains one run into its folder. */
@@ -216,83 +255,97 @@ export async function planComparisonRuns(
   request: CompareRequest,
   program: string = PLAN_PROGRAM,
 ): Promise<PlannedCommand[]> {
-  const { dir, steps, plan } = await openComparison(request, 'planned');
-  return plan.runs.map((run) => {
-    const runDir = join(dir, run.relDir);
-    const { state } = inspectRun(runDir, steps);
-    if (state !== 'finished') {
-      mkdirSync(runDir, { recursive: true });
-      writeRunFile(runDir, {
-        format: 'grpovi-compare-run',
-        version: 1,
-        setting: run.setting.label,
-        config: run.config,
-      });
-    }
-    const shown = join(request.out, run.relDir);
-    return {
-      dir: shown,
-      command: `${program} compare-run ${shellQuote(shown)}`,
-      finished: state === 'finished',
-    };
-  });
+  const { dir, steps, plan, userFiles, lock } = await openComparison(request, 'planned');
+  try {
+    return plan.runs.map((run) => {
+      const runDir = join(dir, run.relDir);
+      const { state } = inspectRun(runDir, steps);
+      if (state !== 'finished') {
+        prepareRunFolder(
+          runDir,
+          {
+            format: 'grpovi-compare-run',
+            version: 1,
+            setting: run.setting.label,
+            config: run.config,
+            user_files: userFiles,
+          },
+          false,
+        );
+      }
+      const shown = join(request.out, run.relDir);
+      return {
+        dir: shown,
+        command: `${program} compare-run ${shellQuote(shown)}`,
+        finished: state === 'finished',
+      };
+    });
+  } finally {
+    lock.release();
+  }
 }
 
 /** Runs (or extends) a comparison and renders its results. */
 export async function runComparison(request: CompareRequest): Promise<CompareResult> {
   const started = performance.now();
-  const { dir, steps, record, invocation, plan, userFiles } = await openComparison(request, 'running');
-  const pending: Array<Omit<RunJob, 'label'> & { run: (typeof plan.runs)[number] }> = [];
-  let resumed = 0;
-  for (const run of plan.runs) {
-    const runDir = join(dir, run.relDir);
-    const { state } = inspectRun(runDir, steps);
-    if (state === 'finished') continue;
-    mkdirSync(runDir, { recursive: true });
-    if (state === 'restart') clearRun(runDir);
-    writeRunFile(runDir, {
-      format: 'grpovi-compare-run',
-      version: 1,
-      setting: run.setting.label,
-      config: run.config,
-      user_files: userFiles,
+  const { dir, steps, record, invocation, plan, userFiles, lock } = await openComparison(request, 'running');
+  try {
+    const pending: Array<Omit<RunJob, 'label'> & { run: (typeof plan.runs)[number] }> = [];
+    let resumed = 0;
+    for (const run of plan.runs) {
+      const runDir = join(dir, run.relDir);
+      const { state } = inspectRun(runDir, steps);
+      if (state === 'finished') continue;
+      prepareRunFolder(
+        runDir,
+        {
+          format: 'grpovi-compare-run',
+          version: 1,
+          setting: run.setting.label,
+          config: run.config,
+          user_files: userFiles,
+        },
+        state === 'restart',
+      );
+      if (state === 'resume') resumed++;
+      pending.push({ run, dir: runDir, resume: state === 'resume' });
+    }
+    const skipped = plan.runs.length - pending.length;
+    const progress = new ComparisonProgress(request.progress);
+    progress.line(
+      `comparison in ${request.out}: ${plan.runs.length} run(s) — ${skipped} finished (skipped), ${resumed} to resume, ` +
+        `${pending.length - resumed} to start; ${Math.min(request.jobs, Math.max(1, pending.length))} at a time`,
+    );
+    const jobs: RunJob[] = pending.map((p, i) => ({
+      label: {
+        index: i + 1,
+        total: pending.length,
+        setting: p.run.setting.label,
+        algo: p.run.algo,
+        seed: p.run.seed,
+      },
+      dir: p.dir,
+      resume: p.resume,
+    }));
+    const outcomes = await runJobs(jobs, {
+      jobs: request.jobs,
+      progress,
+      signal: request.signal,
+      command: request.workerCommand,
     });
-    if (state === 'resume') resumed++;
-    pending.push({ run, dir: runDir, resume: state === 'resume' });
+
+    const failed = outcomes.some((o) => o.status === 'failed');
+    const interrupted = outcomes.some((o) => o.status === 'interrupted' || o.status === 'not-started');
+    invocation.runs_started = outcomes.filter((o) => o.status !== 'not-started').length;
+    invocation.finished_at = new Date().toISOString();
+    invocation.wall_seconds = (performance.now() - started) / 1000;
+    const outcome = failed ? 'failed' : interrupted ? 'interrupted' : 'finished';
+    invocation.outcome = outcome;
+    writeComparisonRecord(dir, record);
+
+    const rendered = await renderComparison(dir, record);
+    return { ...rendered, outcome, outcomes, skipped };
+  } finally {
+    lock.release();
   }
-  const skipped = plan.runs.length - pending.length;
-  const progress = new ComparisonProgress(request.progress);
-  progress.line(
-    `comparison in ${request.out}: ${plan.runs.length} run(s) — ${skipped} finished (skipped), ${resumed} to resume, ` +
-      `${pending.length - resumed} to start; ${Math.min(request.jobs, Math.max(1, pending.length))} at a time`,
-  );
-  const jobs: RunJob[] = pending.map((p, i) => ({
-    label: {
-      index: i + 1,
-      total: pending.length,
-      setting: p.run.setting.label,
-      algo: p.run.algo,
-      seed: p.run.seed,
-    },
-    dir: p.dir,
-    resume: p.resume,
-  }));
-  const outcomes = await runJobs(jobs, {
-    jobs: request.jobs,
-    progress,
-    signal: request.signal,
-    command: request.workerCommand,
-  });
-
-  const failed = outcomes.some((o) => o.status === 'failed');
-  const interrupted = outcomes.some((o) => o.status === 'interrupted' || o.status === 'not-started');
-  invocation.runs_started = outcomes.filter((o) => o.status !== 'not-started').length;
-  invocation.finished_at = new Date().toISOString();
-  invocation.wall_seconds = (performance.now() - started) / 1000;
-  const outcome = failed ? 'failed' : interrupted ? 'interrupted' : 'finished';
-  invocation.outcome = outcome;
-  writeComparisonRecord(dir, record);
-
-  const rendered = await renderComparison(dir, record);
-  return { ...rendered, outcome, outcomes, skipped };
 }

@@ -8,6 +8,7 @@ import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { STOPPED_EXIT_CODES, signalExitCode } from '../train/interrupt.js';
 import type { ComparisonProgress, RunLabel } from './progress.js';
 import { WORKER_LOG } from './runFolder.js';
 import type { WorkerEvent } from './worker.js';
@@ -104,7 +105,8 @@ function runOne(job: RunJob, options: RunnerOptions): Promise<JobOutcome> {
       options.signal?.removeEventListener('abort', onAbort);
       if (stdoutBuffer.trim() !== '') handleEvent(stdoutBuffer);
       if (stderrBuffer !== '') tail.push(stderrBuffer);
-      const status = exitCode === 0 ? 'finished' : exitCode === 130 ? 'interrupted' : 'failed';
+      const status =
+        exitCode === 0 ? 'finished' : STOPPED_EXIT_CODES.includes(exitCode ?? -1) ? 'interrupted' : 'failed';
       resolve({
         job,
         status,
@@ -118,9 +120,7 @@ function runOne(job: RunJob, options: RunnerOptions): Promise<JobOutcome> {
       tail.push(`cannot start the worker: ${error.message}`);
       finish(null);
     });
-    child.on('close', (code, signal) =>
-      finish(code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 130 : null)),
-    );
+    child.on('close', (code, signal) => finish(code ?? (signal === null ? null : signalExitCode(signal))));
   });
 }
 

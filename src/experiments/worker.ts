@@ -51,6 +51,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ interrupted: 
       task,
       outDir: options.dir,
       resumeFrom: options.resume ? options.dir : undefined,
+      lockAs: 'compare worker',
       shouldStop: options.shouldStop,
       observer: {
         onStart(info) {
@@ -61,6 +62,9 @@ export async function runWorker(options: WorkerOptions): Promise<{ interrupted: 
             start_step: info.startStep,
             steps: info.steps,
           });
+        },
+        onNote(message) {
+          process.stderr.write(`grpovi: note: ${message}\n`);
         },
         onStep(row, totalSteps) {
           const event: WorkerEvent = { event: 'step', step: row.step, steps: totalSteps };

@@ -112,6 +112,26 @@ export function loadModelDir(dir: string, expectedKind?: ModelKind): ModelFiles 
   }
   const weightsPath = join(dir, WEIGHTS_FILE);
   const { tensors } = decodeSafetensors(new Uint8Array(readFile(weightsPath)), weightsPath);
+  checkFiniteTensors(tensors, weightsPath);
   const info = typeof json.info === 'object' && json.info !== null ? json.info : {};
   return { kind: json.kind, config: json.config, tokenizer, tensors, info };
+}
+
+/**
+ * Refuses weights holding NaN or infinities (a diverged run, a corrupt file): loaded, they would
+ * only turn every output into NaN later, far from the cause.
+ */
+export function checkFiniteTensors(tensors: Record<string, NamedTensor>, file: string): void {
+  for (const [name, tensor] of Object.entries(tensors)) {
+    const { data } = tensor;
+    for (let i = 0; i < data.length; i++) {
+      const value = Number(data[i]);
+      if (!Number.isFinite(value)) {
+        throw new CheckpointError(
+          file,
+          `tensor "${name}" holds a non-finite value (${value} at element ${i}): the weights are unusable`,
+        );
+      }
+    }
+  }
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointError } from './checkpointError.js';
+import { NonFiniteError } from './nonFiniteError.js';
 import type { NamedTensor } from './safetensors.js';
 
 export interface AdamWOptions {
@@ -74,7 +75,8 @@ export class AdamW {
       const squares = this.params.map((p) => tf.sum(tf.square(this.gradOf(grads, p.name))));
       return Math.sqrt(tf.addN(squares).dataSync()[0]);
     });
-    if (!Number.isFinite(gradNorm)) throw new Error(`the gradient is not finite (norm ${gradNorm})`);
+    if (!Number.isFinite(gradNorm))
+      throw new NonFiniteError('gradient', `the gradient is not finite (norm ${gradNorm})`);
     const scale = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
     this.stepCount++;
     const correction1 = 1 - beta1 ** this.stepCount;

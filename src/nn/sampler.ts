@@ -85,7 +85,9 @@ export function generate(
   const vocab = model.config.vocabSize;
   const padded = padPrompts(prompts);
   const promptLengths = Int32Array.from(prompts, (p) => p.length);
-  const longest = Math.max(...promptLengths);
+  // A loop, not Math.max(...lengths): spreading 10^5 arguments overflows the call stack.
+  let longest = 0;
+  for (const length of promptLengths) longest = Math.max(longest, length);
   if (longest + maxNew > model.config.contextLength) {
     throw new RangeError(
       `prompt (${longest} tokens) plus maxNewTokens (${maxNew}) exceeds the model's context of ${model.config.contextLength}`,

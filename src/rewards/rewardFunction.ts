@@ -55,15 +55,17 @@ function describeSample(prompts: readonly string[], completions: readonly string
   return `sample ${i} (prompt ${clip(prompts[i])}, completion ${clip(completions[i])})`;
 }
 
-/** A returned value with its type, for messages: `NaN`, `the string "0.5"`, `null`. */
-function describeType(value: unknown): string {
+/** A value a reward function returned, with its type: `a string ("0.5")`, `NaN`, `null`, `an object`. */
+function describeScore(value: unknown): string {
   if (typeof value === 'number') return String(value);
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string')
-    return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)}`;
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'string') {
+    const text = JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value);
+    return `a string (${text})`;
+  }
+  if (typeof value === 'bigint') return `a bigint (${value}n)`;
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return `a ${typeof value}`;
 }
 
 /** Finds which sample makes a batch call throw by scoring samples one at a time. */
@@ -110,7 +112,10 @@ export async function scoreCompletions(
       throw new RewardFunctionError(fn.name, `threw on a batch of ${n} samples: ${reason(error)}`);
     }
     if (!Array.isArray(scores) && !ArrayBuffer.isView(scores)) {
-      throw new RewardFunctionError(fn.name, `must return an array of numbers (${describeType(scores)})`);
+      throw new RewardFunctionError(
+        fn.name,
+        `must return an array of numbers (it returned ${describeScore(scores)})`,
+      );
     }
     if (scores.length !== n) {
       throw new RewardFunctionError(fn.name, `returned ${scores.length} scores for ${n} completions`);
@@ -121,7 +126,7 @@ export async function scoreCompletions(
       if (typeof s !== 'number' || !Number.isFinite(s)) {
         throw new RewardFunctionError(
           fn.name,
-          `returned ${describeType(s)} for ${describeSample(prompts, completions, i)}`,
+          `returned ${describeScore(s)} for ${describeSample(prompts, completions, i)}: scores must be finite numbers`,
           i,
         );
       }

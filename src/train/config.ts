@@ -6,6 +6,7 @@ import { ADJUSTMENT_WEIGHTS } from '../grpo/rewardTransform.js';
 import { BACKENDS } from '../nn/backendNames.js';
 import { CONFIG_DEFAULTS } from './configDefaults.js';
 import { ConfigError } from './configError.js';
+import { checkBatchLimits, LIMITS } from './limits.js';
 
 /**
  * The training configuration. Field names follow the Python GRPO trainers (TRL) where one exists,
@@ -19,8 +20,18 @@ export const TrainConfigSchema = z
     seed: z.number().int().min(0).default(CONFIG_DEFAULTS.seed),
     steps: z.number().int().min(1).default(CONFIG_DEFAULTS.steps),
     /** Distinct prompts per step; each is sampled `num_generations` times. */
-    prompts_per_step: z.number().int().min(1).default(CONFIG_DEFAULTS.prompts_per_step),
-    num_generations: z.number().int().min(2).default(CONFIG_DEFAULTS.num_generations),
+    prompts_per_step: z
+      .number()
+      .int()
+      .min(1)
+      .max(LIMITS.prompts_per_step)
+      .default(CONFIG_DEFAULTS.prompts_per_step),
+    num_generations: z
+      .number()
+      .int()
+      .min(2)
+      .max(LIMITS.num_generations)
+      .default(CONFIG_DEFAULTS.num_generations),
     learning_rate: z.number().positive().default(CONFIG_DEFAULTS.learning_rate),
     lr_schedule: z.enum(['constant', 'cosine']).default(CONFIG_DEFAULTS.lr_schedule),
     warmup_steps: z.number().int().min(0).default(CONFIG_DEFAULTS.warmup_steps),
@@ -71,7 +82,12 @@ export const TrainConfigSchema = z
     min_p: z.number().min(0).max(1).default(CONFIG_DEFAULTS.min_p),
     /** HF's repetition penalty over the prompt's and completion's tokens; 1 is none. */
     repetition_penalty: z.number().positive().default(CONFIG_DEFAULTS.repetition_penalty),
-    max_completion_length: z.number().int().min(1).default(CONFIG_DEFAULTS.max_completion_length),
+    max_completion_length: z
+      .number()
+      .int()
+      .min(1)
+      .max(LIMITS.max_completion_length)
+      .default(CONFIG_DEFAULTS.max_completion_length),
     /** Weights of the group mean the GRPOVI adjustment keeps. */
     grpovi_weights: z
       .enum(ADJUSTMENT_WEIGHTS as [string, ...string[]])
@@ -95,7 +111,7 @@ export const TrainConfigSchema = z
     /** Evaluate every this many steps (and before the first and after the last); 0 turns evaluation off. */
     eval_every: z.number().int().min(0).default(CONFIG_DEFAULTS.eval_every),
     /** Held-out prompts per evaluation (one sample each); the count (a file of them is `eval_prompts_file`). */
-    eval_prompts: z.number().int().min(1).default(CONFIG_DEFAULTS.eval_prompts),
+    eval_prompts: z.number().int().min(1).max(LIMITS.eval_prompts).default(CONFIG_DEFAULTS.eval_prompts),
     /** Write a checkpoint every this many steps (and after the last); 0 only at the end. */
     checkpoint_every: z.number().int().min(0).default(CONFIG_DEFAULTS.checkpoint_every),
     /** `auto`: BLAS when a CBLAS library loads, else wasm; `wasm`, `blas`, `cpu` force one. */
@@ -105,10 +121,10 @@ export const TrainConfigSchema = z
     /** Shape of a freshly initialized policy, for tasks that start from scratch (toy). */
     model: z
       .object({
-        width: z.number().int().min(1),
-        depth: z.number().int().min(1),
-        heads: z.number().int().min(1),
-        context_length: z.number().int().min(2),
+        width: z.number().int().min(1).max(LIMITS.width),
+        depth: z.number().int().min(1).max(LIMITS.depth),
+        heads: z.number().int().min(1).max(LIMITS.heads),
+        context_length: z.number().int().min(2).max(LIMITS.context_length),
       })
       .strict()
       .optional(),
@@ -174,6 +190,7 @@ export function parseTrainConfig(input: unknown, source = 'config'): TrainConfig
 }
 
 function checkConsistency(config: TrainConfig, source: string): void {
+  checkBatchLimits(config, source);
   const batch = config.prompts_per_step * config.num_generations;
   if (config.minibatch_size !== undefined && batch % config.minibatch_size !== 0) {
     throw new ConfigError(

@@ -1,34 +1,85 @@
+import { constants } from 'node:os';
+
 /**
- * Ctrl-C during training. The first SIGINT only asks the trainer to stop after the current step
- * (it then writes a checkpoint). The handler removes itself at once, so a second SIGINT takes
- * Node's default action and ends the process immediately, even in the middle of a step; the shell
- * reports status 130. Nothing is corrupted by that: checkpoints are written to a temporary folder
+ * Stopping a training run cleanly. Ctrl-C (SIGINT), SIGTERM (`kill`, a service manager) and SIGHUP
+ * (the terminal closed) only ask the trainer to stop after the current step; it then writes a
+ * checkpoint and the process exits with 128 + the signal's number. The handlers remove themselves at
+ * the first signal, so a second one takes Node's default action and ends the process at once, even in
+ * the middle of a step. Nothing is corrupted by that: checkpoints are written to a temporary folder
  * and renamed into place, and a resume drops a half-appended metrics line.
+ *
+ * A trainer whose parent process is gone (the `npx` or shell that started it was killed) stops the
+ * same way: nobody is left to see it, and it would otherwise hold its run folder forever.
  */
 export interface InterruptWatch {
-  /** Whether Ctrl-C has been pressed; pass as the trainer's `shouldStop`. */
+  /** Whether a stop was asked for; pass as the trainer's `shouldStop`. */
   readonly requested: boolean;
-  /** Removes the handler (if the first Ctrl-C has not already done so). */
+  /** The signal that asked (`SIGHUP` when the parent went away), once one did. */
+  readonly signal: NodeJS.Signals | undefined;
+  /** 128 + the signal's number, once a stop was asked for (the status a shell reports for it). */
+  readonly exitCode: number | undefined;
+  /** Removes the handlers (if the first signal has not already done so). */
   dispose(): void;
 }
 
-export function watchInterrupts(onFirst: () => void, signal: NodeJS.Signals = 'SIGINT'): InterruptWatch {
-  let requested = false;
-  const handler = (): void => {
-    requested = true;
-    process.removeListener(signal, handler);
-    onFirst();
+/** The signals that stop a run after its current step. */
+export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+export interface WatchOptions {
+  /** Also stop when the parent process goes away (checked whenever `requested` is read). Default true. */
+  watchParent?: boolean;
+  /** The parent's pid to watch; default the parent at the time of the call. */
+  parentPid?: number;
+}
+
+/** 128 + the signal's number: the exit status of a process ended by that signal. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+/**
+ * Watches for the stop signals. `onFirst` is told once, with the signal (or `SIGHUP` and
+ * `parentGone` when the parent went away).
+ */
+export function watchInterrupts(
+  onFirst: (signal: NodeJS.Signals, parentGone: boolean) => void,
+  signals: NodeJS.Signals | readonly NodeJS.Signals[] = STOP_SIGNALS,
+  options: WatchOptions = {},
+): InterruptWatch {
+  const list = typeof signals === 'string' ? [signals] : signals;
+  const parentPid = options.parentPid ?? process.ppid;
+  const watchParent = options.watchParent ?? true;
+  let received: NodeJS.Signals | undefined;
+  const remove = (): void => {
+    for (const [signal, handler] of handlers) process.removeListener(signal, handler);
   };
-  process.on(signal, handler);
+  const stop = (signal: NodeJS.Signals, parentGone: boolean): void => {
+    if (received !== undefined) return;
+    received = signal;
+    remove();
+    onFirst(signal, parentGone);
+  };
+  const handlers = list.map((signal) => [signal, () => stop(signal, false)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
   return {
     get requested() {
-      return requested;
+      // Reparented (to init or a subreaper): the process that started us is gone. One cheap
+      // system call, made once per training step.
+      if (received === undefined && watchParent && process.ppid !== parentPid) stop('SIGHUP', true);
+      return received !== undefined;
     },
-    dispose() {
-      process.removeListener(signal, handler);
+    get signal() {
+      return received;
     },
+    get exitCode() {
+      return received === undefined ? undefined : signalExitCode(received);
+    },
+    dispose: remove,
   };
 }
 
 /** The exit status of a process stopped by Ctrl-C (128 + SIGINT). */
 export const INTERRUPTED_EXIT_CODE = 130;
+
+/** Exit statuses of a run stopped by a signal after checkpointing (SIGHUP, SIGINT, SIGTERM). */
+export const STOPPED_EXIT_CODES: readonly number[] = STOP_SIGNALS.map(signalExitCode);

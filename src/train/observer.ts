@@ -20,4 +20,6 @@ export interface TrainObserver {
   /** Held-out completions of an evaluation with their rewards (also appended to `samples.jsonl`). */
   onSamples?(step: number, samples: readonly SampleRow[]): void;
   onEnd?(info: { step: number; interrupted: boolean }): void;
+  /** Something the user should know that is not an error (e.g. a run folder started again). */
+  onNote?(message: string): void;
 }

@@ -128,6 +128,10 @@ export class TrainProgress implements TrainObserver {
     this.close();
   }
 
+  onNote(message: string): void {
+    this.note(`grpovi: note: ${message}`);
+  }
+
   /** Prints a message (even when quiet) without breaking the bar. */
   note(message: string): void {
     if (this.bars && this.bar) {

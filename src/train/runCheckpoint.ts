@@ -82,7 +82,14 @@ function pruneCheckpoints(root: string, latest: string): void {
     .map((e) => e.name)
     .sort();
   const keep = new Set([latest, ...folders.slice(-KEEP_CHECKPOINTS)]);
-  for (const name of folders) if (!keep.has(name)) rmSync(join(root, name), { recursive: true, force: true });
+  for (const name of folders) {
+    if (keep.has(name)) continue;
+    // Renamed out of the way first: a crash in the middle of the removal then leaves a temporary
+    // folder (removed at the next start), never a checkpoint folder with some of its files gone.
+    const doomed = join(root, `.${name}.old-${process.pid}`);
+    renameSync(join(root, name), doomed);
+    rmSync(doomed, { recursive: true, force: true });
+  }
   // Temporary folders of interrupted writes.
   for (const e of readdirSync(root))
     if (e.startsWith('.step-')) rmSync(join(root, e), { recursive: true, force: true });
@@ -133,6 +140,8 @@ export function readRunCheckpoint(checkpointDir: string): {
       code === 'ENOENT' ? 'file not found' : `is not valid JSON (${(error as Error).message})`,
     );
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new CheckpointError(statePath, `must hold a JSON object (${describeJsonValue(parsed)})`);
   for (const field of ['step', 'optimizerSteps'] as const) {
     if (!Number.isInteger(parsed[field]) || (parsed[field] as number) < 0) {
       throw new CheckpointError(
@@ -141,16 +150,8 @@ export function readRunCheckpoint(checkpointDir: string): {
       );
     }
   }
-  if (
-    !Array.isArray(parsed.samplingRng) ||
-    typeof parsed.promptStream !== 'object' ||
-    parsed.promptStream === null
-  ) {
-    throw new CheckpointError(
-      statePath,
-      `"samplingRng" and "promptStream" are required (${describeJsonValue(parsed.samplingRng)})`,
-    );
-  }
+  checkRngState(parsed.samplingRng, 'samplingRng', statePath);
+  checkPromptStreamState(parsed.promptStream, statePath);
   const optimizerPath = join(checkpointDir, OPTIMIZER_FILE);
   let bytes: Uint8Array;
   try {
@@ -160,4 +161,46 @@ export function readRunCheckpoint(checkpointDir: string): {
   }
   const { tensors } = decodeSafetensors(bytes, optimizerPath);
   return { state: parsed as unknown as TrainerState, optimizer: tensors };
+}
+
+function isUint32(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= 0xffffffff;
+}
+
+/** A generator state: four 32-bit unsigned integers, not all zero. */
+function checkRngState(value: unknown, field: string, statePath: string): void {
+  if (!Array.isArray(value) || value.length !== 4 || !value.every(isUint32) || value.every((w) => w === 0)) {
+    throw new CheckpointError(
+      statePath,
+      `"${field}" must be four 32-bit unsigned integers, not all zero (${describeJsonValue(value)})`,
+    );
+  }
+}
+
+/** The prompt stream's state: its generator, an order of prompt indices, a position in it, an epoch. */
+function checkPromptStreamState(value: unknown, statePath: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new CheckpointError(statePath, `"promptStream" must be an object (${describeJsonValue(value)})`);
+  const stream = value as Record<string, unknown>;
+  checkRngState(stream.rng, 'promptStream.rng', statePath);
+  const order = stream.order;
+  if (!Array.isArray(order) || order.length === 0 || !order.every((i) => Number.isInteger(i) && i >= 0)) {
+    throw new CheckpointError(
+      statePath,
+      `"promptStream.order" must be a non-empty array of prompt indices (${describeJsonValue(order)})`,
+    );
+  }
+  const position = stream.position;
+  if (!Number.isInteger(position) || (position as number) < 0 || (position as number) > order.length) {
+    throw new CheckpointError(
+      statePath,
+      `"promptStream.position" must be an integer from 0 to ${order.length} (${describeJsonValue(position)})`,
+    );
+  }
+  if (!Number.isInteger(stream.epoch) || (stream.epoch as number) < 0) {
+    throw new CheckpointError(
+      statePath,
+      `"promptStream.epoch" must be a non-negative integer (${describeJsonValue(stream.epoch)})`,
+    );
+  }
 }

@@ -16,6 +16,7 @@ import {
   TrainConfigSchema,
 } from './config.js';
 import { locateCheckpoint, readRunCheckpoint } from './runCheckpoint.js';
+import { assertFolderPath, runFolderStage } from './runFolder.js';
 import { checkRewardRange, runFolderInUse, trainingRewards } from './trainer.js';
 
 /**
@@ -270,13 +271,18 @@ export function defaultRunDir(config: Pick<TrainConfig, 'task' | 'algo' | 'seed'
   return join('runs', `${config.task}-${config.algo}-s${config.seed}`);
 }
 
-/** Refuses a run folder that already holds a run, so that a new run never overwrites one. */
+/**
+ * Refuses a run folder that already holds a run with checkpoints, so that a new run never
+ * overwrites one (a run that stopped before its first checkpoint may be started again), and a
+ * `--out` that cannot be a folder (a file, or a path under one).
+ */
 export function assertRunFolderFree(outDir: string): void {
   if (runFolderInUse(outDir)) {
     throw new RunSetupError(
-      `${outDir} already holds a run (config.json or metrics.jsonl); continue it with --resume ${outDir}, or choose another --out`,
+      `${outDir} already holds a run with checkpoints; continue it with --resume ${outDir}, or choose another --out`,
     );
   }
+  assertFolderPath(outDir);
 }
 
 /** A fresh run asked for by flags and an optional config file. */
@@ -346,7 +352,8 @@ export async function prepareFreshRun(
 export interface ResumePlan {
   config: TrainConfig;
   runDir: string;
-  checkpointDir: string;
+  /** Undefined for a run that stopped before its first checkpoint (it resumes from step 0). */
+  checkpointDir?: string;
   /** Steps the checkpoint has completed. */
   checkpointStep: number;
   /** User files that changed since the run recorded them (resumed anyway: `allowChangedFiles`). */
@@ -362,14 +369,19 @@ export function planResume(
   dir: string,
   changes: { steps?: number; backend?: BackendName; blas_threads?: number; allowChangedFiles?: boolean } = {},
 ): ResumePlan {
-  const { checkpointDir, runDir } = locateCheckpoint(dir);
+  // A run that stopped before its first checkpoint resumes from step 0 with its recorded config.
+  const unstarted =
+    existsSync(dir) && runFolderStage(dir) === 'started' && !existsSync(join(dir, 'state.json'));
+  const { checkpointDir, runDir } = unstarted
+    ? { checkpointDir: undefined, runDir: dir }
+    : locateCheckpoint(dir);
   const configPath = join(runDir, 'config.json');
   if (!existsSync(configPath)) {
     throw new RunSetupError(`${configPath} is missing: ${dir} is not a run folder written by grpovi train`);
   }
   const saved = readConfigFile(configPath);
   const savedConfig = parseTrainConfig(saved.values, configPath);
-  const { state } = readRunCheckpoint(checkpointDir);
+  const state = checkpointDir === undefined ? { step: 0 } : readRunCheckpoint(checkpointDir).state;
   const steps = changes.steps ?? savedConfig.steps;
   if (steps <= state.step) {
     if (changes.steps !== undefined) {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fracRewardZeroStd, groupAdvantages, meanGroupStd, sampleStd } from '../grpo/advantages.js';
 import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
@@ -6,6 +6,9 @@ import { describeBackend, selectBackend } from '../nn/backend.js';
 import { countParams } from '../nn/gptConfig.js';
 import type { PolicyModel } from '../nn/models/policyModel.js';
 import { loadPolicyWeights, policyFolderFiles } from '../nn/models/policyFolder.js';
+import { CheckpointError } from '../nn/checkpointError.js';
+import { firstNonFiniteParam } from '../nn/finite.js';
+import { NonFiniteError } from '../nn/nonFiniteError.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
 import { scoreLogProbs } from '../nn/policyUpdate.js';
 import { combinedRange, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
@@ -15,6 +18,7 @@ import type { Task } from '../tasks/task.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { Rng } from '../util/rng.js';
 import { ConfigError, type TrainConfig } from './config.js';
+import { checkTrainingFits, type ModelShape } from './limits.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
 import type { TrainObserver } from './observer.js';
 import { PromptStream } from './promptStream.js';
@@ -23,6 +27,15 @@ import { policyMovesDuringUpdate, runUpdatePasses } from './updatePasses.js';
 import { rollout, sequenceSums, sliceBatch, tokenMean } from './rollout.js';
 import { locateCheckpoint, readRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { SAMPLES_FILE, SAMPLES_PER_EVAL, type SampleRow, SamplesLog } from './samples.js';
+import {
+  clearUncheckpointedRun,
+  ensureRunFolder,
+  removeCrashLeftovers,
+  runFolderStage,
+} from './runFolder.js';
+import { RunFolderError } from './runFolderError.js';
+import { acquireRunLock, type RunLock } from './runLock.js';
+import { TrainingDivergedError } from './trainingErrors.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -34,6 +47,8 @@ export interface TrainOptions {
   observer?: TrainObserver;
   /** Checked after every step; when true the trainer checkpoints and returns (Ctrl-C). */
   shouldStop?: () => boolean;
+  /** What the run folder's lock says its holder does (default `train` or `train --resume`). */
+  lockAs?: string;
 }
 
 export interface TrainResult {
@@ -96,29 +111,152 @@ function yieldToEventLoop(): Promise<void> {
  * `num_iterations` passes of minibatch updates. GRPO and GRPOVI differ only in the transform.
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const { config, task, outDir, observer } = options;
+  const { config, task, outDir } = options;
   const range = checkRewardRange(config, task);
-  const rewards = trainingRewards(config, task);
+  trainingRewards(config, task); // refuses a compression the task's rewards cannot take, before anything is written
   const transformKind: RewardTransformKind = config.algo === 'grpovi' ? 'variance-increase' : 'none';
   if (options.resumeFrom === undefined && runFolderInUse(outDir)) {
     // A fresh run would append to the old metrics and replace its config: never mix two runs.
-    throw new ConfigError(
-      `run folder ${JSON.stringify(outDir)} already holds a run (config.json or metrics.jsonl): resume it or choose another folder`,
+    throw new RunFolderError(
+      `run folder ${JSON.stringify(outDir)} already holds a run with checkpoints: resume it or choose another folder`,
     );
   }
+  // Sizes first: a config.model too large must fail before its policy is allocated.
+  const prompts = longestPromptTokens(task);
+  if (config.model !== undefined)
+    checkTrainingFits(modelShapeOf(config.model, task.tokenizer.vocabSize), config, prompts);
 
   const backendOptions = { blasThreads: config.blas_threads };
   const backend = await selectBackend(config.backend, backendOptions);
   const backendDetails = describeBackend(backend, backendOptions);
   const policy = task.createPolicy(config.seed, config);
-  const reference = policy.copy({ trainable: false });
-  const optimizer = new AdamW(policy.variables(), {
-    beta1: config.adam_beta1,
-    beta2: config.adam_beta2,
-    epsilon: config.adam_epsilon,
-    weightDecay: config.weight_decay,
-    maxGradNorm: config.max_grad_norm,
-  });
+  let lock: RunLock;
+  const folderExisted = existsSync(outDir);
+  try {
+    checkTrainingFits(shapeForLimits(policy.config), config, prompts);
+    ensureRunFolder(outDir);
+    lock = acquireRunLock(
+      outDir,
+      options.lockAs ?? (options.resumeFrom === undefined ? 'train' : 'train --resume'),
+    );
+  } catch (error) {
+    policy.dispose();
+    throw error;
+  }
+  try {
+    return await trainLocked(options, policy, { backend, backendDetails }, range, transformKind);
+  } finally {
+    lock.release();
+    // A run that failed before its first result (e.g. a reward function on its first batch) leaves
+    // no folder behind if it made the folder: rmdir removes only an empty one.
+    if (!folderExisted) removeEmptyFolder(outDir);
+  }
+}
+
+function removeEmptyFolder(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // not empty (the run recorded something) or already gone
+  }
+}
+
+/** The tokens of the longest training or evaluation prompt. */
+function longestPromptTokens(task: Task): number {
+  let longest = 0;
+  for (const list of [task.trainPrompts, task.evalPrompts])
+    for (const text of list) longest = Math.max(longest, task.tokenizer.encode(text).length);
+  return longest;
+}
+
+function modelShapeOf(model: NonNullable<TrainConfig['model']>, vocabSize: number): ModelShape {
+  return {
+    vocabSize,
+    contextLength: model.context_length,
+    width: model.width,
+    depth: model.depth,
+    heads: model.heads,
+  };
+}
+
+/**
+ * Where to start in a locked run folder: a fresh run in a folder whose run never checkpointed starts
+ * it again; a resume of such a run starts from step 0 with the recorded config. Leftovers of a crash
+ * (temporary files, half-written checkpoints) are removed either way.
+ */
+function prepareRunFolder(
+  outDir: string,
+  resumeFrom: string | undefined,
+  observer?: TrainObserver,
+): string | undefined {
+  removeCrashLeftovers(outDir);
+  const stage = runFolderStage(outDir);
+  const fromCheckpointFolder = resumeFrom !== undefined && existsSync(join(resumeFrom, 'state.json'));
+  if (resumeFrom === undefined && stage === 'checkpointed') {
+    // Checked again under the lock: another writer may have checkpointed since the caller looked.
+    throw new RunFolderError(
+      `run folder ${JSON.stringify(outDir)} already holds a run with checkpoints: resume it or choose another folder`,
+    );
+  }
+  if (stage === 'started' && !fromCheckpointFolder) {
+    clearUncheckpointedRun(outDir);
+    observer?.onNote?.(
+      `${outDir} holds a run that stopped before its first checkpoint: starting it from step 0`,
+    );
+    return undefined;
+  }
+  return resumeFrom;
+}
+
+/** The backend this session runs on, and how it resolved (recorded in backend.json). */
+interface SessionBackend {
+  backend: Awaited<ReturnType<typeof selectBackend>>;
+  backendDetails: ReturnType<typeof describeBackend>;
+}
+
+async function trainLocked(
+  options: TrainOptions,
+  policy: PolicyModel,
+  session: SessionBackend,
+  range: [number, number] | undefined,
+  transformKind: RewardTransformKind,
+): Promise<TrainResult> {
+  const { config, outDir, observer } = options;
+  let reference: PolicyModel | undefined;
+  let optimizer: AdamW | undefined;
+  try {
+    const resumeFrom = prepareRunFolder(outDir, options.resumeFrom, observer);
+    reference = policy.copy({ trainable: false });
+    optimizer = new AdamW(policy.variables(), {
+      beta1: config.adam_beta1,
+      beta2: config.adam_beta2,
+      epsilon: config.adam_epsilon,
+      weightDecay: config.weight_decay,
+      maxGradNorm: config.max_grad_norm,
+    });
+    return await runSteps(
+      { ...options, resumeFrom },
+      { policy, reference, optimizer, ...session, range, transformKind },
+    );
+  } finally {
+    policy.dispose();
+    reference?.dispose();
+    optimizer?.dispose();
+  }
+}
+
+async function runSteps(
+  options: TrainOptions,
+  models: SessionBackend & {
+    policy: PolicyModel;
+    reference: PolicyModel;
+    optimizer: AdamW;
+    range: [number, number] | undefined;
+    transformKind: RewardTransformKind;
+  },
+): Promise<TrainResult> {
+  const { config, task, outDir, observer } = options;
+  const { policy, reference, optimizer, backend, backendDetails, range, transformKind } = models;
   const samplingRng = Rng.derive(config.seed, 'sampling');
   const stream = new PromptStream(task.trainPrompts, config.seed);
   const metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
@@ -133,20 +271,38 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     stream,
     range,
     transformKind,
-    rewards,
+    // Checked (and so known to succeed) in train() before anything was allocated.
+    rewards: trainingRewards(config, task),
   };
 
-  try {
+  {
     let startStep = 0;
+    let lastGoodCheckpoint: string | undefined;
     if (options.resumeFrom !== undefined) {
       const { checkpointDir } = locateCheckpoint(options.resumeFrom);
+      lastGoodCheckpoint = checkpointDir;
       const restored = loadPolicyWeights(checkpointDir);
+      // Checked against the run's policy: a checkpoint of another shape is named with its first
+      // mismatching tensor.
+      try {
+        checkSameShapes(policy, restored, join(checkpointDir, 'model.safetensors'));
+      } catch (error) {
+        restored.dispose();
+        throw error;
+      }
       policy.assign(restored);
       restored.dispose();
       const { state, optimizer: moments } = readRunCheckpoint(checkpointDir);
       optimizer.loadState(moments, state.optimizerSteps, join(checkpointDir, 'optimizer.safetensors'));
       samplingRng.setState(state.samplingRng);
-      stream.restore(state.promptStream);
+      try {
+        stream.restore(state.promptStream);
+      } catch (error) {
+        throw new CheckpointError(
+          join(checkpointDir, 'state.json'),
+          `"promptStream": ${(error as Error).message}`,
+        );
+      }
       metrics.truncateAfter(state.step);
       samples.truncateAfter(state.step);
       startStep = state.step;
@@ -156,7 +312,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let recorded = false;
     const record = () => {
       if (recorded) return;
-      mkdirSync(outDir, { recursive: true });
+      ensureRunFolder(outDir);
       writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
       // What `backend` resolved to in this session (config.json keeps what was asked for, e.g. auto).
       writeFileAtomic(
@@ -202,7 +358,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let interrupted = false;
     while (step < config.steps) {
       step++;
-      const row = await trainingStep(context, step);
+      const row = await guardedStep(context, step, checkpoint ?? lastGoodCheckpoint);
       const isLast = step === config.steps;
       if (config.eval_every > 0 && (step % config.eval_every === 0 || isLast))
         Object.assign(row, await evaluateAndLog(step));
@@ -221,11 +377,30 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     observer?.onEnd?.({ step, interrupted });
     return { step, interrupted, lastRow, checkpoint };
-  } finally {
-    policy.dispose();
-    reference.dispose();
-    optimizer.dispose();
   }
+}
+
+/**
+ * One step, stopped with a TrainingDivergedError when its loss, gradient or updated weights are not
+ * finite: nothing of the step is logged or checkpointed, so the last good checkpoint stays the latest.
+ */
+async function guardedStep(
+  ctx: StepContext,
+  step: number,
+  lastCheckpoint: string | undefined,
+): Promise<MetricsRow> {
+  let row: MetricsRow;
+  try {
+    row = await trainingStep(ctx, step);
+    if (!Number.isFinite(row.loss)) throw new NonFiniteError('loss', `the loss is not finite (${row.loss})`);
+    const bad = firstNonFiniteParam(ctx.policy);
+    if (bad !== undefined)
+      throw new NonFiniteError('weights', `the updated weights are not finite (parameter "${bad}")`);
+  } catch (error) {
+    if (!(error instanceof NonFiniteError)) throw error;
+    throw new TrainingDivergedError(step, error.message, ctx.config.learning_rate, lastCheckpoint);
+  }
+  return row;
 }
 
 interface StepContext {
@@ -416,7 +591,31 @@ function mean(values: ArrayLike<number>): number {
   return values.length > 0 ? s / values.length : 0;
 }
 
-/** Whether a run folder already holds a run (so a new run there would overwrite it). */
+/**
+ * Whether a run folder holds a run a new one would overwrite: one with a checkpoint. A run that
+ * stopped before its first checkpoint holds nothing worth keeping; a new run there starts it again.
+ */
 export function runFolderInUse(outDir: string): boolean {
-  return existsSync(join(outDir, 'metrics.jsonl')) || existsSync(join(outDir, 'config.json'));
+  return runFolderStage(outDir) === 'checkpointed';
+}
+
+/** The shape the resource limits read; families whose config has no depth or heads count as one. */
+function shapeForLimits(config: PolicyModel['config']): ModelShape {
+  const extra = config as PolicyModel['config'] & { depth?: number; heads?: number };
+  return { ...config, depth: extra.depth ?? 1, heads: extra.heads ?? 1 };
+}
+
+/** Refuses weights whose tensors do not have the shapes of the run's policy, naming the first. */
+function checkSameShapes(policy: PolicyModel, saved: PolicyModel, file: string): void {
+  const shapes = new Map(saved.specs.map((spec) => [spec.name, spec.shape]));
+  for (const spec of policy.specs) {
+    const shape = shapes.get(spec.name);
+    if (shape === undefined) throw new CheckpointError(file, `tensor "${spec.name}" is missing`);
+    if (shape.length !== spec.shape.length || shape.some((n, i) => n !== spec.shape[i])) {
+      throw new CheckpointError(
+        file,
+        `tensor "${spec.name}" has shape [${shape.join(', ')}] but the config needs [${spec.shape.join(', ')}]`,
+      );
+    }
+  }
 }

@@ -354,7 +354,7 @@ describe('bad input: one line naming the file, line or field and the value; exit
       ],
       [
         ['--prompts', PROMPTS, '--reward', strings],
-        /reward function "f" returned the string "high" for sample 0/,
+        /reward function "f" returned a string \("high"\) for sample 0/,
       ],
       [
         ['--prompts', PROMPTS, '--reward-model', join(ROOT, 'assets', 'sentiment-reward-model')],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { watchInterrupts } from '../../src/train/interrupt.js';
+import { STOPPED_EXIT_CODES, signalExitCode, watchInterrupts } from '../../src/train/interrupt.js';
 
 // A signal no test runner listens to, so that emitting it reaches only the handler under test.
 const SIGNAL = 'SIGUSR2';
@@ -26,5 +26,43 @@ describe('watchInterrupts', () => {
     watch.dispose();
     expect(process.listenerCount(SIGNAL)).toBe(before);
     expect(watch.requested).toBe(false);
+  });
+});
+
+describe('stop signals and a lost parent', () => {
+  it('SIGTERM and SIGHUP stop like Ctrl-C, with 128 + the signal number as the exit code', () => {
+    for (const [signal, code] of [
+      ['SIGTERM', 143],
+      ['SIGHUP', 129],
+      ['SIGINT', 130],
+    ] as const) {
+      expect(signalExitCode(signal)).toBe(code);
+    }
+    // SIGUSR2 stands in for them (the test runner listens to the real ones).
+    const seen: string[] = [];
+    const watch = watchInterrupts((signal) => seen.push(signal), [SIGNAL, 'SIGUSR1']);
+    process.emit('SIGUSR1', 'SIGUSR1');
+    process.emit('SIGUSR1', 'SIGUSR1');
+    expect(seen).toEqual(['SIGUSR1']);
+    expect(watch.signal).toBe('SIGUSR1');
+    expect(watch.exitCode).toBe(128 + 10);
+    expect(process.listenerCount(SIGNAL)).toBe(0);
+    expect(STOPPED_EXIT_CODES).toEqual([130, 143, 129]);
+  });
+
+  it('asks to stop once the parent it started with is gone (its pid changed)', () => {
+    const notes: [string, boolean][] = [];
+    const orphan = watchInterrupts((s, gone) => notes.push([s, gone]), SIGNAL, {
+      parentPid: process.ppid + 1,
+    });
+    expect(orphan.requested).toBe(true);
+    expect(orphan.exitCode).toBe(129);
+    expect(notes).toEqual([['SIGHUP', true]]);
+    const kept = watchInterrupts(() => {}, SIGNAL, { parentPid: process.ppid + 1, watchParent: false });
+    expect(kept.requested).toBe(false);
+    kept.dispose();
+    const normal = watchInterrupts(() => {}, SIGNAL);
+    expect(normal.requested).toBe(false);
+    normal.dispose();
   });
 });

@@ -204,7 +204,7 @@ describe('run folders and resume plans', () => {
     const saved = parseTrainConfig(readConfigFile(join(runDir, 'config.json')).values);
     expect({ ...plan.config, steps: saved.steps, backend: saved.backend }).toEqual(saved);
     // A checkpoint folder inside the run names the same run.
-    const fromFolder = planResume(plan.checkpointDir, { steps: 5 });
+    const fromFolder = planResume(plan.checkpointDir!, { steps: 5 });
     expect(fromFolder.runDir).toBe(runDir);
     expect(fromFolder.checkpointDir).toBe(plan.checkpointDir);
   });

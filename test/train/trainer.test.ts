@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { currentBackend, selectBackend } from '../../src/nn/backend.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
-import { ConfigError } from '../../src/train/config.js';
 import { readMetrics } from '../../src/train/metrics.js';
+import { RunFolderError } from '../../src/train/runFolderError.js';
 import { train } from '../../src/train/trainer.js';
 import {
   latestCheckpointStep,
@@ -77,12 +77,15 @@ describe('train on the toy task', () => {
     },
   );
 
-  it('refuses to start a fresh run in a folder that holds one', async () => {
+  it('refuses to start a fresh run in a folder that holds one with checkpoints', async () => {
     const task = toyTask(3);
     const outDir = join(root.dir, 'used');
-    mkdirSync(outDir);
+    mkdirSync(join(outDir, 'checkpoints'), { recursive: true });
     writeFileSync(join(outDir, 'metrics.jsonl'), '{"step":0}\n');
-    await expect(train({ config: toyConfig(task, { steps: 1 }), task, outDir })).rejects.toThrow(ConfigError);
+    writeFileSync(join(outDir, 'checkpoints', 'latest.json'), '{"checkpoint":"step-000001","step":1}\n');
+    await expect(train({ config: toyConfig(task, { steps: 1 }), task, outDir })).rejects.toThrow(
+      RunFolderError,
+    );
     expect(readFileSync(join(outDir, 'metrics.jsonl'), 'utf8')).toBe('{"step":0}\n');
     expect(existsSync(join(outDir, 'config.json'))).toBe(false);
   });

@@ -85,6 +85,7 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   try {
     const sweep = parseSweeps(flags.sweep);
     const canonicalSpecs = sweep.map(
@@ -136,6 +137,7 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onSignal);
   }
 }
 

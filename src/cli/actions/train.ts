@@ -5,9 +5,10 @@ import { RewardFunctionError } from '../../rewards/rewardFunction.js';
 import type { Task } from '../../tasks/task.js';
 import type { TrainConfig } from '../../train/config.js';
 import { ConfigError } from '../../train/configError.js';
-import { INTERRUPTED_EXIT_CODE, watchInterrupts } from '../../train/interrupt.js';
+import { INTERRUPTED_EXIT_CODE, STOP_SIGNALS, watchInterrupts } from '../../train/interrupt.js';
 import { type MetricsRow, readMetrics } from '../../train/metrics.js';
 import { TrainProgress } from '../../train/progress.js';
+import { RunFolderError } from '../../train/runFolderError.js';
 import {
   assertRunFolderFree,
   defaultRunDir,
@@ -20,6 +21,7 @@ import {
 } from '../../train/setup.js';
 import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
 import { UserFileError } from '../../util/userFileError.js';
+import { TrainingDivergedError } from '../../train/trainingErrors.js';
 import type { ConfigFlagSet, TrainFlags } from '../commands/train.js';
 import { UserInputError } from '../errors.js';
 
@@ -89,7 +91,9 @@ function asUserError(error: unknown): unknown {
     error instanceof ConfigError ||
     error instanceof RunSetupError ||
     error instanceof CheckpointError ||
-    error instanceof UserFileError
+    error instanceof UserFileError ||
+    error instanceof RunFolderError ||
+    error instanceof TrainingDivergedError
   ) {
     return new UserInputError(error.message);
   }
@@ -113,11 +117,22 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
   }
 
   const progress = new TrainProgress({ quiet: flags.quiet });
-  const interrupts = watchInterrupts(() => {
-    progress.note(
-      'Ctrl-C: stopping after this step and writing a checkpoint (press Ctrl-C again to quit at once)',
-    );
-  });
+  const interrupts = watchInterrupts(
+    (signal, parentGone) => {
+      const what = parentGone
+        ? 'the process that started grpovi is gone'
+        : signal === 'SIGINT'
+          ? 'Ctrl-C'
+          : signal;
+      const again = parentGone
+        ? ''
+        : ` (${signal === 'SIGINT' ? 'press Ctrl-C' : `send ${signal}`} again to quit at once)`;
+      progress.note(`${what}: stopping after this step and writing a checkpoint${again}`);
+    },
+    // --no-hangup: keep training when the terminal closes or the parent exits (e.g. under nohup).
+    flags.hangup === false ? ['SIGINT', 'SIGTERM'] : STOP_SIGNALS,
+    { watchParent: flags.hangup !== false },
+  );
   let result: TrainResult;
   try {
     result = await train({
@@ -143,7 +158,7 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
   if (result.interrupted) {
     throw new UserInputError(
       `interrupted after step ${result.step} of ${config.steps}; continue with: grpovi train --resume ${outDir}`,
-      INTERRUPTED_EXIT_CODE,
+      interrupts.exitCode ?? INTERRUPTED_EXIT_CODE,
     );
   }
 }

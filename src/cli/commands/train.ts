@@ -288,7 +288,13 @@ Use --print-config to see the resolved configuration without training.
 The run folder (--out) receives config.json, metrics.jsonl (one JSON object per step) and
 checkpoints/. A folder that already holds a run is never overwritten: continue it with
 --resume DIR (DIR is the run folder or one of its checkpoint folders), which keeps the run's
-config.json; only --steps (to train further), --backend and --blas-threads may be given with it.
+config.json; only --steps (to train further), --backend and --blas-threads may be given with it. A run that
+stopped before its first checkpoint (killed, a bad reward, a diverged loss) can be either
+resumed with --resume DIR (it starts again from step 0 with its config.json) or started again
+with the same --out (its metrics are replaced). One process writes a run folder at a time: a
+second one exits with status 2 naming the holder (its lock file is grpovi.lock; a lock left by
+a process that no longer runs is taken over). Temporary files and half-written checkpoints
+left by a crash are removed on the next start.
 
 Your own task: --prompts FILE (JSONL with a "prompt" per line, other fields handed to the reward
 functions as rows[i]; or text, one per line) with --reward MODULE[:WEIGHT] (default export
@@ -299,9 +305,11 @@ prompts is held out. Or --task ./my-task.mjs, whose default export is (context) 
 changed file stops --resume unless --allow-changed-files is given. Every evaluation appends held-out
 completions with their rewards to samples.jsonl.
 
-Ctrl-C stops after the current step, writes a checkpoint and exits with status 130; a second
-Ctrl-C quits at once (the last checkpoint stays intact). Progress goes to stderr, the summary
-to stdout.
+Ctrl-C, SIGTERM and SIGHUP stop after the current step, write a checkpoint and exit with
+status 128 + the signal's number (130, 143, 129); a second one quits at once (the last
+checkpoint stays intact). A trainer whose parent process is gone (e.g. the npx that started it
+was killed) stops the same way, unless --no-hangup is given. Progress goes to stderr, the
+summary to stdout.
 
 Examples:
   $ grpovi train --task toy --algo grpovi --steps 40 --seed 1
@@ -318,6 +326,8 @@ export interface TrainFlags {
   quiet?: boolean;
   printConfig?: boolean;
   allowChangedFiles?: boolean;
+  /** False with --no-hangup: SIGHUP and a lost parent do not stop the run. */
+  hangup?: boolean;
   [attribute: string]: unknown;
 }
 
@@ -419,6 +429,7 @@ export function registerTrain(program: Command): void {
   command
     .option('--quiet', 'print no progress (the summary still goes to stdout)')
     .option('--print-config', 'print the resolved configuration as JSON and exit without training')
+    .option('--no-hangup', 'keep training when the terminal closes or the parent process exits')
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: TrainFlags) => {
       const { executeTrain } = await import('../actions/train.js');
