@@ -1,25 +1,26 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CheckpointError } from './checkpointError.js';
-import { Gpt } from './gpt.js';
-import { loadModelDir, MODEL_JSON_FILE, type ModelFiles, WEIGHTS_FILE } from './modelDir.js';
+import { MODEL_JSON_FILE } from './modelDir.js';
+import { isHfFolder } from './models/hfFolder.js';
+import { loadPolicyFolder } from './models/policyFolder.js';
+import type { PolicyModel } from './models/policyModel.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /** A policy ready to sample from, with where it was loaded from. */
 export interface LoadedPolicy {
-  model: Gpt;
+  model: PolicyModel;
   tokenizer: Tokenizer;
   /** The model folder read (for a run folder: its latest checkpoint). */
   dir: string;
-  files: ModelFiles;
 }
 
 /**
- * The model folder a `--policy` path means: a model folder itself, or a training run folder, whose
- * `checkpoints/latest.json` names its latest checkpoint.
+ * The model folder a `--policy` path means: a model folder itself (grpovi's or a Hugging Face one),
+ * or a training run folder, whose `checkpoints/latest.json` names its latest checkpoint.
  */
 export function policyFolder(dir: string): string {
-  if (existsSync(join(dir, MODEL_JSON_FILE))) return dir;
+  if (existsSync(join(dir, MODEL_JSON_FILE)) || isHfFolder(dir)) return dir;
   const latestPath = join(dir, 'checkpoints', 'latest.json');
   if (!existsSync(latestPath)) {
     throw new CheckpointError(
@@ -41,16 +42,11 @@ export function policyFolder(dir: string): string {
 }
 
 /**
- * Loads a policy for sampling (not trainable) from a model folder or a run folder's latest
- * checkpoint. Call after the TF.js backend is chosen. The one place policy folders are opened for
- * sampling, so that other model families can be added here.
+ * Loads a policy for sampling (not trainable) from a model folder (any family loadPolicyFolder
+ * reads) or a run folder's latest checkpoint. Call after the TF.js backend is chosen.
  */
 export function loadPolicy(dir: string): LoadedPolicy {
   const folder = policyFolder(dir);
-  const files = loadModelDir(folder, 'policy');
-  const model = Gpt.fromTensors(files.config, files.tensors, {
-    trainable: false,
-    source: join(folder, WEIGHTS_FILE),
-  });
-  return { model, tokenizer: files.tokenizer, dir: folder, files };
+  const source = loadPolicyFolder(folder);
+  return { model: source.create({ trainable: false }), tokenizer: source.tokenizer, dir: folder };
 }

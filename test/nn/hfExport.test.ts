@@ -150,6 +150,41 @@ describe.skipIf(PYTHON === undefined)(
       base.dispose();
     });
 
+    it('grpovi sample --greedy --json on a Hugging Face folder prints the decoding of the reference greedy tokens', async () => {
+      const folder = join(root, 'gpt2-tied-f32');
+      const source = loadPolicyFolder(folder);
+      const prompt = 'The meaning of life is';
+      expect(source.tokenizer.encode(prompt)).toEqual(PROMPTS[0]);
+      let stdout = '';
+      const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+        stdout += String(chunk);
+        return true;
+      });
+      const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      let code: number;
+      try {
+        code = await runCli([
+          'sample',
+          '--policy',
+          folder,
+          '--prompt',
+          prompt,
+          '--greedy',
+          '--json',
+          '--max-new-tokens',
+          '8',
+        ]);
+      } finally {
+        out.mockRestore();
+        err.mockRestore();
+      }
+      expect(code).toBe(0);
+      const lines = stdout.trim().split('\n');
+      expect(lines.length).toBe(1);
+      const expected = reference(folder, [PROMPTS[0]], 8).greedy?.[0] ?? [];
+      expect(JSON.parse(lines[0])).toEqual({ prompt, completion: source.tokenizer.decode(expected) });
+    });
+
     it('a run from a Hugging Face policy resumed from its checkpoint equals the uninterrupted run', async () => {
       const source = loadPolicyFolder(join(root, 'gpt2-tied-f32'));
       const whole = join(temp.dir, 'run-whole');

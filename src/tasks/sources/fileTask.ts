@@ -1,6 +1,8 @@
 import { join } from 'node:path';
-import { Gpt } from '../../nn/gpt.js';
 import { loadModelDir, WEIGHTS_FILE } from '../../nn/modelDir.js';
+import { isHfFolder } from '../../nn/models/hfFolder.js';
+import { loadPolicyFolder } from '../../nn/models/policyFolder.js';
+import { hfRewardModelReward } from '../../rewards/hfRewardModel.js';
 import { RewardModel } from '../../nn/rewardModel.js';
 import type { Tokenizer } from '../../nn/tokenizer.js';
 import type { PromptRow, WeightedReward } from '../../rewards/rewardFunction.js';
@@ -56,7 +58,12 @@ export async function loadUserRewards(
   const rewards: WeightedReward[] = [];
   for (const { path, weight } of context.rewards ?? []) rewards.push(await loadRewardModule(path, weight));
   let rewardModel: RewardModel | undefined;
-  if (context.rewardModel !== undefined) {
+  let hfRewardModel: ReturnType<typeof hfRewardModelReward> | undefined;
+  if (context.rewardModel !== undefined && isHfFolder(context.rewardModel)) {
+    // A Hugging Face sequence classifier reads the text with its own tokenizer: sigmoid(score) in [0, 1].
+    hfRewardModel = hfRewardModelReward(context.rewardModel);
+    rewards.push({ fn: hfRewardModel, weight: context.rewardModelWeight ?? 1 });
+  } else if (context.rewardModel !== undefined) {
     const rmDir = context.rewardModel;
     const rmFiles = loadModelDir(rmDir, 'reward-model');
     const difference = vocabularyDifference(tokenizer, rmFiles.tokenizer);
@@ -83,6 +90,7 @@ export async function loadUserRewards(
     dispose() {
       rewardModel?.dispose();
       rewardModel = undefined;
+      hfRewardModel?.dispose();
     },
   };
 }
@@ -103,8 +111,9 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
     );
   }
   const policyDir = context.policy ?? ASSET.sentimentPolicy;
-  const policyFiles = loadModelDir(policyDir, 'policy');
-  const tokenizer = policyFiles.tokenizer;
+  // Any policy folder grpovi reads: its own or a Hugging Face causal LM.
+  const policySource = loadPolicyFolder(policyDir);
+  const tokenizer = policySource.tokenizer;
   const notices: string[] = [];
 
   const records = readPromptFile(context.prompts);
@@ -146,12 +155,9 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
     description: `prompts from ${context.prompts}; rewards ${rewards.map((r) => r.fn.name).join(', ')}`,
     tokenizer,
     createPolicy(_seed: number, options: TaskPolicyOptions) {
-      const files =
-        options.policy && options.policy !== policyDir ? loadModelDir(options.policy, 'policy') : policyFiles;
-      return Gpt.fromTensors(files.config, files.tensors, {
-        trainable: true,
-        source: join(options.policy ?? policyDir, WEIGHTS_FILE),
-      });
+      const chosen =
+        options.policy && options.policy !== policyDir ? loadPolicyFolder(options.policy) : policySource;
+      return chosen.create({ trainable: true });
     },
     trainPrompts: train.prompts,
     evalPrompts: heldOut.prompts,
