@@ -213,6 +213,20 @@ function planInvocation(
   return { record, invocation, plan };
 }
 
+/** The `run.json` of a planned run: its setting, exact config and the user files it was planned with. */
+function runFileOf(
+  run: ComparisonPlan['runs'][number],
+  userFiles: UserFile[],
+): Parameters<typeof writeRunFile>[1] {
+  return {
+    format: 'grpovi-compare-run',
+    version: 1,
+    setting: run.setting.label,
+    config: run.config,
+    user_files: userFiles,
+  };
+}
+
 /**
  * Writes a run's `run.json` (clearing a run that must restart) under the run folder's lock, so a
  * trainer of its own in that folder is refused before anything there is touched.
@@ -261,17 +275,7 @@ export async function planComparisonRuns(
       const runDir = join(dir, run.relDir);
       const { state } = inspectRun(runDir, steps);
       if (state !== 'finished') {
-        prepareRunFolder(
-          runDir,
-          {
-            format: 'grpovi-compare-run',
-            version: 1,
-            setting: run.setting.label,
-            config: run.config,
-            user_files: userFiles,
-          },
-          false,
-        );
+        prepareRunFolder(runDir, runFileOf(run, userFiles), false);
       }
       const shown = join(request.out, run.relDir);
       return {
@@ -296,17 +300,7 @@ export async function runComparison(request: CompareRequest): Promise<CompareRes
       const runDir = join(dir, run.relDir);
       const { state } = inspectRun(runDir, steps);
       if (state === 'finished') continue;
-      prepareRunFolder(
-        runDir,
-        {
-          format: 'grpovi-compare-run',
-          version: 1,
-          setting: run.setting.label,
-          config: run.config,
-          user_files: userFiles,
-        },
-        state === 'restart',
-      );
+      prepareRunFolder(runDir, runFileOf(run, userFiles), state === 'restart');
       if (state === 'resume') resumed++;
       pending.push({ run, dir: runDir, resume: state === 'resume' });
     }

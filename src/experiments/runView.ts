@@ -8,22 +8,13 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { MetricsRow } from '../train/metrics.js';
 import { CHECKPOINTS_DIR } from '../train/runCheckpoint.js';
+import { SAMPLES_FILE, type SampleRow } from '../train/samples.js';
 import { ComparisonError } from './errors.js';
 
 export const CONFIG_FILE = 'config.json';
 export const METRICS_FILE = 'metrics.jsonl';
-export const SAMPLES_FILE = 'samples.jsonl';
-
-/** One line of `samples.jsonl`: a completion sampled at an evaluation step, with its rewards. */
-export interface SampleRow {
-  step: number;
-  prompt: string;
-  completion: string;
-  reward: number;
-  /** Per reward function, by the function's name. */
-  rewards: Record<string, number>;
-  gold?: number;
-}
+// The trainer's samples.jsonl: one format, defined where it is written.
+export { SAMPLES_FILE, type SampleRow } from '../train/samples.js';
 
 /**
  * `finished`: the last configured step is logged; `running`: a process writes it (the metrics file
