@@ -109,7 +109,7 @@ describe('scoreCompletions with a module that returns something unusable', () =>
     [
       'NaN',
       'return c.map(() => NaN);',
-      /^reward function "bad" returned NaN for sample 0 \(prompt "p0", completion "c0"\)$/,
+      /^reward function "bad" returned NaN for sample 0 \(prompt "p0", completion "c0"\): scores must be finite numbers$/,
     ],
     [
       'a value outside its range',
@@ -119,11 +119,11 @@ describe('scoreCompletions with a module that returns something unusable', () =>
     [
       'strings',
       "return c.map(() => '0.5');",
-      /^reward function "bad" returned the string "0\.5" for sample 0/,
+      /^reward function "bad" returned a string \("0\.5"\) for sample 0/,
     ],
     ['null', 'return c.map(() => null);', /returned null for sample 0/],
-    ['no array', 'return 3;', /^reward function "bad" must return an array of numbers \(3\)$/],
-    ['undefined', 'return undefined;', /must return an array of numbers \(undefined\)$/],
+    ['no array', 'return 3;', /^reward function "bad" must return an array of numbers \(it returned 3\)$/],
+    ['undefined', 'return undefined;', /must return an array of numbers \(it returned undefined\)$/],
   ];
   for (const [what, body, message] of cases) {
     it(`names the function and the problem: ${what}`, async () => {
