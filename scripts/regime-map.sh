@@ -5,6 +5,9 @@
 #   scripts/regime-map.sh run        run them one after the other (skips finished runs, resumes partial ones)
 #   scripts/regime-map.sh plan       print one command per run of every regime (compare --plan), for
 #                                    xargs -P / GNU parallel / a SLURM job array / a Kubernetes Indexed Job
+#   scripts/regime-map.sh adaptive   per regime and algorithm: seed 0 over the grid until the best rate is
+#                                    bracketed, then all seeds at the best rate (scripts/regime-adaptive.ts;
+#                                    what the README's table was made with; skips finished runs)
 #   scripts/regime-map.sh table      the README table and plot from the finished folders
 #
 # Environment: OUT (default runs/regimes), SEEDS (5), LRS (the learning-rate grid), JOBS (2),
@@ -22,7 +25,7 @@ EXTRA=${EXTRA:-}
 TABLE_OUT=${TABLE_OUT:-docs/results/regimes}
 # Brackets every best rate seen so far (3e-4 to 1e-2); a best rate at an edge is marked "(edge)" in
 # the table: extend LRS for that regime and rerun (finished runs are kept).
-LRS=${LRS:-1e-4,3e-4,1e-3,3e-3,1e-2,3e-2}
+LRS=${LRS:-1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1}
 
 # Extra sweeps where the variants could help: a partial GRPOVI on the most compressed rewards, and
 # adjusting only the bunched groups where groups differ in variance. GRPO runs are shared across them.
@@ -55,6 +58,10 @@ case "$MODE" in
   print) for name in $(regimes); do command_for "$name"; done ;;
   run) for name in $(regimes); do sh -c "$(command_for "$name")"; done ;;
   plan) for name in $(regimes); do sh -c "$(command_for "$name") --plan --plan-command '$GRPOVI'"; done ;;
+  adaptive) for name in $(regimes); do
+      npx tsx scripts/regime-adaptive.ts --config "examples/regimes/$name.json" --out "$OUT/$name" \
+        --algos "$(algos "$name")" --seeds "$SEEDS" --jobs "$JOBS" --grid "$LRS" --grpovi "$GRPOVI"
+    done ;;
   table) sh -c "npm run --silent regime-table -- --out $TABLE_OUT $(for name in $(regimes); do [ -f "$OUT/$name/comparison.json" ] && printf '%s ' "$OUT/$name"; done)" ;;
-  *) echo "usage: scripts/regime-map.sh [print|run|plan|table]" >&2; exit 2 ;;
+  *) echo "usage: scripts/regime-map.sh [print|run|plan|adaptive|table]" >&2; exit 2 ;;
 esac

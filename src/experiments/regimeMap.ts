@@ -55,6 +55,8 @@ export interface RegimeAlgo {
   /** The best learning rate is the smallest or largest of the grid (and the grid has more than one). */
   lr_at_edge: boolean;
   learning_rates: number[];
+  /** Every learning rate with a finished run: its raw AUC and how many seeds finished there. */
+  auc_by_learning_rate: Array<{ learning_rate: number; auc: number; seeds: number }>;
   seeds: number[];
   final_reward: MeanStd;
   auc_reward: MeanStd;
@@ -129,12 +131,18 @@ interface Candidate {
   stats: AlgoStats;
 }
 
-function regimeAlgo(best: Candidate, grid: readonly number[]): RegimeAlgo {
+function regimeAlgo(best: Candidate, candidates: readonly Candidate[]): RegimeAlgo {
   const { stats } = best;
+  const grid = candidates.map((c) => c.learningRate);
   return {
     learning_rate: best.learningRate,
     lr_at_edge: grid.length > 1 && (best.learningRate === grid[0] || best.learningRate === grid.at(-1)),
-    learning_rates: [...grid],
+    learning_rates: grid,
+    auc_by_learning_rate: candidates.map((c) => ({
+      learning_rate: c.learningRate,
+      auc: c.stats.auc_eval_reward.mean,
+      seeds: c.stats.seeds.length,
+    })),
     seeds: stats.seeds,
     final_reward: stats.final_eval_reward,
     auc_reward: stats.auc_eval_reward,
@@ -184,10 +192,7 @@ export function regimeCells(dir: string, record: ComparisonRecord = readComparis
       for (const c of candidates)
         if (c.stats.auc_eval_reward.mean > best.stats.auc_eval_reward.mean) best = c;
       chosen[algo] = best;
-      algorithms[algo] = regimeAlgo(
-        best,
-        candidates.map((c) => c.learningRate),
-      );
+      algorithms[algo] = regimeAlgo(best, candidates);
     }
     const { grpo, grpovi } = chosen;
     let h2h: ReturnType<typeof headToHead> | null = null;
