@@ -6,6 +6,7 @@ import { ExportRefusedError, gptFolderAsHf } from '../../nn/models/gptToHf.js';
 import { hfFolderFiles, isHfFolder, readHfFolder, writeFolderAtomic } from '../../nn/models/hfFolder.js';
 import { CHECKPOINTS_DIR, locateCheckpoint } from '../../train/runCheckpoint.js';
 import { UserInputError } from '../errors.js';
+import { packageVersion } from '../version.js';
 
 export interface ExportFlags {
   format: string;
@@ -26,6 +27,8 @@ export function executeExport(source: string, flags: ExportFlags): void {
   if (existsSync(flags.out))
     throw new UserInputError(`--out ${flags.out} already exists; choose a new folder`);
   const dir = resolveModelSource(source);
+  // Causal LMs also get onnx/model.onnx, the graph transformers.js runs.
+  const onnx = { producerVersion: packageVersion() };
   let files: Record<string, Uint8Array | string>;
   let architecture: string;
   if (isHfFolder(dir)) {
@@ -33,11 +36,12 @@ export function executeExport(source: string, flags: ExportFlags): void {
     files = hfFolderFiles(folder.config, folder.tensors, {
       baseConfig: folder.rawConfig,
       sideFiles: folder.sideFiles,
+      onnx,
     });
     architecture = folder.config.architecture;
   } else if (existsSync(join(dir, MODEL_JSON_FILE))) {
     try {
-      files = gptFolderAsHf(loadModelDir(dir), dir);
+      files = gptFolderAsHf(loadModelDir(dir), dir, { onnx });
     } catch (error) {
       if (error instanceof ExportRefusedError) throw new UserInputError(`cannot export: ${error.message}`);
       throw error;

@@ -22,7 +22,11 @@ export class ExportRefusedError extends Error {
  * Refused: reward models (grpovi's score head has a bias, GPT2ForSequenceClassification's has none)
  * and char-level tokenizers (no exact tokenizer.json form is written here).
  */
-export function gptFolderAsHf(files: ModelFiles, source: string): Record<string, Uint8Array | string> {
+export function gptFolderAsHf(
+  files: ModelFiles,
+  source: string,
+  options: { onnx?: { producerVersion: string } } = {},
+): Record<string, Uint8Array | string> {
   if (files.kind !== 'policy')
     throw new ExportRefusedError(
       `${source} holds a grpovi reward model, whose score head has a bias that GPT2ForSequenceClassification lacks: no exact export`,
@@ -61,6 +65,7 @@ export function gptFolderAsHf(files: ModelFiles, source: string): Record<string,
     tensors[hfName] = tensor;
   }
   return hfFolderFiles(config, tensors, {
+    ...options,
     baseConfig: { pad_token_id: PAD_ID },
     sideFiles: {
       'tokenizer.json': wordTokenizerJson(files.tokenizer),

@@ -5,7 +5,8 @@ import { CheckpointError, describeJsonValue } from '../checkpointError.js';
 import { HfTokenizer } from '../hfTokenizer.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../safetensors.js';
 import { type HfDecoderConfig, parseHfConfig } from './hfConfig.js';
-import { bodyPrefix, hfParamSpecs } from './hfParams.js';
+import { bodyPrefix, hfParamSpecs, isClassifier } from './hfParams.js';
+import { ONNX_MODEL_FILE, onnxCausalLm } from './onnxExport.js';
 
 export const HF_CONFIG_FILE = 'config.json';
 export const HF_WEIGHTS_FILE = 'model.safetensors';
@@ -213,27 +214,44 @@ export function hfConfigJson(
   return `${JSON.stringify(out, null, 2)}\n`;
 }
 
-/** The files of a Hugging Face folder by name: config.json, model.safetensors (F32, prefixed names), tokenizer files. */
+/** Whether transformers.js can run an exported folder: causal LMs get onnx/model.onnx, classifiers do not. */
+export function hasOnnxExport(config: HfDecoderConfig): boolean {
+  return !isClassifier(config);
+}
+
+/**
+ * The files of a Hugging Face folder by name: config.json, model.safetensors (F32, prefixed names),
+ * tokenizer files, and with `onnx` (export) the ONNX graph transformers.js loads, for causal LMs.
+ */
 export function hfFolderFiles(
   config: HfDecoderConfig,
   hfTensors: Record<string, NamedTensor>,
-  options: { baseConfig?: Record<string, unknown>; sideFiles: Record<string, string>; architecture?: string },
+  options: {
+    baseConfig?: Record<string, unknown>;
+    sideFiles: Record<string, string>;
+    architecture?: string;
+    onnx?: { producerVersion: string };
+  },
 ): Record<string, Uint8Array | string> {
   const prefix = bodyPrefix(config);
   const heads = new Set(['lm_head.weight', 'score.weight', 'score.bias']);
   const named: Record<string, NamedTensor> = {};
   for (const [name, tensor] of Object.entries(hfTensors))
     named[heads.has(name) ? name : prefix + name] = tensor;
-  return {
+  const files: Record<string, Uint8Array | string> = {
     ...options.sideFiles,
     [HF_WEIGHTS_FILE]: encodeSafetensors(named, { format: 'pt', producer: 'grpovi' }),
     [HF_CONFIG_FILE]: hfConfigJson(config, options.baseConfig, options.architecture),
   };
+  if (options.onnx && hasOnnxExport(config))
+    files[ONNX_MODEL_FILE] = onnxCausalLm(config, hfTensors, options.onnx.producerVersion);
+  return files;
 }
 
 /**
  * Writes a folder at once: into a temporary sibling, renamed into place, so that `dir` either does
- * not exist or is complete. Refuses an existing `dir` (nothing is overwritten).
+ * not exist or is complete. Refuses an existing `dir` (nothing is overwritten). File names may hold
+ * one subfolder level (`onnx/model.onnx`).
  */
 export function writeFolderAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
   const target = resolve(dir);
@@ -243,7 +261,10 @@ export function writeFolderAtomic(dir: string, files: Record<string, Uint8Array 
   rmSync(temp, { recursive: true, force: true });
   mkdirSync(temp);
   try {
-    for (const [name, data] of Object.entries(files)) writeFileAtomic(join(temp, name), data);
+    for (const [name, data] of Object.entries(files)) {
+      mkdirSync(dirname(join(temp, name)), { recursive: true });
+      writeFileAtomic(join(temp, name), data);
+    }
     renameSync(temp, target);
   } catch (error) {
     rmSync(temp, { recursive: true, force: true });
