@@ -115,6 +115,7 @@ describe.skipIf(PYTHON === undefined)(
         expect(readdirSync(out).sort()).toEqual([
           'config.json',
           'model.safetensors',
+          'onnx',
           'tokenizer.json',
           'tokenizer_config.json',
         ]);
