@@ -1,9 +1,10 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
 import { selectBackend } from '../../src/nn/backend.js';
+import { hfFolderFiles, readHfFolder, writeFolderAtomic } from '../../src/nn/models/hfFolder.js';
 import { type PolicySource, loadPolicyFolder } from '../../src/nn/models/policyFolder.js';
 import type { PolicyModel } from '../../src/nn/models/policyModel.js';
 import { generate } from '../../src/nn/sampler.js';
@@ -122,8 +123,13 @@ function worstLogitGap(
 }
 
 /** Exports `source`, then checks transformers.js's logits (1e-4) and greedy tokens against grpovi's. */
-async function checkAgainstTransformersJs(source: string, out: string, prompts: number[][]): Promise<void> {
-  await exportFolder(source, out);
+async function checkAgainstTransformersJs(
+  source: string,
+  out: string,
+  prompts: number[][],
+  write: () => Promise<void> = () => exportFolder(source, out),
+): Promise<void> {
+  await write();
   expect(existsSync(join(out, 'onnx', 'model.onnx'))).toBe(true);
   const ours = loadPolicyFolder(source);
   const model = ours.create({ trainable: false });
@@ -196,6 +202,24 @@ describe.skipIf(NO_TRANSFORMERS || PYTHON === undefined)(
         await checkAgainstTransformersJs(join(root, name), join(temp.dir, name), PROMPTS);
       },
     );
+
+    it('weights in onnx/model.onnx_data (how a model over 2 GiB is written) give the same logits and tokens', async () => {
+      const source = join(root, 'llama-gqa-bf16-sharded');
+      const out = join(temp.dir, 'external-data');
+      await checkAgainstTransformersJs(source, out, PROMPTS, async () => {
+        const folder = readHfFolder(source);
+        const onnx = { producerVersion: 'test', externalDataAbove: 0 };
+        const files = hfFolderFiles(folder.config, folder.tensors, {
+          baseConfig: folder.rawConfig,
+          sideFiles: folder.sideFiles,
+          onnx,
+        });
+        writeFolderAtomic(out, files);
+      });
+      expect(readdirSync(join(out, 'onnx')).sort()).toEqual(['model.onnx', 'model.onnx_data']);
+      // Only the graph is in the protobuf: the 50257 x 16 embedding alone is 3.2 MB.
+      expect(statSync(join(out, 'onnx', 'model.onnx')).size).toBeLessThan(100_000);
+    });
 
     it('a reward model exports without an ONNX graph (transformers.js has no GPT2ForSequenceClassification)', async () => {
       const out = join(temp.dir, 'reward');

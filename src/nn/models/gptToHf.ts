@@ -3,6 +3,7 @@ import type { NamedTensor } from '../safetensors.js';
 import { PAD_ID, EOS_ID, SPECIAL_TOKENS, UNK_TOKEN, type Tokenizer } from '../tokenizer.js';
 import type { HfDecoderConfig } from './hfConfig.js';
 import { hfFolderFiles } from './hfFolder.js';
+import type { OnnxExportOptions } from './onnxExport.js';
 
 /** A model that has no exact Hugging Face equivalent; the message says why. */
 export class ExportRefusedError extends Error {
@@ -25,7 +26,7 @@ export class ExportRefusedError extends Error {
 export function gptFolderAsHf(
   files: ModelFiles,
   source: string,
-  options: { onnx?: { producerVersion: string } } = {},
+  options: { onnx?: OnnxExportOptions } = {},
 ): Record<string, Uint8Array | string> {
   if (files.kind !== 'policy')
     throw new ExportRefusedError(

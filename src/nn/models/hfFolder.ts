@@ -6,7 +6,7 @@ import { HfTokenizer } from '../hfTokenizer.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../safetensors.js';
 import { type HfDecoderConfig, parseHfConfig } from './hfConfig.js';
 import { bodyPrefix, hfParamSpecs, isClassifier } from './hfParams.js';
-import { ONNX_MODEL_FILE, onnxCausalLm } from './onnxExport.js';
+import { type OnnxExportOptions, onnxCausalLm } from './onnxExport.js';
 
 export const HF_CONFIG_FILE = 'config.json';
 export const HF_WEIGHTS_FILE = 'model.safetensors';
@@ -230,7 +230,7 @@ export function hfFolderFiles(
     baseConfig?: Record<string, unknown>;
     sideFiles: Record<string, string>;
     architecture?: string;
-    onnx?: { producerVersion: string };
+    onnx?: OnnxExportOptions;
   },
 ): Record<string, Uint8Array | string> {
   const prefix = bodyPrefix(config);
@@ -238,14 +238,23 @@ export function hfFolderFiles(
   const named: Record<string, NamedTensor> = {};
   for (const [name, tensor] of Object.entries(hfTensors))
     named[heads.has(name) ? name : prefix + name] = tensor;
-  const files: Record<string, Uint8Array | string> = {
+  let baseConfig = options.baseConfig;
+  let onnxFiles: Record<string, Uint8Array> = {};
+  if (options.onnx && hasOnnxExport(config)) {
+    const onnx = onnxCausalLm(config, hfTensors, options.onnx);
+    onnxFiles = onnx.files;
+    // transformers.js reads this block: only the fp32 graph exists (its wasm device would otherwise
+    // ask for model_quantized.onnx), with its weights in model.onnx_data when they are external.
+    const jsConfig: Record<string, unknown> = { dtype: 'fp32' };
+    if (onnx.externalData) jsConfig.use_external_data_format = true;
+    baseConfig = { ...baseConfig, 'transformers.js_config': jsConfig };
+  }
+  return {
     ...options.sideFiles,
     [HF_WEIGHTS_FILE]: encodeSafetensors(named, { format: 'pt', producer: 'grpovi' }),
-    [HF_CONFIG_FILE]: hfConfigJson(config, options.baseConfig, options.architecture),
+    [HF_CONFIG_FILE]: hfConfigJson(config, baseConfig, options.architecture),
+    ...onnxFiles,
   };
-  if (options.onnx && hasOnnxExport(config))
-    files[ONNX_MODEL_FILE] = onnxCausalLm(config, hfTensors, options.onnx.producerVersion);
-  return files;
 }
 
 /**

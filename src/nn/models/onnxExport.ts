@@ -1,10 +1,26 @@
 import type { NamedTensor } from '../safetensors.js';
 import type { HfActivation, HfDecoderConfig } from './hfConfig.js';
 import { isClassifier, transpose2d } from './hfParams.js';
-import { OnnxGraphBuilder, onnxElementType } from './onnxGraph.js';
+import { OnnxGraphBuilder, onnxElementType, PROTOBUF_LIMIT } from './onnxGraph.js';
 
 /** Where transformers.js looks for a decoder's float32 graph in a local model folder. */
 export const ONNX_MODEL_FILE = 'onnx/model.onnx';
+/** Its weights when they do not fit in the protobuf (the name transformers.js derives for one chunk). */
+export const ONNX_DATA_FILE = 'onnx/model.onnx_data';
+/** Room left in the protobuf for the graph itself when the weights are embedded. */
+const GRAPH_MARGIN = 64 * 2 ** 20;
+
+export interface OnnxExportOptions {
+  producerVersion: string;
+  /** Weights of more bytes than this go to onnx/model.onnx_data (default: what one protobuf holds). */
+  externalDataAbove?: number;
+}
+
+/** The files of the ONNX export by folder-relative name, and whether the weights are external. */
+export interface OnnxExport {
+  files: Record<string, Uint8Array>;
+  externalData: boolean;
+}
 
 /**
  * A Hugging Face causal LM (GPT-2 or Llama family) as the ONNX graph transformers.js runs
@@ -23,11 +39,17 @@ export const ONNX_MODEL_FILE = 'onnx/model.onnx';
 export function onnxCausalLm(
   config: HfDecoderConfig,
   tensors: Record<string, NamedTensor>,
-  producerVersion: string,
-): Uint8Array {
+  options: OnnxExportOptions,
+): OnnxExport {
   if (isClassifier(config))
     throw new Error(`ONNX export covers causal LMs only (${config.architecture} is a classifier)`);
-  const g = new OnnxGraphBuilder(`${config.architecture} (grpovi export)`);
+  let weightBytes = 0;
+  for (const t of Object.values(tensors)) weightBytes += t.data.byteLength;
+  const external = weightBytes > (options.externalDataAbove ?? PROTOBUF_LIMIT - GRAPH_MARGIN);
+  const g = new OnnxGraphBuilder(
+    `${config.architecture} (grpovi export)`,
+    external ? ONNX_DATA_FILE.slice('onnx/'.length) : undefined,
+  );
   const weight = (name: string, transposeLinear = false): string => {
     const t = tensors[name];
     if (t === undefined) throw new Error(`ONNX export: tensor ${name} is missing`);
@@ -141,7 +163,10 @@ export function onnxCausalLm(
   const head = config.tiedEmbeddings ? embedding : weight('lm_head.weight');
   const logits = g.op('MatMul', [final, g.op('Transpose', [head], { perm: { ints: [1, 0] } })]);
   g.output('logits', logits, 'float', ['batch_size', 'sequence_length', config.vocabSize]);
-  return g.encode(producerVersion);
+  const encoded = g.encode(options.producerVersion);
+  const files: Record<string, Uint8Array> = { [ONNX_MODEL_FILE]: encoded.model };
+  if (encoded.externalData) files[ONNX_DATA_FILE] = encoded.externalData;
+  return { files, externalData: external };
 }
 
 /**

@@ -15,8 +15,8 @@ export type OnnxAttribute = { int: number } | { ints: number[] } | { float: numb
 /** ONNX IR version 8 with opset 17 (ONNX 1.12): every op used here (LayerNormalization needs 17). */
 const IR_VERSION = 8;
 export const OPSET = 17;
-/** Protobuf messages cannot exceed 2 GiB; larger models would need ONNX's external data files. */
-const PROTOBUF_LIMIT = 2 ** 31 - 1;
+/** Protobuf messages cannot exceed 2 GiB: weights beyond that go to an external data file. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
 
 const ELEMENT_TYPES: Record<OnnxElementType, number> = {
   float: onnx.TensorProto.DataType.FLOAT,
@@ -32,6 +32,12 @@ export function onnxElementType(type: OnnxElementType): number {
 /** A model too large for one protobuf message. */
 export class OnnxSizeError extends Error {
   override readonly name = 'OnnxSizeError';
+}
+
+/** The encoded graph, and the external data file its weights point to (when it has one). */
+export interface EncodedOnnx {
+  model: Uint8Array;
+  externalData?: Uint8Array;
 }
 
 function valueInfo(
@@ -71,8 +77,18 @@ export class OnnxGraphBuilder {
   private readonly names = new Set<string>();
   private weightBytes = 0;
   private counter = 0;
+  /** Weights stored outside the protobuf (ONNX external data), in file order. */
+  private readonly external: Uint8Array[] = [];
+  private externalBytes = 0;
 
-  constructor(private readonly graphName: string) {}
+  /**
+   * `externalData`: the file name (beside the .onnx file) that `weight()` tensors are written to
+   * instead of the protobuf; small constants stay inside.
+   */
+  constructor(
+    private readonly graphName: string,
+    private readonly externalData?: string,
+  ) {}
 
   private claim(name: string): string {
     if (this.names.has(name)) throw new Error(`ONNX graph: the name ${name} is used twice`);
@@ -98,17 +114,33 @@ export class OnnxGraphBuilder {
 
   /** A float32 weight; returns its name. */
   weight(name: string, dims: number[], data: Float32Array): string {
-    return this.addFloats(this.claim(name), dims, data);
+    if (this.externalData === undefined) return this.addFloats(this.claim(name), dims, data);
+    checkSize(name, dims, data);
+    const bytes = bytesOf(data);
+    this.initializers.push(
+      onnx.TensorProto.create({
+        name: this.claim(name),
+        dims,
+        dataType: ELEMENT_TYPES.float,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: this.externalData },
+          { key: 'offset', value: String(this.externalBytes) },
+          { key: 'length', value: String(bytes.byteLength) },
+        ],
+      }),
+    );
+    this.external.push(bytes);
+    this.externalBytes += bytes.byteLength;
+    return name;
   }
 
   private addFloats(name: string, dims: number[], data: Float32Array): string {
-    const size = dims.reduce((a, b) => a * b, 1);
-    if (size !== data.length)
-      throw new Error(`ONNX graph: ${name} has ${data.length} values for the shape [${dims.join(', ')}]`);
+    checkSize(name, dims, data);
     this.weightBytes += data.byteLength;
     if (this.weightBytes > PROTOBUF_LIMIT)
       throw new OnnxSizeError(
-        `the weights exceed the 2 GiB that one ONNX protobuf file can hold (external data files are not written)`,
+        `the weights exceed the 2 GiB that one ONNX protobuf file can hold (use external data)`,
       );
     this.initializers.push(
       onnx.TensorProto.create({
@@ -173,8 +205,8 @@ export class OnnxGraphBuilder {
     return output;
   }
 
-  /** The serialized ModelProto. */
-  encode(producerVersion: string): Uint8Array {
+  /** The serialized ModelProto, and its external data when weights were written there. */
+  encode(producerVersion: string): EncodedOnnx {
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'grpovi',
@@ -188,6 +220,14 @@ export class OnnxGraphBuilder {
         output: this.outputs,
       },
     });
-    return onnx.ModelProto.encode(model).finish();
+    const encoded = onnx.ModelProto.encode(model).finish();
+    if (this.externalData === undefined) return { model: encoded };
+    return { model: encoded, externalData: Buffer.concat(this.external, this.externalBytes) };
   }
+}
+
+function checkSize(name: string, dims: number[], data: Float32Array): void {
+  const size = dims.reduce((a, b) => a * b, 1);
+  if (size !== data.length)
+    throw new Error(`ONNX graph: ${name} has ${data.length} values for the shape [${dims.join(', ')}]`);
 }
