@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { productsThroughBlas } from './backend.js';
 import { GROUPED_MATMUL } from './blas/blasKernels.js';
+import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from './blas/logProbKernels.js';
 
 /**
  * XNNPACK's multipass average pooling in TF.js 4.22's wasm backend writes out of bounds (corrupting
@@ -269,10 +270,25 @@ function targetIndices(targets: Int32Array, vocab: number): tf.Tensor1D {
 export interface SoftmaxStats {
   probs: tf.Tensor2D;
   logNormalizer: tf.Tensor1D;
+  /** log softmax(logits)[target] per row, when the stats were taken for `targets` on the BLAS path. */
+  targetLogProbs?: tf.Tensor1D;
+  targets?: Int32Array;
 }
 
-export function softmaxStats(logits: tf.Tensor2D): SoftmaxStats {
+/**
+ * On the BLAS path, log Z and the targets' log-probs come from one kernel reading the softmax (see
+ * `logProbKernels.ts`); elsewhere log Z comes from two maxima over the vocabulary.
+ */
+export function softmaxStats(logits: tf.Tensor2D, targets?: Int32Array): SoftmaxStats {
   const probs = tf.softmax(logits);
+  if (targets !== undefined && productsThroughBlas()) {
+    const [targetLogProbs, logZ] = tf
+      .engine()
+      .runKernel(TARGET_LOG_PROBS, { probs, logits }, {
+        targets,
+      } as unknown as tf.NamedAttrMap) as tf.Tensor1D[];
+    return { probs, logNormalizer: logZ, targetLogProbs, targets };
+  }
   return { probs, logNormalizer: logNormalizer(logits, probs) };
 }
 
@@ -281,12 +297,29 @@ export function softmaxStats(logits: tf.Tensor2D): SoftmaxStats {
  * than differentiating logSumExp, whose internal max brings an elementwise comparison over the
  * whole vocabulary into the backward pass. `stats` of the same logits may be passed in when the
  * caller needs them too (e.g. for the entropy), so that the vocabulary-wide work is done once.
+ * On the BLAS path the value is read off the softmax and the gradient is -softmax * dy with dy
+ * added at the targets: one pass over the vocabulary each way.
  */
 export function tokenLogProbs(logits: tf.Tensor2D, targets: Int32Array, stats?: SoftmaxStats): tf.Tensor1D {
   const [, vocab] = logits.shape;
+  const fused = productsThroughBlas();
   const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = inputs[0] as tf.Tensor2D;
     const save = inputs[1] as tf.GradSaveFunc;
+    if (fused) {
+      const given = stats?.targets === targets ? stats : undefined;
+      const { probs, targetLogProbs } = given ?? softmaxStats(x, targets);
+      save([probs]);
+      return {
+        value: targetLogProbs as tf.Tensor1D,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+          tf
+            .engine()
+            .runKernel(ADD_AT_TARGETS, { x: saved[0].mul(tf.neg(dy).reshape([-1, 1])), values: dy }, {
+              targets,
+            } as unknown as tf.NamedAttrMap) as tf.Tensor,
+      };
+    }
     const { probs, logNormalizer: logZ } = stats ?? softmaxStats(x);
     const picked = tf.gather(x.reshape([-1]), targetIndices(targets, vocab));
     save([probs]);

@@ -54,7 +54,7 @@ export function completionLogProbs(
     return { logProbs: tokenLogProbs(logits, batch.completions).reshape([rows, L]) as tf.Tensor2D };
   }
   // One softmax serves both. The entropy is a diagnostic only: it never enters the loss.
-  const stats = softmaxStats(logits);
+  const stats = softmaxStats(logits, batch.completions);
   const logProbs = tokenLogProbs(logits, batch.completions, stats).reshape([rows, L]) as tf.Tensor2D;
   return { logProbs, entropy: softmaxEntropy(logits, stats).reshape([rows, L]) as tf.Tensor2D };
 }

@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS, type CblasLibrary } from './cblasLibrary.js';
 import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from './productPlan.js';
+import { sliceRuns } from './slicePlan.js';
+import { LOG_PROB_KERNELS } from './logProbKernels.js';
 
 /**
  * Our own kernel: products per group in the "group in the middle" layout (see `groupedMatMulPlan`).
@@ -15,7 +17,7 @@ import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from 
  */
 export const GROUPED_MATMUL = 'GrpoviGroupedMatMul';
 
-const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity] as const;
+const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Slice, tf.SplitV] as const;
 
 /** The wasm activation kernels the fused product hands its result to, as TF.js's own kernel does. */
 const ACTIVATION_KERNELS: Record<string, string> = {
@@ -39,39 +41,64 @@ function heap(backend: BackendWasm, info: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
-/** Runs a plan's sgemm calls; `c` already holds the bias rows when `beta` is 1. */
-function runPlan(
-  lib: CblasLibrary,
-  plan: GemmPlan,
-  a: Float32Array,
-  b: Float32Array,
-  c: Float32Array,
-  beta: number,
-): void {
+/** The wasm heap as it is now (the module's typings omit its Emscripten views). */
+function heapBufferOf(backend: BackendWasm): ArrayBufferLike {
+  return (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer;
+}
+
+let heapBuffer: ArrayBufferLike | null = null;
+let heapBase = 0;
+
+/**
+ * The byte address of a tensor on the wasm heap. The heap's own address is looked up again whenever
+ * its buffer changes (growth replaces the buffer object, and the memory may move with it).
+ */
+function address(lib: CblasLibrary, backend: BackendWasm, info: tf.TensorInfo): number {
+  const buffer = heapBufferOf(backend);
+  if (buffer !== heapBuffer) {
+    heapBuffer = buffer;
+    heapBase = lib.addressOf(buffer);
+  }
+  return heapBase + backend.dataIdMap.get(info.dataId).memoryOffset;
+}
+
+/** Runs a plan's sgemm calls on byte addresses; `c` already holds the bias rows when `beta` is 1. */
+function runPlan(lib: CblasLibrary, plan: GemmPlan, a: number, b: number, c: number, beta: number): void {
   const ta = plan.transposeA ? CBLAS_TRANS : CBLAS_NO_TRANS;
   const tb = plan.transposeB ? CBLAS_TRANS : CBLAS_NO_TRANS;
-  const single = plan.calls.length === 1 && plan.calls[0].aOffset === 0 && plan.calls[0].bOffset === 0;
+  const { m, n, k, lda, ldb, ldc } = plan;
   for (const call of plan.calls) {
-    lib.sgemm(
+    lib.sgemmAt(
       CBLAS_ROW_MAJOR,
       ta,
       tb,
-      plan.m,
-      plan.n,
-      plan.k,
+      m,
+      n,
+      k,
       1,
-      single ? a : a.subarray(call.aOffset),
-      plan.lda,
-      single ? b : b.subarray(call.bOffset),
-      plan.ldb,
+      a + 4 * call.aOffset,
+      lda,
+      b + 4 * call.bOffset,
+      ldb,
       beta,
-      single ? c : c.subarray(call.cOffset),
-      plan.ldc,
+      c + 4 * call.cOffset,
+      ldc,
     );
   }
 }
 
-/** Allocates the output first: allocation may grow the heap, which detaches earlier views. */
+/** Every row of `c` set to `row`: one copy, then doubling copies inside `c`. */
+function fillRows(c: Float32Array, row: Float32Array): void {
+  if (row.length === 1) {
+    c.fill(row[0]);
+    return;
+  }
+  c.set(row);
+  for (let filled = row.length; filled < c.length; filled *= 2)
+    c.copyWithin(filled, 0, Math.min(filled, c.length - filled));
+}
+
+/** Allocates the output first: allocation may grow the heap, which moves or detaches earlier views. */
 function compute(
   lib: CblasLibrary,
   backend: BackendWasm,
@@ -81,18 +108,18 @@ function compute(
   bias?: tf.TensorInfo,
 ): tf.TensorInfo {
   const out = backend.makeOutput(plan.outShape, 'float32');
-  const c = heap(backend, out);
   let beta = 0;
   if (bias === undefined) {
     // beta 0 overwrites C; only an empty product (k = 0) leaves it to us.
-    if (isDegenerate(plan)) c.fill(0);
-  } else if (c.length > 0) {
-    const values = heap(backend, bias);
-    if (values.length === 1) c.fill(values[0]);
-    else for (let row = 0; row < c.length; row += plan.n) c.set(values, row);
+    if (isDegenerate(plan)) heap(backend, out).fill(0);
+  } else if (plan.outShape.every((d) => d > 0)) {
+    fillRows(heap(backend, out), heap(backend, bias));
     beta = 1;
   }
-  if (!isDegenerate(plan)) runPlan(lib, plan, heap(backend, a), heap(backend, b), c, beta);
+  if (!isDegenerate(plan)) {
+    const [pa, pb, pc] = [a, b, out].map((t) => address(lib, backend, t));
+    runPlan(lib, plan, pa, pb, pc, beta);
+  }
   return out;
 }
 
@@ -184,6 +211,60 @@ function sharingIdentityKernel(fallback: KernelImpl): KernelImpl {
   };
 }
 
+/** Element size of the dtypes the heap-copy kernels handle (4 bytes); others go to the wasm kernel. */
+function isWord(info: tf.TensorInfo): boolean {
+  return info.dtype === 'float32' || info.dtype === 'int32';
+}
+
+/** One slice as contiguous copies inside the heap (the wasm kernel first copies the whole input out). */
+function heapSlice(backend: BackendWasm, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+  const runs = sliceRuns(x.shape, begin, size);
+  const out = backend.makeOutput(size, x.dtype);
+  if (runs.length === 0) return out;
+  const words = new Int32Array(heapBufferOf(backend));
+  const from = backend.dataIdMap.get(x.dataId).memoryOffset / 4;
+  let to = backend.dataIdMap.get(out.dataId).memoryOffset / 4;
+  for (const start of runs.starts) {
+    words.copyWithin(to, from + start, from + start + runs.length);
+    to += runs.length;
+  }
+  return out;
+}
+
+function sliceKernel(fallback: KernelImpl): KernelImpl {
+  return (args) => {
+    const x = args.inputs.x;
+    if (x === undefined || !isWord(x)) return fallback(args);
+    const [begin, size] = tf.slice_util.parseSliceParams(
+      x as tf.Tensor,
+      args.attrs.begin as number | number[],
+      args.attrs.size as number | number[] | undefined,
+    );
+    return heapSlice(args.backend, x, begin, size);
+  };
+}
+
+function splitKernel(fallback: (args: KernelArgs) => tf.TensorInfo[]): (args: KernelArgs) => tf.TensorInfo[] {
+  return (args) => {
+    const x = args.inputs.x;
+    if (x === undefined || !isWord(x)) return fallback(args);
+    const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(
+      x as tf.Tensor,
+      args.attrs.numOrSizeSplits as number | number[],
+      axis,
+    );
+    const begin = x.shape.map(() => 0);
+    return sizes.map((part) => {
+      const size = [...x.shape];
+      size[axis] = part;
+      const piece = heapSlice(args.backend, x, [...begin], size);
+      begin[axis] += part;
+      return piece;
+    });
+  };
+}
+
 let installed: { lib: CblasLibrary; originals: tf.KernelConfig[] } | null = null;
 
 /** Puts the BLAS kernels in place of the wasm backend's products (idempotent for the same library). */
@@ -191,11 +272,13 @@ export function installBlasKernels(lib: CblasLibrary): void {
   if (installed?.lib === lib) return;
   uninstallBlasKernels();
   const originals = OVERRIDDEN.map((name) => tf.getKernel(name, 'wasm'));
-  const [batch, fused, identity] = originals.map((k) => k.kernelFunc as unknown as KernelImpl);
-  const replacements: Record<string, KernelImpl> = {
+  const [batch, fused, identity, slice, split] = originals.map((k) => k.kernelFunc as unknown as KernelImpl);
+  const replacements: Record<string, unknown> = {
     [tf.BatchMatMul]: batchMatMulKernel(lib, batch),
     [tf._FusedMatMul]: fusedMatMulKernel(lib, fused),
     [tf.Identity]: sharingIdentityKernel(identity),
+    [tf.Slice]: sliceKernel(slice),
+    [tf.SplitV]: splitKernel(split as unknown as (args: KernelArgs) => tf.TensorInfo[]),
   };
   for (const name of OVERRIDDEN) {
     tf.unregisterKernel(name, 'wasm');
@@ -210,6 +293,12 @@ export function installBlasKernels(lib: CblasLibrary): void {
     backendName: 'wasm',
     kernelFunc: groupedMatMulKernel(lib) as unknown as tf.KernelFunc,
   });
+  for (const { name, kernel } of LOG_PROB_KERNELS)
+    tf.registerKernel({
+      kernelName: name,
+      backendName: 'wasm',
+      kernelFunc: kernel as unknown as tf.KernelFunc,
+    });
   installed = { lib, originals };
 }
 
@@ -221,6 +310,7 @@ export function uninstallBlasKernels(): void {
     tf.registerKernel(original);
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
+  for (const { name } of LOG_PROB_KERNELS) tf.unregisterKernel(name, 'wasm');
   installed = null;
 }
 

@@ -30,6 +30,27 @@ export type Sgemm = (
   ldc: number,
 ) => void;
 
+/**
+ * The same `cblas_sgemm` taking byte addresses for A, B and C (e.g. `addressOf(heap) + offset`):
+ * no typed-array view per call, which for attention's many tiny products is about half the call's cost.
+ */
+export type SgemmAt = (
+  order: number,
+  transA: number,
+  transB: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  beta: number,
+  c: number,
+  ldc: number,
+) => void;
+
 export interface CblasLibrary {
   /** The name it was opened by, e.g. `libopenblas.so.0`. */
   name: string;
@@ -38,6 +59,9 @@ export interface CblasLibrary {
   /** `openblas_get_config()` and the like, when the library says what it is. */
   description: string;
   sgemm: Sgemm;
+  sgemmAt: SgemmAt;
+  /** The address of an ArrayBuffer's first byte (e.g. the wasm heap), for `sgemmAt`. */
+  addressOf: (buffer: ArrayBufferLike) => number;
   /** Sets the library's thread count; false when it has no such call (e.g. Accelerate). */
   setThreads: (threads: number) => boolean;
 }
@@ -74,6 +98,7 @@ interface KoffiLibrary {
 }
 interface Koffi {
   load(path: string): KoffiLibrary;
+  address(value: unknown): bigint;
 }
 
 let koffiModule: Koffi | null | undefined;
@@ -119,6 +144,11 @@ function open(koffi: Koffi, name: string): CblasLibrary {
   const sgemm = lib.func(
     'void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)',
   ) as unknown as Sgemm;
+  // intptr_t: koffi passes a JS number straight through as the pointer value.
+  const sgemmAt = lib.func(
+    'void cblas_sgemm(int, int, int, int, int, int, float, intptr_t, int, intptr_t, int, float, intptr_t, int)',
+  ) as unknown as SgemmAt;
+  const addressOf = (buffer: ArrayBufferLike): number => Number(koffi.address(buffer));
   const openblasThreads = optionalFunc(lib, 'void openblas_set_num_threads(int)');
   const blisThreads = optionalFunc(lib, 'void bli_thread_set_num_threads(int64_t)');
   const mklThreads = optionalFunc(lib, 'void MKL_Set_Num_Threads(int)');
@@ -131,7 +161,7 @@ function open(koffi: Koffi, name: string): CblasLibrary {
     return true;
   };
   const description = config ? String(config()) : '';
-  return { name, path: mappedPath(name), description, sgemm, setThreads };
+  return { name, path: mappedPath(name), description, sgemm, sgemmAt, addressOf, setThreads };
 }
 
 export interface CblasSearch {
