@@ -10,6 +10,7 @@ import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS, type CblasLibrary } from 
 import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from './productPlan.js';
 import { sliceRuns } from './slicePlan.js';
 import { LOG_PROB_KERNELS } from './logProbKernels.js';
+import { ADAMW_UPDATE, adamwKernel } from './adamwKernel.js';
 
 /**
  * Our own kernel: products per group in the "group in the middle" layout (see `groupedMatMulPlan`).
@@ -293,7 +294,8 @@ export function installBlasKernels(lib: CblasLibrary): void {
     backendName: 'wasm',
     kernelFunc: groupedMatMulKernel(lib) as unknown as tf.KernelFunc,
   });
-  for (const { name, kernel } of LOG_PROB_KERNELS)
+  const ownKernels = [...LOG_PROB_KERNELS, { name: ADAMW_UPDATE, kernel: adamwKernel }];
+  for (const { name, kernel } of ownKernels)
     tf.registerKernel({
       kernelName: name,
       backendName: 'wasm',
@@ -310,7 +312,8 @@ export function uninstallBlasKernels(): void {
     tf.registerKernel(original);
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
-  for (const { name } of LOG_PROB_KERNELS) tf.unregisterKernel(name, 'wasm');
+  for (const name of [...LOG_PROB_KERNELS.map((k) => k.name), ADAMW_UPDATE])
+    tf.unregisterKernel(name, 'wasm');
   installed = null;
 }
 

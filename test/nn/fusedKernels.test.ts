@@ -1,0 +1,261 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../src/nn/backend.js';
+import { adamwUpdate } from '../../src/nn/blas/adamwKernel.js';
+import { targetLogProbs } from '../../src/nn/blas/logProbKernels.js';
+import { sliceRuns } from '../../src/nn/blas/slicePlan.js';
+import { softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
+import { AdamW } from '../../src/nn/optimizer.js';
+import { Rng } from '../../src/util/rng.js';
+import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
+
+function normals(rng: Rng, size: number, scale = 1): Float32Array {
+  return Float32Array.from({ length: size }, () => rng.normal() * scale);
+}
+
+/** The slice by brute force: every output index mapped back to its input index. */
+function bruteSlice(values: Float32Array, shape: number[], begin: number[], size: number[]): Float32Array {
+  const total = size.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(total);
+  for (let flat = 0; flat < total; flat++) {
+    let rest = flat;
+    let index = 0;
+    let stride = 1;
+    for (let axis = shape.length - 1; axis >= 0; axis--) {
+      index += (begin[axis] + (rest % size[axis])) * stride;
+      rest = Math.floor(rest / size[axis]);
+      stride *= shape[axis];
+    }
+    out[flat] = values[index];
+  }
+  return out;
+}
+
+/** log softmax(x)[t] and log Z per row in float64. */
+function bruteLogProbs(logits: Float32Array, targets: Int32Array, vocab: number) {
+  const logProbs: number[] = [];
+  const logZ: number[] = [];
+  for (let r = 0; r < targets.length; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < vocab; j++) max = Math.max(max, logits[r * vocab + j]);
+    let sum = 0;
+    for (let j = 0; j < vocab; j++) sum += Math.exp(logits[r * vocab + j] - max);
+    logZ.push(max + Math.log(sum));
+    logProbs.push(logits[r * vocab + targets[r]] - logZ[r]);
+  }
+  return { logProbs, logZ };
+}
+
+/** Logits with ordinary rows and rows whose target is so unlikely that its float32 probability is 0. */
+function logitCase(rng: Rng, rows: number, vocab: number) {
+  const logits = normals(rng, rows * vocab, 3);
+  const targets = Int32Array.from({ length: rows }, () => rng.int(vocab));
+  for (let r = 0; r < rows; r += 5) logits[r * vocab + targets[r]] -= 150;
+  return { logits, targets };
+}
+
+describe('slice runs (pure shape arithmetic)', () => {
+  it('copy exactly the elements a brute-force slice picks, on random shapes', () => {
+    const rng = Rng.derive(1, 'slice-runs');
+    for (let trial = 0; trial < 200; trial++) {
+      const rank = 1 + rng.int(4);
+      const shape = Array.from({ length: rank }, () => 1 + rng.int(5));
+      const begin = shape.map((n) => rng.int(n));
+      const size = shape.map((n, a) => rng.int(n - begin[a] + 1));
+      const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i);
+      const runs = sliceRuns(shape, begin, size);
+      const copied: number[] = [];
+      for (const start of runs.starts) copied.push(...values.subarray(start, start + runs.length));
+      expect(copied).toEqual(Array.from(bruteSlice(values, shape, begin, size)));
+    }
+  });
+});
+
+describe('target log-probs read off the softmax (pure arithmetic)', () => {
+  it('equal the float64 log-softmax to 1e-5, also where the probability underflows', () => {
+    const rng = Rng.derive(2, 'target-log-probs');
+    const rows = 40;
+    const vocab = 300;
+    const { logits, targets } = logitCase(rng, rows, vocab);
+    const exact = bruteLogProbs(logits, targets, vocab);
+    // A float32 softmax, as the kernel gets it (the backend's own is compared in the BLAS tests below).
+    const probs = Float32Array.from(logits, (x, i) => Math.exp(x - exact.logZ[Math.floor(i / vocab)]));
+    const logProbs = new Float32Array(rows);
+    const logZ = new Float32Array(rows);
+    targetLogProbs(probs, logits, targets, vocab, logProbs, logZ);
+    const expected = bruteLogProbs(logits, targets, vocab);
+    for (let r = 0; r < rows; r++) {
+      expect(Math.abs(logProbs[r] - expected.logProbs[r])).toBeLessThan(
+        1e-5 * Math.max(1, Math.abs(expected.logProbs[r])),
+      );
+      expect(Math.abs(logZ[r] - expected.logZ[r])).toBeLessThan(
+        1e-5 * Math.max(1, Math.abs(expected.logZ[r])),
+      );
+    }
+    // The underflowing rows really are underflowing: the fallback is exercised.
+    expect(probs[targets[0]]).toBeLessThan(1e-30);
+  });
+});
+
+describe.skipIf(!BLAS_AVAILABLE)(
+  `fused kernels of the BLAS path against the unfused wasm ops${BLAS_SKIPPED}`,
+  () => {
+    afterAll(async () => {
+      await selectBackend(TEST_BACKEND);
+    });
+
+    /** The same computation on the wasm backend (unfused ops) and on the BLAS path (fused kernels). */
+    async function onBoth<T>(compute: () => T): Promise<{ wasm: T; blas: T }> {
+      await selectBackend('wasm');
+      const wasm = compute();
+      await selectBackend('blas');
+      const blas = compute();
+      return { wasm, blas };
+    }
+
+    it('Slice and SplitV copy exactly what the wasm kernels copy', async () => {
+      const rng = Rng.derive(3, 'slices');
+      const shape = [7, 5, 12];
+      const values = normals(rng, 7 * 5 * 12);
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor3d(values, shape as [number, number, number]);
+          const parts = tf.split(x, [3, 4, 5], 2).map((p) => Array.from(p.dataSync()));
+          const sliced = Array.from(tf.slice(x, [1, 2, 3], [4, 2, 6]).dataSync());
+          const ints = Array.from(tf.slice(x.cast('int32'), [0, 1, 0], [7, 3, 12]).dataSync());
+          return { parts, sliced, ints };
+        });
+      const { wasm, blas } = await onBoth(run);
+      expect(blas).toEqual(wasm);
+      expect(blas.sliced).toEqual(Array.from(bruteSlice(values, shape, [1, 2, 3], [4, 2, 6])));
+    });
+
+    it('tokenLogProbs: value, log Z and gradient agree with the unfused path and the float64 formula', async () => {
+      const rng = Rng.derive(4, 'token-log-probs');
+      const rows = 30;
+      const vocab = 257;
+      const { logits, targets } = logitCase(rng, rows, vocab);
+      const upstream = normals(rng, rows);
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor2d(logits, [rows, vocab]);
+          const stats = softmaxStats(x, targets);
+          const value = tokenLogProbs(x, targets, stats);
+          const grad = tf.grad((t: tf.Tensor) =>
+            tokenLogProbs(t as tf.Tensor2D, targets)
+              .mul(upstream)
+              .sum(),
+          )(x);
+          return {
+            value: value.dataSync() as Float32Array,
+            logZ: stats.logNormalizer.dataSync() as Float32Array,
+            grad: grad.dataSync() as Float32Array,
+          };
+        });
+      const { wasm, blas } = await onBoth(run);
+      const expected = bruteLogProbs(logits, targets, vocab);
+      for (let r = 0; r < rows; r++) {
+        const tolerance = 1e-5 * Math.max(1, Math.abs(expected.logProbs[r]));
+        expect(Math.abs(blas.value[r] - expected.logProbs[r])).toBeLessThan(tolerance);
+        expect(Math.abs(blas.value[r] - wasm.value[r])).toBeLessThan(tolerance);
+        expect(Math.abs(blas.logZ[r] - wasm.logZ[r])).toBeLessThan(
+          1e-5 * Math.max(1, Math.abs(wasm.logZ[r])),
+        );
+        for (let j = 0; j < vocab; j++) {
+          const i = r * vocab + j;
+          const p = Math.exp(logits[i] - expected.logZ[r]);
+          const exact = ((j === targets[r] ? 1 : 0) - p) * upstream[r];
+          expect(Math.abs(blas.grad[i] - exact)).toBeLessThan(1e-5 * Math.max(1, Math.abs(upstream[r])));
+          expect(Math.abs(blas.grad[i] - wasm.grad[i])).toBeLessThan(
+            1e-5 * Math.max(1, Math.abs(upstream[r])),
+          );
+        }
+      }
+    });
+
+    it('AdamW: the one-pass update equals the tensor ops (clipping, decay and bias correction included)', async () => {
+      const rng = Rng.derive(5, 'adamw');
+      const shapes = [[6, 9], [9], [4, 3, 5]];
+      const initial = shapes.map((s) =>
+        normals(
+          rng,
+          s.reduce((a, b) => a * b, 1),
+        ),
+      );
+      const gradients = [0, 1, 2].map(() =>
+        shapes.map((s) =>
+          normals(
+            rng,
+            s.reduce((a, b) => a * b, 1),
+            3,
+          ),
+        ),
+      );
+      const run = () => {
+        const params = shapes.map((s, i) => ({
+          name: `p${i}`,
+          variable: tf.variable(tf.tensor(initial[i], s)),
+          decay: i !== 1,
+        }));
+        const optimizer = new AdamW(params, {
+          beta1: 0.9,
+          beta2: 0.99,
+          epsilon: 1e-8,
+          weightDecay: 0.1,
+          maxGradNorm: 1,
+        });
+        const norms: number[] = [];
+        for (const step of gradients) {
+          const grads = new Map(step.map((g, i) => [`p${i}`, tf.tensor(g, shapes[i])]));
+          norms.push(optimizer.apply(grads, 0.01).gradNorm);
+          for (const g of grads.values()) g.dispose();
+        }
+        const values = params.map((p) => Array.from(p.variable.dataSync()));
+        const moments = Object.values(optimizer.stateTensors()).map((t) => Array.from(t.data));
+        optimizer.dispose();
+        for (const p of params) p.variable.dispose();
+        return { norms, values, moments };
+      };
+      const { wasm, blas } = await onBoth(run);
+      for (let s = 0; s < wasm.norms.length; s++) expect(blas.norms[s]).toBeCloseTo(wasm.norms[s], 4);
+      const flat = (x: number[][]) => x.flat();
+      for (const [a, b] of [
+        [flat(blas.values), flat(wasm.values)],
+        [flat(blas.moments), flat(wasm.moments)],
+      ]) {
+        for (let i = 0; i < a.length; i++)
+          expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5 * Math.max(1e-2, Math.abs(b[i])));
+      }
+      // Not trivially equal: the parameters moved.
+      expect(flat(blas.values)[0]).not.toBe(initial[0][0]);
+    });
+
+    it('the one-pass AdamW arithmetic matches a float64 transcription of the formula', () => {
+      const rng = Rng.derive(6, 'adamw-formula');
+      const n = 50;
+      const [param, m, v, grad] = [0, 1, 2, 3].map(() => normals(rng, n));
+      for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]);
+      const c = {
+        beta1: 0.9,
+        beta2: 0.99,
+        gradWeight1: 0.05,
+        gradWeight2: 0.004,
+        stepSize: 0.003,
+        denominatorEps: 1e-9,
+        decay: 0.999,
+      };
+      const out = { param: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n) };
+      adamwUpdate(param, m, v, grad, out, c);
+      for (let i = 0; i < n; i++) {
+        const m1 = c.beta1 * m[i] + c.gradWeight1 * grad[i];
+        const v1 = c.beta2 * v[i] + c.gradWeight2 * grad[i] ** 2;
+        expect(out.m[i]).toBeCloseTo(m1, 6);
+        expect(out.v[i]).toBeCloseTo(v1, 6);
+        expect(out.param[i]).toBeCloseTo(
+          param[i] * c.decay - (c.stepSize * m1) / (Math.sqrt(v1) + c.denominatorEps),
+          6,
+        );
+      }
+    });
+  },
+);
