@@ -282,11 +282,9 @@ export interface SoftmaxStats {
 export function softmaxStats(logits: tf.Tensor2D, targets?: Int32Array): SoftmaxStats {
   const probs = tf.softmax(logits);
   if (targets !== undefined && productsThroughBlas()) {
-    const [targetLogProbs, logZ] = tf
-      .engine()
-      .runKernel(TARGET_LOG_PROBS, { probs, logits }, {
-        targets,
-      } as unknown as tf.NamedAttrMap) as tf.Tensor1D[];
+    const [targetLogProbs, logZ] = tf.engine().runKernel(TARGET_LOG_PROBS, { probs, logits }, {
+      targets,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor1D[];
     return { probs, logNormalizer: logZ, targetLogProbs, targets };
   }
   return { probs, logNormalizer: logNormalizer(logits, probs) };
@@ -311,7 +309,9 @@ export function tokenLogProbs(logits: tf.Tensor2D, targets: Int32Array, stats?: 
       const { probs, targetLogProbs } = given ?? softmaxStats(x, targets);
       save([probs]);
       return {
-        value: targetLogProbs as tf.Tensor1D,
+        // A clone (it shares the buffer): stats made outside this op must not be its output, or
+        // the tape would also try to differentiate the kernel that made them.
+        value: given ? (targetLogProbs as tf.Tensor1D).clone() : (targetLogProbs as tf.Tensor1D),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
           tf
             .engine()

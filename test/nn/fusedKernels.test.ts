@@ -141,8 +141,9 @@ describe.skipIf(!BLAS_AVAILABLE)(
           const x = tf.tensor2d(logits, [rows, vocab]);
           const stats = softmaxStats(x, targets);
           const value = tokenLogProbs(x, targets, stats);
+          // With the stats passed in, as the trainer does when it also wants the entropy.
           const grad = tf.grad((t: tf.Tensor) =>
-            tokenLogProbs(t as tf.Tensor2D, targets)
+            tokenLogProbs(t as tf.Tensor2D, targets, softmaxStats(t as tf.Tensor2D, targets))
               .mul(upstream)
               .sum(),
           )(x);
