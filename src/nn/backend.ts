@@ -1,7 +1,13 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { installBlasKernels, installedBlas, uninstallBlasKernels } from './blas/blasKernels.js';
+import {
+  fusedKernelsActive,
+  installBlasKernels,
+  installedBlas,
+  setFusedKernels,
+  uninstallBlasKernels,
+} from './blas/blasKernels.js';
 import { type CblasLibrary, type CblasSearch, findCblas, processCandidates } from './blas/cblasLibrary.js';
 import type { ActiveBackend, BackendName } from './backendNames.js';
 
@@ -120,6 +126,16 @@ export function currentBackend(): ActiveBackend | undefined {
 export function productsThroughBlas(): boolean {
   return tf.getBackend() === 'wasm' && installedBlas() !== null;
 }
+
+/**
+ * Whether the BLAS path's fused kernels (target log-probs, one-pass AdamW, heap-copy slices) serve
+ * the model code now; `setFusedKernels(false)` keeps the BLAS products only (for measurements).
+ */
+export function fusedKernels(): boolean {
+  return productsThroughBlas() && fusedKernelsActive();
+}
+
+export { setFusedKernels };
 
 /** What runs, for logs and run records: the backend, and the library and threads behind `blas`. */
 export interface BackendDescription {

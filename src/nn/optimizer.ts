@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { productsThroughBlas } from './backend.js';
+import { fusedKernels } from './backend.js';
 import { ADAMW_UPDATE, type AdamWCoefficients, sumOfSquares } from './blas/adamwKernel.js';
 import { CheckpointError } from './checkpointError.js';
 import { NonFiniteError } from './nonFiniteError.js';
@@ -74,7 +74,7 @@ export class AdamW {
   apply(grads: Map<string, tf.Tensor>, lr: number): { gradNorm: number } {
     const { beta1, beta2, epsilon, weightDecay, maxGradNorm } = this.options;
     // On the BLAS path both the norm and the update are one pass per parameter (see adamwKernel.ts).
-    const fused = productsThroughBlas();
+    const fused = fusedKernels();
     const gradNorm = fused
       ? Math.sqrt(sumOfSquares(this.params.map((p) => this.gradOf(grads, p.name))))
       : tf.tidy(() => {

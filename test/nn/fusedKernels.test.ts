@@ -4,7 +4,7 @@ import { selectBackend } from '../../src/nn/backend.js';
 import { adamwUpdate } from '../../src/nn/blas/adamwKernel.js';
 import { targetLogProbs } from '../../src/nn/blas/logProbKernels.js';
 import { sliceRuns } from '../../src/nn/blas/slicePlan.js';
-import { softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
+import { layerNorm, softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
 import { AdamW } from '../../src/nn/optimizer.js';
 import { Rng } from '../../src/util/rng.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
@@ -172,6 +172,48 @@ describe.skipIf(!BLAS_AVAILABLE)(
           );
         }
       }
+    });
+
+    it('layerNorm: the one-pass forward gives the values and gradients of the tensor ops and of float64', async () => {
+      const rng = Rng.derive(7, 'layer-norm');
+      const [rows, width] = [37, 24];
+      const x = normals(rng, rows * width, 2);
+      for (let j = 0; j < width; j++) x[j] = 5 + 1e-3 * j; // a nearly constant row
+      const gain = normals(rng, width);
+      const bias = normals(rng, width);
+      const upstream = normals(rng, rows * width);
+      const run = () =>
+        tf.tidy(() => {
+          const inputs = [tf.tensor2d(x, [rows, width]), tf.tensor1d(gain), tf.tensor1d(bias)];
+          const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
+            layerNorm(a, g, b)
+              .mul(tf.tensor2d(upstream, [rows, width]))
+              .sum();
+          const grads = tf.grads(f as (...t: tf.Tensor[]) => tf.Tensor)(inputs);
+          return {
+            value: Array.from(layerNorm(inputs[0], inputs[1], inputs[2]).dataSync()),
+            grads: grads.map((g) => Array.from(g.dataSync())),
+          };
+        });
+      const { wasm, blas } = await onBoth(run);
+      for (let r = 0; r < rows; r++) {
+        let mean = 0;
+        for (let j = 0; j < width; j++) mean += x[r * width + j] / width;
+        let variance = 0;
+        for (let j = 0; j < width; j++) variance += (x[r * width + j] - mean) ** 2 / width;
+        for (let j = 0; j < width; j++) {
+          const exact = ((x[r * width + j] - mean) / Math.sqrt(variance + 1e-5)) * gain[j] + bias[j];
+          expect(Math.abs(blas.value[r * width + j] - exact)).toBeLessThan(
+            1e-5 * Math.max(1, Math.abs(exact)),
+          );
+        }
+      }
+      const close = (a: number[], b: number[]) => {
+        for (let i = 0; i < a.length; i++)
+          expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(b[i])));
+      };
+      close(blas.value, wasm.value);
+      blas.grads.forEach((g, i) => close(g, wasm.grads[i]));
     });
 
     it('AdamW: the one-pass update equals the tensor ops (clipping, decay and bias correction included)', async () => {

@@ -11,6 +11,7 @@ import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from 
 import { sliceRuns } from './slicePlan.js';
 import { LOG_PROB_KERNELS } from './logProbKernels.js';
 import { ADAMW_UPDATE, adamwKernel } from './adamwKernel.js';
+import { LAYER_NORM, layerNormKernel } from './layerNormKernel.js';
 
 /**
  * Our own kernel: products per group in the "group in the middle" layout (see `groupedMatMulPlan`).
@@ -235,7 +236,7 @@ function heapSlice(backend: BackendWasm, x: tf.TensorInfo, begin: number[], size
 function sliceKernel(fallback: KernelImpl): KernelImpl {
   return (args) => {
     const x = args.inputs.x;
-    if (x === undefined || !isWord(x)) return fallback(args);
+    if (x === undefined || !isWord(x) || !fusedWanted) return fallback(args);
     const [begin, size] = tf.slice_util.parseSliceParams(
       x as tf.Tensor,
       args.attrs.begin as number | number[],
@@ -248,7 +249,7 @@ function sliceKernel(fallback: KernelImpl): KernelImpl {
 function splitKernel(fallback: (args: KernelArgs) => tf.TensorInfo[]): (args: KernelArgs) => tf.TensorInfo[] {
   return (args) => {
     const x = args.inputs.x;
-    if (x === undefined || !isWord(x)) return fallback(args);
+    if (x === undefined || !isWord(x) || !fusedWanted) return fallback(args);
     const axis = tf.util.parseAxisParam(args.attrs.axis as number, x.shape)[0];
     const sizes = tf.backend_util.prepareSplitSize(
       x as tf.Tensor,
@@ -267,6 +268,21 @@ function splitKernel(fallback: (args: KernelArgs) => tf.TensorInfo[]): (args: Ke
 }
 
 let installed: { lib: CblasLibrary; originals: tf.KernelConfig[] } | null = null;
+let fusedWanted = true;
+
+/**
+ * Whether the non-product kernels of the BLAS path (heap-copy slices, target log-probs, one-pass
+ * AdamW) are used while the BLAS kernels are installed; on by default. Off, the BLAS path runs
+ * only its products natively: `npm run bench:train` measures what the rest gives this way.
+ */
+export function setFusedKernels(enabled: boolean): void {
+  fusedWanted = enabled;
+}
+
+/** The fused kernels are in use: BLAS kernels installed and `setFusedKernels` not turned off. */
+export function fusedKernelsActive(): boolean {
+  return installed !== null && fusedWanted;
+}
 
 /** Puts the BLAS kernels in place of the wasm backend's products (idempotent for the same library). */
 export function installBlasKernels(lib: CblasLibrary): void {
@@ -294,7 +310,11 @@ export function installBlasKernels(lib: CblasLibrary): void {
     backendName: 'wasm',
     kernelFunc: groupedMatMulKernel(lib) as unknown as tf.KernelFunc,
   });
-  const ownKernels = [...LOG_PROB_KERNELS, { name: ADAMW_UPDATE, kernel: adamwKernel }];
+  const ownKernels = [
+    ...LOG_PROB_KERNELS,
+    { name: ADAMW_UPDATE, kernel: adamwKernel },
+    { name: LAYER_NORM, kernel: layerNormKernel },
+  ];
   for (const { name, kernel } of ownKernels)
     tf.registerKernel({
       kernelName: name,
@@ -312,7 +332,7 @@ export function uninstallBlasKernels(): void {
     tf.registerKernel(original);
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
-  for (const name of [...LOG_PROB_KERNELS.map((k) => k.name), ADAMW_UPDATE])
+  for (const name of [...LOG_PROB_KERNELS.map((k) => k.name), ADAMW_UPDATE, LAYER_NORM])
     tf.unregisterKernel(name, 'wasm');
   installed = null;
 }
