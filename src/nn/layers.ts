@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedKernels, productsThroughBlas } from './backend.js';
 import { GROUPED_MATMUL } from './blas/blasKernels.js';
 import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from './blas/logProbKernels.js';
-import { LAYER_NORM } from './blas/layerNormKernel.js';
 
 /**
  * XNNPACK's multipass average pooling in TF.js 4.22's wasm backend writes out of bounds (corrupting
@@ -35,27 +34,15 @@ export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
  * gain and bias gradients over rows the slow way (see `columnSums`).
  */
 export function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps = 1e-5): tf.Tensor {
-  // On the BLAS path the forward pass is one kernel (see layerNormKernel.ts).
-  const fused = fusedKernels();
   const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, g, b] = inputs as tf.Tensor[];
     const save = inputs[3] as tf.GradSaveFunc;
-    let value: tf.Tensor;
-    let normalized: tf.Tensor;
-    let invStd: tf.Tensor;
-    if (fused) {
-      [value, normalized, invStd] = tf
-        .engine()
-        .runKernel(LAYER_NORM, { x: input, gain: g, bias: b }, { eps }) as tf.Tensor[];
-    } else {
-      const centered = input.sub(tf.mean(input, -1, true));
-      invStd = tf.rsqrt(tf.mean(tf.square(centered), -1, true).add(eps));
-      normalized = centered.mul(invStd);
-      value = normalized.mul(g).add(b);
-    }
+    const centered = input.sub(tf.mean(input, -1, true));
+    const invStd = tf.rsqrt(tf.mean(tf.square(centered), -1, true).add(eps));
+    const normalized = centered.mul(invStd);
     save([normalized, invStd, g]);
     return {
-      value,
+      value: normalized.mul(g).add(b),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xHat, inv, gs] = saved;
         const dxHat = dy.mul(gs);

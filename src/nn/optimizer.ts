@@ -1,6 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedKernels } from './backend.js';
-import { ADAMW_UPDATE, type AdamWCoefficients, sumOfSquares } from './blas/adamwKernel.js';
 import { CheckpointError } from './checkpointError.js';
 import { NonFiniteError } from './nonFiniteError.js';
 import type { NamedTensor } from './safetensors.js';
@@ -73,14 +71,10 @@ export class AdamW {
    */
   apply(grads: Map<string, tf.Tensor>, lr: number): { gradNorm: number } {
     const { beta1, beta2, epsilon, weightDecay, maxGradNorm } = this.options;
-    // On the BLAS path both the norm and the update are one pass per parameter (see adamwKernel.ts).
-    const fused = fusedKernels();
-    const gradNorm = fused
-      ? Math.sqrt(sumOfSquares(this.params.map((p) => this.gradOf(grads, p.name))))
-      : tf.tidy(() => {
-          const squares = this.params.map((p) => tf.sum(tf.square(this.gradOf(grads, p.name))));
-          return Math.sqrt(tf.addN(squares).dataSync()[0]);
-        });
+    const gradNorm = tf.tidy(() => {
+      const squares = this.params.map((p) => tf.sum(tf.square(this.gradOf(grads, p.name))));
+      return Math.sqrt(tf.addN(squares).dataSync()[0]);
+    });
     if (!Number.isFinite(gradNorm))
       throw new NonFiniteError('gradient', `the gradient is not finite (norm ${gradNorm})`);
     const scale = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
@@ -98,31 +92,6 @@ export class AdamW {
     // One scope per parameter: the temporaries of a scope live until it ends, and for a model of
     // 100M parameters all of them at once would not fit in the wasm heap (4 GB).
     for (const p of this.params) {
-      if (fused) {
-        const coefficients: AdamWCoefficients = {
-          beta1,
-          beta2,
-          gradWeight1,
-          gradWeight2,
-          stepSize,
-          denominatorEps,
-          decay: p.decay && weightDecay > 0 ? 1 - lr * weightDecay : 1,
-        };
-        const m = this.firstMoment.get(p.name)!;
-        const v = this.secondMoment.get(p.name)!;
-        const updated = tf
-          .engine()
-          .runKernel(
-            ADAMW_UPDATE,
-            { param: p.variable, m, v, grad: this.gradOf(grads, p.name) },
-            coefficients as unknown as tf.NamedAttrMap,
-          ) as tf.Tensor[];
-        p.variable.assign(updated[0]);
-        m.assign(updated[1]);
-        v.assign(updated[2]);
-        tf.dispose(updated);
-        continue;
-      }
       tf.tidy(() => {
         const g = this.gradOf(grads, p.name);
         const m = this.firstMoment.get(p.name)!;

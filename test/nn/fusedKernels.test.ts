@@ -1,11 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
-import { adamwUpdate } from '../../src/nn/blas/adamwKernel.js';
 import { targetLogProbs } from '../../src/nn/blas/logProbKernels.js';
 import { sliceRuns } from '../../src/nn/blas/slicePlan.js';
-import { layerNorm, softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
-import { AdamW } from '../../src/nn/optimizer.js';
+import { softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
 import { Rng } from '../../src/util/rng.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
 
@@ -171,133 +169,6 @@ describe.skipIf(!BLAS_AVAILABLE)(
             1e-5 * Math.max(1, Math.abs(upstream[r])),
           );
         }
-      }
-    });
-
-    it('layerNorm: the one-pass forward gives the values and gradients of the tensor ops and of float64', async () => {
-      const rng = Rng.derive(7, 'layer-norm');
-      const [rows, width] = [37, 24];
-      const x = normals(rng, rows * width, 2);
-      for (let j = 0; j < width; j++) x[j] = 5 + 1e-3 * j; // a nearly constant row
-      const gain = normals(rng, width);
-      const bias = normals(rng, width);
-      const upstream = normals(rng, rows * width);
-      const run = () =>
-        tf.tidy(() => {
-          const inputs = [tf.tensor2d(x, [rows, width]), tf.tensor1d(gain), tf.tensor1d(bias)];
-          const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) =>
-            layerNorm(a, g, b)
-              .mul(tf.tensor2d(upstream, [rows, width]))
-              .sum();
-          const grads = tf.grads(f as (...t: tf.Tensor[]) => tf.Tensor)(inputs);
-          return {
-            value: Array.from(layerNorm(inputs[0], inputs[1], inputs[2]).dataSync()),
-            grads: grads.map((g) => Array.from(g.dataSync())),
-          };
-        });
-      const { wasm, blas } = await onBoth(run);
-      for (let r = 0; r < rows; r++) {
-        let mean = 0;
-        for (let j = 0; j < width; j++) mean += x[r * width + j] / width;
-        let variance = 0;
-        for (let j = 0; j < width; j++) variance += (x[r * width + j] - mean) ** 2 / width;
-        for (let j = 0; j < width; j++) {
-          const exact = ((x[r * width + j] - mean) / Math.sqrt(variance + 1e-5)) * gain[j] + bias[j];
-          expect(Math.abs(blas.value[r * width + j] - exact)).toBeLessThan(
-            1e-5 * Math.max(1, Math.abs(exact)),
-          );
-        }
-      }
-      const close = (a: number[], b: number[]) => {
-        for (let i = 0; i < a.length; i++)
-          expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4 * Math.max(1, Math.abs(b[i])));
-      };
-      close(blas.value, wasm.value);
-      blas.grads.forEach((g, i) => close(g, wasm.grads[i]));
-    });
-
-    it('AdamW: the one-pass update equals the tensor ops (clipping, decay and bias correction included)', async () => {
-      const rng = Rng.derive(5, 'adamw');
-      const shapes = [[6, 9], [9], [4, 3, 5]];
-      const initial = shapes.map((s) =>
-        normals(
-          rng,
-          s.reduce((a, b) => a * b, 1),
-        ),
-      );
-      const gradients = [0, 1, 2].map(() =>
-        shapes.map((s) =>
-          normals(
-            rng,
-            s.reduce((a, b) => a * b, 1),
-            3,
-          ),
-        ),
-      );
-      const run = () => {
-        const params = shapes.map((s, i) => ({
-          name: `p${i}`,
-          variable: tf.variable(tf.tensor(initial[i], s)),
-          decay: i !== 1,
-        }));
-        const optimizer = new AdamW(params, {
-          beta1: 0.9,
-          beta2: 0.99,
-          epsilon: 1e-8,
-          weightDecay: 0.1,
-          maxGradNorm: 1,
-        });
-        const norms: number[] = [];
-        for (const step of gradients) {
-          const grads = new Map(step.map((g, i) => [`p${i}`, tf.tensor(g, shapes[i])]));
-          norms.push(optimizer.apply(grads, 0.01).gradNorm);
-          for (const g of grads.values()) g.dispose();
-        }
-        const values = params.map((p) => Array.from(p.variable.dataSync()));
-        const moments = Object.values(optimizer.stateTensors()).map((t) => Array.from(t.data));
-        optimizer.dispose();
-        for (const p of params) p.variable.dispose();
-        return { norms, values, moments };
-      };
-      const { wasm, blas } = await onBoth(run);
-      for (let s = 0; s < wasm.norms.length; s++) expect(blas.norms[s]).toBeCloseTo(wasm.norms[s], 4);
-      const flat = (x: number[][]) => x.flat();
-      for (const [a, b] of [
-        [flat(blas.values), flat(wasm.values)],
-        [flat(blas.moments), flat(wasm.moments)],
-      ]) {
-        for (let i = 0; i < a.length; i++)
-          expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-5 * Math.max(1e-2, Math.abs(b[i])));
-      }
-      // Not trivially equal: the parameters moved.
-      expect(flat(blas.values)[0]).not.toBe(initial[0][0]);
-    });
-
-    it('the one-pass AdamW arithmetic matches a float64 transcription of the formula', () => {
-      const rng = Rng.derive(6, 'adamw-formula');
-      const n = 50;
-      const [param, m, v, grad] = [0, 1, 2, 3].map(() => normals(rng, n));
-      for (let i = 0; i < n; i++) v[i] = Math.abs(v[i]);
-      const c = {
-        beta1: 0.9,
-        beta2: 0.99,
-        gradWeight1: 0.05,
-        gradWeight2: 0.004,
-        stepSize: 0.003,
-        denominatorEps: 1e-9,
-        decay: 0.999,
-      };
-      const out = { param: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n) };
-      adamwUpdate(param, m, v, grad, out, c);
-      for (let i = 0; i < n; i++) {
-        const m1 = c.beta1 * m[i] + c.gradWeight1 * grad[i];
-        const v1 = c.beta2 * v[i] + c.gradWeight2 * grad[i] ** 2;
-        expect(out.m[i]).toBeCloseTo(m1, 6);
-        expect(out.v[i]).toBeCloseTo(v1, 6);
-        expect(out.param[i]).toBeCloseTo(
-          param[i] * c.decay - (c.stepSize * m1) / (Math.sqrt(v1) + c.denominatorEps),
-          6,
-        );
       }
     });
   },

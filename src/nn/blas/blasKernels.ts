@@ -10,8 +10,6 @@ import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS, type CblasLibrary } from 
 import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from './productPlan.js';
 import { sliceRuns } from './slicePlan.js';
 import { LOG_PROB_KERNELS } from './logProbKernels.js';
-import { ADAMW_UPDATE, adamwKernel } from './adamwKernel.js';
-import { LAYER_NORM, layerNormKernel } from './layerNormKernel.js';
 
 /**
  * Our own kernel: products per group in the "group in the middle" layout (see `groupedMatMulPlan`).
@@ -271,8 +269,7 @@ let installed: { lib: CblasLibrary; originals: tf.KernelConfig[] } | null = null
 let fusedWanted = true;
 
 /**
- * Whether the non-product kernels of the BLAS path (heap-copy slices, target log-probs, one-pass
- * AdamW) are used while the BLAS kernels are installed; on by default. Off, the BLAS path runs
+ * Whether the non-product kernels of the BLAS path (heap-copy slices, target log-probs) are used while the BLAS kernels are installed; on by default. Off, the BLAS path runs
  * only its products natively: `npm run bench:train` measures what the rest gives this way.
  */
 export function setFusedKernels(enabled: boolean): void {
@@ -310,11 +307,7 @@ export function installBlasKernels(lib: CblasLibrary): void {
     backendName: 'wasm',
     kernelFunc: groupedMatMulKernel(lib) as unknown as tf.KernelFunc,
   });
-  const ownKernels = [
-    ...LOG_PROB_KERNELS,
-    { name: ADAMW_UPDATE, kernel: adamwKernel },
-    { name: LAYER_NORM, kernel: layerNormKernel },
-  ];
+  const ownKernels = LOG_PROB_KERNELS;
   for (const { name, kernel } of ownKernels)
     tf.registerKernel({
       kernelName: name,
@@ -332,8 +325,7 @@ export function uninstallBlasKernels(): void {
     tf.registerKernel(original);
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
-  for (const name of [...LOG_PROB_KERNELS.map((k) => k.name), ADAMW_UPDATE, LAYER_NORM])
-    tf.unregisterKernel(name, 'wasm');
+  for (const { name } of LOG_PROB_KERNELS) tf.unregisterKernel(name, 'wasm');
   installed = null;
 }
 
