@@ -21,7 +21,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { type ActiveBackend, cblasSearch, selectBackend } from '../src/nn/backend.js';
+import {
+  type ActiveBackend,
+  cblasSearch,
+  fusedKernels,
+  selectBackend,
+  setFusedKernels,
+} from '../src/nn/backend.js';
 import { Gpt } from '../src/nn/gpt.js';
 import type { GptConfig } from '../src/nn/gptConfig.js';
 import { completionInput } from '../src/nn/logProbs.js';
@@ -155,6 +161,8 @@ interface ThroughputRow {
   updateTokens: number;
   scoreFlops: number;
   updateFlops: number;
+  /** BLAS path only: each phase's time with the fused kernels off (the products alone native). */
+  productsOnlySeconds?: Record<string, number>;
 }
 
 function benchThroughput(c: ModelCase): ThroughputRow {
@@ -196,9 +204,7 @@ function benchThroughput(c: ModelCase): ThroughputRow {
     lossType: 'grpo' as const,
     maxCompletionLength: L,
   };
-  const best = bestOfRounds({
-    ...decodeBaseline.tasks,
-    ...fullBaseline.tasks,
+  const phases: Record<Phase, () => void> = {
     sampling: () => generate(model, prompts, sampling),
     scoring: () => scoreLogProbs(reference, batch, input, { temperature: 1 }),
     reward: () => rewardModel.score(rewardInputs, 0),
@@ -207,7 +213,21 @@ function benchThroughput(c: ModelCase): ThroughputRow {
         temperature: 1,
         learningRate: 1e-5,
       }),
-  });
+  };
+  // On the BLAS path, each phase also with the fused kernels off (BLAS products only), in the same rounds.
+  const productsOnly: Record<string, () => void> = {};
+  if (fusedKernels()) {
+    for (const phase of PHASES)
+      productsOnly[`${phase}/products-only`] = () => {
+        setFusedKernels(false);
+        try {
+          phases[phase]();
+        } finally {
+          setFusedKernels(true);
+        }
+      };
+  }
+  const best = bestOfRounds({ ...decodeBaseline.tasks, ...fullBaseline.tasks, ...phases, ...productsOnly });
   const baselineDecode = decodeBaseline.rates(best);
   const baselineFull = fullBaseline.rates(best);
   decodeBaseline.dispose();
@@ -226,6 +246,9 @@ function benchThroughput(c: ModelCase): ThroughputRow {
   return {
     model: c.name,
     params,
+    productsOnlySeconds: fusedKernels()
+      ? Object.fromEntries(PHASES.map((phase) => [phase, best[`${phase}/products-only`]]))
+      : undefined,
     fullRows,
     baselineDecode,
     baselineFull,
@@ -357,6 +380,31 @@ function reportThroughput(results: Partial<Record<ActiveBackend, ThroughputRow[]
       }),
     ),
   );
+  const blas = results.blas;
+  if (blas?.some((r) => r.productsOnlySeconds)) {
+    console.log('');
+    console.log(
+      'The BLAS path with and without its fused kernels (target log-probs read off the softmax, heap-copy',
+    );
+    console.log('slices), in the same rounds: CPU ms, best of the rounds.');
+    console.log('');
+    printTable(
+      ['model', 'phase', 'blas products only ms', 'blas fused ms', 'ratio'],
+      blas.flatMap((row) =>
+        PHASES.map((phase) => {
+          const only = row.productsOnlySeconds?.[phase] ?? Number.NaN;
+          const fused = phaseSeconds(row, phase);
+          return [
+            row.model,
+            phase,
+            (only * 1e3).toFixed(1),
+            (fused * 1e3).toFixed(1),
+            (only / fused).toFixed(2),
+          ];
+        }),
+      ),
+    );
+  }
 }
 
 /** A continuous reward in [0, 1]: the share of the completion's slots holding a word of the prompt's parity class. */
