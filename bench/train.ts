@@ -573,9 +573,12 @@ async function interleavedBackends(
   makeTask: () => Task,
   backends: ActiveBackend[],
   steps: number,
-): Promise<Record<string, MetricsRow[]>> {
+): Promise<{ rows: Record<string, MetricsRow[]>; cpuSeconds: Record<string, number[]> }> {
   const task = makeTask();
   const rows: Record<string, MetricsRow[]> = Object.fromEntries(backends.map((b) => [b, []]));
+  // Process CPU time from the trainer's start notice to its step row: the step (each call runs one).
+  const cpuSeconds: Record<string, number[]> = Object.fromEntries(backends.map((b) => [b, []]));
+  let began = process.cpuUsage();
   const dirs = Object.fromEntries(backends.map((b) => [b, mkdtempSync(join(tmpdir(), 'grpovi-bench-'))]));
   try {
     for (let step = 1; step <= steps; step++) {
@@ -586,7 +589,16 @@ async function interleavedBackends(
           task,
           outDir: dirs[backend],
           resumeFrom: step > 1 ? dirs[backend] : undefined,
-          observer: { onStep: (row) => rows[backend].push(row) },
+          observer: {
+            onStart: () => {
+              began = process.cpuUsage();
+            },
+            onStep: (row) => {
+              const used = process.cpuUsage(began);
+              rows[backend].push(row);
+              cpuSeconds[backend].push((used.user + used.system) / 1e6);
+            },
+          },
         });
       }
     }
@@ -594,7 +606,7 @@ async function interleavedBackends(
     for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
     task.dispose?.();
   }
-  return rows;
+  return { rows, cpuSeconds };
 }
 
 const STEP_FIELDS = [
@@ -608,20 +620,27 @@ async function benchWholeStep(backends: ActiveBackend[], steps: number, warmup: 
   for (const line of [
     `Whole RL step: the real trainer (train()) on the sentiment task (shipped policy and reward model, ${8 * 8}`,
     `completions of 16 tokens per step, GRPO), ${steps} steps per backend taking turns step by step; median wall`,
-    `ms over the steps after ${warmup} warmup steps, from the run's own timing fields.`,
+    `ms over the steps after ${warmup} warmup steps, from the run's own timing fields; the last row is the`,
+    'median process CPU ms of the step (less inflated than wall time when other jobs share the machine).',
   ])
     console.log(line);
   console.log('');
-  const rows = await interleavedBackends(() => createSentimentTask({ seed: SEED }), backends, steps);
-  const medianOf = (b: ActiveBackend, field: (typeof STEP_FIELDS)[number][1]) =>
-    median(rows[b].filter((r) => r.step > warmup).map((r) => r[field] ?? Number.NaN));
+  const { rows, cpuSeconds } = await interleavedBackends(
+    () => createSentimentTask({ seed: SEED }),
+    backends,
+    steps,
+  );
+  const medianOf = (b: ActiveBackend, field: (typeof STEP_FIELDS)[number][1] | 'cpu') =>
+    field === 'cpu'
+      ? median(cpuSeconds[b].filter((_, i) => rows[b][i].step > warmup))
+      : median(rows[b].filter((r) => r.step > warmup).map((r) => r[field] ?? Number.NaN));
   printTable(
     [
       'phase',
       ...backends.map((b) => `${b} ms`),
       ...(backends.length === 2 ? [`${backends[0]}/${backends[1]}`] : []),
     ],
-    STEP_FIELDS.map(([label, field]) => [
+    [...STEP_FIELDS, ['whole step, process CPU time', 'cpu'] as const].map(([label, field]) => [
       label,
       ...backends.map((b) => (medianOf(b, field) * 1e3).toFixed(1)),
       ...(backends.length === 2
