@@ -286,18 +286,19 @@ export function adjustRewards(rewards: NumberArray, options: AdjustOptions): Flo
   return solveChecked(rewards, options, (n, weighted) => new Workspace(n, weighted));
 }
 
-/** Checks one group and solves it with scratch memory from `workspaceFor`. */
+/** Checks one group and solves it with scratch memory from `workspaceFor`, into `out` or a new array. */
 function solveChecked(
   rewards: NumberArray,
   options: AdjustOptions,
   workspaceFor: (n: number, weighted: boolean) => Workspace,
+  into?: Float64Array,
 ): Float64Array {
   const { min, max, weights } = options;
   checkRange(min, max);
   checkRewards(rewards, min, max);
   if (weights !== undefined) checkWeights(weights, rewards.length);
   const n = rewards.length;
-  const out = new Float64Array(n);
+  const out = into ?? new Float64Array(n);
   const ws = workspaceFor(n, weights !== undefined);
   if (weights === undefined) solveUniform(rewards, 0, n, min, max, out, ws);
   else solveWeighted(rewards, weights, 0, n, min, max, out, ws);
@@ -312,17 +313,24 @@ function solveChecked(
 export class GroupAdjuster {
   private uniform = new Workspace(0, false);
   private weighted = new Workspace(0, true);
+  private readonly workspaceFor = (n: number, weighted: boolean): Workspace => {
+    if (weighted) {
+      if (this.weighted.capacity < n) this.weighted = new Workspace(n, true);
+      return this.weighted;
+    }
+    if (this.uniform.capacity < n) this.uniform = new Workspace(n, false);
+    return this.uniform;
+  };
 
   /** The same answer as `adjustRewards(rewards, options)`. */
   adjust(rewards: NumberArray, options: AdjustOptions): Float64Array {
-    return solveChecked(rewards, options, (n, weighted) => {
-      if (weighted) {
-        if (this.weighted.capacity < n) this.weighted = new Workspace(n, true);
-        return this.weighted;
-      }
-      if (this.uniform.capacity < n) this.uniform = new Workspace(n, false);
-      return this.uniform;
-    });
+    return solveChecked(rewards, options, this.workspaceFor);
+  }
+
+  /** `adjust` writing the answer to `out[0..rewards.length)` instead of a new array (for hot loops). */
+  adjustInto(rewards: NumberArray, options: AdjustOptions, out: Float64Array): void {
+    if (out.length < rewards.length) throw new RangeError('adjustInto: out is shorter than rewards');
+    solveChecked(rewards, options, this.workspaceFor, out);
   }
 }
 

@@ -5,7 +5,9 @@ import {
   RewardInputError,
   rewardVariance,
 } from '../adjust/index.js';
+import { MAX_NUMBER_BYTES, writeNumber } from '../util/numberBytes.js';
 import { parseStrictJson, StrictJsonError } from '../util/strictJson.js';
+import { scanAdjustLine, ScannedLine } from './adjustLineBytes.js';
 import { UserInputError } from './errors.js';
 
 /** One input line of `grpovi adjust`, checked: a group's rewards with its range and optional weights. */
@@ -39,11 +41,71 @@ export class AdjustLineProcessor {
   private readonly adjuster = new GroupAdjuster();
   /** Lines answered so far (blank lines not counted). */
   count = 0;
+  // The fast path's reused memory: the scanned numbers, views of their exact lengths, the answer.
+  private readonly scanned = new ScannedLine();
+  private readonly rewardView = new ExactView();
+  private readonly weightView = new ExactView();
+  private readonly adjustedView = new ExactView();
+  private adjusted = new Float64Array(16);
+  private readonly options: { min: number; max: number; weights: Float64Array | undefined } = {
+    min: 0,
+    max: 1,
+    weights: undefined,
+  };
 
   constructor(
     private readonly flags: RangeFlags,
     private readonly verify: boolean,
   ) {}
+
+  /**
+   * The fast path: answers the line `bytes[start..end)` straight into `out` and returns true when it
+   * has the common shape and is valid (see scanAdjustLine); returns false, having written nothing, for
+   * anything else, which `process` must then handle (and report, if the line is bad). Both give the
+   * same bytes for a line either accepts.
+   */
+  processBytes(bytes: Uint8Array, start: number, end: number, out: ByteSink): boolean {
+    if (this.verify) return false;
+    const line = this.scanned;
+    if (!scanAdjustLine(bytes, start, end, line)) return false;
+    const min = line.hasMin ? line.min : this.flags.min;
+    const max = line.hasMax ? line.max : this.flags.max;
+    if (min === undefined || max === undefined) return false;
+    const n = line.rewardCount;
+    const rewards = this.rewardView.of(line.rewards, n);
+    const weights = line.weightCount === -1 ? undefined : this.weightView.of(line.weights, line.weightCount);
+    if (this.adjusted.length < n) this.adjusted = new Float64Array(line.rewards.length);
+    const adjusted = this.adjustedView.of(this.adjusted, n);
+    const options = this.options;
+    options.min = min;
+    options.max = max;
+    options.weights = weights;
+    try {
+      this.adjuster.adjustInto(rewards, options, adjusted);
+    } catch (error) {
+      if (error instanceof RewardInputError) return false;
+      throw error;
+    }
+    const before = rewardVariance(rewards, weights);
+    const after = rewardVariance(adjusted, weights);
+    if (!Number.isFinite(before) || !Number.isFinite(after)) return false;
+    this.count++;
+    out.reserve(RESULT_BYTES + (n + 2) * (MAX_NUMBER_BYTES + 1));
+    const buffer = out.buffer;
+    let pos = copyBytes(buffer, out.used, ADJUSTED_OPEN);
+    for (let i = 0; i < n; i++) {
+      if (i > 0) buffer[pos++] = COMMA;
+      pos = writeNumber(buffer, pos, adjusted[i]);
+    }
+    pos = copyBytes(buffer, pos, BEFORE_KEY);
+    pos = writeNumber(buffer, pos, before);
+    pos = copyBytes(buffer, pos, AFTER_KEY);
+    pos = writeNumber(buffer, pos, after);
+    buffer[pos++] = CLOSE_BRACE;
+    buffer[pos++] = NEWLINE;
+    out.used = pos;
+    return true;
+  }
 
   /** The output line (with its newline) for one input line, or '' for a blank line. */
   process(source: string, line: number): string {
@@ -96,6 +158,41 @@ export function formatResult(adjusted: ArrayLike<number>, before: number, after:
     text += z === 0 ? '0' : z === 1 ? '1' : String(z);
   }
   return `${text}],"variance_before":${String(before)},"variance_after":${String(after)}}\n`;
+}
+
+/** Where the fast path writes: `buffer[used..]`, after `reserve(bytes)` made room (see SpooledOutput). */
+export interface ByteSink {
+  buffer: Uint8Array;
+  used: number;
+  reserve(bytes: number): void;
+}
+
+const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const ADJUSTED_OPEN = ascii('{"adjusted":[');
+const BEFORE_KEY = ascii('],"variance_before":');
+const AFTER_KEY = ascii(',"variance_after":');
+const RESULT_BYTES = ADJUSTED_OPEN.length + BEFORE_KEY.length + AFTER_KEY.length + 2;
+const COMMA = 0x2c;
+const CLOSE_BRACE = 0x7d;
+const NEWLINE = 0x0a;
+
+function copyBytes(out: Uint8Array, pos: number, bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; i++) out[pos + i] = bytes[i];
+  return pos + bytes.length;
+}
+
+/** A view of an array's first n entries, made again only when the array or n changes. */
+class ExactView {
+  private array: Float64Array | undefined;
+  private view: Float64Array<ArrayBufferLike> = new Float64Array(0);
+
+  of(array: Float64Array, n: number): Float64Array<ArrayBufferLike> {
+    if (array !== this.array || this.view.length !== n) {
+      this.array = array;
+      this.view = array.subarray(0, n);
+    }
+    return this.view;
+  }
 }
 
 function lineError(line: number, problem: string, value: unknown): UserInputError {

@@ -9,8 +9,22 @@ export interface LineBatch {
   firstLine: number;
 }
 
+/**
+ * Consecutive lines of the input as bytes: line i is `bytes[starts[i]..ends[i])`, its line end (and a
+ * byte-order mark at the start of the input) excluded. The arrays are reused for the next block.
+ */
+export interface LineBlock {
+  bytes: Buffer;
+  starts: Int32Array;
+  ends: Int32Array;
+  /** How many lines the block holds (the arrays may be longer). */
+  count: number;
+  /** The 1-based number of its first line in the input. */
+  firstLine: number;
+}
+
 const NEWLINE = 0x0a;
-const BOM = '\uFEFF';
+const CR = 0x0d;
 
 /**
  * Splits a byte stream into lines, a chunk's worth at a time, in memory bounded by the chunk size plus
@@ -22,30 +36,69 @@ export async function* readLineBatches(
   chunks: AsyncIterable<Uint8Array>,
   maxLineBytes: number,
 ): AsyncGenerator<LineBatch> {
+  for await (const block of readLineBlocks(chunks, maxLineBytes)) {
+    const lines: string[] = [];
+    for (let i = 0; i < block.count; i++)
+      lines.push(block.bytes.toString('utf8', block.starts[i], block.ends[i]));
+    yield { lines, firstLine: block.firstLine };
+  }
+}
+
+/** `readLineBatches` without decoding: the lines as byte ranges of checked UTF-8 (see LineBlock). */
+export async function* readLineBlocks(
+  chunks: AsyncIterable<Uint8Array>,
+  maxLineBytes: number,
+): AsyncGenerator<LineBlock> {
   // The start of a line that continues into the next chunk, as a list of pieces (joined once).
-  let pieces: Uint8Array[] = [];
+  let pieces: Buffer[] = [];
   let pending = 0;
   let nextLine = 1;
   let atStart = true;
+  const block: LineBlock = {
+    bytes: Buffer.alloc(0),
+    starts: new Int32Array(1024),
+    ends: new Int32Array(1024),
+    count: 0,
+    firstLine: 1,
+  };
 
-  const decode = (bytes: Uint8Array): LineBatch => {
+  const split = (bytes: Buffer): LineBlock => {
     if (!isUtf8(bytes)) throw notUtf8(bytes, nextLine);
-    let text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-    if (atStart && text.startsWith(BOM)) text = text.slice(1);
+    let start = 0;
+    // EF BB BF, the byte-order mark, as the first bytes of the input.
+    if (atStart && bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+      start = 3;
     atStart = false;
-    const lines = text.split('\n');
-    for (let k = 0; k < lines.length; k++) {
-      const line = lines[k];
-      if (line.charCodeAt(line.length - 1) === 0x0d) lines[k] = line.slice(0, -1);
+    let count = 0;
+    for (;;) {
+      let end = bytes.indexOf(NEWLINE, start);
+      const last = end === -1;
+      if (last) end = bytes.length;
+      if (count === block.starts.length) {
+        const starts = new Int32Array(count * 2);
+        starts.set(block.starts);
+        block.starts = starts;
+        const ends = new Int32Array(count * 2);
+        ends.set(block.ends);
+        block.ends = ends;
+      }
+      block.starts[count] = start;
+      block.ends[count] = end > start && bytes[end - 1] === CR ? end - 1 : end;
+      count++;
+      if (last) break;
+      start = end + 1;
     }
-    const batch = { lines, firstLine: nextLine };
-    nextLine += lines.length;
-    return batch;
+    block.bytes = bytes;
+    block.count = count;
+    block.firstLine = nextLine;
+    nextLine += count;
+    return block;
   };
   const tooLong = (): UserInputError =>
     new UserInputError(`line ${nextLine}: longer than the limit of ${maxLineBytes} bytes`);
 
-  for await (const chunk of chunks) {
+  for await (const data of chunks) {
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const last = chunk.lastIndexOf(NEWLINE);
     if (last === -1) {
       pending += chunk.length;
@@ -57,14 +110,13 @@ export async function* readLineBatches(
     // A line inside the chunk is shorter than the chunk: only a chunk above the limit needs a look.
     if (chunk.length > maxLineBytes) checkInnerLines(chunk, last, maxLineBytes, nextLine + pieces.length);
     pieces.push(chunk.subarray(0, last));
-    const block = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
-    yield decode(block);
+    yield split(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
     const rest = chunk.subarray(last + 1);
     pieces = [rest];
     pending = rest.length;
     if (pending > maxLineBytes) throw tooLong();
   }
-  if (pending > 0) yield decode(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
+  if (pending > 0) yield split(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
 }
 
 /** The error for a block that is not UTF-8: finds the first bad line and shows it as decoded. */

@@ -16,7 +16,8 @@ import { basename, dirname, join } from 'node:path';
 import { UserInputError } from './errors.js';
 import { describeFsError } from './fsErrors.js';
 
-// Text is gathered to about this many characters before each write, and copied in chunks of this size.
+// Output is gathered in a buffer of this size before each write; the spool is copied out in chunks of this size.
+const BUFFER_BYTES = 1 << 20;
 const FLUSH_AT = 1 << 16;
 
 /**
@@ -30,7 +31,9 @@ const FLUSH_AT = 1 << 16;
  */
 export class SpooledOutput {
   private fd: number;
-  private pending = '';
+  /** Bytes not yet written to the spool: `buffer[0..used)`. Writers fill it after `reserve`. */
+  buffer: Buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  used = 0;
   private size = 0;
   private closed = false;
 
@@ -103,14 +106,22 @@ export class SpooledOutput {
 
   /** Appends text (buffered). */
   write(text: string): void {
-    this.pending += text;
-    if (this.pending.length >= FLUSH_AT) this.flush();
+    // A UTF-16 code unit takes at most 3 bytes in UTF-8; a long text is measured instead.
+    this.reserve(text.length <= 4096 ? text.length * 3 : Buffer.byteLength(text));
+    this.used += this.buffer.write(text, this.used, 'utf8');
+  }
+
+  /** Makes room for `bytes` more bytes at `buffer[used..]`, writing out what is buffered if needed. */
+  reserve(bytes: number): void {
+    if (this.used + bytes <= this.buffer.length) return;
+    this.flush();
+    if (bytes > this.buffer.length) this.buffer = Buffer.allocUnsafe(Math.max(bytes, BUFFER_BYTES));
   }
 
   private flush(): void {
-    if (this.pending === '') return;
-    const bytes = Buffer.from(this.pending, 'utf8');
-    this.pending = '';
+    if (this.used === 0) return;
+    const bytes = this.buffer.subarray(0, this.used);
+    this.used = 0;
     try {
       writeFully(this.fd, bytes, this.size);
     } catch (error) {
@@ -119,6 +130,8 @@ export class SpooledOutput {
       throw new UserInputError(`cannot write ${where}: ${describeFsError(error)}`);
     }
     this.size += bytes.length;
+    // A buffer grown for one huge line goes back to the usual size.
+    if (this.buffer.length > BUFFER_BYTES) this.buffer = Buffer.allocUnsafe(BUFFER_BYTES);
   }
 
   /** Moves the complete output into place (or copies it out); the spool is gone afterwards. */

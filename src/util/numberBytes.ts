@@ -1,0 +1,236 @@
+/**
+ * Numbers written as ASCII bytes exactly as `String(x)` (and so JSON.stringify) writes them, without
+ * building a string per number: the shortest decimal that reads back as x, the closest to x when
+ * several digit strings of that length do.
+ *
+ * How, for 1e-6 <= |x| < 1e17 (the range String writes without an exponent): with P = 10^k (exact,
+ * k <= 22) chosen so that y = |x| * P has 17 digits before the point, y is computed exactly as a sum
+ * hi + lo of two doubles (Dekker's product). The doubles that read back as x are those in the
+ * rounding interval [x - gap below / 2, x + gap above / 2]; in units of y its half-widths are P times a
+ * power of two, also exact. The answer is then the integer near y inside the interval with the most
+ * trailing zeros: a multiple of 100 (15 digits or fewer; at most one fits, since the interval is at
+ * most 23 units wide), else the multiple of 10 closest to y, else the integer closest to y. Each
+ * distance `t - lo` (t a small integer) is computed with an error below 2^-46; a decision closer to a
+ * tie than 1e-9 is left to String(x), as are all other numbers. So every answer is either certain or
+ * String's own.
+ */
+
+const FLOAT = new Float64Array(1);
+const WORDS = new Uint32Array(FLOAT.buffer);
+// The word holding the sign, the exponent and the top of the mantissa.
+const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
+const LOW = 1 - HIGH;
+
+const SPLITTER = 134217729; // 2^27 + 1, Veltkamp's constant for doubles
+const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+const POW10_HIGH = POW10.map(splitHigh);
+const POW10_LOW = POW10.map((p, k) => p - POW10_HIGH[k]);
+
+// y must lie this far inside [1e16, 1e17) so that every candidate has exactly 17 digits.
+const Y_LOW = 1e16 + 1000;
+const Y_HIGH = 1e17 - 1000;
+// Far above the 2^-46 error of a computed distance, far below any real gap.
+const MARGIN = 1e-9;
+const LOG10_2 = Math.log10(2);
+
+const DIGIT_0 = 0x30;
+const DOT = 0x2e;
+const MINUS = 0x2d;
+
+/** The longest text String(x) gives for a finite double (`-1.2345678901234567e-308`). */
+export const MAX_NUMBER_BYTES = 24;
+
+function splitHigh(a: number): number {
+  const t = SPLITTER * a;
+  return t - (t - a);
+}
+
+/**
+ * Writes String(x) for a finite x at `out[pos..]` (room for MAX_NUMBER_BYTES is the caller's) and
+ * returns the position after it.
+ */
+export function writeNumber(out: Uint8Array, pos: number, x: number): number {
+  if (x === 0) {
+    out[pos] = DIGIT_0; // -0 too, as String(-0) is "0"
+    return pos + 1;
+  }
+  if (x === 1) {
+    out[pos] = DIGIT_0 + 1; // the most common answer of adjust, with 0
+    return pos + 1;
+  }
+  const negative = x < 0;
+  const a = negative ? -x : x;
+  if (a >= 1e-6 && a < 1e17) {
+    const end = writeFixed(out, negative ? pos + 1 : pos, a);
+    if (end !== -1) {
+      if (negative) out[pos] = MINUS;
+      return end;
+    }
+  }
+  return writeAscii(out, pos, String(x));
+}
+
+/** Copies an ASCII string's characters as bytes. */
+export function writeAscii(out: Uint8Array, pos: number, text: string): number {
+  for (let i = 0; i < text.length; i++) out[pos++] = text.charCodeAt(i);
+  return pos;
+}
+
+/**
+ * Whether a candidate at distance d from y (computed, error below 2^-46) reads back as x: 1 inside the
+ * rounding interval [-below, above], 0 outside, -1 too close to an end to tell (an end itself reads
+ * back as x only for an even mantissa: left to String).
+ */
+function inside(d: number, below: number, above: number): number {
+  const toTop = above - d;
+  const toBottom = d + below;
+  if (Math.abs(toTop) <= MARGIN || Math.abs(toBottom) <= MARGIN) return -1;
+  return toTop > 0 && toBottom > 0 ? 1 : 0;
+}
+
+/** The shortest fixed-notation text of a in [1e-6, 1e17), or -1 to leave it to String. */
+function writeFixed(out: Uint8Array, pos: number, a: number): number {
+  FLOAT[0] = a;
+  const exponentBits = (WORDS[HIGH] >>> 20) & 0x7ff;
+  const powerOfTwo = (WORDS[HIGH] & 0xfffff) === 0 && WORDS[LOW] === 0;
+  // floor(log10 a) is floor((e2) * log10(2)) or one more (a in [2^e2, 2^(e2+1))): fixed up below.
+  let k = 16 - Math.floor((exponentBits - 1023) * LOG10_2);
+  if (k < 0) k = 0;
+  else if (k > 22) k = 22;
+  let hi = a * POW10[k];
+  if (hi >= 1e17 && k > 0) hi = a * POW10[--k];
+  else if (hi < 1e16 && k < 22) hi = a * POW10[++k];
+  if (!(hi >= Y_LOW && hi <= Y_HIGH)) return -1;
+  // Dekker's exact product: a * P = hi + lo.
+  const aHigh = splitHigh(a);
+  const aLow = a - aHigh;
+  const pHigh = POW10_HIGH[k];
+  const pLow = POW10_LOW[k];
+  const lo = aHigh * pHigh - hi + aHigh * pLow + aLow * pHigh + aLow * pLow;
+
+  // The gaps to the neighbouring doubles: the unit in the last place of a, half of it below a power
+  // of two. halfUlp = 2^(exponentBits - 1076), a normal number for every a in range.
+  WORDS[HIGH] = (exponentBits - 53) << 20;
+  WORDS[LOW] = 0;
+  const above = POW10[k] * FLOAT[0];
+  const below = powerOfTwo ? above / 2 : above;
+
+  // hi >= 2^53 is an even integer; candidates are hi + t for small integers t. Split hi into
+  // top * 1e9 + bottom: top * 1e9 is exact (top * 5^9 < 2^53), so bottom is too.
+  let top = Math.floor(hi / 1e9);
+  let bottom = hi - top * 1e9;
+  if (bottom < 0) {
+    bottom += 1e9;
+    top -= 1;
+  } else if (bottom >= 1e9) {
+    bottom -= 1e9;
+    top += 1;
+  }
+  let t: number;
+  const r100 = (bottom | 0) % 100; // hi mod 100, in integer arithmetic
+  const t0 = -r100;
+  const t1 = 100 - r100;
+  const in0 = inside(t0 - lo, below, above);
+  const in1 = inside(t1 - lo, below, above);
+  if (in0 === -1 || in1 === -1) return -1;
+  if (in0 === 1) t = t0;
+  else if (in1 === 1) t = t1;
+  else {
+    // No multiple of 100: the multiple of 10 closest to y, if any is inside.
+    const r10 = (bottom | 0) % 10;
+    let best = 0;
+    let bestDistance = Number.POSITIVE_INFINITY;
+    for (let q = -2; q <= 3; q++) {
+      const candidate = 10 * q - r10;
+      const d = candidate - lo;
+      const where = inside(d, below, above);
+      if (where === -1) return -1;
+      if (where === 0) continue;
+      const distance = Math.abs(d);
+      if (Math.abs(distance - bestDistance) <= MARGIN) return -1; // a tie: String picks the even one
+      if (distance < bestDistance) {
+        best = candidate;
+        bestDistance = distance;
+      }
+    }
+    if (bestDistance !== Number.POSITIVE_INFINITY) t = best;
+    else {
+      // 17 digits: the integer closest to y.
+      const floorLo = Math.floor(lo);
+      const fraction = lo - floorLo;
+      if (Math.abs(fraction - 0.5) <= MARGIN) return -1;
+      t = fraction < 0.5 ? floorLo : floorLo + 1;
+      if (inside(t - lo, below, above) !== 1) return -1;
+    }
+  }
+
+  // The 17 digits of hi + t = top * 1e9 + bottom + t (8 + 9 digits, both parts below 2^31).
+  bottom += t;
+  if (bottom < 0) {
+    bottom += 1e9;
+    top -= 1;
+  } else if (bottom >= 1e9) {
+    bottom -= 1e9;
+    top += 1;
+  }
+  // Drop trailing zeros: the digits are `high` (highDigits of them) followed by `low` (lowDigits).
+  let high = top | 0;
+  let low = bottom | 0;
+  let highDigits = 8;
+  let lowDigits = 9;
+  if (low === 0) {
+    lowDigits = 0;
+    while (high % 10 === 0) {
+      high = (high / 10) | 0;
+      highDigits--;
+    }
+  } else {
+    while (low % 10 === 0) {
+      low = (low / 10) | 0;
+      lowDigits--;
+    }
+  }
+  const count = highDigits + lowDigits;
+  // The value is 0.d1 d2 ... d17 times 10^point.
+  const point = 17 - k;
+  if (count <= point) {
+    writeDigits(out, pos, high, highDigits, low, lowDigits);
+    pos += count;
+    for (let i = count; i < point; i++) out[pos++] = DIGIT_0;
+    return pos;
+  }
+  if (point > 0) {
+    // The digits, then the ones after the point moved right by one for the dot.
+    writeDigits(out, pos, high, highDigits, low, lowDigits);
+    for (let i = pos + count; i > pos + point; i--) out[i] = out[i - 1];
+    out[pos + point] = DOT;
+    return pos + count + 1;
+  }
+  out[pos++] = DIGIT_0;
+  out[pos++] = DOT;
+  for (let i = point; i < 0; i++) out[pos++] = DIGIT_0;
+  writeDigits(out, pos, high, highDigits, low, lowDigits);
+  return pos + count;
+}
+
+/** Writes `high` as highDigits digits then `low` as lowDigits digits (zero-padded), at out[pos..]. */
+function writeDigits(
+  out: Uint8Array,
+  pos: number,
+  high: number,
+  highDigits: number,
+  low: number,
+  lowDigits: number,
+): void {
+  let at = pos + highDigits + lowDigits;
+  for (let i = 0; i < lowDigits; i++) {
+    const q = (low / 10) | 0;
+    out[--at] = DIGIT_0 + low - q * 10;
+    low = q;
+  }
+  for (let i = 0; i < highDigits; i++) {
+    const q = (high / 10) | 0;
+    out[--at] = DIGIT_0 + high - q * 10;
+    high = q;
+  }
+}
