@@ -68,8 +68,8 @@ export class AdjustLineProcessor {
     if (this.verify) return false;
     const line = this.scanned;
     if (!scanAdjustLine(bytes, start, end, line)) return false;
-    const min = line.hasMin ? line.min : this.flags.min;
-    const max = line.hasMax ? line.max : this.flags.max;
+    const min = line.hasMin ? line.range[0] : this.flags.min;
+    const max = line.hasMax ? line.range[1] : this.flags.max;
     if (min === undefined || max === undefined) return false;
     const n = line.rewardCount;
     const rewards = this.rewardView.of(line.rewards, n);

@@ -1,4 +1,4 @@
-import { scanJsonNumber, scannedNumber } from '../util/jsonNumberBytes.js';
+import { scanJsonNumber } from '../util/jsonNumberBytes.js';
 
 /**
  * The fast path of `grpovi adjust`'s input: recognises, straight from the bytes, the common shape of a
@@ -40,9 +40,9 @@ export class ScannedLine {
   /** -1 when the line has no "weights". */
   weightCount = -1;
   hasMin = false;
-  min = 0;
   hasMax = false;
-  max = 0;
+  /** [min, max] where the line gives them. */
+  readonly range = new Float64Array(2);
 }
 
 function isSpace(c: number): boolean {
@@ -76,8 +76,6 @@ function scanArray(
   let count = 0;
   pos = skipSpace(bytes, pos + 1, end);
   for (;;) {
-    pos = scanJsonNumber(bytes, pos, end);
-    if (pos === -1) return -1;
     if (count === into.length) {
       if (count === FAST_ARRAY_LIMIT) return -1;
       const grown = new Float64Array(count * 2);
@@ -86,7 +84,8 @@ function scanArray(
       if (which === 'rewards') line.rewards = grown;
       else line.weights = grown;
     }
-    into[count++] = scannedNumber;
+    pos = scanJsonNumber(bytes, pos, end, into, count++);
+    if (pos === -1) return -1;
     pos = skipSpace(bytes, pos, end);
     if (pos >= end) return -1;
     const c = bytes[pos];
@@ -129,15 +128,10 @@ export function scanAdjustLine(bytes: Uint8Array, start: number, end: number, li
       if (isMin ? line.hasMin : line.hasMax) return false;
       pos = skipSpace(bytes, pos + KEY_MIN.length, end);
       if (pos >= end || bytes[pos] !== COLON) return false;
-      pos = scanJsonNumber(bytes, skipSpace(bytes, pos + 1, end), end);
+      pos = scanJsonNumber(bytes, skipSpace(bytes, pos + 1, end), end, line.range, isMin ? 0 : 1);
       if (pos === -1) return false;
-      if (isMin) {
-        line.hasMin = true;
-        line.min = scannedNumber;
-      } else {
-        line.hasMax = true;
-        line.max = scannedNumber;
-      }
+      if (isMin) line.hasMin = true;
+      else line.hasMax = true;
     } else {
       return false;
     }

@@ -22,16 +22,20 @@ const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 // Exponent digits stop being added here (the number then takes the Number(token) branch).
 const EXPONENT_CAP = 100_000;
 
-/** The value of the last number `scanJsonNumber` accepted. */
-export let scannedNumber = 0;
-
 /**
  * Scans one JSON number token at `bytes[pos..]` (strict grammar: `-? (0 | [1-9][0-9]*) (.[0-9]+)?
  * ([eE][+-]?[0-9]+)?`, no leading `+`, no leading zeros), stopping before `end`. Returns the position
- * after the token and leaves its value in `scannedNumber`, or returns -1 when no number token starts
- * here. What follows the token is the caller's to check.
+ * after the token, having stored its value at `into[index]`, or returns -1 when no number token starts
+ * here. What follows the token is the caller's to check. (Storing into an array, rather than returning
+ * the value next to the position, keeps the hot loop free of allocations.)
  */
-export function scanJsonNumber(bytes: Uint8Array, pos: number, end: number): number {
+export function scanJsonNumber(
+  bytes: Uint8Array,
+  pos: number,
+  end: number,
+  into: Float64Array,
+  index: number,
+): number {
   const start = pos;
   let negative = false;
   if (pos < end && bytes[pos] === MINUS) {
@@ -90,11 +94,9 @@ export function scanJsonNumber(bytes: Uint8Array, pos: number, end: number): num
   const power = exponent - fractionDigits;
   if (significant <= EXACT_DIGITS && power >= -22 && power <= 22 && !exponentCapped) {
     const magnitude = power >= 0 ? mantissa * POW10[power] : mantissa / POW10[-power];
-    scannedNumber = negative ? -magnitude : magnitude;
+    into[index] = negative ? -magnitude : magnitude;
   } else {
-    scannedNumber = Number(
-      Buffer.from(bytes.buffer, bytes.byteOffset + start, pos - start).toString('latin1'),
-    );
+    into[index] = Number(Buffer.from(bytes.buffer, bytes.byteOffset + start, pos - start).toString('latin1'));
   }
   return pos;
 }

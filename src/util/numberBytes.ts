@@ -29,11 +29,18 @@ const POW10_LOW = POW10.map((p, k) => p - POW10_HIGH[k]);
 // y must lie this far inside [1e16, 1e17) so that every candidate has exactly 17 digits.
 const Y_LOW = 1e16 + 1000;
 const Y_HIGH = 1e17 - 1000;
+const DIGIT_0 = 0x30;
 // Far above the 2^-46 error of a computed distance, far below any real gap.
 const MARGIN = 1e-9;
-const LOG10_2 = Math.log10(2);
+// By biased binary exponent e (a in [2^(e-1023), 2^(e-1022))): 16 - floor((e - 1023) log10 2), the
+// scale k before its fix-up, and half the unit in the last place, 2^(e - 1076).
+const SCALE_GUESS = Int16Array.from({ length: 2048 }, (_, e) => 16 - Math.floor((e - 1023) * Math.log10(2)));
+const HALF_ULP = Float64Array.from({ length: 2048 }, (_, e) => (e >= 53 ? 2 ** (e - 1076) : 0));
+// "00" to "99": two digits per division.
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) =>
+  (i & 1) === 0 ? DIGIT_0 + Math.floor(i / 20) : DIGIT_0 + ((i >> 1) % 10),
+);
 
-const DIGIT_0 = 0x30;
 const DOT = 0x2e;
 const MINUS = 0x2d;
 
@@ -93,8 +100,8 @@ function writeFixed(out: Uint8Array, pos: number, a: number): number {
   FLOAT[0] = a;
   const exponentBits = (WORDS[HIGH] >>> 20) & 0x7ff;
   const powerOfTwo = (WORDS[HIGH] & 0xfffff) === 0 && WORDS[LOW] === 0;
-  // floor(log10 a) is floor((e2) * log10(2)) or one more (a in [2^e2, 2^(e2+1))): fixed up below.
-  let k = 16 - Math.floor((exponentBits - 1023) * LOG10_2);
+  // floor(log10 a) is floor((e - 1023) log10 2) or one more: the guess is fixed up below.
+  let k = SCALE_GUESS[exponentBits];
   if (k < 0) k = 0;
   else if (k > 22) k = 22;
   let hi = a * POW10[k];
@@ -110,9 +117,7 @@ function writeFixed(out: Uint8Array, pos: number, a: number): number {
 
   // The gaps to the neighbouring doubles: the unit in the last place of a, half of it below a power
   // of two. halfUlp = 2^(exponentBits - 1076), a normal number for every a in range.
-  WORDS[HIGH] = (exponentBits - 53) << 20;
-  WORDS[LOW] = 0;
-  const above = POW10[k] * FLOAT[0];
+  const above = POW10[k] * HALF_ULP[exponentBits];
   const below = powerOfTwo ? above / 2 : above;
 
   // hi >= 2^53 is an even integer; candidates are hi + t for small integers t. Split hi into
@@ -223,14 +228,21 @@ function writeDigits(
   lowDigits: number,
 ): void {
   let at = pos + highDigits + lowDigits;
-  for (let i = 0; i < lowDigits; i++) {
-    const q = (low / 10) | 0;
-    out[--at] = DIGIT_0 + low - q * 10;
+  let i = lowDigits;
+  for (; i >= 2; i -= 2) {
+    const q = (low / 100) | 0;
+    const pair = (low - q * 100) << 1;
+    out[--at] = PAIRS[pair + 1];
+    out[--at] = PAIRS[pair];
     low = q;
   }
-  for (let i = 0; i < highDigits; i++) {
-    const q = (high / 10) | 0;
-    out[--at] = DIGIT_0 + high - q * 10;
+  if (i === 1) out[--at] = DIGIT_0 + low;
+  for (i = highDigits; i >= 2; i -= 2) {
+    const q = (high / 100) | 0;
+    const pair = (high - q * 100) << 1;
+    out[--at] = PAIRS[pair + 1];
+    out[--at] = PAIRS[pair];
     high = q;
   }
+  if (i === 1) out[--at] = DIGIT_0 + high;
 }
