@@ -47,6 +47,8 @@ export class AdjustLineProcessor {
   private readonly weightView = new ExactView();
   private readonly adjustedView = new ExactView();
   private adjusted = new Float64Array(16);
+  private viewedBuffer: Uint8Array | undefined;
+  private bufferView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private readonly options: { min: number; max: number; weights: Float64Array | undefined } = {
     min: 0,
     max: 1,
@@ -92,14 +94,19 @@ export class AdjustLineProcessor {
     this.count++;
     out.reserve(RESULT_BYTES + (n + 2) * (MAX_NUMBER_BYTES + 1));
     const buffer = out.buffer;
-    let pos = copyBytes(buffer, out.used, ADJUSTED_OPEN);
+    if (this.viewedBuffer !== buffer) {
+      this.viewedBuffer = buffer;
+      this.bufferView = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    }
+    const words = this.bufferView;
+    let pos = copyText(words, out.used, ADJUSTED_OPEN);
     for (let i = 0; i < n; i++) {
       if (i > 0) buffer[pos++] = COMMA;
       pos = writeNumber(buffer, pos, adjusted[i]);
     }
-    pos = copyBytes(buffer, pos, BEFORE_KEY);
+    pos = copyText(words, pos, BEFORE_KEY);
     pos = writeNumber(buffer, pos, before);
-    pos = copyBytes(buffer, pos, AFTER_KEY);
+    pos = copyText(words, pos, AFTER_KEY);
     pos = writeNumber(buffer, pos, after);
     buffer[pos++] = CLOSE_BRACE;
     buffer[pos++] = NEWLINE;
@@ -167,18 +174,39 @@ export interface ByteSink {
   reserve(bytes: number): void;
 }
 
-const ascii = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
-const ADJUSTED_OPEN = ascii('{"adjusted":[');
-const BEFORE_KEY = ascii('],"variance_before":');
-const AFTER_KEY = ascii(',"variance_after":');
-const RESULT_BYTES = ADJUSTED_OPEN.length + BEFORE_KEY.length + AFTER_KEY.length + 2;
+/** An ASCII text as little-endian 32-bit words (the last one padded), and its length in bytes. */
+interface WordText {
+  words: Uint32Array;
+  length: number;
+}
+
+function wordText(text: string): WordText {
+  const words = new Uint32Array(Math.ceil(text.length / 4));
+  const bytes = new Uint8Array(words.buffer);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+    for (let i = 0; i < words.length; i++) words[i] = new DataView(words.buffer).getUint32(4 * i, true);
+  }
+  return { words, length: text.length };
+}
+
+const ADJUSTED_OPEN = wordText('{"adjusted":[');
+const BEFORE_KEY = wordText('],"variance_before":');
+const AFTER_KEY = wordText(',"variance_after":');
+// The fixed text of a result line, with the padding of its last words.
+const RESULT_BYTES = 4 * (ADJUSTED_OPEN.words.length + BEFORE_KEY.words.length + AFTER_KEY.words.length) + 2;
 const COMMA = 0x2c;
 const CLOSE_BRACE = 0x7d;
 const NEWLINE = 0x0a;
 
-function copyBytes(out: Uint8Array, pos: number, bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; i++) out[pos + i] = bytes[i];
-  return pos + bytes.length;
+/**
+ * Writes a fixed text four bytes at a time (much faster than byte by byte); up to 3 bytes of padding
+ * land after it, inside the room reserved, and are overwritten by what follows.
+ */
+function copyText(out: DataView, pos: number, text: WordText): number {
+  const words = text.words;
+  for (let i = 0; i < words.length; i++) out.setUint32(pos + 4 * i, words[i], true);
+  return pos + text.length;
 }
 
 /** A view of an array's first n entries, made again only when the array or n changes. */

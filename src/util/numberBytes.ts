@@ -95,6 +95,29 @@ function inside(d: number, below: number, above: number): number {
   return toTop > 0 && toBottom > 0 ? 1 : 0;
 }
 
+// What nearestInside answers besides an offset (offsets are below 200 in magnitude).
+const NONE = 1000;
+const UNDECIDED = 2000;
+
+/**
+ * The offset t (hi + t a multiple of `step`, where hi = `remainder` mod step) of the multiple of step
+ * closest to y = hi + lo among those inside the rounding interval; NONE if none is, UNDECIDED if a
+ * tie or an end of the interval is too close to tell. The nearest multiple is the answer if it is
+ * inside; if not, only the nearest on the other side of y can be (the interval holds y, and all
+ * farther multiples on a side are outside once the nearest on that side is).
+ */
+function nearestInside(step: number, remainder: number, lo: number, below: number, above: number): number {
+  const t1 = step * Math.round((lo + remainder) / step) - remainder;
+  const d1 = t1 - lo;
+  if (Math.abs(Math.abs(d1) - step / 2) <= MARGIN) return UNDECIDED;
+  const first = inside(d1, below, above);
+  if (first === 1) return t1;
+  if (first === -1) return UNDECIDED;
+  const t2 = d1 > 0 ? t1 - step : t1 + step;
+  const second = inside(t2 - lo, below, above);
+  return second === 1 ? t2 : second === 0 ? NONE : UNDECIDED;
+}
+
 /** The shortest fixed-notation text of a in [1e-6, 1e17), or -1 to leave it to String. */
 function writeFixed(out: Uint8Array, pos: number, a: number): number {
   FLOAT[0] = a;
@@ -131,43 +154,12 @@ function writeFixed(out: Uint8Array, pos: number, a: number): number {
     bottom -= 1e9;
     top += 1;
   }
-  let t: number;
-  const r100 = (bottom | 0) % 100; // hi mod 100, in integer arithmetic
-  const t0 = -r100;
-  const t1 = 100 - r100;
-  const in0 = inside(t0 - lo, below, above);
-  const in1 = inside(t1 - lo, below, above);
-  if (in0 === -1 || in1 === -1) return -1;
-  if (in0 === 1) t = t0;
-  else if (in1 === 1) t = t1;
-  else {
-    // No multiple of 100: the multiple of 10 closest to y, if any is inside.
-    const r10 = (bottom | 0) % 10;
-    let best = 0;
-    let bestDistance = Number.POSITIVE_INFINITY;
-    for (let q = -2; q <= 3; q++) {
-      const candidate = 10 * q - r10;
-      const d = candidate - lo;
-      const where = inside(d, below, above);
-      if (where === -1) return -1;
-      if (where === 0) continue;
-      const distance = Math.abs(d);
-      if (Math.abs(distance - bestDistance) <= MARGIN) return -1; // a tie: String picks the even one
-      if (distance < bestDistance) {
-        best = candidate;
-        bestDistance = distance;
-      }
-    }
-    if (bestDistance !== Number.POSITIVE_INFINITY) t = best;
-    else {
-      // 17 digits: the integer closest to y.
-      const floorLo = Math.floor(lo);
-      const fraction = lo - floorLo;
-      if (Math.abs(fraction - 0.5) <= MARGIN) return -1;
-      t = fraction < 0.5 ? floorLo : floorLo + 1;
-      if (inside(t - lo, below, above) !== 1) return -1;
-    }
-  }
+  // The fewest digits: a multiple of 100 (15 digits or fewer), else of 10 (16), else of 1 (17).
+  const r = bottom | 0; // hi mod 10^j = bottom mod 10^j, in integer arithmetic
+  let t = nearestInside(100, r % 100, lo, below, above);
+  if (t === NONE) t = nearestInside(10, r % 10, lo, below, above);
+  if (t === NONE) t = nearestInside(1, 0, lo, below, above);
+  if (t === NONE || t === UNDECIDED) return -1;
 
   // The 17 digits of hi + t = top * 1e9 + bottom + t (8 + 9 digits, both parts below 2^31).
   bottom += t;
