@@ -32,7 +32,7 @@ const AWKWARD = [
   -1,
   1e-7,
   1e-6,
-  9.999999999999999e-7,
+  Number('9.999999999999999e-7'), // just below the exponent notation
   5e-324,
   2.2250738585072014e-308,
   1.7976931348623157e308,
@@ -156,7 +156,8 @@ describe('scanJsonNumber', () => {
       // Mostly valid tokens of every shape, with an occasional grammar slip.
       const sign = rng.uniform() < 0.3 ? '-' : '';
       const integer = rng.uniform() < 0.4 ? '0' : pick('123456789') + digits(20);
-      const fraction = rng.uniform() < 0.7 ? `.${'0'.repeat(Math.floor(rng.uniform() * 8))}${digits(22)}` : '';
+      const fraction =
+        rng.uniform() < 0.7 ? `.${'0'.repeat(Math.floor(rng.uniform() * 8))}${digits(22)}` : '';
       const exponentSign = ['', '+', '-'][Math.floor(rng.uniform() * 3)];
       const exponent = rng.uniform() < 0.3 ? `${pick('eE')}${exponentSign}${digits(4)}` : '';
       let text = `${sign}${integer}${fraction}${exponent}`;
