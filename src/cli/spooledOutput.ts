@@ -17,7 +17,7 @@ import { UserInputError } from './errors.js';
 import { describeFsError } from './fsErrors.js';
 
 // Output is gathered in a buffer of this size before each write; the spool is copied out in chunks of this size.
-const BUFFER_BYTES = 1 << 20;
+const BUFFER_BYTES = 1 << 16;
 const FLUSH_AT = 1 << 16;
 
 /**

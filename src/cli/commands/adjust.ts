@@ -125,7 +125,7 @@ interface Input {
 }
 
 // Large reads: fewer, bigger batches of lines.
-const READ_CHUNK = 1 << 20;
+const READ_CHUNK = 1 << 16;
 
 function openInput(file: string | undefined): Input {
   if (file === undefined || file === '-') {
