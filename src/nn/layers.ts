@@ -123,6 +123,24 @@ export function oneHotFloat(ids: Int32Array, depth: number): tf.Tensor2D {
 }
 
 /**
+ * Saves a custom gradient's inputs for its backward pass and returns how to get them back there.
+ * Variables are read from the closure: they outlive the tape, and `save` clones what it saves (on
+ * the wasm backend a full copy, so saving every weight would hold a second copy of the model during
+ * the backward pass). Other tensors go through `save`.
+ */
+export function saveForGradient(
+  save: tf.GradSaveFunc,
+  tensors: tf.Tensor[],
+): (saved: tf.Tensor[]) => tf.Tensor[] {
+  const isVariable = tensors.map((t) => t instanceof tf.Variable);
+  save(tensors.filter((_, i) => !isVariable[i]));
+  return (saved) => {
+    let next = 0;
+    return tensors.map((t, i) => (isVariable[i] ? t : saved[next++]));
+  };
+}
+
+/**
  * a @ b (or a @ b^T) for 2-D tensors. On the wasm kernels a matmul with transposeA/transposeB runs
  * about ten times slower than a transpose followed by a plain matmul, so there the gradient
  * transposes explicitly (TF.js's own matmul gradient uses the transposed forms); through BLAS a
@@ -133,12 +151,11 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeB = false): tf.T
   const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const x = inputs[0] as tf.Tensor2D;
     const y = inputs[1] as tf.Tensor2D;
-    const save = inputs[2] as tf.GradSaveFunc;
-    save([x, y]);
+    const restore = saveForGradient(inputs[2] as tf.GradSaveFunc, [x, y]);
     return {
       value: tf.matMul(x, y, false, transposeB),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ys] = saved as tf.Tensor2D[];
+        const [xs, ys] = restore(saved) as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
         if (transposeB) {
           // out = x y^T: dx = d y, dy^T = d^T x.
@@ -232,12 +249,11 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Ten
     const a = inputs[0] as tf.Tensor2D;
     const w = inputs[1] as tf.Tensor2D;
     const b = inputs[2] as tf.Tensor1D;
-    const save = inputs[3] as tf.GradSaveFunc;
-    save([a, w]);
+    const restore = saveForGradient(inputs[3] as tf.GradSaveFunc, [a, w]);
     return {
       value: tf.fused.matMul({ a, b: w, bias: b }),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [as, ws] = saved as tf.Tensor2D[];
+        const [as, ws] = restore(saved) as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
         const products = flags
           ? [tf.matMul(d, ws, false, true), tf.matMul(as, d, true, false)]

@@ -1,8 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../util/rng.js';
+import { productsThroughBlas } from '../backend.js';
 import { CheckpointError } from '../checkpointError.js';
 import type { KvCache } from '../gpt.js';
-import { columnSums, embeddingLookup, gelu, groupedMatMul, layerNorm, linear, matMul } from '../layers.js';
+import {
+  columnSums,
+  embeddingLookup,
+  gelu,
+  groupedMatMul,
+  layerNorm,
+  linear,
+  matMul,
+  saveForGradient,
+} from '../layers.js';
 import type { TrainableParam } from '../optimizer.js';
 import type { NamedTensor } from '../safetensors.js';
 import type { SequenceInput } from '../sequenceBatch.js';
@@ -16,6 +26,34 @@ const INIT_STD = 0.02;
 export interface HfOrigin {
   rawConfig: Record<string, unknown>;
   sideFiles: Record<string, string>;
+}
+
+/**
+ * hidden @ table^T for a table stored [vocab, width] (the embedding, or lm_head in grpovi's layout),
+ * differentiable in both. Neither direction keeps a transposed copy of the table: through BLAS the
+ * transpose is a flag; on the wasm kernels (whose transposed matmuls are slow) the forward
+ * transposes into a temporary that is freed at once, and the gradient, d^T @ hidden, transposes
+ * only d ([rows, vocab]). A vocabulary-wide table is the largest tensor of these models (147 MB at
+ * distilgpt2's size); a transposed copy kept on the gradient tape, its gradient in the transposed
+ * layout and that gradient transposed back cost three more.
+ */
+function projectOnTable(hidden: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
+  const flags = productsThroughBlas();
+  const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const h = inputs[0] as tf.Tensor2D;
+    const w = inputs[1] as tf.Tensor2D;
+    const restore = saveForGradient(inputs[2] as tf.GradSaveFunc, [h, w]);
+    return {
+      value: flags ? tf.matMul(h, w, false, true) : tf.matMul(h, tf.transpose(w)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [hs, ws] = restore(saved) as tf.Tensor2D[];
+        const d = dy as tf.Tensor2D;
+        const dTable = flags ? tf.matMul(d, hs, true, false) : tf.matMul(tf.transpose(d), hs);
+        return [tf.matMul(d, ws), dTable];
+      },
+    };
+  });
+  return op(hidden, table) as tf.Tensor2D;
 }
 
 /** x @ w (+ b): Llama's projections may have no bias. */
@@ -268,7 +306,11 @@ export class HfDecoder implements PolicyModel {
   }
 
   logits(hidden: tf.Tensor2D, projection?: tf.Tensor2D): tf.Tensor2D {
-    return matMul(hidden, projection ?? this.outputProjection());
+    if (projection !== undefined) return matMul(hidden, projection);
+    return projectOnTable(
+      hidden,
+      (this.config.tiedEmbeddings ? this.embedding() : this.param('lm_head.weight')) as tf.Tensor2D,
+    );
   }
 
   /** Final hidden states [batch * length, width] in row-major order, and the extended cache. */
