@@ -12,6 +12,7 @@ import {
   linear,
   matMul,
   saveForGradient,
+  tidyCustomGrad,
 } from '../layers.js';
 import type { TrainableParam } from '../optimizer.js';
 import type { NamedTensor } from '../safetensors.js';
@@ -39,7 +40,7 @@ export interface HfOrigin {
  */
 function projectOnTable(hidden: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
   const flags = productsThroughBlas();
-  const op = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const op = tidyCustomGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const h = inputs[0] as tf.Tensor2D;
     const w = inputs[1] as tf.Tensor2D;
     const restore = saveForGradient(inputs[2] as tf.GradSaveFunc, [h, w]);
@@ -347,15 +348,21 @@ export class HfDecoder implements PolicyModel {
     const biasTensor = tf.tensor4d(bias, [T, B, 1, S]);
     const present: KvCache = [];
     for (let l = 0; l < this.config.depth; l++) {
-      const normed = this.norm(x, family === 'gpt2' ? `h.${l}.ln_1` : `layers.${l}.input_layernorm`);
-      const attended = this.attention(normed, l, B, T, biasTensor, rope, past?.[l]);
-      present.push({ k: attended.k, v: attended.v });
-      x = x.add(attended.out);
-      const normed2 = this.norm(
-        x,
-        family === 'gpt2' ? `h.${l}.ln_2` : `layers.${l}.post_attention_layernorm`,
-      );
-      x = x.add(this.mlp(normed2, l));
+      // One scope per layer: a layer's intermediates are freed when it ends (a gradient keeps what
+      // it saved), so scoring and sampling hold one layer's temporaries, not the whole stack's.
+      const input = x;
+      const layer = tf.tidy(() => {
+        const normed = this.norm(input, family === 'gpt2' ? `h.${l}.ln_1` : `layers.${l}.input_layernorm`);
+        const attended = this.attention(normed, l, B, T, biasTensor, rope, past?.[l]);
+        const mid = input.add(attended.out);
+        const normed2 = this.norm(
+          mid,
+          family === 'gpt2' ? `h.${l}.ln_2` : `layers.${l}.post_attention_layernorm`,
+        );
+        return { out: mid.add(this.mlp(normed2, l)), k: attended.k, v: attended.v };
+      });
+      present.push({ k: layer.k, v: layer.v });
+      x = layer.out;
     }
     const normed = this.norm(x, family === 'gpt2' ? 'ln_f' : 'norm');
     const hidden = T === 1 ? normed : normed.reshape([T, B, width]).transpose([1, 0, 2]);
