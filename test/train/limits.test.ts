@@ -35,9 +35,16 @@ describe('resource limits', () => {
     );
   });
 
-  it('estimates at least the six float32 copies of the parameters training keeps', () => {
+  it('counts the policy, the gradients and, when the run reads it, the reference; the moments outside the wasm heap', () => {
     const bytes = estimateTrainingBytes(TOY, SIZE, 4);
-    expect(bytes).toBeGreaterThanOrEqual(6 * 4 * parameterCount(TOY));
+    expect(bytes).toBeGreaterThanOrEqual(2 * 4 * parameterCount(TOY));
+    const withReference = estimateTrainingBytes(TOY, { ...SIZE, beta: 0.04 }, 4);
+    expect(withReference - bytes).toBe(4 * parameterCount(TOY));
+    expect(estimateTrainingBytes(TOY, { ...SIZE, algo: 'grpovi', grpovi_weights: 'probability' }, 4)).toBe(
+      withReference,
+    );
+    // The cpu backend's tensors share JS memory with the two AdamW moments.
+    expect(estimateTrainingBytes(TOY, { ...SIZE, backend: 'cpu' }, 4) - bytes).toBe(8 * parameterCount(TOY));
     // Doubling the batch never lowers the estimate.
     expect(estimateTrainingBytes(TOY, { ...SIZE, num_generations: 8 }, 4)).toBeGreaterThan(bytes);
   });
