@@ -21,12 +21,25 @@ export interface TrainableParam {
 
 const f32 = Math.fround;
 
+import { JS_MOMENTS_ABOVE_PARAMETERS } from './momentStorage.js';
+
+export { JS_MOMENTS_ABOVE_PARAMETERS } from './momentStorage.js';
+
+/** A non-trainable zero variable shaped like `like`. tf.variable copies its initial value, which is freed here. */
+function zeroVariable(like: tf.Tensor): tf.Variable {
+  const zeros = tf.zerosLike(like);
+  const variable = tf.variable(zeros, false);
+  zeros.dispose();
+  return variable;
+}
+
 /**
  * AdamW (Loshchilov & Hutter) with global-norm gradient clipping; state saved as named tensors.
  *
- * The two moments live in JS Float32Arrays, not in the backend's memory: for a model of 100M
- * parameters they are 800 MB the wasm heap (4 GB at most, shared with the policy, the reference,
- * the gradients and the activations) does not have to hold. The update runs in JS, each operation
+ * For models above JS_MOMENTS_ABOVE_PARAMETERS the two moments live in JS Float32Arrays, not in the
+ * backend's memory: for a model of 100M parameters they are 800 MB the wasm heap (4 GB at most,
+ * shared with the policy, the reference, the gradients and the activations) does not have to hold.
+ * Their update runs in JS, each operation
  * rounded to float32 in the order the tensor formula below applies them (m * b1 + g * w1, ...): float32
  * +, -, *, / and sqrt are correctly rounded, and so is a float64 result rounded once to float32, so
  * the weights come out bit for bit as the backend's elementwise kernels computed them.
@@ -36,15 +49,27 @@ export class AdamW {
   private readonly params: TrainableParam[];
   private readonly firstMoment = new Map<string, Float32Array>();
   private readonly secondMoment = new Map<string, Float32Array>();
+  /** The moments as backend tensors, for models at most JS_MOMENTS_ABOVE_PARAMETERS large. */
+  private readonly firstTensor = new Map<string, tf.Variable>();
+  private readonly secondTensor = new Map<string, tf.Variable>();
+  /** Whether the moments live in JS memory. */
+  readonly momentsInJs: boolean;
   /** Updates applied so far (drives the bias correction). */
   stepCount = 0;
 
-  constructor(params: TrainableParam[], options: AdamWOptions) {
+  constructor(params: TrainableParam[], options: AdamWOptions, momentsInJs?: boolean) {
     this.params = params;
     this.options = options;
+    const total = params.reduce((n, p) => n + p.variable.size, 0);
+    this.momentsInJs = momentsInJs ?? total > JS_MOMENTS_ABOVE_PARAMETERS;
     for (const p of params) {
-      this.firstMoment.set(p.name, new Float32Array(p.variable.size));
-      this.secondMoment.set(p.name, new Float32Array(p.variable.size));
+      if (this.momentsInJs) {
+        this.firstMoment.set(p.name, new Float32Array(p.variable.size));
+        this.secondMoment.set(p.name, new Float32Array(p.variable.size));
+      } else {
+        this.firstTensor.set(p.name, zeroVariable(p.variable));
+        this.secondTensor.set(p.name, zeroVariable(p.variable));
+      }
     }
   }
 
@@ -97,6 +122,25 @@ export class AdamW {
     const denominatorEps = f32(epsilon * rootC2);
     const gradWeight1 = f32((1 - beta1) * scale);
     const gradWeight2 = f32((1 - beta2) * scale * scale);
+    if (!this.momentsInJs) {
+      // One scope per parameter: the temporaries of a scope live until it ends.
+      for (const p of this.params) {
+        tf.tidy(() => {
+          const g = this.gradOf(grads, p.name);
+          const m = this.firstTensor.get(p.name)!;
+          const v = this.secondTensor.get(p.name)!;
+          const m1 = m.mul(beta1).add(g.mul((1 - beta1) * scale));
+          const v1 = v.mul(beta2).add(g.square().mul((1 - beta2) * scale * scale));
+          m.assign(m1);
+          v.assign(v1);
+          const step = m1.div(v1.sqrt().add(epsilon * rootC2)).mul((lr * rootC2) / correction1);
+          // Decoupled weight decay: p - lr * (adam + wd * p) = p * (1 - lr * wd) - lr * adam.
+          const decayed = p.decay && weightDecay > 0 ? p.variable.mul(1 - lr * weightDecay) : p.variable;
+          p.variable.assign(decayed.sub(step));
+        });
+      }
+      return { gradNorm };
+    }
     for (const p of this.params) {
       const g = this.gradOf(grads, p.name).dataSync() as Float32Array;
       const m = this.firstMoment.get(p.name)!;
@@ -127,8 +171,10 @@ export class AdamW {
     const out: Record<string, NamedTensor> = {};
     for (const p of this.params) {
       const shape = p.variable.shape;
-      out[`m.${p.name}`] = { dtype: 'F32', shape, data: this.firstMoment.get(p.name)! };
-      out[`v.${p.name}`] = { dtype: 'F32', shape, data: this.secondMoment.get(p.name)! };
+      const m = this.firstMoment.get(p.name) ?? (this.firstTensor.get(p.name)!.dataSync() as Float32Array);
+      const v = this.secondMoment.get(p.name) ?? (this.secondTensor.get(p.name)!.dataSync() as Float32Array);
+      out[`m.${p.name}`] = { dtype: 'F32', shape, data: m };
+      out[`v.${p.name}`] = { dtype: 'F32', shape, data: v };
     }
     return out;
   }
@@ -136,9 +182,9 @@ export class AdamW {
   /** Restores moments saved by `stateTensors` and the step count. */
   loadState(tensors: Record<string, NamedTensor>, stepCount: number, source: string): void {
     for (const p of this.params) {
-      for (const [prefix, moments] of [
-        ['m', this.firstMoment],
-        ['v', this.secondMoment],
+      for (const [prefix, moments, onBackend] of [
+        ['m', this.firstMoment, this.firstTensor],
+        ['v', this.secondMoment, this.secondTensor],
       ] as const) {
         const entry = tensors[`${prefix}.${p.name}`];
         if (entry === undefined) throw new CheckpointError(source, `tensor "${prefix}.${p.name}" is missing`);
@@ -149,20 +195,26 @@ export class AdamW {
             `tensor "${prefix}.${p.name}" has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}]`,
           );
         }
-        moments.get(p.name)!.set(entry.data);
+        if (this.momentsInJs) moments.get(p.name)!.set(entry.data);
+        else {
+          const value = tf.tensor(Float32Array.from(entry.data), shape, 'float32');
+          onBackend.get(p.name)!.assign(value);
+          value.dispose();
+        }
       }
     }
     this.stepCount = stepCount;
   }
 
-  /** Bytes of the two moments (held in JS memory, outside the backend's tensors). */
+  /** Bytes of the two moments (in JS memory when `momentsInJs`, else backend tensors). */
   stateBytes(): number {
-    let n = 0;
-    for (const m of this.firstMoment.values()) n += 2 * m.byteLength;
-    return n;
+    return 8 * this.params.reduce((n, p) => n + p.variable.size, 0);
   }
 
   dispose(): void {
+    for (const v of [...this.firstTensor.values(), ...this.secondTensor.values()]) v.dispose();
+    this.firstTensor.clear();
+    this.secondTensor.clear();
     this.firstMoment.clear();
     this.secondMoment.clear();
   }

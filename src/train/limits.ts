@@ -1,4 +1,5 @@
 import { totalmem } from 'node:os';
+import { JS_MOMENTS_ABOVE_PARAMETERS } from '../nn/momentStorage.js';
 import { ConfigError } from './configError.js';
 
 /**
@@ -88,7 +89,7 @@ export interface MemoryEstimate {
   weights: number;
   /** The gradients of one minibatch, plus their running sum under gradient accumulation. */
   gradients: number;
-  /** The two AdamW moments: JS memory, outside the wasm heap. */
+  /** The two AdamW moments: JS memory (outside the wasm heap) above JS_MOMENTS_ABOVE_PARAMETERS. */
   optimizerMoments: number;
   /** The larger of the update's tape (one minibatch) with the gradients, and of scoring the whole batch. */
   activations: number;
@@ -129,14 +130,15 @@ export function estimateMemory(shape: ModelShape, size: TrainingSize, longestPro
       completion * SCORING_VOCAB_ROWS_PER_TOKEN * shape.vocabSize);
   const activations = Math.max(tape + gradients, scoring + table);
   const optimizerMoments = 2 * params;
-  const tensorBytes = weights + activations;
+  const momentsInJs = parameterCount(shape) > JS_MOMENTS_ABOVE_PARAMETERS;
+  const tensorBytes = weights + activations + (momentsInJs ? 0 : optimizerMoments);
   return {
     weights,
     gradients,
     optimizerMoments,
     activations,
     tensorBytes,
-    totalBytes: tensorBytes + optimizerMoments,
+    totalBytes: tensorBytes + (momentsInJs ? optimizerMoments : 0),
   };
 }
 

@@ -1,7 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
-import { AdamW, type AdamWOptions, type TrainableParam } from '../../src/nn/optimizer.js';
+import {
+  AdamW,
+  type AdamWOptions,
+  JS_MOMENTS_ABOVE_PARAMETERS,
+  type TrainableParam,
+} from '../../src/nn/optimizer.js';
 import { Rng } from '../../src/util/rng.js';
 import { TEST_BACKEND } from '../backends.js';
 
@@ -93,11 +98,17 @@ describe('AdamW with its moments in JS memory', () => {
     ['plain', { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 0 }],
     ['decay and clipping', { beta1: 0.8, beta2: 0.99, epsilon: 1e-6, weightDecay: 0.1, maxGradNorm: 0.5 }],
   ];
-  for (const [label, options] of cases) {
-    it(`updates the weights bit for bit as the tensor formula does (${label})`, () => {
+  for (const [[label, options], inJs] of cases.flatMap(
+    (c) =>
+      [
+        [c, true],
+        [c, false],
+      ] as const,
+  )) {
+    it(`updates the weights bit for bit as the tensor formula does (${label}, moments in ${inJs ? 'JS' : 'tensors'})`, () => {
       const a = paramsOf(5);
       const b = paramsOf(5);
-      const ours = new AdamW(a, options);
+      const ours = new AdamW(a, options, inJs);
       const reference = new TensorAdamW(b, options);
       const rng = new Rng(9);
       for (let step = 0; step < 6; step++) {
@@ -120,19 +131,34 @@ describe('AdamW with its moments in JS memory', () => {
     });
   }
 
+  it('keeps the moments of large models in JS memory', () => {
+    const small = paramsOf(1);
+    expect(
+      new AdamW(small, { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 1 })
+        .momentsInJs,
+    ).toBe(false);
+    const big = [
+      { name: 'big', variable: tf.variable(tf.zeros([JS_MOMENTS_ABOVE_PARAMETERS + 1])), decay: false },
+    ];
+    expect(
+      new AdamW(big, { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 1 }).momentsInJs,
+    ).toBe(true);
+    for (const p of [...small, ...big]) p.variable.dispose();
+  });
+
   it('restores its moments from stateTensors (the next update equals an uninterrupted one)', () => {
     const options: AdamWOptions = { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 1 };
     const a = paramsOf(2);
     const b = paramsOf(2);
-    const first = new AdamW(a, options);
+    const first = new AdamW(a, options, true);
     const rng = new Rng(4);
     const g1 = gradsOf(a, rng, 1);
     const g2 = gradsOf(a, rng, 1);
     first.apply(g1, 1e-2);
-    const second = new AdamW(b, options);
+    const second = new AdamW(b, options, true);
     second.apply(g1, 1e-2);
     const saved = structuredClone(second.stateTensors());
-    const restored = new AdamW(b, options);
+    const restored = new AdamW(b, options, false);
     restored.loadState(saved, second.stepCount, 'test');
     first.apply(g2, 1e-2);
     restored.apply(g2, 1e-2);
