@@ -10,11 +10,13 @@
  * the Hugging Face code path itself. Every time is the best of `--runs N` steps (default 2) after a
  * warm-up step, since the machine may be shared.
  *
- * A full step (optimizer moments, gradients) of these sizes is close to the wasm backend's 4 GB heap:
- * run one model per process (`--only gpt2`, `--only smollm2`, `--only baseline`); `--no-update` times
- * sampling and scoring alone.
+ * Memory: the wasm heap never shrinks, so its size after the steps is the run's high-water mark;
+ * it is printed with the estimate of src/train/limits.ts for the same sizes. Run one model per
+ * process (`--only gpt2`, `--only smollm2`, `--only baseline`) to read each model's own peak;
+ * `--no-update` times sampling and scoring alone.
  *
- * Flags: `--prompts P` (default 2), `--group G` (default 4), `--prompt-tokens N` (16), `--new-tokens N` (16).
+ * Flags: `--backend auto|wasm|blas` (default auto, as `grpovi train`), `--prompts P` (default 2),
+ * `--group G` (default 4), `--prompt-tokens N` (16), `--new-tokens N` (16).
  */
 import { performance } from 'node:perf_hooks';
 import type { ObjectiveOptions } from '../src/grpo/objective.js';
@@ -23,7 +25,10 @@ import { Gpt } from '../src/nn/gpt.js';
 import { parseHfConfig } from '../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../src/nn/models/hfDecoder.js';
 import type { PolicyModel } from '../src/nn/models/policyModel.js';
+import * as tf from '@tensorflow/tfjs';
+import { groupAdvantages } from '../src/grpo/advantages.js';
 import { countParams } from '../src/nn/gptConfig.js';
+import { estimateMemory } from '../src/train/limits.js';
 import { completionInput } from '../src/nn/logProbs.js';
 import { AdamW } from '../src/nn/optimizer.js';
 import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
@@ -84,8 +89,31 @@ const OBJECTIVE: ObjectiveOptions = {
 interface StepTimes {
   sample: number;
   reference: number;
+  reward: number;
   update: number;
   total: number;
+}
+
+/** A stand-in rule-based reward: the fraction of even token ids in each completion. */
+function evenTokenReward(tokens: Int32Array, mask: Float32Array, rows: number, length: number): Float64Array {
+  const out = new Float64Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let even = 0;
+    let count = 0;
+    for (let t = 0; t < length; t++) {
+      const i = b * length + t;
+      count += mask[i];
+      if (mask[i] > 0 && tokens[i] % 2 === 0) even++;
+    }
+    out[b] = count > 0 ? even / count : 0;
+  }
+  return out;
+}
+
+/** The wasm heap's size: the high-water mark of the tensors' memory (it never shrinks). */
+function wasmHeapBytes(): number | undefined {
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } };
+  return backend.wasm?.HEAPU8.buffer.byteLength;
 }
 
 /** One GRPO step's phases on `policy` (with `reference` frozen), in seconds. */
@@ -118,7 +146,9 @@ function step(
   const input = completionInput(batch, 0);
   const ref = scoreLogProbs(reference, batch, input, { temperature: 1 });
   const t2 = performance.now();
-  const advantages = Float32Array.from(expanded, (_, i) => ((i * 7) % 5) - 2);
+  const rewards = evenTokenReward(gen.tokens, gen.mask, rows, gen.length);
+  const advantages = Float32Array.from(groupAdvantages(rewards, GROUP, { scale: 'group', eps: 1e-4 }));
+  const t2b = performance.now();
   if (optimizer !== undefined)
     policyGradientStep(
       policy,
@@ -131,7 +161,8 @@ function step(
   return {
     sample: (t1 - t0) / 1000,
     reference: (t2 - t1) / 1000,
-    update: (t3 - t2) / 1000,
+    reward: (t2b - t2) / 1000,
+    update: (t3 - t2b) / 1000,
     total: (t3 - t0) / 1000,
   };
 }
@@ -139,7 +170,8 @@ function step(
 function measure(name: string, make: () => PolicyModel): StepTimes {
   const policy = make();
   // The reference forward pass is timed on the policy itself (the same computation as on a frozen
-  // copy): with a second copy of the weights a distilgpt2-sized step overflows the wasm heap (4 GB).
+  // copy). The trainer keeps a copy only when it reads it (beta > 0, log_kl, GRPOVI weights): add
+  // one copy of the weights to the memory figures below for such runs.
   const reference = policy;
   const optimizer = NO_UPDATE
     ? undefined
@@ -160,7 +192,26 @@ function measure(name: string, make: () => PolicyModel): StepTimes {
   const b = best as StepTimes;
   console.log(
     `${name.padEnd(34)} ${(params / 1e6).toFixed(1).padStart(6)}M  step ${b.total.toFixed(2).padStart(6)} s  ` +
-      `(sample ${b.sample.toFixed(2)} s, reference ${b.reference.toFixed(2)} s, update ${b.update.toFixed(2)} s)`,
+      `(sample ${b.sample.toFixed(2)} s, reference ${b.reference.toFixed(2)} s, reward ${b.reward.toFixed(3)} s, update ${b.update.toFixed(2)} s)`,
+  );
+  const config = policy.config as PolicyModel['config'] & { depth: number; heads: number };
+  const estimate = estimateMemory(
+    { ...config, parameters: params },
+    {
+      prompts_per_step: PROMPTS,
+      num_generations: GROUP,
+      max_completion_length: NEW_TOKENS,
+      eval_prompts: 1,
+      backend: 'wasm',
+      beta: 0, // as measured: no reference copy (see above)
+    },
+    PROMPT_TOKENS,
+  );
+  const heap = wasmHeapBytes();
+  console.log(
+    `${''.padEnd(34)} memory: wasm heap ${heap === undefined ? 'n/a' : `${(heap / 1024 ** 3).toFixed(2)} GiB`} ` +
+      `(estimate ${(estimate.tensorBytes / 1024 ** 3).toFixed(2)} GiB of tensors without a reference copy), ` +
+      `AdamW moments in JS ${(estimate.optimizerMoments / 1024 ** 3).toFixed(2)} GiB`,
   );
   policy.dispose();
   optimizer?.dispose();
@@ -168,7 +219,10 @@ function measure(name: string, make: () => PolicyModel): StepTimes {
 }
 
 async function main(): Promise<void> {
-  const backend = await selectBackend('wasm');
+  const requested = process.argv.includes('--backend')
+    ? (process.argv[process.argv.indexOf('--backend') + 1] as 'auto' | 'wasm' | 'blas')
+    : 'auto';
+  const backend = await selectBackend(requested);
   console.log(
     `one GRPO step: ${PROMPTS} prompts x ${GROUP} completions, ${PROMPT_TOKENS} prompt + ${NEW_TOKENS} new tokens; ` +
       `backend ${backend}; best of ${RUNS} after a warm-up`,

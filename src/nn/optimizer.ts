@@ -19,6 +19,12 @@ export interface TrainableParam {
   decay: boolean;
 }
 
+const f32 = Math.fround;
+
+import { JS_MOMENTS_ABOVE_PARAMETERS } from './momentStorage.js';
+
+export { JS_MOMENTS_ABOVE_PARAMETERS } from './momentStorage.js';
+
 /** A non-trainable zero variable shaped like `like`. tf.variable copies its initial value, which is freed here. */
 function zeroVariable(like: tf.Tensor): tf.Variable {
   const zeros = tf.zerosLike(like);
@@ -27,21 +33,43 @@ function zeroVariable(like: tf.Tensor): tf.Variable {
   return variable;
 }
 
-/** AdamW (Loshchilov & Hutter) with global-norm gradient clipping; state saved as named tensors. */
+/**
+ * AdamW (Loshchilov & Hutter) with global-norm gradient clipping; state saved as named tensors.
+ *
+ * For models above JS_MOMENTS_ABOVE_PARAMETERS the two moments live in JS Float32Arrays, not in the
+ * backend's memory: for a model of 100M parameters they are 800 MB the wasm heap (4 GB at most,
+ * shared with the policy, the reference, the gradients and the activations) does not have to hold.
+ * Their update runs in JS, each operation
+ * rounded to float32 in the order the tensor formula below applies them (m * b1 + g * w1, ...): float32
+ * +, -, *, / and sqrt are correctly rounded, and so is a float64 result rounded once to float32, so
+ * the weights come out bit for bit as the backend's elementwise kernels computed them.
+ */
 export class AdamW {
   readonly options: AdamWOptions;
   private readonly params: TrainableParam[];
-  private readonly firstMoment = new Map<string, tf.Variable>();
-  private readonly secondMoment = new Map<string, tf.Variable>();
+  private readonly firstMoment = new Map<string, Float32Array>();
+  private readonly secondMoment = new Map<string, Float32Array>();
+  /** The moments as backend tensors, for models at most JS_MOMENTS_ABOVE_PARAMETERS large. */
+  private readonly firstTensor = new Map<string, tf.Variable>();
+  private readonly secondTensor = new Map<string, tf.Variable>();
+  /** Whether the moments live in JS memory. */
+  readonly momentsInJs: boolean;
   /** Updates applied so far (drives the bias correction). */
   stepCount = 0;
 
-  constructor(params: TrainableParam[], options: AdamWOptions) {
+  constructor(params: TrainableParam[], options: AdamWOptions, momentsInJs?: boolean) {
     this.params = params;
     this.options = options;
+    const total = params.reduce((n, p) => n + p.variable.size, 0);
+    this.momentsInJs = momentsInJs ?? total > JS_MOMENTS_ABOVE_PARAMETERS;
     for (const p of params) {
-      this.firstMoment.set(p.name, zeroVariable(p.variable));
-      this.secondMoment.set(p.name, zeroVariable(p.variable));
+      if (this.momentsInJs) {
+        this.firstMoment.set(p.name, new Float32Array(p.variable.size));
+        this.secondMoment.set(p.name, new Float32Array(p.variable.size));
+      } else {
+        this.firstTensor.set(p.name, zeroVariable(p.variable));
+        this.secondTensor.set(p.name, zeroVariable(p.variable));
+      }
     }
   }
 
@@ -71,10 +99,13 @@ export class AdamW {
    */
   apply(grads: Map<string, tf.Tensor>, lr: number): { gradNorm: number } {
     const { beta1, beta2, epsilon, weightDecay, maxGradNorm } = this.options;
-    const gradNorm = tf.tidy(() => {
-      const squares = this.params.map((p) => tf.sum(tf.square(this.gradOf(grads, p.name))));
-      return Math.sqrt(tf.addN(squares).dataSync()[0]);
-    });
+    // One scope per parameter, so that only one squared gradient exists at a time; the scalars are
+    // summed as before (same kernels, same order, same bits).
+    const squares = this.params.map((p) => tf.tidy(() => tf.sum(tf.square(this.gradOf(grads, p.name)))));
+    const total = tf.addN(squares);
+    const gradNorm = Math.sqrt(total.dataSync()[0]);
+    total.dispose();
+    for (const s of squares) s.dispose();
     if (!Number.isFinite(gradNorm))
       throw new NonFiniteError('gradient', `the gradient is not finite (norm ${gradNorm})`);
     const scale = maxGradNorm > 0 && gradNorm > maxGradNorm ? maxGradNorm / (gradNorm + 1e-6) : 1;
@@ -83,28 +114,54 @@ export class AdamW {
     const correction2 = 1 - beta2 ** this.stepCount;
     // The usual update lr * (m / c1) / (sqrt(v / c2) + eps) with its scalars folded together,
     // lr * sqrt(c2) / c1 * m / (sqrt(v) + eps * sqrt(c2)), and the clipping scale folded into the
-    // moment coefficients: about a third fewer ops per parameter (each op has a fixed cost).
+    // moment coefficients. Every scalar is a float32, as a scalar operand of a tensor op is.
     const rootC2 = Math.sqrt(correction2);
-    const stepSize = (lr * rootC2) / correction1;
-    const denominatorEps = epsilon * rootC2;
-    const gradWeight1 = (1 - beta1) * scale;
-    const gradWeight2 = (1 - beta2) * scale * scale;
-    // One scope per parameter: the temporaries of a scope live until it ends, and for a model of
-    // 100M parameters all of them at once would not fit in the wasm heap (4 GB).
+    const b1 = f32(beta1);
+    const b2 = f32(beta2);
+    const stepSize = f32((lr * rootC2) / correction1);
+    const denominatorEps = f32(epsilon * rootC2);
+    const gradWeight1 = f32((1 - beta1) * scale);
+    const gradWeight2 = f32((1 - beta2) * scale * scale);
+    if (!this.momentsInJs) {
+      // One scope per parameter: the temporaries of a scope live until it ends.
+      for (const p of this.params) {
+        tf.tidy(() => {
+          const g = this.gradOf(grads, p.name);
+          const m = this.firstTensor.get(p.name)!;
+          const v = this.secondTensor.get(p.name)!;
+          const m1 = m.mul(beta1).add(g.mul((1 - beta1) * scale));
+          const v1 = v.mul(beta2).add(g.square().mul((1 - beta2) * scale * scale));
+          m.assign(m1);
+          v.assign(v1);
+          const step = m1.div(v1.sqrt().add(epsilon * rootC2)).mul((lr * rootC2) / correction1);
+          // Decoupled weight decay: p - lr * (adam + wd * p) = p * (1 - lr * wd) - lr * adam.
+          const decayed = p.decay && weightDecay > 0 ? p.variable.mul(1 - lr * weightDecay) : p.variable;
+          p.variable.assign(decayed.sub(step));
+        });
+      }
+      return { gradNorm };
+    }
     for (const p of this.params) {
-      tf.tidy(() => {
-        const g = this.gradOf(grads, p.name);
-        const m = this.firstMoment.get(p.name)!;
-        const v = this.secondMoment.get(p.name)!;
-        const m1 = m.mul(beta1).add(g.mul(gradWeight1));
-        const v1 = v.mul(beta2).add(g.square().mul(gradWeight2));
-        m.assign(m1);
-        v.assign(v1);
-        const step = m1.div(v1.sqrt().add(denominatorEps)).mul(stepSize);
+      const g = this.gradOf(grads, p.name).dataSync() as Float32Array;
+      const m = this.firstMoment.get(p.name)!;
+      const v = this.secondMoment.get(p.name)!;
+      // A fresh copy: the backend's own buffer must not be written.
+      const w = Float32Array.from(p.variable.dataSync() as Float32Array);
+      const decay = p.decay && weightDecay > 0 ? f32(1 - lr * weightDecay) : 1;
+      for (let i = 0; i < w.length; i++) {
+        const gi = g[i];
+        const m1 = f32(f32(m[i] * b1) + f32(gi * gradWeight1));
+        const v1 = f32(f32(v[i] * b2) + f32(f32(gi * gi) * gradWeight2));
+        m[i] = m1;
+        v[i] = v1;
+        const step = f32(f32(m1 / f32(f32(Math.sqrt(v1)) + denominatorEps)) * stepSize);
         // Decoupled weight decay: p - lr * (adam + wd * p) = p * (1 - lr * wd) - lr * adam.
-        const decayed = p.decay && weightDecay > 0 ? p.variable.mul(1 - lr * weightDecay) : p.variable;
-        p.variable.assign(decayed.sub(step));
-      });
+        const decayed = decay === 1 ? w[i] : f32(w[i] * decay);
+        w[i] = f32(decayed - step);
+      }
+      const next = tf.tensor(w, p.variable.shape, 'float32');
+      p.variable.assign(next);
+      next.dispose();
     }
     return { gradNorm };
   }
@@ -114,16 +171,10 @@ export class AdamW {
     const out: Record<string, NamedTensor> = {};
     for (const p of this.params) {
       const shape = p.variable.shape;
-      out[`m.${p.name}`] = {
-        dtype: 'F32',
-        shape,
-        data: this.firstMoment.get(p.name)!.dataSync() as Float32Array,
-      };
-      out[`v.${p.name}`] = {
-        dtype: 'F32',
-        shape,
-        data: this.secondMoment.get(p.name)!.dataSync() as Float32Array,
-      };
+      const m = this.firstMoment.get(p.name) ?? (this.firstTensor.get(p.name)!.dataSync() as Float32Array);
+      const v = this.secondMoment.get(p.name) ?? (this.secondTensor.get(p.name)!.dataSync() as Float32Array);
+      out[`m.${p.name}`] = { dtype: 'F32', shape, data: m };
+      out[`v.${p.name}`] = { dtype: 'F32', shape, data: v };
     }
     return out;
   }
@@ -131,9 +182,9 @@ export class AdamW {
   /** Restores moments saved by `stateTensors` and the step count. */
   loadState(tensors: Record<string, NamedTensor>, stepCount: number, source: string): void {
     for (const p of this.params) {
-      for (const [prefix, moments] of [
-        ['m', this.firstMoment],
-        ['v', this.secondMoment],
+      for (const [prefix, moments, onBackend] of [
+        ['m', this.firstMoment, this.firstTensor],
+        ['v', this.secondMoment, this.secondTensor],
       ] as const) {
         const entry = tensors[`${prefix}.${p.name}`];
         if (entry === undefined) throw new CheckpointError(source, `tensor "${prefix}.${p.name}" is missing`);
@@ -144,15 +195,28 @@ export class AdamW {
             `tensor "${prefix}.${p.name}" has shape [${entry.shape.join(', ')}], expected [${shape.join(', ')}]`,
           );
         }
-        moments.get(p.name)!.assign(tf.tensor(Float32Array.from(entry.data), shape, 'float32'));
+        if (this.momentsInJs) moments.get(p.name)!.set(entry.data);
+        else {
+          const value = tf.tensor(Float32Array.from(entry.data), shape, 'float32');
+          onBackend.get(p.name)!.assign(value);
+          value.dispose();
+        }
       }
     }
     this.stepCount = stepCount;
   }
 
+  /** Bytes of the two moments (in JS memory when `momentsInJs`, else backend tensors). */
+  stateBytes(): number {
+    return 8 * this.params.reduce((n, p) => n + p.variable.size, 0);
+  }
+
   dispose(): void {
-    for (const v of this.firstMoment.values()) v.dispose();
-    for (const v of this.secondMoment.values()) v.dispose();
+    for (const v of [...this.firstTensor.values(), ...this.secondTensor.values()]) v.dispose();
+    this.firstTensor.clear();
+    this.secondTensor.clear();
+    this.firstMoment.clear();
+    this.secondMoment.clear();
   }
 
   private gradOf(grads: Map<string, tf.Tensor>, name: string): tf.Tensor {

@@ -1,4 +1,5 @@
 import { totalmem } from 'node:os';
+import { JS_MOMENTS_ABOVE_PARAMETERS } from '../nn/momentStorage.js';
 import { ConfigError } from './configError.js';
 
 /**
@@ -28,6 +29,8 @@ export interface ModelShape {
   width: number;
   depth: number;
   heads: number;
+  /** The model's parameter count when known (Hugging Face families); else grpovi's GPT formula. */
+  parameters?: number;
 }
 
 /** What the memory estimate of a training step depends on. */
@@ -38,33 +41,111 @@ export interface TrainingSize {
   minibatch_size?: number;
   eval_prompts: number;
   backend: string;
+  /** The fields that decide whether a frozen reference copy is kept (see `needsReference`). */
+  beta?: number;
+  log_kl?: boolean;
+  algo?: string;
+  grpovi_weights?: string;
+  /** More than one minibatch per optimizer step keeps a sum of gradients beside the new ones. */
+  gradient_accumulation_steps?: number;
+  steps_per_generation?: number;
 }
 
 /** WebAssembly memory is addressed with 32 bits: the wasm backend's tensors share 4 GiB at most. */
 const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
 
-/** Parameters of a GPT of this shape (tied embeddings counted once). */
+/** Parameters of a GPT of this shape (tied embeddings counted once), or the shape's own count. */
 export function parameterCount(shape: ModelShape): number {
+  if (shape.parameters !== undefined) return shape.parameters;
   const d = shape.width;
   return (shape.vocabSize + shape.contextLength) * d + shape.depth * (12 * d * d + 13 * d) + 2 * d;
 }
 
 /**
- * Bytes a training step needs at its peak, roughly, in float32: the policy, the frozen reference,
- * the two AdamW moments, the gradients and an update temporary (6 copies of the parameters), the
- * activations the gradient tape keeps for a minibatch (per layer and token about 16 widths plus
- * two attention rows per head, doubled for the backward pass), and the logits with their softmax
- * and gradients (4 copies of rows x tokens x vocabulary). Meant to catch sizes that cannot fit,
- * not to budget memory closely.
+ * Whether a run scores its completions under the frozen reference policy (and so keeps a copy of
+ * it): the KL term (beta > 0), the KL logged at beta 0 (log_kl), or GRPOVI weights that read it.
  */
-export function estimateTrainingBytes(shape: ModelShape, size: TrainingSize, longestPrompt: number): number {
+export function needsReference(size: TrainingSize): boolean {
+  const weights = size.algo === 'grpovi' ? (size.grpovi_weights ?? 'uniform') : 'uniform';
+  return (size.beta ?? 0) > 0 || size.log_kl === true || weights !== 'uniform';
+}
+
+/**
+ * Float32 values the gradient tape holds per token and layer, in widths, and per completion token
+ * in vocabulary rows (logits, softmax, their gradients and the one-hot rows), measured with
+ * tf.profile on GPT-2, Llama and grpovi GPT shapes (test/train/memoryEstimate.test.ts checks the
+ * estimate against such measurements): about 100-150 widths and 6-7 vocabulary rows. TF.js keeps
+ * every forward intermediate and every intermediate's gradient until the backward pass ends.
+ */
+const TAPE_WIDTHS_PER_LAYER_TOKEN = 150;
+const TAPE_VOCAB_ROWS_PER_TOKEN = 8;
+/** Scoring without a tape: the layers' intermediates of the batch and 4 vocabulary rows per token. */
+const SCORING_WIDTHS_PER_LAYER_TOKEN = 40;
+const SCORING_VOCAB_ROWS_PER_TOKEN = 4;
+
+/** The parts of a training step's peak memory, in bytes (float32 tensors). */
+export interface MemoryEstimate {
+  /** The policy's weights, plus the frozen reference's when the run needs one. */
+  weights: number;
+  /** The gradients of one minibatch, plus their running sum under gradient accumulation. */
+  gradients: number;
+  /** The two AdamW moments: JS memory (outside the wasm heap) above JS_MOMENTS_ABOVE_PARAMETERS. */
+  optimizerMoments: number;
+  /** The larger of the update's tape (one minibatch) with the gradients, and of scoring the whole batch. */
+  activations: number;
+  /** Peak of the backend's tensor memory (what the wasm heap must hold). */
+  tensorBytes: number;
+  /** Everything, for backends whose tensors live in JS memory (cpu). */
+  totalBytes: number;
+}
+
+/**
+ * A training step's peak memory, roughly: the policy and (when needed) the reference, the
+ * gradients, the tape of one minibatch's update (per layer and token about 150 widths, per
+ * completion token 8 vocabulary rows), the vocabulary table's two gradient parts when tied, and
+ * the AdamW moments, which live in JS memory. Meant to catch sizes that cannot fit (it errs high);
+ * the wasm heap can grow a little past the live peak by fragmentation.
+ */
+export function estimateMemory(shape: ModelShape, size: TrainingSize, longestPrompt: number): MemoryEstimate {
   const tokens = Math.min(shape.contextLength, longestPrompt + size.max_completion_length);
-  const rows = Math.max(
-    size.minibatch_size ?? size.prompts_per_step * size.num_generations,
-    size.eval_prompts,
-  );
-  const perToken = shape.depth * 2 * (16 * shape.width + 2 * shape.heads * tokens) + 4 * shape.vocabSize;
-  return 4 * (6 * parameterCount(shape) + rows * tokens * perToken);
+  const completion = Math.min(tokens, size.max_completion_length);
+  const batchRows = size.prompts_per_step * size.num_generations;
+  const updateRows = size.minibatch_size ?? batchRows;
+  const params = 4 * parameterCount(shape);
+  const table = 4 * shape.vocabSize * shape.width;
+  const minibatches = size.steps_per_generation ?? batchRows / updateRows;
+  const accumulation = size.gradient_accumulation_steps ?? minibatches;
+  const weights = params * (needsReference(size) ? 2 : 1);
+  const gradients = params * (accumulation > 1 ? 2 : 1) + 2 * table;
+  const tape =
+    4 *
+    updateRows *
+    (tokens * shape.depth * TAPE_WIDTHS_PER_LAYER_TOKEN * shape.width +
+      completion * TAPE_VOCAB_ROWS_PER_TOKEN * shape.vocabSize);
+  const scoringRows = Math.max(batchRows, size.eval_prompts);
+  const scoring =
+    4 *
+    scoringRows *
+    (tokens * shape.depth * SCORING_WIDTHS_PER_LAYER_TOKEN * shape.width +
+      completion * SCORING_VOCAB_ROWS_PER_TOKEN * shape.vocabSize);
+  const activations = Math.max(tape + gradients, scoring + table);
+  const optimizerMoments = 2 * params;
+  const momentsInJs = parameterCount(shape) > JS_MOMENTS_ABOVE_PARAMETERS;
+  const tensorBytes = weights + activations + (momentsInJs ? 0 : optimizerMoments);
+  return {
+    weights,
+    gradients,
+    optimizerMoments,
+    activations,
+    tensorBytes,
+    totalBytes: tensorBytes + (momentsInJs ? optimizerMoments : 0),
+  };
+}
+
+/** The estimate's bytes that must fit the backend's budget (see `estimateMemory`). */
+export function estimateTrainingBytes(shape: ModelShape, size: TrainingSize, longestPrompt: number): number {
+  const estimate = estimateMemory(shape, size, longestPrompt);
+  return size.backend === 'cpu' ? estimate.totalBytes : estimate.tensorBytes;
 }
 
 /** The bytes a backend can give tensors here: the machine's memory, and for wasm its 4 GiB address space. */
@@ -93,7 +174,7 @@ export function checkBatchLimits(size: TrainingSize, source = 'config'): void {
 
 /** Checks a model's shape against LIMITS; `source` names where the shape comes from. */
 export function checkShapeLimits(shape: ModelShape, source: string): void {
-  const fields: [keyof ModelShape, number, string][] = [
+  const fields: [Exclude<keyof ModelShape, 'parameters'>, number, string][] = [
     ['width', LIMITS.width, 'width'],
     ['depth', LIMITS.depth, 'depth'],
     ['heads', LIMITS.heads, 'heads'],
@@ -132,7 +213,7 @@ export function checkTrainingFits(
     throw new ConfigError(
       `${source}: the run needs about ${gib(needed)} of memory, more than the ${gib(budget)} the ${size.backend} backend can use here ` +
         `(${parameterCount(shape)} parameters; ${rows} completions of up to ${size.max_completion_length} tokens per update); ` +
-        'lower prompts_per_step, num_generations, minibatch_size, max_completion_length or the model size',
+        'lower max_completion_length or the model size, or update in smaller minibatches (minibatch_size with gradient_accumulation_steps = prompts_per_step x num_generations / minibatch_size keeps one optimizer step per batch)',
       'num_generations',
     );
   }

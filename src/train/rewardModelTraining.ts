@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { type BackendName, selectBackend } from '../nn/backend.js';
 import { CheckpointError } from '../nn/checkpointError.js';
+import { isHfFolder } from '../nn/models/hfFolder.js';
 import { Gpt } from '../nn/gpt.js';
 import { loadModelDir, type ModelFiles, saveModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
@@ -119,6 +120,19 @@ export function pairwiseAccuracy(
 }
 
 /**
+ * `--policy` must be a grpovi policy folder: the Bradley-Terry trainer builds its reward model on
+ * grpovi's GPT body. A Hugging Face folder is refused in one line, before anything is loaded.
+ */
+function refuseHfPolicy(dir: string): void {
+  if (!isHfFolder(dir)) return;
+  throw new CheckpointError(
+    join(dir, 'config.json'),
+    "train-rm --policy takes grpovi policy folders only (the Bradley-Terry trainer builds on grpovi's GPT body, not on Hugging Face decoders); " +
+      'a GPT2ForSequenceClassification or LlamaForSequenceClassification folder trained elsewhere works as --reward-model',
+  );
+}
+
+/**
  * Trains a Bradley-Terry reward model on gold-labelled pairs of the base policy's completions. The
  * body starts from the policy's weights (as RLHF reward models start from the SFT model) with a new
  * scalar head. Writes a `reward-model` folder.
@@ -129,6 +143,7 @@ export async function trainRewardModel(
   log: (line: string) => void = () => {},
 ): Promise<RewardModelResult> {
   const started = performance.now();
+  refuseHfPolicy(config.policy);
   const backend = await selectBackend(config.backend);
   const saved = loadModelDir(config.policy, 'policy');
   const tokenizer = saved.tokenizer;
@@ -321,6 +336,7 @@ export async function trainRewardModelOnPreferences(
   log: (line: string) => void = () => {},
 ): Promise<RewardModelResult> {
   const started = performance.now();
+  refuseHfPolicy(config.policy);
   const records = readPreferenceFile(config.preferences);
   if (records.length < 2) {
     throw new UserFileError(

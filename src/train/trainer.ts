@@ -18,7 +18,7 @@ import type { Task } from '../tasks/task.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { Rng } from '../util/rng.js';
 import { ConfigError, type TrainConfig } from './config.js';
-import { checkTrainingFits, type ModelShape } from './limits.js';
+import { checkTrainingFits, type ModelShape, needsReference } from './limits.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
 import type { TrainObserver } from './observer.js';
 import { PromptStream } from './promptStream.js';
@@ -133,7 +133,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let lock: RunLock;
   const folderExisted = existsSync(outDir);
   try {
-    checkTrainingFits(shapeForLimits(policy.config), config, prompts);
+    checkTrainingFits(shapeForLimits(policy), config, prompts);
     ensureRunFolder(outDir);
     lock = acquireRunLock(
       outDir,
@@ -226,7 +226,8 @@ async function trainLocked(
   let optimizer: AdamW | undefined;
   try {
     const resumeFrom = prepareRunFolder(outDir, options.resumeFrom, observer);
-    reference = policy.copy({ trainable: false });
+    // The frozen reference costs a copy of the weights: kept only when the run reads it.
+    if (needsReference(config)) reference = policy.copy({ trainable: false });
     optimizer = new AdamW(policy.variables(), {
       beta1: config.adam_beta1,
       beta2: config.adam_beta2,
@@ -249,7 +250,7 @@ async function runSteps(
   options: TrainOptions,
   models: SessionBackend & {
     policy: PolicyModel;
-    reference: PolicyModel;
+    reference: PolicyModel | undefined;
     optimizer: AdamW;
     range: [number, number] | undefined;
     transformKind: RewardTransformKind;
@@ -407,7 +408,8 @@ interface StepContext {
   config: TrainConfig;
   task: Task;
   policy: PolicyModel;
-  reference: PolicyModel;
+  /** The frozen initial policy; absent when the run never reads it (see `needsReference`). */
+  reference: PolicyModel | undefined;
   optimizer: AdamW;
   samplingRng: Rng;
   stream: PromptStream;
@@ -432,7 +434,7 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   const weightsMode = ctx.transformKind === 'variance-increase' ? config.grpovi_weights : 'uniform';
   const needOld = policyMovesDuringUpdate(config) || weightsMode === 'importance';
   // log_kl: the KL to the reference is measured for the metrics even at beta 0 (the update ignores it).
-  const needRef = config.beta > 0 || config.log_kl === true || weightsMode !== 'uniform';
+  const needRef = needsReference(config);
   // The whole batch with its model input, built once: scoring uses it, and so does the update when
   // one minibatch covers the batch (the default).
   const full = sliceBatch(ro.batch, 0, rows, task.tokenizer.padId);
@@ -441,7 +443,8 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     ? scoreLogProbs(policy, ro.batch, fullInput, { temperature: config.temperature, entropy: true })
     : undefined;
   const ref = needRef
-    ? scoreLogProbs(reference, ro.batch, fullInput, { temperature: config.temperature }).logProbs
+    ? scoreLogProbs(reference as PolicyModel, ro.batch, fullInput, { temperature: config.temperature })
+        .logProbs
     : undefined;
   const t3 = now();
 
@@ -600,9 +603,17 @@ export function runFolderInUse(outDir: string): boolean {
 }
 
 /** The shape the resource limits read; families whose config has no depth or heads count as one. */
-function shapeForLimits(config: PolicyModel['config']): ModelShape {
+function shapeForLimits(policy: PolicyModel): ModelShape {
+  const config = policy.config;
   const extra = config as PolicyModel['config'] & { depth?: number; heads?: number };
-  return { ...config, depth: extra.depth ?? 1, heads: extra.heads ?? 1 };
+  return {
+    vocabSize: config.vocabSize,
+    contextLength: config.contextLength,
+    width: config.width,
+    depth: extra.depth ?? 1,
+    heads: extra.heads ?? 1,
+    parameters: countParams(policy.specs),
+  };
 }
 
 /** Refuses weights whose tensors do not have the shapes of the run's policy, naming the first. */

@@ -4,6 +4,7 @@ import { countParams, gptParamSpecs } from '../../src/nn/gptConfig.js';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.js';
 import {
   checkTrainingFits,
+  estimateMemory,
   estimateTrainingBytes,
   LIMITS,
   memoryBudget,
@@ -35,9 +36,21 @@ describe('resource limits', () => {
     );
   });
 
-  it('estimates at least the six float32 copies of the parameters training keeps', () => {
+  it('counts the policy, the gradients, the moments and, when the run reads it, the reference', () => {
     const bytes = estimateTrainingBytes(TOY, SIZE, 4);
-    expect(bytes).toBeGreaterThanOrEqual(6 * 4 * parameterCount(TOY));
+    expect(bytes).toBeGreaterThanOrEqual(4 * 4 * parameterCount(TOY));
+    const withReference = estimateTrainingBytes(TOY, { ...SIZE, beta: 0.04 }, 4);
+    expect(withReference - bytes).toBe(4 * parameterCount(TOY));
+    expect(estimateTrainingBytes(TOY, { ...SIZE, algo: 'grpovi', grpovi_weights: 'probability' }, 4)).toBe(
+      withReference,
+    );
+    // Above 16M parameters the moments leave the backend's tensors (the wasm heap) for JS memory,
+    // which the cpu backend's tensors share.
+    const big = { ...TOY, parameters: 20_000_000 };
+    const wasm = estimateMemory(big, SIZE, 4);
+    expect(wasm.totalBytes - wasm.tensorBytes).toBe(8 * 20_000_000);
+    expect(estimateTrainingBytes(big, { ...SIZE, backend: 'cpu' }, 4)).toBe(wasm.totalBytes);
+    expect(estimateTrainingBytes(big, SIZE, 4)).toBe(wasm.tensorBytes);
     // Doubling the batch never lowers the estimate.
     expect(estimateTrainingBytes(TOY, { ...SIZE, num_generations: 8 }, 4)).toBeGreaterThan(bytes);
   });

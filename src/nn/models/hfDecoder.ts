@@ -1,8 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../util/rng.js';
+import { productsThroughBlas } from '../backend.js';
 import { CheckpointError } from '../checkpointError.js';
 import type { KvCache } from '../gpt.js';
-import { columnSums, embeddingLookup, gelu, groupedMatMul, layerNorm, linear, matMul } from '../layers.js';
+import {
+  columnSums,
+  embeddingLookup,
+  gelu,
+  groupedMatMul,
+  layerNorm,
+  linear,
+  matMul,
+  saveForGradient,
+  tidyCustomGrad,
+} from '../layers.js';
 import type { TrainableParam } from '../optimizer.js';
 import type { NamedTensor } from '../safetensors.js';
 import type { SequenceInput } from '../sequenceBatch.js';
@@ -16,6 +27,34 @@ const INIT_STD = 0.02;
 export interface HfOrigin {
   rawConfig: Record<string, unknown>;
   sideFiles: Record<string, string>;
+}
+
+/**
+ * hidden @ table^T for a table stored [vocab, width] (the embedding, or lm_head in grpovi's layout),
+ * differentiable in both. Neither direction keeps a transposed copy of the table: through BLAS the
+ * transpose is a flag; on the wasm kernels (whose transposed matmuls are slow) the forward
+ * transposes into a temporary that is freed at once, and the gradient, d^T @ hidden, transposes
+ * only d ([rows, vocab]). A vocabulary-wide table is the largest tensor of these models (147 MB at
+ * distilgpt2's size); a transposed copy kept on the gradient tape, its gradient in the transposed
+ * layout and that gradient transposed back cost three more.
+ */
+function projectOnTable(hidden: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
+  const flags = productsThroughBlas();
+  const op = tidyCustomGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const h = inputs[0] as tf.Tensor2D;
+    const w = inputs[1] as tf.Tensor2D;
+    const restore = saveForGradient(inputs[2] as tf.GradSaveFunc, [h, w]);
+    return {
+      value: flags ? tf.matMul(h, w, false, true) : tf.matMul(h, tf.transpose(w)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [hs, ws] = restore(saved) as tf.Tensor2D[];
+        const d = dy as tf.Tensor2D;
+        const dTable = flags ? tf.matMul(d, hs, true, false) : tf.matMul(tf.transpose(d), hs);
+        return [tf.matMul(d, ws), dTable];
+      },
+    };
+  });
+  return op(hidden, table) as tf.Tensor2D;
 }
 
 /** x @ w (+ b): Llama's projections may have no bias. */
@@ -268,7 +307,11 @@ export class HfDecoder implements PolicyModel {
   }
 
   logits(hidden: tf.Tensor2D, projection?: tf.Tensor2D): tf.Tensor2D {
-    return matMul(hidden, projection ?? this.outputProjection());
+    if (projection !== undefined) return matMul(hidden, projection);
+    return projectOnTable(
+      hidden,
+      (this.config.tiedEmbeddings ? this.embedding() : this.param('lm_head.weight')) as tf.Tensor2D,
+    );
   }
 
   /** Final hidden states [batch * length, width] in row-major order, and the extended cache. */
@@ -305,15 +348,21 @@ export class HfDecoder implements PolicyModel {
     const biasTensor = tf.tensor4d(bias, [T, B, 1, S]);
     const present: KvCache = [];
     for (let l = 0; l < this.config.depth; l++) {
-      const normed = this.norm(x, family === 'gpt2' ? `h.${l}.ln_1` : `layers.${l}.input_layernorm`);
-      const attended = this.attention(normed, l, B, T, biasTensor, rope, past?.[l]);
-      present.push({ k: attended.k, v: attended.v });
-      x = x.add(attended.out);
-      const normed2 = this.norm(
-        x,
-        family === 'gpt2' ? `h.${l}.ln_2` : `layers.${l}.post_attention_layernorm`,
-      );
-      x = x.add(this.mlp(normed2, l));
+      // One scope per layer: a layer's intermediates are freed when it ends (a gradient keeps what
+      // it saved), so scoring and sampling hold one layer's temporaries, not the whole stack's.
+      const input = x;
+      const layer = tf.tidy(() => {
+        const normed = this.norm(input, family === 'gpt2' ? `h.${l}.ln_1` : `layers.${l}.input_layernorm`);
+        const attended = this.attention(normed, l, B, T, biasTensor, rope, past?.[l]);
+        const mid = input.add(attended.out);
+        const normed2 = this.norm(
+          mid,
+          family === 'gpt2' ? `h.${l}.ln_2` : `layers.${l}.post_attention_layernorm`,
+        );
+        return { out: mid.add(this.mlp(normed2, l)), k: attended.k, v: attended.v };
+      });
+      present.push({ k: layer.k, v: layer.v });
+      x = layer.out;
     }
     const normed = this.norm(x, family === 'gpt2' ? 'ln_f' : 'norm');
     const hidden = T === 1 ? normed : normed.reshape([T, B, width]).transpose([1, 0, 2]);
