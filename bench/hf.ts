@@ -22,7 +22,6 @@ import { performance } from 'node:perf_hooks';
 import type { ObjectiveOptions } from '../src/grpo/objective.js';
 import { selectBackend } from '../src/nn/backend.js';
 import { Gpt } from '../src/nn/gpt.js';
-import { parseHfConfig } from '../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../src/nn/models/hfDecoder.js';
 import type { PolicyModel } from '../src/nn/models/policyModel.js';
 import * as tf from '@tensorflow/tfjs';
@@ -34,6 +33,7 @@ import { AdamW } from '../src/nn/optimizer.js';
 import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
 import { generate } from '../src/nn/sampler.js';
 import { Rng } from '../src/util/rng.js';
+import { DISTILGPT2, SMOLLM2_135M } from './hfShapes.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -47,36 +47,6 @@ const NEW_TOKENS = flag('--new-tokens', 16);
 const RUNS = flag('--runs', 2);
 /** Sampling and scoring only (no optimizer): what fits the wasm heap at every size. */
 const NO_UPDATE = process.argv.includes('--no-update');
-
-const DISTILGPT2 = parseHfConfig(
-  {
-    model_type: 'gpt2',
-    vocab_size: 50257,
-    n_positions: 1024,
-    n_embd: 768,
-    n_layer: 6,
-    n_head: 12,
-    eos_token_id: 50256,
-  },
-  'distilgpt2 shape',
-);
-const SMOLLM2_135M = parseHfConfig(
-  {
-    model_type: 'llama',
-    vocab_size: 49152,
-    max_position_embeddings: 8192,
-    hidden_size: 576,
-    intermediate_size: 1536,
-    num_hidden_layers: 30,
-    num_attention_heads: 9,
-    num_key_value_heads: 3,
-    rms_norm_eps: 1e-5,
-    rope_theta: 100000,
-    tie_word_embeddings: true,
-    eos_token_id: 0,
-  },
-  'SmolLM2-135M shape',
-);
 
 const OBJECTIVE: ObjectiveOptions = {
   epsilon: 0.2,

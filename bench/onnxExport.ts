@@ -13,13 +13,14 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { selectBackend } from '../src/nn/backend.js';
-import { type HfDecoderConfig, parseHfConfig } from '../src/nn/models/hfConfig.js';
+import type { HfDecoderConfig } from '../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../src/nn/models/hfDecoder.js';
 import { hfFolderFiles, writeFolderAtomic } from '../src/nn/models/hfFolder.js';
 import { onnxCausalLm } from '../src/nn/models/onnxExport.js';
 import { encodeSafetensors } from '../src/nn/safetensors.js';
 import { generate } from '../src/nn/sampler.js';
 import { Rng } from '../src/util/rng.js';
+import { DISTILGPT2, SMOLLM2_135M } from './hfShapes.js';
 
 function flag(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -31,34 +32,8 @@ const RUNS = flag('--runs', 2);
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 const SHAPES: [string, string, HfDecoderConfig][] = [
-  [
-    'gpt2',
-    'distilgpt2 shape',
-    parseHfConfig(
-      { model_type: 'gpt2', vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 6, n_head: 12 },
-      'distilgpt2 shape',
-    ),
-  ],
-  [
-    'smollm2',
-    'SmolLM2-135M shape',
-    parseHfConfig(
-      {
-        model_type: 'llama',
-        vocab_size: 49152,
-        max_position_embeddings: 8192,
-        hidden_size: 576,
-        intermediate_size: 1536,
-        num_hidden_layers: 30,
-        num_attention_heads: 9,
-        num_key_value_heads: 3,
-        rms_norm_eps: 1e-5,
-        rope_theta: 100000,
-        tie_word_embeddings: true,
-      },
-      'SmolLM2-135M shape',
-    ),
-  ],
+  ['gpt2', 'distilgpt2 shape', DISTILGPT2],
+  ['smollm2', 'SmolLM2-135M shape', SMOLLM2_135M],
 ];
 
 async function best<T>(run: () => T | Promise<T>): Promise<{ seconds: number; value: T }> {
