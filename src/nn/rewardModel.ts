@@ -121,12 +121,19 @@ export class RewardModel {
   }
 }
 
+/** What a Bradley-Terry step trains: grpovi's RewardModel or a Hugging Face one (HfBradleyTerryModel). */
+export interface BradleyTerryModel {
+  /** Scores [rows] of token sequences, differentiable. */
+  scoreTensor(sequences: readonly (readonly number[])[], padId: number): tf.Tensor1D;
+  variables(): TrainableParam[];
+}
+
 /**
  * One AdamW step on the Bradley-Terry loss -log sigmoid(score(chosen) - score(rejected)), averaged
  * over pairs. Returns the loss and the fraction of pairs already ranked right.
  */
 export function bradleyTerryStep(
-  model: RewardModel,
+  model: BradleyTerryModel,
   optimizer: AdamW,
   chosen: readonly (readonly number[])[],
   rejected: readonly (readonly number[])[],

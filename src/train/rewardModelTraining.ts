@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import { type BackendName, selectBackend } from '../nn/backend.js';
 import { CheckpointError } from '../nn/checkpointError.js';
-import { isHfFolder } from '../nn/models/hfFolder.js';
+import { isHfFolder, readHfFolder, writeFolderAtomic } from '../nn/models/hfFolder.js';
+import { HfBradleyTerryModel } from '../nn/models/hfRewardModel.js';
+import { isClassifier } from '../nn/models/hfParams.js';
 import { Gpt } from '../nn/gpt.js';
 import { loadModelDir, type ModelFiles, saveModelDir, WEIGHTS_FILE } from '../nn/modelDir.js';
 import { AdamW, learningRateAt } from '../nn/optimizer.js';
-import { bradleyTerryStep, RewardModel } from '../nn/rewardModel.js';
+import { type BradleyTerryModel, bradleyTerryStep, RewardModel } from '../nn/rewardModel.js';
 import { generate } from '../nn/sampler.js';
 import type { Tokenizer } from '../nn/tokenizer.js';
 import { rewardModelInput } from '../rewards/rewardModel.js';
@@ -120,15 +122,15 @@ export function pairwiseAccuracy(
 }
 
 /**
- * `--policy` must be a grpovi policy folder: the Bradley-Terry trainer builds its reward model on
- * grpovi's GPT body. A Hugging Face folder is refused in one line, before anything is loaded.
+ * Without --preferences, `--policy` must be a grpovi policy folder (the pairs are sampled from grpovi's
+ * GPT and labelled by the gold sentiment). A Hugging Face folder is refused in one line, before
+ * anything is loaded.
  */
 function refuseHfPolicy(dir: string): void {
   if (!isHfFolder(dir)) return;
   throw new CheckpointError(
     join(dir, 'config.json'),
-    "train-rm --policy takes grpovi policy folders only (the Bradley-Terry trainer builds on grpovi's GPT body, not on Hugging Face decoders); " +
-      'a GPT2ForSequenceClassification or LlamaForSequenceClassification folder trained elsewhere works as --reward-model',
+    'train-rm --policy with a Hugging Face folder needs --preferences FILE (the gold-labelled pairs are sampled from grpovi policies only)',
   );
 }
 
@@ -187,30 +189,79 @@ export async function trainRewardModel(
   );
 
   return fitRewardModel({
-    saved,
+    ...gptFit(saved, config.seed, outDir, { made_by: 'grpovi train-rm', corpus, train_rm: config, backend }),
     pairs: sampled.pairs,
     heldOut: heldOut.pairs,
     tieFraction,
     settings: config,
-    outDir,
     log,
     started,
-    info: { made_by: 'grpovi train-rm', corpus, train_rm: config, backend },
   });
 }
 
 /** What fitting a Bradley-Terry model needs: the base policy's files, labelled pairs and where to write. */
 interface FitRequest {
-  saved: ModelFiles;
+  /** The model to train; its score is read with `padId`. */
+  model: FitModel;
+  /** Token ids of prompt + completion. */
+  encode: (prompt: string, completion: string) => number[];
+  padId: number;
+  /** Writes the trained model; returns the log line naming what was written. */
+  save: (result: RewardModelResult) => string;
   pairs: readonly PreferencePair[];
   heldOut: readonly PreferencePair[];
   tieFraction: number;
   settings: Pick<RewardModelConfig, 'epochs' | 'batchSize' | 'learningRate' | 'seed'>;
-  outDir: string;
   log: (line: string) => void;
   started: number;
-  /** Facts recorded in the folder's model.json (with the result). */
-  info: Record<string, unknown>;
+}
+
+/** What fitRewardModel trains: grpovi's RewardModel or a Hugging Face HfBradleyTerryModel. */
+type FitModel = BradleyTerryModel & {
+  score(sequences: readonly (readonly number[])[], padId: number): Float32Array;
+  dispose(): void;
+};
+
+/** Fraction of pairs `model` ranks the chosen completion above the rejected one. */
+function fitAccuracy(request: FitRequest, pairs: readonly PreferencePair[]): number {
+  const { model, encode, padId } = request;
+  const chosen = model.score(
+    pairs.map((p) => encode(p.prompt, p.chosen)),
+    padId,
+  );
+  const rejected = model.score(
+    pairs.map((p) => encode(p.prompt, p.rejected)),
+    padId,
+  );
+  let right = 0;
+  for (let i = 0; i < pairs.length; i++) if (chosen[i] > rejected[i]) right++;
+  return right / pairs.length;
+}
+
+/** The FitRequest fields of grpovi's GPT reward model started from a policy folder's files. */
+function gptFit(
+  saved: ModelFiles,
+  seed: number,
+  outDir: string,
+  info: Record<string, unknown>,
+): Pick<FitRequest, 'model' | 'encode' | 'padId' | 'save'> {
+  const tokenizer = saved.tokenizer;
+  const model = RewardModel.init(saved.config, seed, saved.tensors);
+  return {
+    model,
+    encode: (prompt, completion) => rewardModelInput(tokenizer, prompt, completion),
+    padId: tokenizer.padId,
+    save: (result) => {
+      saveModelDir(outDir, {
+        kind: 'reward-model',
+        config: model.config,
+        tokenizer,
+        tensors: model.toTensors(),
+        info: { ...info, ...result },
+      });
+      return `wrote ${join(outDir, 'model.safetensors')} and model.json`;
+    },
+  };
 }
 
 /**
@@ -219,13 +270,11 @@ interface FitRequest {
  * writes a `reward-model` folder.
  */
 async function fitRewardModel(request: FitRequest): Promise<RewardModelResult> {
-  const { saved, outDir, log, started } = request;
+  const { model, encode, padId, log, started } = request;
   const config = request.settings;
-  const tokenizer = saved.tokenizer;
   const sampled = { pairs: request.pairs };
   const heldOut = { pairs: request.heldOut };
   const tieFraction = request.tieFraction;
-  const model = RewardModel.init(saved.config, config.seed, saved.tensors);
   const optimizer = new AdamW(model.variables(), {
     beta1: 0.9,
     beta2: 0.99,
@@ -257,30 +306,27 @@ async function fitRewardModel(request: FitRequest): Promise<RewardModelResult> {
         const r = bradleyTerryStep(
           model,
           optimizer,
-          batch.map((p) => rewardModelInput(tokenizer, p.prompt, p.chosen)),
-          batch.map((p) => rewardModelInput(tokenizer, p.prompt, p.rejected)),
-          tokenizer.padId,
+          batch.map((p) => encode(p.prompt, p.chosen)),
+          batch.map((p) => encode(p.prompt, p.rejected)),
+          padId,
           lr,
         );
         lossSum += r.loss;
         accSum += r.accuracy;
       }
-      const acc = pairwiseAccuracy(model, tokenizer, heldOut.pairs);
+      const acc = fitAccuracy(request, heldOut.pairs);
       log(
         `epoch ${epoch}/${config.epochs}  loss ${(lossSum / batchesPerEpoch).toFixed(4)}  ` +
           `train accuracy ${((100 * accSum) / batchesPerEpoch).toFixed(1)}%  held-out accuracy ${(100 * acc).toFixed(1)}%  ` +
           `${((performance.now() - started) / 1000).toFixed(0)} s`,
       );
     }
-    const trainAccuracy = pairwiseAccuracy(model, tokenizer, sampled.pairs);
-    const heldOutAccuracy = pairwiseAccuracy(model, tokenizer, heldOut.pairs);
+    const trainAccuracy = fitAccuracy(request, sampled.pairs);
+    const heldOutAccuracy = fitAccuracy(request, heldOut.pairs);
     // Centre the sigmoid on the typical completion so rewards spread around 0.5.
     const scores = model.score(
-      heldOut.pairs.flatMap((p) => [
-        rewardModelInput(tokenizer, p.prompt, p.chosen),
-        rewardModelInput(tokenizer, p.prompt, p.rejected),
-      ]),
-      tokenizer.padId,
+      heldOut.pairs.flatMap((p) => [encode(p.prompt, p.chosen), encode(p.prompt, p.rejected)]),
+      padId,
     );
     const scoreOffset = scores.reduce((s, x) => s + x, 0) / scores.length;
     const scoreStd = Math.sqrt(scores.reduce((s, x) => s + (x - scoreOffset) ** 2, 0) / scores.length);
@@ -295,14 +341,7 @@ async function fitRewardModel(request: FitRequest): Promise<RewardModelResult> {
       scoreStd,
       seconds,
     };
-    saveModelDir(outDir, {
-      kind: 'reward-model',
-      config: model.config,
-      tokenizer,
-      tensors: model.toTensors(),
-      info: { ...request.info, ...result },
-    });
-    log(`wrote ${join(outDir, 'model.safetensors')} and model.json`);
+    log(request.save(result));
     return result;
   } finally {
     model.dispose();
@@ -336,7 +375,6 @@ export async function trainRewardModelOnPreferences(
   log: (line: string) => void = () => {},
 ): Promise<RewardModelResult> {
   const started = performance.now();
-  refuseHfPolicy(config.policy);
   const records = readPreferenceFile(config.preferences);
   if (records.length < 2) {
     throw new UserFileError(
@@ -344,8 +382,10 @@ export async function trainRewardModelOnPreferences(
       `holds ${records.length} pair; a held-out split needs at least 2`,
     );
   }
-  const saved = loadModelDir(config.policy, 'policy');
-  const normalize = (text: string) => normalizePrompt(saved.tokenizer, text);
+  // A Hugging Face folder reads the texts with its own tokenizer, as its reward model will at RL time.
+  const hf = isHfFolder(config.policy);
+  const saved = hf ? undefined : loadModelDir(config.policy, 'policy');
+  const normalize = (text: string) => (saved ? normalizePrompt(saved.tokenizer, text) : text);
   const pairs = records.map((r) => ({
     prompt: normalize(r.prompt),
     chosen: normalize(r.chosen),
@@ -358,15 +398,43 @@ export async function trainRewardModelOnPreferences(
   log(
     `backend ${backend}; ${pairs.length - heldOutCount} training pairs and ${heldOutCount} held-out pairs from ${config.preferences}`,
   );
+  const info = { made_by: 'grpovi train-rm --preferences', train_rm: config, backend };
   return fitRewardModel({
-    saved,
+    ...(saved ? gptFit(saved, config.seed, outDir, info) : hfFit(config.policy, config.seed, outDir)),
     pairs: pairs.filter((_, i) => !isHeldOut.has(i)),
     heldOut: pairs.filter((_, i) => isHeldOut.has(i)),
     tieFraction: 0,
     settings: config,
-    outDir,
     log,
     started,
-    info: { made_by: 'grpovi train-rm --preferences', train_rm: config, backend },
   });
+}
+
+/**
+ * The FitRequest fields of a Hugging Face reward model: the causal-LM folder's body with a new score
+ * head, texts read by the folder's tokenizer (prompt + completion as one text, as HfRewardModel
+ * reads them), written as a *ForSequenceClassification folder that works as --reward-model.
+ */
+function hfFit(
+  dir: string,
+  seed: number,
+  outDir: string,
+): Pick<FitRequest, 'model' | 'encode' | 'padId' | 'save'> {
+  const folder = readHfFolder(dir);
+  if (isClassifier(folder.config))
+    throw new CheckpointError(
+      join(dir, 'config.json'),
+      `holds a ${folder.config.architecture}; train-rm --policy takes a causal LM (the reward model starts from its body)`,
+    );
+  const model = HfBradleyTerryModel.init(folder, seed);
+  const tokenizer = folder.tokenizer;
+  return {
+    model,
+    encode: (prompt, completion) => tokenizer.encode(prompt + completion),
+    padId: tokenizer.padId,
+    save: () => {
+      writeFolderAtomic(outDir, model.folderFiles());
+      return `wrote ${outDir} (${model.body.config.architecture}: config.json, model.safetensors, tokenizer files)`;
+    },
+  };
 }

@@ -64,6 +64,9 @@ The reward used in RLHF is sigmoid(score - offset), in [0, 1], with the offset s
 apply): texts are normalized as the policy's tokenizer expects, a fixed-seed 10% of the pairs (at least
 one) is held out, and the held-out pairwise accuracy is printed. The body starts from --policy, so the
 reward model shares its vocabulary and works as --reward-model with that policy.
+With a Hugging Face causal LM as --policy (gpt2, llama, qwen2; --preferences is then required), the texts
+are read by the folder's tokenizer as prompt + completion, and --out is written as a
+*ForSequenceClassification folder (score head, num_labels 1, tokenizer files) that works as --reward-model.
 
 Examples:
   grpovi train-rm --policy assets/sentiment-policy --out assets/sentiment-reward-model --pairs 12000

@@ -2,10 +2,43 @@ import * as tf from '@tensorflow/tfjs';
 import { CheckpointError } from '../checkpointError.js';
 import type { HfTokenizer } from '../hfTokenizer.js';
 import { matMul, readFloats } from '../layers.js';
+import type { TrainableParam } from '../optimizer.js';
+import type { NamedTensor } from '../safetensors.js';
 import { buildSequenceInput } from '../sequenceBatch.js';
+import { Rng } from '../../util/rng.js';
+import { HF_ARCHITECTURES, type HfDecoderConfig } from './hfConfig.js';
 import { HfDecoder } from './hfDecoder.js';
-import { HF_CONFIG_FILE, type HfFolder } from './hfFolder.js';
+import { HF_CONFIG_FILE, type HfFolder, hfFolderFiles } from './hfFolder.js';
 import { isClassifier } from './hfParams.js';
+
+const SCORE_WEIGHT = 'score.weight';
+
+/**
+ * The score of each sequence at its last non-pad token, as transformers pools it: trailing pad tokens
+ * are dropped (at least one token is kept), the rows are left-padded so every last token sits in the
+ * last position, and `head` ([width, 1]) maps that hidden state to a scalar. Differentiable.
+ */
+function lastTokenScores(
+  body: HfDecoder,
+  head: tf.Tensor2D,
+  sequences: readonly (readonly number[])[],
+  padId: number,
+): tf.Tensor1D {
+  const trimmed = sequences.map((s) => {
+    let end = s.length;
+    while (end > 1 && s[end - 1] === padId) end--;
+    return s.slice(0, Math.max(end, 1));
+  });
+  const width = body.config.width;
+  const rows = trimmed.length;
+  const input = buildSequenceInput(trimmed, new Int32Array(0), 0, padId);
+  const { hidden } = body.forward(input);
+  const last = hidden
+    .reshape([rows, input.length, width])
+    .slice([0, input.length - 1, 0], [rows, 1, width])
+    .reshape([rows, width]) as tf.Tensor2D;
+  return matMul(last, head).reshape([rows]) as tf.Tensor1D;
+}
 
 /**
  * A `GPT2ForSequenceClassification` / `LlamaForSequenceClassification` (or Qwen2) reward model: the
@@ -68,28 +101,111 @@ export class HfRewardModel {
    * last non-pad token); sequences are then left-padded, so each row's last token is the last position.
    */
   score(sequences: readonly (readonly number[])[], batchSize = 64): Float32Array {
-    const padId = this.tokenizer.padId;
-    const trimmed = sequences.map((s) => {
-      let end = s.length;
-      while (end > 1 && s[end - 1] === padId) end--;
-      return s.slice(0, Math.max(end, 1));
-    });
-    const width = this.body.config.width;
-    const out = new Float32Array(trimmed.length);
-    for (let start = 0; start < trimmed.length; start += batchSize) {
-      const part = trimmed.slice(start, start + batchSize);
-      const input = buildSequenceInput(part, new Int32Array(0), 0, padId);
-      const scores = readFloats(() => {
-        const { hidden } = this.body.forward(input);
-        const last = hidden
-          .reshape([part.length, input.length, width])
-          .slice([0, input.length - 1, 0], [part.length, 1, width])
-          .reshape([part.length, width]) as tf.Tensor2D;
-        return matMul(last, this.head).reshape([part.length]);
-      });
-      out.set(scores, start);
+    const out = new Float32Array(sequences.length);
+    for (let start = 0; start < sequences.length; start += batchSize) {
+      const part = sequences.slice(start, start + batchSize);
+      out.set(
+        readFloats(() => lastTokenScores(this.body, this.head, part, this.tokenizer.padId)),
+        start,
+      );
     }
     return out;
+  }
+
+  dispose(): void {
+    this.body.dispose();
+    this.head.dispose();
+  }
+}
+
+/**
+ * A trainable `*ForSequenceClassification` reward model made from a causal-LM folder: the decoder body
+ * (trainable, started from the folder's weights; its lm_head is dropped) and a new `score` head
+ * (nn.Linear without bias, weight [1, width], seeded normal * 0.02), scoring at the last non-pad
+ * token exactly as HfRewardModel does. Trained by `bradleyTerryStep`; `folderFiles` writes a folder
+ * that HfRewardModel.fromFolder loads.
+ */
+export class HfBradleyTerryModel {
+  readonly body: HfDecoder;
+  readonly padId: number;
+  private readonly source: HfFolder;
+  /** score.weight transposed: [width, 1]. */
+  private readonly head: tf.Variable;
+
+  private constructor(source: HfFolder, body: HfDecoder, head: tf.Variable, padId: number) {
+    this.source = source;
+    this.body = body;
+    this.head = head;
+    this.padId = padId;
+  }
+
+  /** The classifier config of a causal-LM config: the family's *ForSequenceClassification, one label. */
+  static classifierConfig(config: HfDecoderConfig, padId: number): HfDecoderConfig {
+    return { ...config, architecture: HF_ARCHITECTURES[config.modelType].classifier, numLabels: 1, padId };
+  }
+
+  static init(source: HfFolder, seed: number): HfBradleyTerryModel {
+    const padId = source.tokenizer.padId;
+    const config = HfBradleyTerryModel.classifierConfig(source.config, padId);
+    const body = HfDecoder.fromHfTensors(config, source.tensors, { trainable: true, source: source.dir });
+    const rng = Rng.derive(seed, 'reward-head');
+    const w = Float32Array.from({ length: config.width }, () => rng.normal() * 0.02);
+    const init = tf.tensor2d(w, [config.width, 1]);
+    const head = tf.variable(init, true);
+    init.dispose();
+    return new HfBradleyTerryModel(source, body, head, padId);
+  }
+
+  scoreTensor(sequences: readonly (readonly number[])[], padId: number): tf.Tensor1D {
+    return lastTokenScores(this.body, this.head as tf.Tensor2D, sequences, padId);
+  }
+
+  /** Scores without gradients, in batches of at most `batchSize`. */
+  score(sequences: readonly (readonly number[])[], padId: number, batchSize = 64): Float32Array {
+    const out = new Float32Array(sequences.length);
+    for (let start = 0; start < sequences.length; start += batchSize) {
+      const part = sequences.slice(start, start + batchSize);
+      out.set(
+        readFloats(() => this.scoreTensor(part, padId)),
+        start,
+      );
+    }
+    return out;
+  }
+
+  variables(): TrainableParam[] {
+    return [...this.body.variables(), { name: SCORE_WEIGHT, variable: this.head, decay: true }];
+  }
+
+  /**
+   * The files of the trained folder: config.json (the source's, with the classifier architecture,
+   * num_labels 1 and pad_token_id), model.safetensors (the body under transformers' prefix and
+   * score.weight [1, width]) and the source's tokenizer files.
+   */
+  folderFiles(): Record<string, Uint8Array | string> {
+    const config = this.body.config;
+    // [width, 1] row-major is the same numbers as [1, width].
+    const score: NamedTensor = {
+      dtype: 'F32',
+      shape: [1, config.width],
+      data: Float32Array.from(this.head.dataSync()),
+    };
+    const baseConfig: Record<string, unknown> = {
+      ...this.source.rawConfig,
+      num_labels: 1,
+      pad_token_id: this.padId,
+    };
+    delete baseConfig.id2label;
+    delete baseConfig.label2id;
+    return hfFolderFiles(
+      config,
+      { ...this.body.toHfTensors(), [SCORE_WEIGHT]: score },
+      {
+        baseConfig,
+        sideFiles: this.source.sideFiles,
+        architecture: config.architecture,
+      },
+    );
   }
 
   dispose(): void {
