@@ -103,15 +103,7 @@ export class RewardModel {
 
   /** Scores without gradients, in batches of at most `batchSize`. */
   score(sequences: readonly (readonly number[])[], padId: number, batchSize = 256): Float32Array {
-    const out = new Float32Array(sequences.length);
-    for (let start = 0; start < sequences.length; start += batchSize) {
-      const part = sequences.slice(start, start + batchSize);
-      out.set(
-        readFloats(() => this.scoreTensor(part, padId)),
-        start,
-      );
-    }
-    return out;
+    return scoreInBatches(this, sequences, padId, batchSize);
   }
 
   dispose(): void {
@@ -126,6 +118,24 @@ export interface BradleyTerryModel {
   /** Scores [rows] of token sequences, differentiable. */
   scoreTensor(sequences: readonly (readonly number[])[], padId: number): tf.Tensor1D;
   variables(): TrainableParam[];
+}
+
+/** A Bradley-Terry model's scores without gradients, in batches of at most `batchSize` rows. */
+export function scoreInBatches(
+  model: Pick<BradleyTerryModel, 'scoreTensor'>,
+  sequences: readonly (readonly number[])[],
+  padId: number,
+  batchSize: number,
+): Float32Array {
+  const out = new Float32Array(sequences.length);
+  for (let start = 0; start < sequences.length; start += batchSize) {
+    const part = sequences.slice(start, start + batchSize);
+    out.set(
+      readFloats(() => model.scoreTensor(part, padId)),
+      start,
+    );
+  }
+  return out;
 }
 
 /**

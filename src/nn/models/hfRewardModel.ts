@@ -5,6 +5,7 @@ import { matMul, readFloats } from '../layers.js';
 import type { TrainableParam } from '../optimizer.js';
 import type { NamedTensor } from '../safetensors.js';
 import { buildSequenceInput } from '../sequenceBatch.js';
+import { scoreInBatches } from '../rewardModel.js';
 import { Rng } from '../../util/rng.js';
 import { HF_ARCHITECTURES, type HfDecoderConfig } from './hfConfig.js';
 import { HfDecoder } from './hfDecoder.js';
@@ -162,15 +163,7 @@ export class HfBradleyTerryModel {
 
   /** Scores without gradients, in batches of at most `batchSize`. */
   score(sequences: readonly (readonly number[])[], padId: number, batchSize = 64): Float32Array {
-    const out = new Float32Array(sequences.length);
-    for (let start = 0; start < sequences.length; start += batchSize) {
-      const part = sequences.slice(start, start + batchSize);
-      out.set(
-        readFloats(() => this.scoreTensor(part, padId)),
-        start,
-      );
-    }
-    return out;
+    return scoreInBatches(this, sequences, padId, batchSize);
   }
 
   variables(): TrainableParam[] {
