@@ -12,7 +12,9 @@
 #
 # Environment: OUT (default runs/regimes), SEEDS (5), LRS (the learning-rate grid), JOBS (2),
 # GRPOVI (how to call the CLI, default "npx grpovi"), ONLY (a grep pattern on regime names),
-# EXTRA (more compare options, e.g. "--steps 2" for a smoke run), TABLE_OUT (docs/results/regimes).
+# EXTRA (more compare options, e.g. "--steps 2" for a smoke run), TABLE_OUT (docs/results/regimes),
+# START (adaptive: the first rates of each search, default 1e-3,3e-3,1e-2; the README says which cells
+# started where).
 set -eu
 cd "$(dirname "$0")/.."
 MODE=${1:-print}
@@ -27,27 +29,20 @@ TABLE_OUT=${TABLE_OUT:-docs/results/regimes}
 # the table: extend LRS for that regime and rerun (finished runs are kept).
 LRS=${LRS:-1e-4,3e-4,1e-3,3e-3,1e-2,3e-2,1e-1}
 
-# Extra sweeps where the variants could help: a partial GRPOVI on the most compressed rewards, and
-# adjusting only the bunched groups where groups differ in variance. GRPO runs are shared across them.
-variants() {
-  case "$1" in
-    *-t10-*) echo "--sweep grpovi_strength=0.25,0.5,1" ;;
-    *-t1-10-*) echo "--sweep grpovi_max_std=0.03,0.1,1" ;;
-    *) echo "" ;;
-  esac
-}
-
-# The beta-scaled cells test an explanation (the KL balance under AdamW): GRPO only.
+# The beta-scaled cells test an explanation (the KL balance under AdamW): GRPO only. The variant cells
+# (-s0.5: grpovi_strength 0.5 on the most compressed rewards; -m0.1: grpovi_max_std 0.1, adjusting only
+# the bunched groups where groups differ in variance) are GRPOVI only: their GRPO is the base cell's.
 algos() {
   case "$1" in
     none-t3-b0.0133 | none-t10-b0.004) echo "grpo" ;;
+    *-s0.5 | *-m0.1) echo "grpovi" ;;
     *) echo "grpo,grpovi" ;;
   esac
 }
 
 command_for() {
   name=$1
-  echo "$GRPOVI compare --config examples/regimes/$name.json --seeds $SEEDS --algos $(algos "$name") --sweep lr=$LRS $(variants "$name") --jobs $JOBS --out $OUT/$name $EXTRA"
+  echo "$GRPOVI compare --config examples/regimes/$name.json --seeds $SEEDS --algos $(algos "$name") --sweep lr=$LRS --jobs $JOBS --out $OUT/$name $EXTRA"
 }
 
 regimes() {
@@ -64,7 +59,7 @@ case "$MODE" in
     export GRPOVI_BLAS_THREADS="${GRPOVI_BLAS_THREADS:-1}"
     for name in $(regimes); do
       npx tsx scripts/regime-adaptive.ts --config "examples/regimes/$name.json" --out "$OUT/$name" \
-        --algos "$(algos "$name")" --seeds "$SEEDS" --jobs "$JOBS" --grid "$LRS" --grpovi "$GRPOVI"
+        --algos "$(algos "$name")" --seeds "$SEEDS" --jobs "$JOBS" --grid "$LRS" --start "${START:-1e-3,3e-3,1e-2}" --grpovi "$GRPOVI"
     done ;;
   table) sh -c "npm run --silent regime-table -- --out $TABLE_OUT $(for name in $(regimes); do [ -f "$OUT/$name/comparison.json" ] && printf '%s ' "$OUT/$name"; done)" ;;
   *) echo "usage: scripts/regime-map.sh [print|run|plan|adaptive|table]" >&2; exit 2 ;;
