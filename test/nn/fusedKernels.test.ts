@@ -128,6 +128,51 @@ describe.skipIf(!BLAS_AVAILABLE)(
       expect(blas.sliced).toEqual(Array.from(bruteSlice(values, shape, [1, 2, 3], [4, 2, 6])));
     });
 
+    it('Concat copies exactly what the wasm kernel and a brute-force concatenation give', async () => {
+      const rng = Rng.derive(6, 'concat');
+      const cases = Array.from({ length: 40 }, () => {
+        const rank = 1 + rng.int(4);
+        const axis = rng.int(rank);
+        const base = Array.from({ length: rank }, () => 1 + rng.int(4));
+        // Pieces differ along the axis; some are empty (skipped by both kernels).
+        const shapes = Array.from({ length: 1 + rng.int(4) }, () =>
+          base.map((n, a) => (a === axis ? rng.int(4) : n)),
+        );
+        const values = shapes.map((shape) =>
+          normals(
+            rng,
+            shape.reduce((x, y) => x * y, 1),
+          ),
+        );
+        return { axis, shapes, values, int: rng.int(3) === 0 };
+      });
+      const run = () =>
+        cases.map(({ axis, shapes, values, int }) =>
+          tf.tidy(() => {
+            const parts = shapes.map((shape, i) => {
+              const t = tf.tensor(values[i], shape);
+              return int ? t.mul(100).cast('int32') : t;
+            });
+            return Array.from(tf.concat(parts, axis).dataSync());
+          }),
+        );
+      const { wasm, blas } = await onBoth(run);
+      expect(blas).toEqual(wasm);
+      // Brute force: the output's outer index o takes piece i's block o, for every piece in order.
+      cases.forEach(({ axis, shapes, values, int }, c) => {
+        const outer = shapes[0].slice(0, axis).reduce((x, y) => x * y, 1);
+        const expected: number[] = [];
+        for (let o = 0; o < outer; o++) {
+          shapes.forEach((shape, i) => {
+            const inner = shape.slice(axis).reduce((x, y) => x * y, 1);
+            for (const v of values[i].subarray(o * inner, (o + 1) * inner))
+              expected.push(int ? Math.trunc(Math.fround(v * 100)) | 0 : v);
+          });
+        }
+        expect(blas[c]).toEqual(expected);
+      });
+    });
+
     it('tokenLogProbs: value, log Z and gradient agree with the unfused path and the float64 formula', async () => {
       const rng = Rng.derive(4, 'token-log-probs');
       const rows = 30;
