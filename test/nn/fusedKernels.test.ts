@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
 import { targetLogProbs } from '../../src/nn/blas/logProbKernels.js';
 import { sliceRuns } from '../../src/nn/blas/slicePlan.js';
-import { softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
+import { softmaxEntropy, softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
 import { Rng } from '../../src/util/rng.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
 
@@ -213,6 +213,47 @@ describe.skipIf(!BLAS_AVAILABLE)(
           expect(Math.abs(blas.grad[i] - wasm.grad[i])).toBeLessThan(
             1e-5 * Math.max(1, Math.abs(upstream[r])),
           );
+        }
+      }
+    });
+
+    it('softmaxEntropy (one sdot per row) agrees with the unfused ops and the float64 entropy', async () => {
+      const rng = Rng.derive(7, 'entropy');
+      for (const [rows, vocab] of [
+        [30, 257],
+        [5, 3000],
+        [1, 1],
+      ]) {
+        // Peaked and flat rows, and a target far out in the tail (underflowing probabilities).
+        const { logits, targets } = logitCase(rng, rows, vocab);
+        const run = () =>
+          tf.tidy(() => {
+            const x = tf.tensor2d(logits, [rows, vocab]);
+            const entropy = softmaxEntropy(x, softmaxStats(x, targets));
+            const plain = softmaxEntropy(x);
+            return {
+              entropy: entropy.dataSync() as Float32Array,
+              plain: plain.dataSync() as Float32Array,
+            };
+          });
+        const before = tf.memory().numTensors;
+        const { wasm, blas } = await onBoth(run);
+        expect(tf.memory().numTensors).toBe(before);
+        const { logZ } = bruteLogProbs(logits, targets, vocab);
+        for (let r = 0; r < rows; r++) {
+          let exact = logZ[r];
+          for (let j = 0; j < vocab; j++) {
+            const x = logits[r * vocab + j];
+            exact -= Math.exp(x - logZ[r]) * x;
+          }
+          // Entropy is a difference of two numbers of the logits' scale: tolerance on that scale.
+          let scale = Math.abs(logZ[r]);
+          for (let j = 0; j < vocab; j++) scale = Math.max(scale, Math.abs(logits[r * vocab + j]));
+          const tolerance = 1e-5 * Math.max(1, scale);
+          for (const value of [blas.entropy[r], blas.plain[r]]) {
+            expect(Math.abs(value - exact)).toBeLessThan(tolerance);
+            expect(Math.abs(value - wasm.entropy[r])).toBeLessThan(tolerance);
+          }
         }
       }
     });

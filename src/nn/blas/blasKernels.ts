@@ -17,6 +17,13 @@ import { LOG_PROB_KERNELS } from './logProbKernels.js';
  */
 export const GROUPED_MATMUL = 'GrpoviGroupedMatMul';
 
+/**
+ * Entropy per row of a softmax, log Z - sum_j p_j x_j, from inputs `probs`, `logits` [rows, vocab]
+ * and `logNormalizer` [rows]: one `cblas_sdot` per row instead of a vocabulary-wide product tensor
+ * and the backend's scalar row sums. Only registered while the BLAS kernels are installed.
+ */
+export const SOFTMAX_ENTROPY = 'GrpoviSoftmaxEntropy';
+
 const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Slice, tf.SplitV, tf.Concat] as const;
 
 /** The wasm activation kernels the fused product hands its result to, as TF.js's own kernel does. */
@@ -197,6 +204,27 @@ function groupedMatMulKernel(lib: CblasLibrary): KernelImpl {
   };
 }
 
+function softmaxEntropyKernel(lib: CblasLibrary): KernelImpl {
+  return (args) => {
+    const { probs, logits, logNormalizer } = args.inputs;
+    if (!probs || !logits || !logNormalizer || !isFloat(probs, logits, logNormalizer))
+      throw new TypeError(`${SOFTMAX_ENTROPY} takes float32 probs, logits and logNormalizer`);
+    const [rows, vocab] = logits.shape;
+    if (probs.shape.join() !== logits.shape.join() || logNormalizer.shape.join() !== `${rows}`)
+      throw new RangeError(
+        `${SOFTMAX_ENTROPY}: probs [${probs.shape.join(', ')}], logits [${logits.shape.join(', ')}] and logNormalizer [${logNormalizer.shape.join(', ')}] do not match`,
+      );
+    const { backend } = args;
+    const out = backend.makeOutput([rows], 'float32');
+    const entropy = heap(backend, out);
+    const logZ = heap(backend, logNormalizer);
+    const [p, x] = [probs, logits].map((t) => address(lib, backend, t));
+    for (let r = 0; r < rows; r++)
+      entropy[r] = logZ[r] - lib.sdotAt(vocab, p + 4 * r * vocab, 1, x + 4 * r * vocab, 1);
+    return out;
+  };
+}
+
 /**
  * TF.js clones every tensor a gradient saves through the Identity kernel, which on wasm copies the
  * buffer (the update saves about 160, some of them 16 MB of softmax). Tensors are immutable, so the
@@ -343,6 +371,11 @@ export function installBlasKernels(lib: CblasLibrary): void {
     backendName: 'wasm',
     kernelFunc: groupedMatMulKernel(lib) as unknown as tf.KernelFunc,
   });
+  tf.registerKernel({
+    kernelName: SOFTMAX_ENTROPY,
+    backendName: 'wasm',
+    kernelFunc: softmaxEntropyKernel(lib) as unknown as tf.KernelFunc,
+  });
   const ownKernels = LOG_PROB_KERNELS;
   for (const { name, kernel } of ownKernels)
     tf.registerKernel({
@@ -361,6 +394,7 @@ export function uninstallBlasKernels(): void {
     tf.registerKernel(original);
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
+  tf.unregisterKernel(SOFTMAX_ENTROPY, 'wasm');
   for (const { name } of LOG_PROB_KERNELS) tf.unregisterKernel(name, 'wasm');
   installed = null;
 }
