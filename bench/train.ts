@@ -610,18 +610,27 @@ async function interleavedBackends(
 }
 
 const STEP_FIELDS = [
-  ['rollout (sampling + scoring)', 'rollout_seconds'],
+  ['rollout (sampling)', 'rollout_seconds'],
   ['reward model', 'reward_seconds'],
-  ['update', 'update_seconds'],
+  ['update (reference scoring + policy update)', 'update_seconds'],
+  ['  of which reference scoring', 'score_seconds'],
   ['whole step', 'step_seconds'],
 ] as const;
+
+/** Per step, the step's time not in its listed phases (the median of this, not of each field). */
+function unlistedSeconds(row: MetricsRow): number {
+  const listed = ['rollout_seconds', 'reward_seconds', 'update_seconds', 'transform_seconds'] as const;
+  return (row.step_seconds ?? Number.NaN) - listed.reduce((sum, f) => sum + (row[f] ?? Number.NaN), 0);
+}
 
 async function benchWholeStep(backends: ActiveBackend[], steps: number, warmup: number): Promise<void> {
   for (const line of [
     `Whole RL step: the real trainer (train()) on the sentiment task (shipped policy and reward model, ${8 * 8}`,
     `completions of 16 tokens per step, GRPO), ${steps} steps per backend taking turns step by step; median wall`,
-    `ms over the steps after ${warmup} warmup steps, from the run's own timing fields; the last row is the`,
-    'median process CPU ms of the step (less inflated than wall time when other jobs share the machine).',
+    `ms over the steps after ${warmup} warmup steps, from the run's own timing fields (each row its own median,`,
+    'so the phases need not add up to the step; "outside the listed phases" is the median of each step\'s',
+    'remainder); the last row is the median process CPU ms of the step (less inflated than wall time when other',
+    'jobs share the machine).',
   ])
     console.log(line);
   console.log('');
@@ -630,17 +639,22 @@ async function benchWholeStep(backends: ActiveBackend[], steps: number, warmup: 
     backends,
     steps,
   );
-  const medianOf = (b: ActiveBackend, field: (typeof STEP_FIELDS)[number][1] | 'cpu') =>
-    field === 'cpu'
-      ? median(cpuSeconds[b].filter((_, i) => rows[b][i].step > warmup))
-      : median(rows[b].filter((r) => r.step > warmup).map((r) => r[field] ?? Number.NaN));
+  const medianOf = (b: ActiveBackend, field: (typeof STEP_FIELDS)[number][1] | 'cpu' | 'unlisted') => {
+    if (field === 'cpu') return median(cpuSeconds[b].filter((_, i) => rows[b][i].step > warmup));
+    const timed = rows[b].filter((r) => r.step > warmup);
+    return median(timed.map((r) => (field === 'unlisted' ? unlistedSeconds(r) : (r[field] ?? Number.NaN))));
+  };
   printTable(
     [
       'phase',
       ...backends.map((b) => `${b} ms`),
       ...(backends.length === 2 ? [`${backends[0]}/${backends[1]}`] : []),
     ],
-    [...STEP_FIELDS, ['whole step, process CPU time', 'cpu'] as const].map(([label, field]) => [
+    [
+      ...STEP_FIELDS,
+      ['step outside the listed phases', 'unlisted'] as const,
+      ['whole step, process CPU time', 'cpu'] as const,
+    ].map(([label, field]) => [
       label,
       ...backends.map((b) => (medianOf(b, field) * 1e3).toFixed(1)),
       ...(backends.length === 2

@@ -128,7 +128,7 @@ export function productsThroughBlas(): boolean {
 }
 
 /**
- * Whether the BLAS path's fused kernels (target log-probs, heap-copy slices) serve
+ * Whether the BLAS path's fused kernels (target log-probs, heap-copy slices and concatenations) serve
  * the model code now; `setFusedKernels(false)` keeps the BLAS products only (for measurements).
  */
 export function fusedKernels(): boolean {

@@ -153,6 +153,24 @@ export class Gpt {
    * (values and the attention output are already in the layout its grouped products use).
    */
   forward(input: SequenceInput, past?: KvCache): { hidden: tf.Tensor2D; present: KvCache } {
+    return this.run(input, past, false);
+  }
+
+  /**
+   * The final hidden state of each sequence's last position, [batch, width], as `forward` computes
+   * it (the same rows of its result), for readers of one position such as a reward model's head.
+   * The last block works on those positions only (its keys and values still cover every position),
+   * which saves most of that block's products.
+   */
+  lastHidden(input: SequenceInput): tf.Tensor2D {
+    return this.run(input, undefined, true).hidden;
+  }
+
+  private run(
+    input: SequenceInput,
+    past: KvCache | undefined,
+    lastOnly: boolean,
+  ): { hidden: tf.Tensor2D; present: KvCache } {
     const { batchSize: B, length: T, keyLength: S } = input;
     const { contextLength, width } = this.config;
     for (let i = 0; i < input.positions.length; i++) {
@@ -179,9 +197,12 @@ export class Gpt {
     const present: KvCache = [];
     for (let l = 0; l < this.config.depth; l++) {
       const h = `h.${l}`;
+      // Token-major rows: the last position's rows are the final B.
+      const lastBlock = lastOnly && l === this.config.depth - 1 && T > 1;
       const normed = layerNorm(x, this.param(`${h}.ln_1.weight`), this.param(`${h}.ln_1.bias`));
-      const attended = this.attention(normed, l, B, T, biasTensor, past?.[l]);
+      const attended = this.attention(normed, l, B, T, biasTensor, past?.[l], lastBlock);
       present.push({ k: attended.k, v: attended.v });
+      if (lastBlock) x = x.slice([(T - 1) * B, 0], [B, width]);
       x = x.add(attended.out);
       const normed2 = layerNorm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
       const inner = gelu(
@@ -190,8 +211,8 @@ export class Gpt {
       x = x.add(linear(inner, this.param(`${h}.mlp.c_proj.weight`), this.param(`${h}.mlp.c_proj.bias`)));
     }
     const normed = layerNorm(x, this.param('ln_f.weight'), this.param('ln_f.bias'));
-    const hidden = T === 1 ? normed : normed.reshape([T, B, width]).transpose([1, 0, 2]);
-    return { hidden: hidden.reshape([B * T, width]) as tf.Tensor2D, present };
+    const hidden = T === 1 || lastOnly ? normed : normed.reshape([T, B, width]).transpose([1, 0, 2]);
+    return { hidden: hidden.reshape([lastOnly ? B : B * T, width]) as tf.Tensor2D, present };
   }
 
   /** The output projection [width, vocab]: the token embedding transposed (tied weights). */
@@ -216,15 +237,17 @@ export class Gpt {
    * transposed (keys as the input) so that the value layout serves the second product as it is.
    * One query (a decode step): elementwise products and sums, which beat the convolution's set-up
    * cost at this size. Through BLAS, both cases are strided sgemm calls per group on the token-major
-   * tensors as they are (see `stridedGroupedMatMul`).
+   * tensors as they are (see `stridedGroupedMatMul`). With `lastQuery`, only the last position
+   * queries (`out` is [B, width]); the full-sequence products still run, with one query row.
    */
   private attention(
     x: tf.Tensor,
     layer: number,
     B: number,
-    T: number,
-    bias: tf.Tensor4D,
+    inputLength: number,
+    inputBias: tf.Tensor4D,
     past?: { k: tf.Tensor3D; v: tf.Tensor3D },
+    lastQuery = false,
   ): { out: tf.Tensor; k: tf.Tensor3D; v: tf.Tensor3D } {
     const { width, heads } = this.config;
     const headWidth = width / heads;
@@ -232,9 +255,12 @@ export class Gpt {
     const h = `h.${layer}`;
     // Column blocks q | k | v, each [T * B, width] = [T, groups, headWidth]: with token-major rows
     // this is already the layout the products below take, so no transpose is needed.
-    const [qPart, kPart, vPart] = tf
+    const [allQueries, kPart, vPart] = tf
       .split(linear(x, this.param(`${h}.attn.c_attn.weight`), this.param(`${h}.attn.c_attn.bias`)), 3, 1)
-      .map((p) => p.reshape([T, groups, headWidth]) as tf.Tensor3D);
+      .map((p) => p.reshape([inputLength, groups, headWidth]) as tf.Tensor3D);
+    const T = lastQuery ? 1 : inputLength;
+    const qPart = lastQuery ? allQueries.slice([inputLength - 1, 0, 0], [1, groups, headWidth]) : allQueries;
+    const bias = lastQuery ? inputBias.slice([inputLength - 1, 0, 0, 0], [1, -1, -1, -1]) : inputBias;
     const k = past ? (tf.concat([past.k, kPart], 0) as tf.Tensor3D) : kPart; // [j, g, d]
     const v = past ? (tf.concat([past.v, vPart], 0) as tf.Tensor3D) : vPart; // [j, g, d]
     const S = k.shape[0];
@@ -247,7 +273,7 @@ export class Gpt {
         .add(bias); // [i, g, j]
       const probs = tf.softmax(scores).reshape([T, groups, S]) as tf.Tensor3D;
       mixed = stridedGroupedMatMul(probs, v); // [i, g, d]
-    } else if (T === 1) {
+    } else if (inputLength === 1) {
       const scores = tf.sum(queries.mul(k), -1).transpose().reshape([1, B, heads, S]).add(bias); // [g, j]
       const probs = tf.softmax(scores).reshape([groups, S]).transpose().reshape([S, groups, 1]);
       mixed = columnSums(probs.mul(v).reshape([S, groups * headWidth]) as tf.Tensor2D);

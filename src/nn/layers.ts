@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { fusedKernels, productsThroughBlas } from './backend.js';
-import { GROUPED_MATMUL } from './blas/blasKernels.js';
+import { GROUPED_MATMUL, SOFTMAX_ENTROPY } from './blas/blasKernels.js';
 import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from './blas/logProbKernels.js';
 
 /**
@@ -367,10 +367,16 @@ export function tokenLogProbs(logits: tf.Tensor2D, targets: Int32Array, stats?: 
   return op(logits) as tf.Tensor1D;
 }
 
-/** Entropy of softmax(logits) per row: log Z - sum p x (a diagnostic; not meant to be differentiated). */
+/**
+ * Entropy of softmax(logits) per row: log Z - sum p x (a diagnostic; not meant to be differentiated).
+ * On the BLAS path the sums are one sdot per row (`SOFTMAX_ENTROPY`), which round differently from
+ * the backend's sequential sums in the last bits; the entropy enters no loss.
+ */
 export function softmaxEntropy(logits: tf.Tensor2D, stats?: SoftmaxStats): tf.Tensor1D {
   return tf.tidy(() => {
     const { probs, logNormalizer: logZ } = stats ?? softmaxStats(logits);
+    if (fusedKernels())
+      return tf.engine().runKernel(SOFTMAX_ENTROPY, { probs, logits, logNormalizer: logZ }) as tf.Tensor1D;
     return logZ.sub(probs.mul(logits).sum(1)) as tf.Tensor1D;
   });
 }

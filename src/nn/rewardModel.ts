@@ -101,9 +101,24 @@ export class RewardModel {
     return linear(last, this.weight, this.bias).reshape([rows]) as tf.Tensor1D;
   }
 
+  /**
+   * The same scores as `scoreTensor`, through the body's last position only (`Gpt.lastHidden`):
+   * its last block skips the other positions' queries, MLP and projections.
+   */
+  lastPositionScores(sequences: readonly (readonly number[])[], padId: number): tf.Tensor1D {
+    const input = buildSequenceInput(sequences, new Int32Array(0), 0, padId);
+    const last = this.body.lastHidden(input);
+    return linear(last, this.weight, this.bias).reshape([sequences.length]) as tf.Tensor1D;
+  }
+
   /** Scores without gradients, in batches of at most `batchSize`. */
   score(sequences: readonly (readonly number[])[], padId: number, batchSize = 256): Float32Array {
-    return scoreInBatches(this, sequences, padId, batchSize);
+    return scoreInBatches(
+      { scoreTensor: (part, pad) => this.lastPositionScores(part, pad) },
+      sequences,
+      padId,
+      batchSize,
+    );
   }
 
   dispose(): void {

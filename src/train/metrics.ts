@@ -45,6 +45,8 @@ export interface MetricsRow {
   reward_seconds?: number;
   transform_seconds?: number;
   update_seconds?: number;
+  /** The part of `update_seconds` spent scoring the batch under the reference (and sampling) policy. */
+  score_seconds?: number;
   eval_reward?: number;
   /** With `reward_temperature(_range)`: the evaluation reward of the uncompressed reward (temperature 1). */
   eval_reward_raw?: number;
@@ -62,6 +64,7 @@ export const TIMING_FIELDS = [
   'reward_seconds',
   'transform_seconds',
   'update_seconds',
+  'score_seconds',
 ] as const;
 
 /** Reads a metrics file; a bad line is reported with its number. */

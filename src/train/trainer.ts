@@ -512,6 +512,7 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     reward_seconds: sampled.rewardSeconds,
     transform_seconds: t4 - t3,
     update_seconds: t3 - t2 + (t5 - t4),
+    score_seconds: t3 - t2,
     ...sampled.dynamic,
   };
   for (const [name, values] of scores.byFunction) row[`rewards/${name}`] = mean(values);

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backend.js';
 import { targetLogProbs } from '../../src/nn/blas/logProbKernels.js';
 import { sliceRuns } from '../../src/nn/blas/slicePlan.js';
-import { softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
+import { softmaxEntropy, softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
 import { Rng } from '../../src/util/rng.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
 
@@ -128,6 +128,51 @@ describe.skipIf(!BLAS_AVAILABLE)(
       expect(blas.sliced).toEqual(Array.from(bruteSlice(values, shape, [1, 2, 3], [4, 2, 6])));
     });
 
+    it('Concat copies exactly what the wasm kernel and a brute-force concatenation give', async () => {
+      const rng = Rng.derive(6, 'concat');
+      const cases = Array.from({ length: 40 }, () => {
+        const rank = 1 + rng.int(4);
+        const axis = rng.int(rank);
+        const base = Array.from({ length: rank }, () => 1 + rng.int(4));
+        // Pieces differ along the axis; some are empty (skipped by both kernels).
+        const shapes = Array.from({ length: 1 + rng.int(4) }, () =>
+          base.map((n, a) => (a === axis ? rng.int(4) : n)),
+        );
+        const values = shapes.map((shape) =>
+          normals(
+            rng,
+            shape.reduce((x, y) => x * y, 1),
+          ),
+        );
+        return { axis, shapes, values, int: rng.int(3) === 0 };
+      });
+      const run = () =>
+        cases.map(({ axis, shapes, values, int }) =>
+          tf.tidy(() => {
+            const parts = shapes.map((shape, i) => {
+              const t = tf.tensor(values[i], shape);
+              return int ? t.mul(100).cast('int32') : t;
+            });
+            return Array.from(tf.concat(parts, axis).dataSync());
+          }),
+        );
+      const { wasm, blas } = await onBoth(run);
+      expect(blas).toEqual(wasm);
+      // Brute force: the output's outer index o takes piece i's block o, for every piece in order.
+      cases.forEach(({ axis, shapes, values, int }, c) => {
+        const outer = shapes[0].slice(0, axis).reduce((x, y) => x * y, 1);
+        const expected: number[] = [];
+        for (let o = 0; o < outer; o++) {
+          shapes.forEach((shape, i) => {
+            const inner = shape.slice(axis).reduce((x, y) => x * y, 1);
+            for (const v of values[i].subarray(o * inner, (o + 1) * inner))
+              expected.push(int ? Math.trunc(Math.fround(v * 100)) | 0 : v);
+          });
+        }
+        expect(blas[c]).toEqual(expected);
+      });
+    });
+
     it('tokenLogProbs: value, log Z and gradient agree with the unfused path and the float64 formula', async () => {
       const rng = Rng.derive(4, 'token-log-probs');
       const rows = 30;
@@ -168,6 +213,47 @@ describe.skipIf(!BLAS_AVAILABLE)(
           expect(Math.abs(blas.grad[i] - wasm.grad[i])).toBeLessThan(
             1e-5 * Math.max(1, Math.abs(upstream[r])),
           );
+        }
+      }
+    });
+
+    it('softmaxEntropy (one sdot per row) agrees with the unfused ops and the float64 entropy', async () => {
+      const rng = Rng.derive(7, 'entropy');
+      for (const [rows, vocab] of [
+        [30, 257],
+        [5, 3000],
+        [1, 1],
+      ]) {
+        // Peaked and flat rows, and a target far out in the tail (underflowing probabilities).
+        const { logits, targets } = logitCase(rng, rows, vocab);
+        const run = () =>
+          tf.tidy(() => {
+            const x = tf.tensor2d(logits, [rows, vocab]);
+            const entropy = softmaxEntropy(x, softmaxStats(x, targets));
+            const plain = softmaxEntropy(x);
+            return {
+              entropy: entropy.dataSync() as Float32Array,
+              plain: plain.dataSync() as Float32Array,
+            };
+          });
+        const before = tf.memory().numTensors;
+        const { wasm, blas } = await onBoth(run);
+        expect(tf.memory().numTensors).toBe(before);
+        const { logZ } = bruteLogProbs(logits, targets, vocab);
+        for (let r = 0; r < rows; r++) {
+          let exact = logZ[r];
+          for (let j = 0; j < vocab; j++) {
+            const x = logits[r * vocab + j];
+            exact -= Math.exp(x - logZ[r]) * x;
+          }
+          // Entropy is a difference of two numbers of the logits' scale: tolerance on that scale.
+          let scale = Math.abs(logZ[r]);
+          for (let j = 0; j < vocab; j++) scale = Math.max(scale, Math.abs(logits[r * vocab + j]));
+          const tolerance = 1e-5 * Math.max(1, scale);
+          for (const value of [blas.entropy[r], blas.plain[r]]) {
+            expect(Math.abs(value - exact)).toBeLessThan(tolerance);
+            expect(Math.abs(value - wasm.entropy[r])).toBeLessThan(tolerance);
+          }
         }
       }
     });

@@ -17,7 +17,14 @@ import { LOG_PROB_KERNELS } from './logProbKernels.js';
  */
 export const GROUPED_MATMUL = 'GrpoviGroupedMatMul';
 
-const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Slice, tf.SplitV] as const;
+/**
+ * Entropy per row of a softmax, log Z - sum_j p_j x_j, from inputs `probs`, `logits` [rows, vocab]
+ * and `logNormalizer` [rows]: one `cblas_sdot` per row instead of a vocabulary-wide product tensor
+ * and the backend's scalar row sums. Only registered while the BLAS kernels are installed.
+ */
+export const SOFTMAX_ENTROPY = 'GrpoviSoftmaxEntropy';
+
+const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Slice, tf.SplitV, tf.Concat] as const;
 
 /** The wasm activation kernels the fused product hands its result to, as TF.js's own kernel does. */
 const ACTIVATION_KERNELS: Record<string, string> = {
@@ -197,6 +204,27 @@ function groupedMatMulKernel(lib: CblasLibrary): KernelImpl {
   };
 }
 
+function softmaxEntropyKernel(lib: CblasLibrary): KernelImpl {
+  return (args) => {
+    const { probs, logits, logNormalizer } = args.inputs;
+    if (!probs || !logits || !logNormalizer || !isFloat(probs, logits, logNormalizer))
+      throw new TypeError(`${SOFTMAX_ENTROPY} takes float32 probs, logits and logNormalizer`);
+    const [rows, vocab] = logits.shape;
+    if (probs.shape.join() !== logits.shape.join() || logNormalizer.shape.join() !== `${rows}`)
+      throw new RangeError(
+        `${SOFTMAX_ENTROPY}: probs [${probs.shape.join(', ')}], logits [${logits.shape.join(', ')}] and logNormalizer [${logNormalizer.shape.join(', ')}] do not match`,
+      );
+    const { backend } = args;
+    const out = backend.makeOutput([rows], 'float32');
+    const entropy = heap(backend, out);
+    const logZ = heap(backend, logNormalizer);
+    const [p, x] = [probs, logits].map((t) => address(lib, backend, t));
+    for (let r = 0; r < rows; r++)
+      entropy[r] = logZ[r] - lib.sdotAt(vocab, p + 4 * r * vocab, 1, x + 4 * r * vocab, 1);
+    return out;
+  };
+}
+
 /**
  * TF.js clones every tensor a gradient saves through the Identity kernel, which on wasm copies the
  * buffer (the update saves about 160, some of them 16 MB of softmax). Tensors are immutable, so the
@@ -265,11 +293,44 @@ function splitKernel(fallback: (args: KernelArgs) => tf.TensorInfo[]): (args: Ke
   };
 }
 
+/**
+ * Concatenation as copies inside the heap, one `copyWithin` per (outer index, input): the wasm
+ * kernel does the same copies through a new typed-array view each, which is most of its cost for the
+ * backward pass of attention's q | k | v split (1280 rows of three pieces, 2 ms a call).
+ */
+function concatKernel(fallback: KernelImpl): KernelImpl {
+  return (args) => {
+    const all = Object.values(args.inputs) as tf.TensorInfo[];
+    const parts = all.filter((t) => tf.util.sizeFromShape(t.shape) > 0);
+    if (parts.length < 2 || !fusedWanted || !parts.every((t) => isWord(t) && t.dtype === parts[0].dtype))
+      return fallback(args);
+    const axis = tf.util.parseAxisParam(args.attrs.axis as number, all[0].shape)[0];
+    const shapes = all.map((t) => t.shape);
+    tf.backend_util.assertParamsConsistent(shapes, axis);
+    const outShape = tf.backend_util.computeOutShape(shapes, axis);
+    const { backend } = args;
+    const out = backend.makeOutput(outShape, parts[0].dtype);
+    const words = new Int32Array(heapBufferOf(backend));
+    const outer = tf.util.sizeFromShape(outShape.slice(0, axis));
+    const inner = parts.map((t) => tf.util.sizeFromShape(t.shape.slice(axis)));
+    const from = parts.map((t) => backend.dataIdMap.get(t.dataId).memoryOffset / 4);
+    let to = backend.dataIdMap.get(out.dataId).memoryOffset / 4;
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < parts.length; i++) {
+        const start = from[i] + o * inner[i];
+        words.copyWithin(to, start, start + inner[i]);
+        to += inner[i];
+      }
+    }
+    return out;
+  };
+}
+
 let installed: { lib: CblasLibrary; originals: tf.KernelConfig[] } | null = null;
 let fusedWanted = true;
 
 /**
- * Whether the non-product kernels of the BLAS path (heap-copy slices, target log-probs) are used while the BLAS kernels are installed; on by default. Off, the BLAS path runs
+ * Whether the non-product kernels of the BLAS path (heap-copy slices and concatenations, target log-probs) are used while the BLAS kernels are installed; on by default. Off, the BLAS path runs
  * only its products natively: `npm run bench:train` measures what the rest gives this way.
  */
 export function setFusedKernels(enabled: boolean): void {
@@ -286,13 +347,16 @@ export function installBlasKernels(lib: CblasLibrary): void {
   if (installed?.lib === lib) return;
   uninstallBlasKernels();
   const originals = OVERRIDDEN.map((name) => tf.getKernel(name, 'wasm'));
-  const [batch, fused, identity, slice, split] = originals.map((k) => k.kernelFunc as unknown as KernelImpl);
+  const [batch, fused, identity, slice, split, concat] = originals.map(
+    (k) => k.kernelFunc as unknown as KernelImpl,
+  );
   const replacements: Record<string, unknown> = {
     [tf.BatchMatMul]: batchMatMulKernel(lib, batch),
     [tf._FusedMatMul]: fusedMatMulKernel(lib, fused),
     [tf.Identity]: sharingIdentityKernel(identity),
     [tf.Slice]: sliceKernel(slice),
     [tf.SplitV]: splitKernel(split as unknown as (args: KernelArgs) => tf.TensorInfo[]),
+    [tf.Concat]: concatKernel(concat),
   };
   for (const name of OVERRIDDEN) {
     tf.unregisterKernel(name, 'wasm');
@@ -306,6 +370,11 @@ export function installBlasKernels(lib: CblasLibrary): void {
     kernelName: GROUPED_MATMUL,
     backendName: 'wasm',
     kernelFunc: groupedMatMulKernel(lib) as unknown as tf.KernelFunc,
+  });
+  tf.registerKernel({
+    kernelName: SOFTMAX_ENTROPY,
+    backendName: 'wasm',
+    kernelFunc: softmaxEntropyKernel(lib) as unknown as tf.KernelFunc,
   });
   const ownKernels = LOG_PROB_KERNELS;
   for (const { name, kernel } of ownKernels)
@@ -325,6 +394,7 @@ export function uninstallBlasKernels(): void {
     tf.registerKernel(original);
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
+  tf.unregisterKernel(SOFTMAX_ENTROPY, 'wasm');
   for (const { name } of LOG_PROB_KERNELS) tf.unregisterKernel(name, 'wasm');
   installed = null;
 }

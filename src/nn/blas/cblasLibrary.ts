@@ -1,7 +1,7 @@
 /**
  * Finds and opens the system's CBLAS (OpenBLAS, BLIS, MKL, a generic libcblas, or Accelerate on
  * macOS) through koffi, the FFI whose prebuilt binary arrives with its npm package. Nothing here
- * touches tensors: it hands out `cblas_sgemm` and the library's thread setting.
+ * touches tensors: it hands out `cblas_sgemm`, `cblas_sdot` and the library's thread setting.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -51,6 +51,9 @@ export type SgemmAt = (
   ldc: number,
 ) => void;
 
+/** `cblas_sdot` on byte addresses: sum of x[i * incX] * y[i * incY] for i < n. */
+export type SdotAt = (n: number, x: number, incX: number, y: number, incY: number) => number;
+
 export interface CblasLibrary {
   /** The name it was opened by, e.g. `libopenblas.so.0`. */
   name: string;
@@ -60,6 +63,7 @@ export interface CblasLibrary {
   description: string;
   sgemm: Sgemm;
   sgemmAt: SgemmAt;
+  sdotAt: SdotAt;
   /** The address of an ArrayBuffer's first byte (e.g. the wasm heap), for `sgemmAt`. */
   addressOf: (buffer: ArrayBufferLike) => number;
   /** Sets the library's thread count; false when it has no such call (e.g. Accelerate). */
@@ -148,6 +152,7 @@ function open(koffi: Koffi, name: string): CblasLibrary {
   const sgemmAt = lib.func(
     'void cblas_sgemm(int, int, int, int, int, int, float, intptr_t, int, intptr_t, int, float, intptr_t, int)',
   ) as unknown as SgemmAt;
+  const sdotAt = lib.func('float cblas_sdot(int, intptr_t, int, intptr_t, int)') as unknown as SdotAt;
   const addressOf = (buffer: ArrayBufferLike): number => Number(koffi.address(buffer));
   const openblasThreads = optionalFunc(lib, 'void openblas_set_num_threads(int)');
   const blisThreads = optionalFunc(lib, 'void bli_thread_set_num_threads(int64_t)');
@@ -161,7 +166,7 @@ function open(koffi: Koffi, name: string): CblasLibrary {
     return true;
   };
   const description = config ? String(config()) : '';
-  return { name, path: mappedPath(name), description, sgemm, sgemmAt, addressOf, setThreads };
+  return { name, path: mappedPath(name), description, sgemm, sgemmAt, sdotAt, addressOf, setThreads };
 }
 
 export interface CblasSearch {
