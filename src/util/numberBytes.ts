@@ -22,7 +22,7 @@ const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 const LOW = 1 - HIGH;
 
 const SPLITTER = 134217729; // 2^27 + 1, Veltkamp's constant for doubles
-const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+const POW10 = Float64Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 const POW10_HIGH = POW10.map(splitHigh);
 const POW10_LOW = POW10.map((p, k) => p - POW10_HIGH[k]);
 
@@ -191,13 +191,27 @@ function writeFixed(out: Uint8Array, pos: number, a: number): number {
     bottom -= 1e9;
     top += 1;
   }
-  // Significant digits: 17 less the trailing zeros (one test for most numbers, which have 16 or 17).
+  // Significant digits: 17 less the trailing zeros, counted by halving (one test for most numbers,
+  // which have 16 or 17 digits). `top` has a leading digit, so at most 7 trailing zeros.
   let count = 17;
-  if (bottom === 0) {
+  let digits = bottom | 0;
+  if (digits === 0) {
     count = 8;
-    for (let high = top | 0; high % 10 === 0; high = (high / 10) | 0) count--;
-  } else {
-    for (let low = bottom | 0; low % 10 === 0; low = (low / 10) | 0) count--;
+    digits = top | 0;
+  } else if (digits % 1e8 === 0) {
+    count = 9;
+    digits = 1;
+  }
+  if (digits % 10 === 0) {
+    if (digits % 10000 === 0) {
+      digits = (digits / 10000) | 0;
+      count -= 4;
+    }
+    if (digits % 100 === 0) {
+      digits = (digits / 100) | 0;
+      count -= 2;
+    }
+    if (digits % 10 === 0) count -= 1;
   }
   // The value is 0.d1 d2 ... d17 times 10^point.
   const point = 17 - k;
