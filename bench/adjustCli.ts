@@ -9,7 +9,8 @@
  *   npm run bench:adjust-cli -- --lines 1e5,1e6 # other sizes
  *
  * Peak RSS comes from GNU time (`/usr/bin/time -f %M`) when present, else from sampling the child's
- * VmHWM in /proc every 20 ms (Linux).
+ * VmHWM in /proc every 20 ms (Linux). With GNU time the table also gives adjust's CPU time (user +
+ * system), which other load on the machine changes much less than the wall time.
  */
 import { spawn } from 'node:child_process';
 import {
@@ -23,7 +24,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +73,8 @@ function writeInput(path: string, lines: number): void {
 interface Measured {
   seconds: number;
   peakMb: number;
+  /** User + system CPU seconds (GNU time only). */
+  cpuSeconds: number | undefined;
 }
 
 /** Runs `node ...args`, returns its wall time and peak RSS; fails on a non-zero exit. */
@@ -79,7 +82,7 @@ function measure(args: string[], stdoutPath: string | undefined, work: string): 
   const useTime = existsSync(GNU_TIME);
   const timeFile = join(work, 'time.txt');
   const command = useTime ? GNU_TIME : process.execPath;
-  const commandArgs = useTime ? ['-f', '%M', '-o', timeFile, process.execPath, ...args] : args;
+  const commandArgs = useTime ? ['-f', '%M %U %S', '-o', timeFile, process.execPath, ...args] : args;
   const stdout = stdoutPath === undefined ? 'ignore' : openSync(stdoutPath, 'w');
   return new Promise((resolve, reject) => {
     const began = performance.now();
@@ -109,10 +112,23 @@ function measure(args: string[], stdoutPath: string | undefined, work: string): 
         reject(new Error(`node ${args.join(' ')} exited with ${code}: ${stderr}`));
         return;
       }
-      const kb = useTime ? Number(readFileSync(timeFile, 'utf8').trim().split('\n').pop()) : sampledKb;
-      resolve({ seconds, peakMb: kb / 1024 });
+      if (!useTime) {
+        resolve({ seconds, peakMb: sampledKb / 1024, cpuSeconds: undefined });
+        return;
+      }
+      const [kb, user, system] = (readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '')
+        .split(' ')
+        .map(Number);
+      resolve({ seconds, peakMb: kb / 1024, cpuSeconds: user + system });
     });
   });
+}
+
+/** The 1, 5 and 15 minute load averages: figures taken under load are not the machine's own. */
+function loadText(): string {
+  return loadavg()
+    .map((x) => x.toFixed(2))
+    .join(', ');
 }
 
 function parseSizes(argv: string[]): number[] {
@@ -136,11 +152,13 @@ async function main(): Promise<void> {
       `grpovi adjust FILE --min 0 --max 1 --out OUT vs a plain streaming JSON Lines filter (same file)`,
     );
     console.log(`peak RSS from ${existsSync(GNU_TIME) ? 'GNU time' : '/proc/PID/status VmHWM sampling'}`);
+    console.log(`load average at the start: ${loadText()}`);
     console.log('');
     const header = [
       'lines',
       'input MB',
       'adjust s',
+      'adjust CPU s',
       'adjust lines/s',
       'adjust peak MB',
       'baseline s',
@@ -171,6 +189,7 @@ async function main(): Promise<void> {
         lines.toExponential(0).replace('e+', 'e'),
         inputMb.toFixed(0),
         adjust.seconds.toFixed(2),
+        adjust.cpuSeconds === undefined ? '-' : adjust.cpuSeconds.toFixed(2),
         Math.round(rate).toString(),
         adjust.peakMb.toFixed(0),
         baseline.seconds.toFixed(2),
@@ -179,6 +198,7 @@ async function main(): Promise<void> {
       ];
       console.log(`| ${cells.map((c, k) => c.padStart(header[k].length)).join(' | ')} |`);
     }
+    console.log(`load average at the end: ${loadText()}`);
     const slowest = Math.min(...rows.map((r) => r.rate));
     const largest = Math.max(...rows.map((r) => r.peakMb));
     console.log('');

@@ -8,7 +8,7 @@ import {
 import { MAX_NUMBER_BYTES, writeNumber } from '../util/numberBytes.js';
 import { parseStrictJson, StrictJsonError } from '../util/strictJson.js';
 import { scanAdjustLine, ScannedLine } from './adjustLineBytes.js';
-import { UserInputError } from './errors.js';
+import { InputLineError } from './errors.js';
 
 /** One input line of `grpovi adjust`, checked: a group's rewards with its range and optional weights. */
 export interface AdjustRequest {
@@ -33,7 +33,7 @@ export const VERIFY_LIMIT = 10_000;
 
 /**
  * Turns input lines into output lines: parse (strict JSON), check, solve, and format one line at a
- * time, with the solver's scratch memory reused. Throws a UserInputError `line N: <what is wrong>
+ * time, with the solver's scratch memory reused. Throws an InputLineError `line N: <what is wrong>
  * (<value>)` for a bad line, and one with exit code 1 when `verify` finds an answer that differs from
  * the brute-force reference.
  */
@@ -125,17 +125,18 @@ export class AdjustLineProcessor {
       // The solver checks the rest (range, rewards inside it, weights) and names the bad value.
       adjusted = this.adjuster.adjust(request.rewards, request);
     } catch (error) {
-      if (error instanceof RewardInputError) throw new UserInputError(`line ${line}: ${error.message}`);
+      if (error instanceof RewardInputError) throw new InputLineError(line, error.message);
       throw error;
     }
     if (this.verify) {
       if (request.rewards.length > VERIFY_LIMIT) {
-        throw new UserInputError(
-          `line ${line}: --verify checks groups of up to ${VERIFY_LIMIT} rewards (${request.rewards.length})`,
+        throw new InputLineError(
+          line,
+          `--verify checks groups of up to ${VERIFY_LIMIT} rewards (${request.rewards.length})`,
         );
       }
       const problem = compareWithReference(request, adjusted);
-      if (problem !== null) throw new UserInputError(`line ${line}: --verify failed: ${problem}`, 1);
+      if (problem !== null) throw new InputLineError(line, `--verify failed: ${problem}`, 1);
     }
     const before = rewardVariance(request.rewards, request.weights);
     const after = rewardVariance(adjusted, request.weights);
@@ -223,8 +224,8 @@ class ExactView {
   }
 }
 
-function lineError(line: number, problem: string, value: unknown): UserInputError {
-  return new UserInputError(`line ${line}: ${problem} (${formatValue(value)})`);
+function lineError(line: number, problem: string, value: unknown): InputLineError {
+  return new InputLineError(line, `${problem} (${formatValue(value)})`);
 }
 
 /** Parses one line's structure; a bad field is thrown as RewardInputError (field, problem, value). */
@@ -237,7 +238,7 @@ export function parseLine(source: string, line: number, flags: RangeFlags): Adju
     if (!(error instanceof StrictJsonError)) throw error;
     // A syntax error shows the line itself; deep nesting and duplicate keys say what and where.
     if (error.kind === 'syntax') throw lineError(line, `not valid JSON at ${error.where}`, source);
-    throw new UserInputError(`line ${line}: ${error.problem}`);
+    throw new InputLineError(line, error.problem);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw lineError(line, 'not a JSON object like {"rewards": [0.2, 0.9]}', parsed);

@@ -11,3 +11,22 @@ export class UserInputError extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/**
+ * A problem with one line of an input file: the message is `line N: <problem>` until the command
+ * that knows the file's name gives it with `inInput` (`in.jsonl line N: <problem>`).
+ */
+export class InputLineError extends UserInputError {
+  constructor(
+    readonly line: number,
+    readonly problem: string,
+    exitCode = 2,
+  ) {
+    super(`line ${line}: ${problem}`, exitCode);
+  }
+
+  /** The same error, naming the input (a file's path as given, or `stdin`). */
+  inInput(input: string): UserInputError {
+    return new UserInputError(`${input} line ${this.line}: ${this.problem}`, this.exitCode);
+  }
+}

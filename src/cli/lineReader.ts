@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { formatValue } from '../adjust/errors.js';
-import { UserInputError } from './errors.js';
+import { InputLineError } from './errors.js';
 
 /** Consecutive lines of the input, without their line ends (`\n` or `\r\n`). */
 export interface LineBatch {
@@ -29,7 +29,7 @@ const CR = 0x0d;
 /**
  * Splits a byte stream into lines, a chunk's worth at a time, in memory bounded by the chunk size plus
  * `maxLineBytes`: the caller handles each batch before the next is read. A byte-order mark at the start is
- * dropped. Bytes that are not UTF-8 and lines longer than `maxLineBytes` are UserInputErrors naming the
+ * dropped. Bytes that are not UTF-8 and lines longer than `maxLineBytes` are InputLineErrors naming the
  * line, since decoding them with replacement characters would silently change the input.
  */
 export async function* readLineBatches(
@@ -94,8 +94,8 @@ export async function* readLineBlocks(
     nextLine += count;
     return block;
   };
-  const tooLong = (): UserInputError =>
-    new UserInputError(`line ${nextLine}: longer than the limit of ${maxLineBytes} bytes`);
+  const tooLong = (): InputLineError =>
+    new InputLineError(nextLine, `longer than the limit of ${maxLineBytes} bytes`);
 
   for await (const data of chunks) {
     const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -120,7 +120,7 @@ export async function* readLineBlocks(
 }
 
 /** The error for a block that is not UTF-8: finds the first bad line and shows it as decoded. */
-function notUtf8(block: Uint8Array, firstLine: number): UserInputError {
+function notUtf8(block: Uint8Array, firstLine: number): InputLineError {
   let start = 0;
   for (let line = firstLine; ; line++) {
     let end = block.indexOf(NEWLINE, start);
@@ -128,7 +128,7 @@ function notUtf8(block: Uint8Array, firstLine: number): UserInputError {
     const bytes = block.subarray(start, end);
     if (!isUtf8(bytes) || end === block.length) {
       const shown = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-      return new UserInputError(`line ${line}: not valid UTF-8 text (${formatValue(shown)})`);
+      return new InputLineError(line, `not valid UTF-8 text (${formatValue(shown)})`);
     }
     start = end + 1;
   }
@@ -140,7 +140,7 @@ function checkInnerLines(chunk: Uint8Array, last: number, maxLineBytes: number, 
   for (let start = chunk.indexOf(NEWLINE) + 1; start <= last; line++) {
     const end = chunk.indexOf(NEWLINE, start);
     if (end - start > maxLineBytes) {
-      throw new UserInputError(`line ${line + 1}: longer than the limit of ${maxLineBytes} bytes`);
+      throw new InputLineError(line + 1, `longer than the limit of ${maxLineBytes} bytes`);
     }
     start = end + 1;
   }

@@ -5,28 +5,41 @@ import { ConfigError } from '../train/configError.js';
 import { UserFileError } from '../util/userFileError.js';
 import { RunFolderError } from '../train/runFolderError.js';
 import { TrainingDivergedError } from '../train/trainingErrors.js';
-import { registerAdjust } from './commands/adjust.js';
-import { registerCompare } from './commands/compare.js';
-import { registerCompareRun } from './commands/compareRun.js';
-import { registerDashboard } from './commands/dashboard.js';
-import { registerDemo } from './commands/demo.js';
-import { registerExport } from './commands/export.js';
-import { registerPretrain } from './commands/pretrain.js';
-import { registerReport } from './commands/report.js';
-import { registerSample } from './commands/sample.js';
-import { registerTrain } from './commands/train.js';
-import { registerTrainRm } from './commands/trainRm.js';
 import { UserInputError } from './errors.js';
 import { HELP_STYLE } from './helpStyle.js';
 import { describeSystemError } from './systemErrors.js';
 import { packageVersion } from './version.js';
 
+/** Adds one subcommand (its options, help and action) to the program. */
+type Registrar = (program: Command) => void;
+
 /**
- * Builds the `grpovi` program with every subcommand registered. Start-up stays light: the command
- * modules define options and help with light imports only and load what runs a command (TF.js,
- * vega, ...) when it runs (test/cli/lazyImports.test.ts checks this).
+ * Every subcommand by name, in the order `--help` lists them, with the module that registers it.
+ * Loaded on demand: a run of one command loads only its own module.
  */
-export function buildProgram(): Command {
+const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Registrar>]> = [
+  ['adjust', async () => (await import('./commands/adjust.js')).registerAdjust],
+  ['compare', async () => (await import('./commands/compare.js')).registerCompare],
+  ['compare-run', async () => (await import('./commands/compareRun.js')).registerCompareRun],
+  ['dashboard', async () => (await import('./commands/dashboard.js')).registerDashboard],
+  ['demo', async () => (await import('./commands/demo.js')).registerDemo],
+  ['export', async () => (await import('./commands/export.js')).registerExport],
+  ['report', async () => (await import('./commands/report.js')).registerReport],
+  ['pretrain', async () => (await import('./commands/pretrain.js')).registerPretrain],
+  ['sample', async () => (await import('./commands/sample.js')).registerSample],
+  ['train', async () => (await import('./commands/train.js')).registerTrain],
+  ['train-rm', async () => (await import('./commands/trainRm.js')).registerTrainRm],
+];
+
+/**
+ * Builds the `grpovi` program for `argv`: when its first word names a subcommand, with that
+ * subcommand alone (it behaves and prints exactly as in the full program:
+ * test/cli/lazyCommands.test.ts checks this), otherwise (no arguments, `--help`, `help CMD`, a
+ * misspelt command, which needs every name for its suggestion) with all of them. Start-up stays light
+ * as well: the command modules define options and help with light imports only and load what runs a
+ * command (TF.js, vega, ...) when it runs (test/cli/lazyImports.test.ts checks this).
+ */
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('grpovi')
     .description(
       'RL fine-tuning of language models with GRPO and GRPOVI (GRPO with reward variance increase)',
@@ -35,23 +48,15 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp(HELP_STYLE)
     .exitOverride();
-  registerAdjust(program);
-  registerCompare(program);
-  registerCompareRun(program);
-  registerDashboard(program);
-  registerDemo(program);
-  registerExport(program);
-  registerReport(program);
-  registerPretrain(program);
-  registerSample(program);
-  registerTrain(program);
-  registerTrainRm(program);
+  const named = COMMANDS.find(([name]) => name === argv[0]);
+  const registrars = await Promise.all((named === undefined ? COMMANDS : [named]).map(([, load]) => load()));
+  for (const register of registrars) register(program);
   return program;
 }
 
 /** Runs the CLI; resolves to the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

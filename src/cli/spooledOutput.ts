@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
+  fsync,
   fsyncSync,
   openSync,
   readSync,
@@ -19,6 +20,9 @@ import { describeFsError } from './fsErrors.js';
 // Output is gathered in a buffer of this size before each write; the spool is copied out in chunks of this size.
 const BUFFER_BYTES = 1 << 16;
 const FLUSH_AT = 1 << 16;
+// After this many more bytes, a file that will be renamed into place is synced in the background, so
+// that the disk writes overlap the work and the fsync before the rename has little left to do.
+const EARLY_SYNC_BYTES = 1 << 24;
 
 /**
  * Output that is published only once it is complete: everything written goes to a temporary file, and
@@ -36,6 +40,9 @@ export class SpooledOutput {
   used = 0;
   private size = 0;
   private closed = false;
+  /** The size at the last background sync, and that sync while it runs. */
+  private syncedAt = 0;
+  private syncing: Promise<void> | undefined;
 
   private constructor(
     /** How the output reaches its target: renamed into place, or copied. */
@@ -130,8 +137,29 @@ export class SpooledOutput {
       throw new UserInputError(`cannot write ${where}: ${describeFsError(error)}`);
     }
     this.size += bytes.length;
+    if (
+      this.mode === 'rename' &&
+      this.syncing === undefined &&
+      this.size - this.syncedAt >= EARLY_SYNC_BYTES
+    ) {
+      this.syncedAt = this.size;
+      this.syncing = this.syncInBackground();
+    }
     // A buffer grown for one huge line goes back to the usual size.
     if (this.buffer.length > BUFFER_BYTES) this.buffer = Buffer.allocUnsafe(BUFFER_BYTES);
+  }
+
+  /**
+   * fsync in the thread pool; it settles (never rejects) when done. A failure is not reported here:
+   * the fsync before the rename reports it.
+   */
+  private syncInBackground(): Promise<void> {
+    return new Promise((resolve) => {
+      fsync(this.fd, () => {
+        this.syncing = undefined;
+        resolve();
+      });
+    });
   }
 
   /** Moves the complete output into place (or copies it out); the spool is gone afterwards. */
@@ -139,6 +167,7 @@ export class SpooledOutput {
     this.flush();
     try {
       if (this.mode === 'rename') {
+        await this.syncing;
         try {
           fsyncSync(this.fd);
           closeSync(this.fd);

@@ -22,7 +22,7 @@ const HIGH = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 const LOW = 1 - HIGH;
 
 const SPLITTER = 134217729; // 2^27 + 1, Veltkamp's constant for doubles
-const POW10 = Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
+const POW10 = Float64Array.from({ length: 23 }, (_, k) => Number(`1e${k}`));
 const POW10_HIGH = POW10.map(splitHigh);
 const POW10_LOW = POW10.map((p, k) => p - POW10_HIGH[k]);
 
@@ -36,16 +36,11 @@ const MARGIN = 1e-9;
 // scale k before its fix-up, and half the unit in the last place, 2^(e - 1076).
 const SCALE_GUESS = Int16Array.from({ length: 2048 }, (_, e) => 16 - Math.floor((e - 1023) * Math.log10(2)));
 const HALF_ULP = Float64Array.from({ length: 2048 }, (_, e) => (e >= 53 ? 2 ** (e - 1076) : 0));
-// "00" to "99": two digits per division.
-const PAIRS = Uint8Array.from({ length: 200 }, (_, i) =>
-  (i & 1) === 0 ? DIGIT_0 + Math.floor(i / 20) : DIGIT_0 + ((i >> 1) % 10),
-);
-
 const DOT = 0x2e;
 const MINUS = 0x2d;
 
-/** The longest text String(x) gives for a finite double (`-1.2345678901234567e-308`). */
-export const MAX_NUMBER_BYTES = 24;
+/** The longest text String(x) gives for a finite double (`-0.0000012345678901234567`). */
+export const MAX_NUMBER_BYTES = 25;
 
 function splitHigh(a: number): number {
   const t = SPLITTER * a;
@@ -83,39 +78,67 @@ export function writeAscii(out: Uint8Array, pos: number, text: string): number {
   return pos;
 }
 
-/**
- * Whether a candidate at distance d from y (computed, error below 2^-46) reads back as x: 1 inside the
- * rounding interval [-below, above], 0 outside, -1 too close to an end to tell (an end itself reads
- * back as x only for an even mantissa: left to String).
- */
-function inside(d: number, below: number, above: number): number {
-  const toTop = above - d;
-  const toBottom = d + below;
-  if (Math.abs(toTop) <= MARGIN || Math.abs(toBottom) <= MARGIN) return -1;
-  return toTop > 0 && toBottom > 0 ? 1 : 0;
-}
-
-// What nearestInside answers besides an offset (offsets are below 200 in magnitude).
+// What chooseOffset and closestInside answer besides an offset (offsets are below 200 in magnitude).
 const NONE = 1000;
 const UNDECIDED = 2000;
 
 /**
- * The offset t (hi + t a multiple of `step`, where hi = `remainder` mod step) of the multiple of step
- * closest to y = hi + lo among those inside the rounding interval; NONE if none is, UNDECIDED if a
- * tie or an end of the interval is too close to tell. The nearest multiple is the answer if it is
- * inside; if not, only the nearest on the other side of y can be (the interval holds y, and all
- * farther multiples on a side are outside once the nearest on that side is).
+ * Where hi + t lies against the rounding interval, which is (low, high) in units of y relative to
+ * hi: t itself when inside, NONE when outside, UNDECIDED when too close to an end to tell (an end
+ * itself reads back as x only for an even mantissa: left to String).
  */
-function nearestInside(step: number, remainder: number, lo: number, below: number, above: number): number {
-  const t1 = step * Math.round((lo + remainder) / step) - remainder;
+function placed(t: number, low: number, high: number): number {
+  const fromLow = t - low;
+  const toHigh = high - t;
+  if (Math.abs(fromLow) <= MARGIN || Math.abs(toHigh) <= MARGIN) return UNDECIDED;
+  return fromLow > 0 && toHigh > 0 ? t : NONE;
+}
+
+/**
+ * The offset t (hi + t a multiple of `step`, 10 or 1, where hi = `remainder` mod step) of the multiple
+ * of step closest to y = hi + lo among those inside (low, high); NONE if none is, UNDECIDED if a tie
+ * or an end is too close to tell. The nearest multiple is the answer if it is inside; if not, only
+ * the nearest on the other side of y can be (the interval holds y, and all farther multiples on a
+ * side are outside once the nearest on that side is). `inverse` is 1 / step: the rounded product
+ * can pick the other neighbour only within about 1e-15 of a tie, which the tie check refuses.
+ */
+function closestInside(
+  step: number,
+  inverse: number,
+  remainder: number,
+  lo: number,
+  low: number,
+  high: number,
+): number {
+  const t1 = step * Math.floor((lo + remainder) * inverse + 0.5) - remainder;
   const d1 = t1 - lo;
-  if (Math.abs(Math.abs(d1) - step / 2) <= MARGIN) return UNDECIDED;
-  const first = inside(d1, below, above);
-  if (first === 1) return t1;
-  if (first === -1) return UNDECIDED;
-  const t2 = d1 > 0 ? t1 - step : t1 + step;
-  const second = inside(t2 - lo, below, above);
-  return second === 1 ? t2 : second === 0 ? NONE : UNDECIDED;
+  if (Math.abs(Math.abs(d1) - step * 0.5) <= MARGIN) return UNDECIDED;
+  const first = placed(t1, low, high);
+  if (first !== NONE) return first;
+  return placed(d1 > 0 ? t1 - step : t1 + step, low, high);
+}
+
+/**
+ * The offset t of the answer hi + t, where `r` = hi mod 10^9 and the rounding interval is
+ * (lo - below, lo + above) relative to hi: the multiple of 100 inside, else the multiple of 10 inside
+ * closest to y = hi + lo, else the integer inside closest to y; UNDECIDED when a tie or an end of the
+ * interval is too close to tell. All in one function with constant steps: this runs for most numbers.
+ */
+function chooseOffset(r: number, lo: number, below: number, above: number): number {
+  const low = lo - below;
+  const high = lo + above;
+  // At most one multiple of 100 fits (the interval is under 23 units wide): the first one above
+  // `low`, 100 j - r100 with j = ceil((low + r100) / 100), which is 0, 1 or 2 as |low| < 20.
+  const r100 = r % 100;
+  const x = low + r100;
+  const t = (x <= 0 ? 0 : x <= 100 ? 100 : 200) - r100;
+  const fromLow = t - low; // in [0, 100]; near either end the multiple below is in doubt
+  if (fromLow <= MARGIN || fromLow >= 100 - MARGIN) return UNDECIDED;
+  const toHigh = high - t;
+  if (toHigh > MARGIN) return t;
+  if (toHigh >= -MARGIN) return UNDECIDED;
+  const t10 = closestInside(10, 0.1, r % 10, lo, low, high);
+  return t10 !== NONE ? t10 : closestInside(1, 1, 0, lo, low, high);
 }
 
 /** The shortest fixed-notation text of a in [1e-6, 1e17), or -1 to leave it to String. */
@@ -155,10 +178,8 @@ function writeFixed(out: Uint8Array, pos: number, a: number): number {
     top += 1;
   }
   // The fewest digits: a multiple of 100 (15 digits or fewer), else of 10 (16), else of 1 (17).
-  const r = bottom | 0; // hi mod 10^j = bottom mod 10^j, in integer arithmetic
-  let t = nearestInside(100, r % 100, lo, below, above);
-  if (t === NONE) t = nearestInside(10, r % 10, lo, below, above);
-  if (t === NONE) t = nearestInside(1, 0, lo, below, above);
+  // hi mod 10^j = bottom mod 10^j, in integer arithmetic.
+  const t = chooseOffset(bottom | 0, lo, below, above);
   if (t === NONE || t === UNDECIDED) return -1;
 
   // The 17 digits of hi + t = top * 1e9 + bottom + t (8 + 9 digits, both parts below 2^31).
@@ -170,71 +191,83 @@ function writeFixed(out: Uint8Array, pos: number, a: number): number {
     bottom -= 1e9;
     top += 1;
   }
-  // Drop trailing zeros: the digits are `high` (highDigits of them) followed by `low` (lowDigits).
-  let high = top | 0;
-  let low = bottom | 0;
-  let highDigits = 8;
-  let lowDigits = 9;
-  if (low === 0) {
-    lowDigits = 0;
-    while (high % 10 === 0) {
-      high = (high / 10) | 0;
-      highDigits--;
-    }
-  } else {
-    while (low % 10 === 0) {
-      low = (low / 10) | 0;
-      lowDigits--;
-    }
+  // Significant digits: 17 less the trailing zeros, counted by halving (one test for most numbers,
+  // which have 16 or 17 digits). `top` has a leading digit, so at most 7 trailing zeros.
+  let count = 17;
+  let digits = bottom | 0;
+  if (digits === 0) {
+    count = 8;
+    digits = top | 0;
+  } else if (digits % 1e8 === 0) {
+    count = 9;
+    digits = 1;
   }
-  const count = highDigits + lowDigits;
+  if (digits % 10 === 0) {
+    if (digits % 10000 === 0) {
+      digits = (digits / 10000) | 0;
+      count -= 4;
+    }
+    if (digits % 100 === 0) {
+      digits = (digits / 100) | 0;
+      count -= 2;
+    }
+    if (digits % 10 === 0) count -= 1;
+  }
   // The value is 0.d1 d2 ... d17 times 10^point.
   const point = 17 - k;
-  if (count <= point) {
-    writeDigits(out, pos, high, highDigits, low, lowDigits);
-    pos += count;
-    for (let i = count; i < point; i++) out[pos++] = DIGIT_0;
-    return pos;
+  const view = viewOf(out);
+  if (point <= 0) {
+    // 0.000ddd: point >= -5 since a >= 1e-6.
+    out[pos] = DIGIT_0;
+    out[pos + 1] = DOT;
+    for (let i = 0; i < -point; i++) out[pos + 2 + i] = DIGIT_0;
+    const at = pos + 2 - point;
+    write17Digits(view, at, top | 0, bottom | 0);
+    return at + count;
   }
-  if (point > 0) {
-    // The digits, then the ones after the point moved right by one for the dot.
-    writeDigits(out, pos, high, highDigits, low, lowDigits);
-    for (let i = pos + count; i > pos + point; i--) out[i] = out[i - 1];
-    out[pos + point] = DOT;
-    return pos + count + 1;
-  }
-  out[pos++] = DIGIT_0;
-  out[pos++] = DOT;
-  for (let i = point; i < 0; i++) out[pos++] = DIGIT_0;
-  writeDigits(out, pos, high, highDigits, low, lowDigits);
-  return pos + count;
+  write17Digits(view, pos, top | 0, bottom | 0);
+  // An integer: its digits are the first `point` of the 17 (the rest are zeros).
+  if (count <= point) return pos + point;
+  // The digits after the point move right by one for the dot.
+  for (let i = pos + count; i > pos + point; i--) out[i] = out[i - 1];
+  out[pos + point] = DOT;
+  return pos + count + 1;
 }
 
-/** Writes `high` as highDigits digits then `low` as lowDigits digits (zero-padded), at out[pos..]. */
-function writeDigits(
-  out: Uint8Array,
-  pos: number,
-  high: number,
-  highDigits: number,
-  low: number,
-  lowDigits: number,
-): void {
-  let at = pos + highDigits + lowDigits;
-  let i = lowDigits;
-  for (; i >= 2; i -= 2) {
-    const q = (low / 100) | 0;
-    const pair = (low - q * 100) << 1;
-    out[--at] = PAIRS[pair + 1];
-    out[--at] = PAIRS[pair];
-    low = q;
+// The 4 ASCII digits of 0 to 9999 as little-endian 32-bit words ("0123" is 0x33323130).
+const QUADS = Uint32Array.from(
+  { length: 10000 },
+  (_, n) =>
+    (DIGIT_0 + Math.floor(n / 1000)) |
+    ((DIGIT_0 + (Math.floor(n / 100) % 10)) << 8) |
+    ((DIGIT_0 + (Math.floor(n / 10) % 10)) << 16) |
+    ((DIGIT_0 + (n % 10)) << 24),
+);
+
+// A DataView of the last buffer written to (made again only when the buffer changes).
+let viewed: Uint8Array | undefined;
+let view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+
+function viewOf(out: Uint8Array): DataView<ArrayBufferLike> {
+  if (out !== viewed) {
+    viewed = out;
+    view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   }
-  if (i === 1) out[--at] = DIGIT_0 + low;
-  for (i = highDigits; i >= 2; i -= 2) {
-    const q = (high / 100) | 0;
-    const pair = (high - q * 100) << 1;
-    out[--at] = PAIRS[pair + 1];
-    out[--at] = PAIRS[pair];
-    high = q;
-  }
-  if (i === 1) out[--at] = DIGIT_0 + high;
+  return view;
+}
+
+/**
+ * Writes `top` (8 digits, 10^7 <= top < 10^8) then `bottom` (9 digits, zero-padded) at `at`, four
+ * digits per store; the groups are computed independently of each other.
+ */
+function write17Digits(out: DataView<ArrayBufferLike>, at: number, top: number, bottom: number): void {
+  const topHigh = (top / 10000) | 0;
+  const first = (bottom / 1e8) | 0;
+  const rest = bottom - first * 1e8;
+  const restHigh = (rest / 10000) | 0;
+  out.setUint32(at, QUADS[topHigh], true);
+  out.setUint32(at + 4, QUADS[top - topHigh * 10000], true);
+  out.setUint8(at + 8, DIGIT_0 + first);
+  out.setUint32(at + 9, QUADS[restHigh], true);
+  out.setUint32(at + 13, QUADS[rest - restHigh * 10000], true);
 }

@@ -162,54 +162,62 @@ describe('grpovi adjust: good input', () => {
 describe('grpovi adjust: bad input', () => {
   // [input, extra args, the whole stderr after "grpovi: "]
   const cases: Array<[string, string[], string]> = [
-    ['{rewards: [1]}', [], 'line 1: not valid JSON at column 2 ("{rewards: [1]}")'],
-    ['[0.5, 0.2]', [], 'line 1: not a JSON object like {"rewards": [0.2, 0.9]} ([0.5,0.2])'],
-    ['{"reward": [0.5]}', [], 'line 1: unknown field, expected rewards, weights, min, max ("reward")'],
-    ['{"weights": [1]}', [], 'line 1: rewards is missing ({"weights":[1]})'],
-    ['{"rewards": "0.5"}', [], 'line 1: rewards must be an array of numbers ("0.5")'],
-    ['{"rewards": [0.5, "0.7"]}', [], 'line 1: rewards[1] is not a number ("0.7")'],
-    ['{"rewards": [0.5, null]}', [], 'line 1: rewards[1] is not a number (null)'],
-    ['{"rewards": [0.5, 1e400]}', [], 'line 1: rewards[1] is too large for a 64-bit float (Infinity)'],
-    ['{"rewards": [-1e400, 0.5]}', [], 'line 1: rewards[0] is too large for a 64-bit float (-Infinity)'],
-    ['{"rewards": [0.2, 0.4, 0.6, 1.5]}', [], 'line 1: rewards[3] is outside the range [0, 1] (1.5)'],
-    ['{"rewards": []}', [], 'line 1: rewards must not be empty ([])'],
+    ['{rewards: [1]}', [], 'stdin line 1: not valid JSON at column 2 ("{rewards: [1]}")'],
+    ['[0.5, 0.2]', [], 'stdin line 1: not a JSON object like {"rewards": [0.2, 0.9]} ([0.5,0.2])'],
+    ['{"reward": [0.5]}', [], 'stdin line 1: unknown field, expected rewards, weights, min, max ("reward")'],
+    ['{"weights": [1]}', [], 'stdin line 1: rewards is missing ({"weights":[1]})'],
+    ['{"rewards": "0.5"}', [], 'stdin line 1: rewards must be an array of numbers ("0.5")'],
+    ['{"rewards": [0.5, "0.7"]}', [], 'stdin line 1: rewards[1] is not a number ("0.7")'],
+    ['{"rewards": [0.5, null]}', [], 'stdin line 1: rewards[1] is not a number (null)'],
+    ['{"rewards": [0.5, 1e400]}', [], 'stdin line 1: rewards[1] is too large for a 64-bit float (Infinity)'],
+    [
+      '{"rewards": [-1e400, 0.5]}',
+      [],
+      'stdin line 1: rewards[0] is too large for a 64-bit float (-Infinity)',
+    ],
+    ['{"rewards": [0.2, 0.4, 0.6, 1.5]}', [], 'stdin line 1: rewards[3] is outside the range [0, 1] (1.5)'],
+    ['{"rewards": []}', [], 'stdin line 1: rewards must not be empty ([])'],
     [
       '{"rewards": [0.5], "weights": [1, 2]}',
       [],
-      'line 1: weights must have one weight per reward (1), got length (2)',
+      'stdin line 1: weights must have one weight per reward (1), got length (2)',
     ],
-    ['{"rewards": [0.5, 0.6], "weights": [1, -2]}', [], 'line 1: weights[1] is negative (-2)'],
-    ['{"rewards": [0.5, 0.6], "weights": [0, 0]}', [], 'line 1: weights are all zero ([0,0])'],
-    ['{"rewards": [0.5, 0.6], "weights": [1, "2"]}', [], 'line 1: weights[1] is not a number ("2")'],
+    ['{"rewards": [0.5, 0.6], "weights": [1, -2]}', [], 'stdin line 1: weights[1] is negative (-2)'],
+    ['{"rewards": [0.5, 0.6], "weights": [0, 0]}', [], 'stdin line 1: weights are all zero ([0,0])'],
+    ['{"rewards": [0.5, 0.6], "weights": [1, "2"]}', [], 'stdin line 1: weights[1] is not a number ("2")'],
     [
       '{"rewards": [0.5, 0.6], "weights": [0, 1e999]}',
       [],
-      'line 1: weights[1] is too large for a 64-bit float (Infinity)',
+      'stdin line 1: weights[1] is too large for a 64-bit float (Infinity)',
     ],
     [
       '{"rewards": [0.5, 0.6], "weights": {"a": 1}}',
       [],
-      'line 1: weights must be an array of numbers ({"a":1})',
+      'stdin line 1: weights must be an array of numbers ({"a":1})',
     ],
-    ['{"rewards": [0.5, 0.6], "min": "0"}', [], 'line 1: min is not a number ("0")'],
-    ['{"rewards": [0.5, 0.6], "max": null}', [], 'line 1: max is not a number (null)'],
-    ['{"rewards": [0.5, 0.6], "min": 1, "max": 0}', [], 'line 1: min must be less than max = 0 (1)'],
-    ['{"rewards": [0.5, 0.6], "min": 0.5, "max": 0.5}', [], 'line 1: min must be less than max = 0.5 (0.5)'],
+    ['{"rewards": [0.5, 0.6], "min": "0"}', [], 'stdin line 1: min is not a number ("0")'],
+    ['{"rewards": [0.5, 0.6], "max": null}', [], 'stdin line 1: max is not a number (null)'],
+    ['{"rewards": [0.5, 0.6], "min": 1, "max": 0}', [], 'stdin line 1: min must be less than max = 0 (1)'],
+    [
+      '{"rewards": [0.5, 0.6], "min": 0.5, "max": 0.5}',
+      [],
+      'stdin line 1: min must be less than max = 0.5 (0.5)',
+    ],
     [
       '{"rewards": [0.5, 0.6]}',
       ['--only-max'],
-      'line 1: min is missing: give "min" on the line or --min ({"rewards":[0.5,0.6]})',
+      'stdin line 1: min is missing: give "min" on the line or --min ({"rewards":[0.5,0.6]})',
     ],
     [
       '{"rewards": [0.5, 0.6]}',
       ['--only-min'],
-      'line 1: max is missing: give "max" on the line or --max ({"rewards":[0.5,0.6]})',
+      'stdin line 1: max is missing: give "max" on the line or --max ({"rewards":[0.5,0.6]})',
     ],
     // The first bad line is reported, numbered with blank lines counted; good lines before it print nothing.
     [
       `${GOOD_LINES[0]}\n\n{"rewards": [0.5, 2]}\n{"rewards": [7]}`,
       [],
-      'line 3: rewards[1] is outside the range [0, 1] (2)',
+      'stdin line 3: rewards[1] is outside the range [0, 1] (2)',
     ],
   ];
 
@@ -219,7 +227,7 @@ describe('grpovi adjust: bad input', () => {
     return ['adjust', '--min', '0', '--max', '1', ...extra];
   }
 
-  it('each bad line: exit code 2, "grpovi: line N: <problem> (<value>)" on stderr, nothing on stdout', async () => {
+  it('each bad line: exit code 2, "grpovi: stdin line N: <problem> (<value>)" on stderr, nothing on stdout', async () => {
     const results = await Promise.all(cases.map(([input, extra]) => run(argsFor(extra), { input })));
     results.forEach((result, k) => {
       const [input, , message] = cases[k];
@@ -240,6 +248,32 @@ describe('grpovi adjust: bad input', () => {
     expect(empty.stderr).toContain("option '--max <number>' argument '' is invalid");
     expect(inverted.code).toBe(2);
     expect(inverted.stderr).toBe('grpovi: --min must be less than --max = 1 (2)\n');
+  });
+
+  it('a bad line in an input file is named by the path as given, from the parser and from the reader', async () => {
+    const sub = mkdtempSync(join(dir, 'named-'));
+    const badValue = join(sub, 'in.jsonl');
+    writeFileSync(badValue, `${GOOD_LINES[0]}\n\n{"rewards": [0.5, 2]}\n`);
+    const badBytes = join(sub, 'latin1.jsonl');
+    writeFileSync(
+      badBytes,
+      Buffer.concat([Buffer.from(`${GOOD_LINES[0]}\n{"rewards": [0.5]} `), Buffer.from([0xe9, 0x0a])]),
+    );
+    const [value, bytes, relative] = await Promise.all([
+      run(['adjust', badValue, '--min', '0', '--max', '1']),
+      run(['adjust', badBytes, '--min', '0', '--max', '1']),
+      run(['adjust', 'in.jsonl', '--min', '0', '--max', '1'], { cwd: sub }),
+    ]);
+    expect(value).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `grpovi: ${badValue} line 3: rewards[1] is outside the range [0, 1] (2)\n`,
+    });
+    expect(bytes.code).toBe(2);
+    expect(bytes.stderr).toMatch(
+      new RegExp(`^grpovi: ${badBytes.replace(/[/.]/g, '\\$&')} line 2: not valid UTF-8 text `),
+    );
+    expect(relative.stderr).toBe('grpovi: in.jsonl line 3: rewards[1] is outside the range [0, 1] (2)\n');
   });
 
   it('a missing input file is named', async () => {
@@ -278,7 +312,7 @@ describe('grpovi adjust --out', () => {
     );
     for (const result of results) {
       expect(result.code).toBe(2);
-      expect(result.stderr).toBe('grpovi: line 2: rewards[1] is outside the range [0, 1] (9)\n');
+      expect(result.stderr).toBe('grpovi: stdin line 2: rewards[1] is outside the range [0, 1] (9)\n');
     }
     expect(existsSync(fresh)).toBe(false);
     expect(readFileSync(existing, 'utf8')).toBe('previous content\n');
@@ -312,7 +346,7 @@ describe('grpovi adjust --verify', () => {
     const result = await run(['adjust', '--verify'], { input: '{"rewards": [0.5]}' });
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
-      'grpovi: line 1: min is missing: give "min" on the line or --min ({"rewards":[0.5]})\n',
+      'grpovi: stdin line 1: min is missing: give "min" on the line or --min ({"rewards":[0.5]})\n',
     );
   });
 

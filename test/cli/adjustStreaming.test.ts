@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatResult } from '../../src/cli/adjustLine.js';
-import { UserInputError } from '../../src/cli/errors.js';
+import { InputLineError } from '../../src/cli/errors.js';
 import { readLineBatches } from '../../src/cli/lineReader.js';
 
 // The pieces `grpovi adjust` streams through, in process: the line reader against splitting the whole
@@ -73,7 +73,7 @@ describe('readLineBatches', () => {
       [Buffer.from('ok\nxxxxxx'), Buffer.from('xxxxx')],
     ]) {
       await expect(linesOf(chunks, limit)).rejects.toThrow(
-        new UserInputError('line 2: longer than the limit of 10 bytes'),
+        new InputLineError(2, 'longer than the limit of 10 bytes'),
       );
     }
     const bad = Buffer.concat([Buffer.from('a\nb\n'), Buffer.from([0x63, 0xff]), Buffer.from('\nd')]);

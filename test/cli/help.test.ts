@@ -8,10 +8,12 @@ import { TASK_DEFAULTS } from '../../src/tasks/taskDefaults.js';
 import { CONFIG_DEFAULTS } from '../../src/train/configDefaults.js';
 import { ROOT } from './cliBin.js';
 
+// Every command registered (the program for no arguments), built once.
+const fullProgram = await buildProgram();
+
 /** `grpovi CMD --help` as printed, with the option lines joined (commander wraps at 80 columns). */
 function help(name: string): string {
-  const program = buildProgram();
-  const command = program.commands.find((c: Command) => c.name() === name)!;
+  const command = fullProgram.commands.find((c: Command) => c.name() === name)!;
   return command.helpInformation({ error: false });
 }
 
@@ -103,7 +105,7 @@ describe('--help texts', () => {
   });
 
   it('a flag that is not given still sets nothing (the task and --config file keep their say)', async () => {
-    const program = buildProgram();
+    const program = await buildProgram();
     const train = program.commands.find((c: Command) => c.name() === 'train')!;
     train.action(() => undefined);
     await program.parseAsync(['train', '--task', 'toy'], { from: 'user' });

@@ -26,6 +26,8 @@ interface Run extends ProcessRun {
   heavy: string[];
   /** How many modules it resolved, to show that the recorder saw the start-up at all. */
   resolved: number;
+  /** The command modules (dist/cli/commands/NAME.js) it loaded, by NAME. */
+  commands: string[];
 }
 
 let dir = '';
@@ -40,7 +42,10 @@ async function run(args: string[], input = ''): Promise<Run> {
   });
   const urls = existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
   const heavy = Object.keys(HEAVY).filter((name) => urls.some((url) => HEAVY[name].test(url)));
-  return { ...result, heavy, resolved: urls.length };
+  const commands = [
+    ...new Set(urls.flatMap((url) => /\/cli\/commands\/([^/]+)\.js$/.exec(url)?.[1] ?? [])),
+  ].sort();
+  return { ...result, heavy, resolved: urls.length, commands };
 }
 
 /** Invocations that must stay light, with the exit code each must end with. */
@@ -104,6 +109,13 @@ describe('CLI start-up', () => {
     };
     expect(adjusted).toHaveLength(3);
     for (const [i, value] of [1, 0.8, 0].entries()) expect(adjusted[i]).toBeCloseTo(value, 12);
+  });
+
+  it('a command run loads its own command module only; --help loads them all', () => {
+    const byArgs = new Map(LIGHT.map(([args], i) => [args.join(' '), light[i]]));
+    expect(byArgs.get('adjust --min 0 --max 1')?.commands).toEqual(['adjust']);
+    expect(byArgs.get('train --lr abc')?.commands).toEqual(['train']);
+    expect(byArgs.get('--help')?.commands.length).toBeGreaterThanOrEqual(11);
   });
 
   // The controls: the recorder does see the heavy dependencies when a command needs them.

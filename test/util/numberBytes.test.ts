@@ -50,6 +50,35 @@ const AWKWARD = [
   0.30000000000000004,
   0.022500000000000006,
   1.5e16,
+  // The longest text (MAX_NUMBER_BYTES), and the ends of the fixed-notation range.
+  -0.0000012345678901234567,
+  0.0000012345678901234567,
+  0.000001,
+  Number('0.0000010000000000000002'),
+  99999999999999984,
+  1e16,
+  1e16 + 2,
+  12345678900000000,
+  // Just above a power of ten (left to String), and just below one.
+  0.10000000000000009,
+  0.010000000000000231,
+  1.0000000000000002,
+  0.9999999999999999,
+  0.09999999999999999,
+  9.999999999999998,
+  // An integer part and a fraction (the dot moves digits), integers, trailing zeros.
+  123456.789,
+  1234567890.1234567,
+  98765432109876.5,
+  4503599627370495.5,
+  100,
+  1e15,
+  120000,
+  0.5000000000000002,
+  0.4500000000000002,
+  0.8799999999999999,
+  0.07346875000000001,
+  0.16921875000000003,
 ];
 
 function written(x: number): string {
@@ -59,6 +88,24 @@ function written(x: number): string {
 }
 
 describe('writeNumber', () => {
+  it('writes String(x) at any offset of any buffer, and nothing past MAX_NUMBER_BYTES', () => {
+    const backing = Buffer.alloc(256);
+    // Views at odd offsets of one memory, and buffers that alternate (its cached DataView must follow).
+    const buffers = [backing.subarray(3, 100), backing.subarray(101, 200), Buffer.alloc(64)];
+    for (const [k, x] of AWKWARD.flatMap((v) => [v, -v]).entries()) {
+      const out = buffers[k % buffers.length];
+      const pos = k % 7;
+      out.fill(0xaa);
+      const end = writeNumber(out, pos, x);
+      expect(out.toString('latin1', pos, end), String(x)).toBe(String(x));
+      expect(end - pos).toBeLessThanOrEqual(MAX_NUMBER_BYTES);
+      expect(
+        [...out.subarray(0, pos), ...out.subarray(pos + MAX_NUMBER_BYTES)].every((b) => b === 0xaa),
+      ).toBe(true);
+    }
+    expect(String(-0.0000012345678901234567)).toHaveLength(MAX_NUMBER_BYTES);
+  });
+
   it('writes String(x) for awkward numbers', () => {
     for (const x of AWKWARD) {
       expect(written(x), String(x)).toBe(String(x));
@@ -86,6 +133,17 @@ describe('writeNumber', () => {
       check(rng.uniform() * rng.uniform() * 0.25); // variances of rewards in [0, 1]
       check(2 ** Math.floor(rng.uniform() * 140 - 70));
       check(Math.floor(rng.uniform() * 2 ** 57));
+      // What adjust writes: adjusted rewards and variances of groups of two-decimal rewards.
+      const r = [0, 1, 2, 3].map(() => Math.round(rng.uniform() * 100) / 100);
+      const mean = (r[0] + r[1] + r[2] + r[3]) / 4;
+      check(mean);
+      check(r.reduce((sum, v) => sum + (v - mean) ** 2, 0) / 4);
+      check(4 * mean - Math.floor(4 * mean));
+      // Next to powers of ten, where the 17-digit scale changes.
+      const power = 10 ** Math.floor(rng.uniform() * 23 - 6);
+      check(neighbour(power, 1));
+      check(neighbour(power, -1));
+      check(power * (1 + rng.uniform() * 1e-12));
     }
     expect(mismatches).toEqual([]);
   });

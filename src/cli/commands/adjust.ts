@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { compareWithReference } from '../../adjust/index.js';
 import { AdjustLineProcessor } from '../adjustLine.js';
-import { UserInputError } from '../errors.js';
+import { InputLineError, UserInputError } from '../errors.js';
 import { describeFsError } from '../fsErrors.js';
 import { readLineBlocks } from '../lineReader.js';
 import { numberArg } from '../parsers.js';
@@ -35,7 +35,8 @@ one prompt per line:
 Other fields are rejected, so that a misspelt "weight" cannot be ignored, and so are repeated keys
 and nesting deeper than 64 levels. Blank lines are skipped; lines may end in CRLF; the input must be
 UTF-8 with lines of at most 8 MiB. Every line is checked before anything is written: on a bad line
-the command prints "line N: <what is wrong> (<value>)", exits with code 2 and writes nothing.
+the command prints "FILE line N: <what is wrong> (<value>)" (FILE is "stdin" for standard input),
+exits with code 2 and writes nothing.
 Input of any size is streamed: the results wait in a temporary file (next to --out, or in the
 OS temporary folder for stdout) and are published when the last line has been checked.
 --verify enumerates O(n^2) extreme points, so it takes groups of up to 10000 rewards.
@@ -120,9 +121,12 @@ async function runAdjust(file: string | undefined, flags: AdjustFlags): Promise<
 /** The input's chunks, and how a failure to read it is told. */
 interface Input {
   chunks: AsyncIterable<Uint8Array>;
-  /** A read error in the user's terms; other errors as they are. */
+  /** A read error in the user's terms, a bad line with the input's name; other errors as they are. */
   describe(error: unknown): unknown;
 }
+
+/** How messages name the input: the path as given, or `stdin`. */
+const STDIN_NAME = 'stdin';
 
 // Large reads: fewer, bigger batches of lines.
 const READ_CHUNK = 1 << 16;
@@ -132,7 +136,7 @@ function openInput(file: string | undefined): Input {
     if (process.stdin.isTTY) {
       process.stderr.write('grpovi adjust: reading JSON Lines from stdin (end with Ctrl-D; see --help)\n');
     }
-    return { chunks: process.stdin, describe: (error) => error };
+    return { chunks: process.stdin, describe: (error) => nameLine(error, STDIN_NAME) };
   }
   const fail = (error: unknown): UserInputError =>
     new UserInputError(`cannot read input file ${JSON.stringify(file)}: ${describeFsError(error)}`);
@@ -147,9 +151,14 @@ function openInput(file: string | undefined): Input {
     chunks,
     describe: (error) =>
       error instanceof UserInputError || typeof (error as NodeJS.ErrnoException)?.code !== 'string'
-        ? error
+        ? nameLine(error, file)
         : fail(error),
   };
+}
+
+/** A bad line's error naming the input it is in; any other error as it is. */
+function nameLine(error: unknown, input: string): unknown {
+  return error instanceof InputLineError ? error.inInput(input) : error;
 }
 
 /**
