@@ -386,7 +386,9 @@ function reportThroughput(results: Partial<Record<ActiveBackend, ThroughputRow[]
     console.log(
       'The BLAS path with and without its fused kernels (target log-probs read off the softmax, heap-copy',
     );
-    console.log('slices), in the same rounds: CPU ms, best of the rounds.');
+    console.log(
+      "slices, the KV-cached sampler's SIMD attention and LayerNorm), in the same rounds: CPU ms, best of the rounds.",
+    );
     console.log('');
     printTable(
       ['model', 'phase', 'blas products only ms', 'blas fused ms', 'ratio'],

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { CheckpointError } from './checkpointError.js';
 import { type GptConfig, gptParamSpecs, type ParamSpec, validateGptConfig } from './gptConfig.js';
-import { productsThroughBlas } from './backend.js';
+import { fusedKernels, productsThroughBlas } from './backend.js';
+import { DECODE_ATTENTION, DECODE_LAYER_NORM } from './blas/decodeKernels.js';
 import {
   columnSums,
   embeddingLookup,
@@ -20,7 +21,36 @@ import type { SequenceInput } from './sequenceBatch.js';
  * Keys and values of every layer for the tokens seen so far, each [tokens, batch * heads, headWidth]:
  * token-major, so that a decode step appends with a contiguous concat.
  */
-export type KvCache = { k: tf.Tensor3D; v: tf.Tensor3D }[];
+export type KvCache = KvCacheEntry[];
+
+/** One layer's cached keys and values. */
+export type KvCacheEntry = {
+  k: tf.Tensor3D;
+  v: tf.Tensor3D;
+  /**
+   * Rows of `k` and `v` that hold tokens, when fewer than their first dimension: the rest is room
+   * that later decode steps write in place (see `Gpt.cachedAttention`). Absent: every row.
+   */
+  length?: number;
+};
+
+/** x @ w + b as `linear` computes it, outside a custom gradient (inference only). */
+function inferenceLinear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
+  return tf.fused.matMul({ a: x as tf.Tensor2D, b: weight as tf.Tensor2D, bias }) as tf.Tensor2D;
+}
+
+/** LayerNorm through the decode kernel (no gradient), with `layerNorm`'s epsilon. */
+function decodeLayerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(DECODE_LAYER_NORM, { x, gain, bias }, { eps: 1e-5 }) as tf.Tensor;
+}
+
+/**
+ * Whether a decode step of this model goes through the decode kernel: the BLAS path's fused kernels
+ * are on and the head width suits its 4-wide SIMD loops.
+ */
+function usesDecodeKernel(config: GptConfig): boolean {
+  return (config.width / config.heads) % 4 === 0 && fusedKernels();
+}
 
 const INIT_STD = 0.02;
 
@@ -149,6 +179,10 @@ export class Gpt {
    * Final hidden states [batch * length, width] for `input`, after `past` cached tokens if given,
    * and the cache extended by this input's keys and values.
    *
+   * A `past` cache, even an empty one (the sampler's prefill), marks the pass as KV-cached
+   * inference: on the BLAS path with its fused kernels, attention and LayerNorm then run as the
+   * decode kernels (blas/decodeKernels.ts), which write the cache in place and have no gradient.
+   *
    * Inside, rows are token-major (position, then sequence): attention then needs fewer transposes
    * (values and the attention output are already in the layout its grouped products use).
    */
@@ -195,22 +229,29 @@ export class Gpt {
     // Broadcast over heads: scores are [queries, batch, heads, keys].
     const biasTensor = tf.tensor4d(bias, [T, B, 1, S]);
     const present: KvCache = [];
+    const cachedDecode = past !== undefined && usesDecodeKernel(this.config);
+    // A cached pass is inference only: LayerNorm as one kernel, and neither it nor the dense layers
+    // inside a custom gradient's scopes (the same product kernel, so the same values).
+    const norm = cachedDecode ? decodeLayerNorm : layerNorm;
+    const dense = cachedDecode ? inferenceLinear : linear;
     for (let l = 0; l < this.config.depth; l++) {
       const h = `h.${l}`;
       // Token-major rows: the last position's rows are the final B.
       const lastBlock = lastOnly && l === this.config.depth - 1 && T > 1;
-      const normed = layerNorm(x, this.param(`${h}.ln_1.weight`), this.param(`${h}.ln_1.bias`));
-      const attended = this.attention(normed, l, B, T, biasTensor, past?.[l], lastBlock);
-      present.push({ k: attended.k, v: attended.v });
+      const normed = norm(x, this.param(`${h}.ln_1.weight`), this.param(`${h}.ln_1.bias`));
+      const attended = cachedDecode
+        ? this.cachedAttention(normed, l, B, T, biasTensor, past[l])
+        : this.attention(normed, l, B, T, biasTensor, past?.[l], lastBlock);
+      present.push({ k: attended.k, v: attended.v, length: attended.length });
       if (lastBlock) x = x.slice([(T - 1) * B, 0], [B, width]);
       x = x.add(attended.out);
-      const normed2 = layerNorm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
+      const normed2 = norm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
       const inner = gelu(
-        linear(normed2, this.param(`${h}.mlp.c_fc.weight`), this.param(`${h}.mlp.c_fc.bias`)),
+        dense(normed2, this.param(`${h}.mlp.c_fc.weight`), this.param(`${h}.mlp.c_fc.bias`)),
       );
-      x = x.add(linear(inner, this.param(`${h}.mlp.c_proj.weight`), this.param(`${h}.mlp.c_proj.bias`)));
+      x = x.add(dense(inner, this.param(`${h}.mlp.c_proj.weight`), this.param(`${h}.mlp.c_proj.bias`)));
     }
-    const normed = layerNorm(x, this.param('ln_f.weight'), this.param('ln_f.bias'));
+    const normed = norm(x, this.param('ln_f.weight'), this.param('ln_f.bias'));
     const hidden = T === 1 || lastOnly ? normed : normed.reshape([T, B, width]).transpose([1, 0, 2]);
     return { hidden: hidden.reshape([lastOnly ? B : B * T, width]) as tf.Tensor2D, present };
   }
@@ -239,6 +280,7 @@ export class Gpt {
    * cost at this size. Through BLAS, both cases are strided sgemm calls per group on the token-major
    * tensors as they are (see `stridedGroupedMatMul`). With `lastQuery`, only the last position
    * queries (`out` is [B, width]); the full-sequence products still run, with one query row.
+   * KV-cached passes with the fused kernels on go through `cachedAttention` instead.
    */
   private attention(
     x: tf.Tensor,
@@ -246,9 +288,9 @@ export class Gpt {
     B: number,
     inputLength: number,
     inputBias: tf.Tensor4D,
-    past?: { k: tf.Tensor3D; v: tf.Tensor3D },
+    past?: KvCacheEntry,
     lastQuery = false,
-  ): { out: tf.Tensor; k: tf.Tensor3D; v: tf.Tensor3D } {
+  ): { out: tf.Tensor; k: tf.Tensor3D; v: tf.Tensor3D; length?: number } {
     const { width, heads } = this.config;
     const headWidth = width / heads;
     const groups = B * heads;
@@ -261,11 +303,14 @@ export class Gpt {
     const T = lastQuery ? 1 : inputLength;
     const qPart = lastQuery ? allQueries.slice([inputLength - 1, 0, 0], [1, groups, headWidth]) : allQueries;
     const bias = lastQuery ? inputBias.slice([inputLength - 1, 0, 0, 0], [1, -1, -1, -1]) : inputBias;
-    const k = past ? (tf.concat([past.k, kPart], 0) as tf.Tensor3D) : kPart; // [j, g, d]
-    const v = past ? (tf.concat([past.v, vPart], 0) as tf.Tensor3D) : vPart; // [j, g, d]
+    // A cache with spare rows (from the decode kernel) contributes its filled rows only.
+    const filled = (t: tf.Tensor3D) =>
+      past?.length === undefined || past.length === t.shape[0] ? t : t.slice(0, past.length);
+    const k = past ? (tf.concat([filled(past.k), kPart], 0) as tf.Tensor3D) : kPart; // [j, g, d]
+    const v = past ? (tf.concat([filled(past.v), vPart], 0) as tf.Tensor3D) : vPart; // [j, g, d]
     const S = k.shape[0];
-    const queries = qPart.mul(1 / Math.sqrt(headWidth));
     let mixed: tf.Tensor;
+    const queries = qPart.mul(1 / Math.sqrt(headWidth));
     if (productsThroughBlas()) {
       // Strided sgemm per group straight on the token-major tensors: no transposes at all.
       const scores = stridedGroupedMatMul(queries as tf.Tensor3D, k, true)
@@ -286,11 +331,70 @@ export class Gpt {
       const probs = tf.softmax(scores).reshape([T, groups, S]).transpose([0, 2, 1]) as tf.Tensor3D; // [i, j, g]
       mixed = groupedMatMul(probs, v); // [i, g, d]
     }
-    const out = linear(
-      mixed.reshape([T * B, width]),
+    return { out: this.attentionOutput(mixed, layer, T * B), k, v };
+  }
+
+  /**
+   * KV-cached attention (the sampler's prefill and decode steps) through the decode kernel (see
+   * decodeKernels.ts): this input's keys and values are written into the cache's spare rows in
+   * place, the cache grown (doubling, at most to the context) when it has too few. Inference only:
+   * the cache buffers are written.
+   */
+  private cachedAttention(
+    x: tf.Tensor,
+    layer: number,
+    B: number,
+    T: number,
+    bias: tf.Tensor4D,
+    past: KvCacheEntry | undefined,
+  ): { out: tf.Tensor; k: tf.Tensor3D; v: tf.Tensor3D; length: number } {
+    const { heads, width, contextLength } = this.config;
+    const groups = B * heads;
+    const headWidth = width / heads;
+    const h = `h.${layer}`;
+    const qkv = inferenceLinear(
+      x,
+      this.param(`${h}.attn.c_attn.weight`),
+      this.param(`${h}.attn.c_attn.bias`),
+    );
+    const filled = past === undefined ? 0 : (past.length ?? past.k.shape[0]);
+    const keys = filled + T;
+    let k = past?.k;
+    let v = past?.v;
+    if (k === undefined || v === undefined || k.shape[0] < keys) {
+      const capacity = Math.max(keys, Math.min(contextLength, 2 * keys));
+      // Each cache gets a buffer of its own (the kernel writes into it): fresh zeros, never a clone.
+      const grow = (t: tf.Tensor3D | undefined) => {
+        const room = tf.zeros([capacity - filled, groups, headWidth]) as tf.Tensor3D;
+        return t === undefined || filled === 0
+          ? room
+          : (tf.concat([t.slice(0, filled), room], 0) as tf.Tensor3D);
+      };
+      k = grow(k);
+      v = grow(v);
+    }
+    const [mixed, kOut, vOut] = tf
+      .engine()
+      .runKernel(
+        DECODE_ATTENTION,
+        { qkv, k, v, bias: bias.reshape([T * B, keys]) },
+        { heads, keys, queries: T },
+      ) as tf.Tensor[];
+    return {
+      out: this.attentionOutput(mixed, layer, T * B, inferenceLinear),
+      k: kOut as tf.Tensor3D,
+      v: vOut as tf.Tensor3D,
+      length: keys,
+    };
+  }
+
+  /** Attention's output projection of the mixed values [rows, groups, headWidth]. */
+  private attentionOutput(mixed: tf.Tensor, layer: number, rows: number, dense = linear): tf.Tensor {
+    const h = `h.${layer}`;
+    return dense(
+      mixed.reshape([rows, this.config.width]),
       this.param(`${h}.attn.c_proj.weight`),
       this.param(`${h}.attn.c_proj.bias`),
     );
-    return { out, k, v };
   }
 }

@@ -107,9 +107,9 @@ export function generate(
   /** Runs the model on `input` after the cache, replacing the cache; returns next-token probabilities. */
   const advance = (input: SequenceInput, length: number): Float32Array => {
     const previous = cache;
-    const { hidden, present } = tf.tidy(() =>
-      model.forward(input, previous.length > 0 ? previous : undefined),
-    );
+    // The cache is passed even when empty (the prefill): a model may then treat the pass as
+    // inference and write its cache in place (see Gpt.cachedAttention).
+    const { hidden, present } = tf.tidy(() => model.forward(input, previous));
     cache = present;
     disposeCache(previous);
     try {

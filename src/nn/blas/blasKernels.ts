@@ -10,6 +10,7 @@ import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS, type CblasLibrary } from 
 import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from './productPlan.js';
 import { sliceRuns } from './slicePlan.js';
 import { LOG_PROB_KERNELS } from './logProbKernels.js';
+import { DECODE_KERNELS } from './decodeKernels.js';
 
 /**
  * Our own kernel: products per group in the "group in the middle" layout (see `groupedMatMulPlan`).
@@ -330,7 +331,8 @@ let installed: { lib: CblasLibrary; originals: tf.KernelConfig[] } | null = null
 let fusedWanted = true;
 
 /**
- * Whether the non-product kernels of the BLAS path (heap-copy slices and concatenations, target log-probs) are used while the BLAS kernels are installed; on by default. Off, the BLAS path runs
+ * Whether the non-product kernels of the BLAS path (heap-copy slices and concatenations, target
+ * log-probs, the sampler's decode kernels) are used while the BLAS kernels are installed; on by default. Off, the BLAS path runs
  * only its products natively: `npm run bench:train` measures what the rest gives this way.
  */
 export function setFusedKernels(enabled: boolean): void {
@@ -376,7 +378,7 @@ export function installBlasKernels(lib: CblasLibrary): void {
     backendName: 'wasm',
     kernelFunc: softmaxEntropyKernel(lib) as unknown as tf.KernelFunc,
   });
-  const ownKernels = LOG_PROB_KERNELS;
+  const ownKernels = [...LOG_PROB_KERNELS, ...DECODE_KERNELS];
   for (const { name, kernel } of ownKernels)
     tf.registerKernel({
       kernelName: name,
@@ -395,7 +397,7 @@ export function uninstallBlasKernels(): void {
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
   tf.unregisterKernel(SOFTMAX_ENTROPY, 'wasm');
-  for (const { name } of LOG_PROB_KERNELS) tf.unregisterKernel(name, 'wasm');
+  for (const { name } of [...LOG_PROB_KERNELS, ...DECODE_KERNELS]) tf.unregisterKernel(name, 'wasm');
   installed = null;
 }
 
