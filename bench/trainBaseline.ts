@@ -165,4 +165,9 @@ function main(): void {
   }
 }
 
-main();
+try {
+  main();
+} catch (error) {
+  console.error(`bench:train-baseline: ${(error as Error).message}`);
+  process.exit(2);
+}
