@@ -3,10 +3,10 @@
  * bench/torchStep.ts): KV-cached sampling, the reference model's scoring of the completions, a reward
  * model on prompt + completion, and the policy update (forward, GRPO loss, backward, AdamW).
  */
-import type { Gpt } from '../src/nn/gpt.js';
 import { type CompletionBatch, completionInput } from '../src/nn/logProbs.js';
 import { AdamW } from '../src/nn/optimizer.js';
 import { policyGradientStep, scoreLogProbs, type UpdateResult } from '../src/nn/policyUpdate.js';
+import type { PolicyModel } from '../src/nn/models/policyModel.js';
 import type { RewardModel } from '../src/nn/rewardModel.js';
 import { type Generation, generate } from '../src/nn/sampler.js';
 import type { SequenceInput } from '../src/nn/sequenceBatch.js';
@@ -44,7 +44,7 @@ export function taskObjective(maxCompletionLength: number) {
 }
 
 /** AdamW as the trainer builds it from the default config: betas 0.9/0.99, eps 1e-8, no weight decay, clip at 1. */
-export function trainerAdamW(model: Gpt): AdamW {
+export function trainerAdamW(model: Pick<PolicyModel, 'variables'>): AdamW {
   return new AdamW(model.variables(), {
     beta1: 0.9,
     beta2: 0.99,
@@ -55,8 +55,8 @@ export function trainerAdamW(model: Gpt): AdamW {
 }
 
 export interface RlModels {
-  policy: Gpt;
-  reference: Gpt;
+  policy: PolicyModel;
+  reference: PolicyModel;
   rewardModel: RewardModel;
   optimizer: AdamW;
 }
@@ -107,12 +107,10 @@ export function rlPhases(
       advantages: Float32Array,
       entropy = false,
     ): UpdateResult =>
-      policyGradientStep(
-        models.policy,
-        models.optimizer,
-        { ...scored, refLogProbs, advantages },
-        objective,
-        { temperature: 1, learningRate: options.learningRate ?? 1e-5, entropy },
-      ),
+      policyGradientStep(models.policy, models.optimizer, { ...scored, refLogProbs, advantages }, objective, {
+        temperature: 1,
+        learningRate: options.learningRate ?? 1e-5,
+        entropy,
+      }),
   };
 }
