@@ -20,23 +20,22 @@
  * Flags: `--rounds N` (3), `--steps N` (10), `--warmup N` (2), `--threads N` (1), `--python PATH`
  * (else GRPOVI_TORCH_PYTHON, else /usr/bin/python3), `--skip-wasm`.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { groupAdvantages } from '../src/grpo/advantages.js';
 import { type ActiveBackend, cblasSearch, selectBackend } from '../src/nn/backend.js';
-import { readFloats } from '../src/nn/layers.js';
-import { completionInput } from '../src/nn/logProbs.js';
-import { loadModelDir } from '../src/nn/modelDir.js';
-import { loadPolicyFolder } from '../src/nn/models/policyFolder.js';
-import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
-import { RewardModel } from '../src/nn/rewardModel.js';
-import { buildSequenceInput } from '../src/nn/sequenceBatch.js';
-import { ASSET } from '../src/tasks/assets.js';
 import { Rng } from '../src/util/rng.js';
-import { median, printTable, randomPrompts, rlPhases, taskObjective, trainerAdamW } from './rlPhases.js';
+import { median, printTable, randomPrompts, rlPhases, trainerAdamW } from './rlPhases.js';
+import {
+  DEFAULT_TORCH_PYTHON,
+  runTorchScript,
+  sentimentModels,
+  type TorchCheck,
+  torchArgs,
+  torchVersion,
+  writeCheck,
+} from './torchCheck.js';
 
 const SEED = 20240611;
 const PROMPTS = 8;
@@ -44,9 +43,6 @@ const GENERATIONS = 8;
 const PROMPT_LENGTH = 5;
 const NEW_TOKENS = 16;
 const LEARNING_RATE = 3e-4;
-const SCRIPT = fileURLToPath(new URL('./torch_step.py', import.meta.url));
-/** Prompt lengths of the agreement batch: left padding of 0 to 4 tokens. */
-const CHECK_PROMPT_LENGTHS = [5, 4, 3, 5, 2, 5, 1, 4];
 
 const PHASES = ['sampling', 'scoring', 'reward', 'update', 'step'] as const;
 type Phase = (typeof PHASES)[number];
@@ -68,7 +64,7 @@ function parseSettings(argv: string[]): Settings {
     steps: 10,
     warmup: 2,
     threads: 1,
-    python: process.env.GRPOVI_TORCH_PYTHON || '/usr/bin/python3',
+    python: DEFAULT_TORCH_PYTHON,
     skipWasm: false,
   };
   const counts = {
@@ -94,121 +90,8 @@ function parseSettings(argv: string[]): Settings {
   return settings;
 }
 
-/** torch's version when `python` imports torch and numpy, else undefined. */
-function torchVersion(python: string): string | undefined {
-  const probe = spawnSync(python, ['-c', 'import numpy, torch; print(torch.__version__)'], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  return probe.status === 0 ? probe.stdout.trim() : undefined;
-}
-
-const policySource = loadPolicyFolder(ASSET.sentimentPolicy);
-const rewardFiles = loadModelDir(ASSET.sentimentRewardModel, 'reward-model');
-const scoreOffset = typeof rewardFiles.info.scoreOffset === 'number' ? rewardFiles.info.scoreOffset : 0;
-const padId = policySource.tokenizer.padId;
-const vocabSize = policySource.tokenizer.vocabSize;
-
-function loadModels() {
-  const policy = policySource.create({ trainable: true });
-  const rewardModel = RewardModel.fromTensors(
-    rewardFiles.config,
-    rewardFiles.tensors,
-    `${ASSET.sentimentRewardModel}/model.safetensors`,
-  );
-  const dispose = () => {
-    policy.dispose();
-    rewardModel.dispose();
-  };
-  return { policy, rewardModel, dispose };
-}
-
-interface CheckEntry {
-  backend: ActiveBackend;
-  logits: string;
-  scores: number[];
-  loss: number;
-  gradNorm: number;
-}
-
-/**
- * Writes the agreement batch and grpovi's outputs on it into `dir` (check.json and one float32 file
- * of logits per backend), for torch_step.py --check.
- */
-async function writeCheck(dir: string, backends: ActiveBackend[], threads: number): Promise<void> {
-  const rng = Rng.derive(SEED, 'torch-check');
-  const prompts = randomPrompts(rng, CHECK_PROMPT_LENGTHS.length, PROMPT_LENGTH, vocabSize).map((p, i) =>
-    p.slice(0, CHECK_PROMPT_LENGTHS[i]),
-  );
-  const completions = randomPrompts(rng, prompts.length, NEW_TOKENS, vocabSize);
-  const advantages = Float32Array.from(prompts, () => rng.normal());
-  const noise = Float32Array.from({ length: prompts.length * NEW_TOKENS }, () => 0.3 * rng.normal());
-  const flat = Int32Array.from(completions.flat());
-  const batch = {
-    prompts,
-    completions: flat,
-    mask: new Float32Array(flat.length).fill(1),
-    length: NEW_TOKENS,
-  };
-  let refLogProbs: Float32Array | undefined;
-  const entries: CheckEntry[] = [];
-  for (const backend of backends) {
-    await selectBackend(backend, { blasThreads: threads });
-    const { policy, rewardModel, dispose } = loadModels();
-    try {
-      const full = buildSequenceInput(prompts, flat, NEW_TOKENS, padId);
-      const logits = readFloats(() => policy.logits(policy.forward(full).hidden));
-      const scores = rewardModel.score(
-        prompts.map((p, i) => [...p, ...completions[i]]),
-        padId,
-      );
-      const input = completionInput(batch, padId);
-      // Reference log-probs near the policy's (the first backend's, shared by all): a KL term of a few tenths.
-      if (refLogProbs === undefined) {
-        const own = scoreLogProbs(policy, batch, input, { temperature: 1 }).logProbs;
-        refLogProbs = own.map((x, i) => x + noise[i]);
-      }
-      const optimizer = trainerAdamW(policy);
-      const { loss, gradNorm } = policyGradientStep(
-        policy,
-        optimizer,
-        { batch, input, refLogProbs, advantages },
-        taskObjective(NEW_TOKENS),
-        { temperature: 1, learningRate: LEARNING_RATE, entropy: true },
-      );
-      optimizer.dispose();
-      const file = `logits-${backend}.f32`;
-      writeFileSync(join(dir, file), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
-      entries.push({ backend, logits: file, scores: Array.from(scores), loss, gradNorm });
-    } finally {
-      dispose();
-    }
-  }
-  const spec = {
-    prompts,
-    completions,
-    advantages: Array.from(advantages),
-    refLogProbs: Array.from(refLogProbs ?? []),
-    backends: entries,
-  };
-  writeFileSync(join(dir, 'check.json'), `${JSON.stringify(spec)}\n`);
-}
-
-interface TorchCheck {
-  rows: number;
-  positions: number;
-  max_abs_logit: number;
-  torch_cached_vs_full_max_abs_diff: number;
-  loss: number;
-  grad_norm: number;
-  backends: {
-    backend: ActiveBackend;
-    logits_max_abs_diff: number;
-    scores_max_abs_diff: number;
-    loss_abs_diff: number;
-    grad_norm_rel_diff: number;
-  }[];
-}
+const models = sentimentModels();
+const { padId, vocabSize, scoreOffset } = models;
 
 interface TorchRun {
   torch: string;
@@ -219,23 +102,9 @@ interface TorchRun {
 
 /** One run of torch_step.py; exits the benchmark when the script fails (its stderr says why). */
 function runTorch(settings: Settings, round: number, checkDir?: string): TorchRun {
-  const args = [
-    SCRIPT,
-    '--threads',
-    String(settings.threads),
-    '--steps',
-    String(settings.steps),
-    '--warmup',
-    String(settings.warmup),
-    '--seed',
-    String(round),
-    ...(checkDir ? ['--check', checkDir] : []),
-  ];
-  const run = spawnSync(settings.python, args, {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    maxBuffer: 64 << 20,
-  });
+  const args = torchArgs({ ...settings, seed: round, checkDir });
+  const run = runTorchScript(settings.python, args);
+  process.stderr.write(run.stderr);
   if (run.status !== 0) {
     console.error(`bench:torch: ${settings.python} ${args.join(' ')} failed (exit ${run.status})`);
     process.exit(1);
@@ -250,7 +119,7 @@ function sigmoid(x: number): number {
 /** The four phases through grpovi on `backend`, wall ms per phase and step after the warmup steps. */
 async function grpoviRun(backend: ActiveBackend, settings: Settings, round: number): Promise<PhaseTimes> {
   await selectBackend(backend, { blasThreads: settings.threads });
-  const { policy, rewardModel, dispose } = loadModels();
+  const { policy, rewardModel, dispose } = models.create();
   const reference = policy.copy({ trainable: false });
   const optimizer = trainerAdamW(policy);
   const rng = Rng.derive(SEED, `torch-bench/${round}`);
@@ -342,7 +211,7 @@ async function main(): Promise<void> {
   let check: TorchCheck | undefined;
   let threads = settings.threads;
   try {
-    await writeCheck(checkDir, backends, settings.threads);
+    await writeCheck(checkDir, models, backends, settings.threads);
     const sides: Side[] = ['torch', ...backends];
     for (let round = 0; round < settings.rounds; round++) {
       for (let k = 0; k < sides.length; k++) {

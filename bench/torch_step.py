@@ -23,7 +23,7 @@ One step, as grpovi's trainer runs it on the sentiment task (GRPO, beta 0.04, lo
 
 Times are wall milliseconds (time.perf_counter) per phase and per step; the JSON on stdout holds
 their medians over --steps steps after --warmup steps. --check DIR compares this model with grpovi
-on the batch grpovi wrote there (see bench/torchStep.ts) and exits 1 when the logits differ by more
+on the batch grpovi wrote there (see bench/torchCheck.ts) and exits 1 when the logits differ by more
 than 1e-3.
 """
 
@@ -53,7 +53,8 @@ def parse_args():
     parser.add_argument("--new-tokens", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--multinomial", action="store_true", help="sample with torch.multinomial")
-    parser.add_argument("--check", help="folder with check.json written by bench/torchStep.ts")
+    parser.add_argument("--check", help="folder with check.json written by bench/torchCheck.ts")
+    parser.add_argument("--check-only", action="store_true", help="with --check: compare, print, do not time")
     args = parser.parse_args()
     if args.threads < 1 or args.steps < 1 or args.warmup < 0:
         parser.error("--threads and --steps must be >= 1, --warmup >= 0")
@@ -429,6 +430,10 @@ def main():
                 file=sys.stderr,
             )
             sys.exit(1)
+        if ARGS.check_only:
+            json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "check": checked}, sys.stdout)
+            print()
+            return
 
     policy = Gpt(config, tensors, trainable=True)
     reference = Gpt(config, tensors, trainable=False)
