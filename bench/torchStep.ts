@@ -97,7 +97,22 @@ interface TorchRun {
   torch: string;
   threads: number;
   ms: PhaseTimes;
+  cpu_ms: PhaseTimes;
   check?: TorchCheck;
+}
+
+/** Wall and process CPU ms of each timed step. */
+interface RunTimes {
+  wall: PhaseTimes;
+  cpu: PhaseTimes;
+}
+
+const emptyTimes = (): PhaseTimes => ({ sampling: [], scoring: [], reward: [], update: [], step: [] });
+
+/** Wall ms (performance.now) and process CPU ms (user + system) now. */
+function clocks(): [number, number] {
+  const cpu = process.cpuUsage();
+  return [performance.now(), (cpu.user + cpu.system) / 1e3];
 }
 
 /** One run of torch_step.py; exits the benchmark when the script fails (its stderr says why). */
@@ -117,7 +132,7 @@ function sigmoid(x: number): number {
 }
 
 /** The four phases through grpovi on `backend`, wall ms per phase and step after the warmup steps. */
-async function grpoviRun(backend: ActiveBackend, settings: Settings, round: number): Promise<PhaseTimes> {
+async function grpoviRun(backend: ActiveBackend, settings: Settings, round: number): Promise<RunTimes> {
   await selectBackend(backend, { blasThreads: settings.threads });
   const { policy, rewardModel, dispose } = models.create();
   const reference = policy.copy({ trainable: false });
@@ -132,26 +147,28 @@ async function grpoviRun(backend: ActiveBackend, settings: Settings, round: numb
     padId,
     learningRate: LEARNING_RATE,
   });
-  const times: PhaseTimes = { sampling: [], scoring: [], reward: [], update: [], step: [] };
+  const times: RunTimes = { wall: emptyTimes(), cpu: emptyTimes() };
   try {
     for (let step = 0; step < settings.warmup + settings.steps; step++) {
-      const marks = [performance.now()];
+      const marks = [clocks()];
       const generation = phases.sample();
-      marks.push(performance.now());
+      marks.push(clocks());
       const scored = phases.inputs(generation);
       const refLogProbs = phases.score(scored);
-      marks.push(performance.now());
+      marks.push(clocks());
       const scores = phases.reward(phases.rewardInputs(generation));
       const rewards = Array.from(scores, (s) => sigmoid(s - scoreOffset));
       const advantages = Float32Array.from(
         groupAdvantages(rewards, GENERATIONS, { scale: 'group', eps: 1e-4 }),
       );
-      marks.push(performance.now());
+      marks.push(clocks());
       phases.update(scored, refLogProbs, advantages, true);
-      marks.push(performance.now());
+      marks.push(clocks());
       if (step < settings.warmup) continue;
-      PHASES.slice(0, 4).forEach((phase, k) => times[phase].push(marks[k + 1] - marks[k]));
-      times.step.push(marks[4] - marks[0]);
+      for (const [clock, record] of [times.wall, times.cpu].entries()) {
+        PHASES.slice(0, 4).forEach((phase, k) => record[phase].push(marks[k + 1][clock] - marks[k][clock]));
+        record.step.push(marks[4][clock] - marks[0][clock]);
+      }
     }
   } finally {
     optimizer.dispose();
@@ -162,7 +179,7 @@ async function grpoviRun(backend: ActiveBackend, settings: Settings, round: numb
 }
 
 function pooled(runs: PhaseTimes[]): PhaseTimes {
-  const out: PhaseTimes = { sampling: [], scoring: [], reward: [], update: [], step: [] };
+  const out = emptyTimes();
   for (const run of runs) for (const phase of PHASES) out[phase].push(...run[phase]);
   return out;
 }
@@ -198,7 +215,7 @@ async function main(): Promise<void> {
     'samples all 16 tokens with the KV cache); scoring = the reference log-probs of the completions; reward =',
     'the reward model at the last position of prompt + completion; update = forward with the entropy',
     'diagnostic, GRPO loss (beta 0.04, loss type grpo), backward, clip at 1, AdamW (0.9/0.99, eps 1e-8, wd 0).',
-    `Times: wall ms per phase and per step, measured the same way on both sides (a clock around each phase),`,
+    `Times: wall ms per phase and per step (then process CPU ms), measured the same way on both sides (clocks around each phase),`,
     `median over ${settings.steps} steps after ${settings.warmup} warmup steps in each of ${settings.rounds} round(s); the sides take turns round by`,
     `round in a rotating order. grpovi: ${library ? `BLAS path (${library.path}, ${settings.threads} ${threadWord})` : 'no CBLAS library, BLAS path not measured'}${settings.skipWasm ? '' : ' and the wasm kernels'}.`,
   ])
@@ -207,7 +224,7 @@ async function main(): Promise<void> {
   console.log('');
 
   const checkDir = mkdtempSync(join(tmpdir(), 'grpovi-torch-'));
-  const runs: Record<Side, PhaseTimes[]> = { torch: [], blas: [], wasm: [], cpu: [] };
+  const runs: Record<Side, RunTimes[]> = { torch: [], blas: [], wasm: [], cpu: [] };
   let check: TorchCheck | undefined;
   let threads = settings.threads;
   try {
@@ -220,7 +237,7 @@ async function main(): Promise<void> {
           const run = runTorch(settings, round, round === 0 ? checkDir : undefined);
           check ??= run.check;
           threads = run.threads;
-          runs.torch.push(run.ms);
+          runs.torch.push({ wall: run.ms, cpu: run.cpu_ms });
         } else runs[side].push(await grpoviRun(side, settings, round));
       }
     }
@@ -228,37 +245,49 @@ async function main(): Promise<void> {
     rmSync(checkDir, { recursive: true, force: true });
   }
 
-  const medians = Object.fromEntries(
-    (['torch', ...backends] as Side[]).map((side) => {
-      const all = pooled(runs[side]);
-      return [side, Object.fromEntries(PHASES.map((p) => [p, median(all[p])]))];
-    }),
-  ) as Record<Side, Record<Phase, number>>;
-  const torchHeader = `PyTorch ${threads} ${threads === 1 ? 'thread' : 'threads'} ms`;
-  const label = (b: ActiveBackend) => (b === 'blas' ? 'BLAS' : b);
-  printTable(
-    [
-      'phase',
-      torchHeader,
-      ...backends.map((b) => `grpovi ${label(b)} ms`),
-      ...backends.map((b) => `${label(b)}/PyTorch`),
-    ],
-    PHASES.map((phase) => [
-      phase === 'step' ? 'whole step' : phase,
-      medians.torch[phase].toFixed(1),
-      ...backends.map((b) => medians[b][phase].toFixed(1)),
-      ...backends.map((b) => (medians[b][phase] / medians.torch[phase]).toFixed(2)),
-    ]),
-  );
+  const sides = ['torch', ...backends] as Side[];
+  const label = (side: Side) => (side === 'torch' ? 'PyTorch' : `grpovi ${side === 'blas' ? 'BLAS' : side}`);
+  const short = (b: ActiveBackend) => (b === 'blas' ? 'BLAS' : b);
+  for (const clock of ['wall', 'cpu'] as const) {
+    const medians = Object.fromEntries(
+      sides.map((side) => {
+        const all = pooled(runs[side].map((r) => r[clock]));
+        return [side, Object.fromEntries(PHASES.map((p) => [p, median(all[p])]))];
+      }),
+    ) as Record<Side, Record<Phase, number>>;
+    const unit = clock === 'wall' ? 'ms' : 'CPU ms';
+    if (clock === 'cpu') {
+      console.log('');
+      console.log(
+        'The same steps in process CPU time (less inflated than wall time when other jobs share the machine;',
+      );
+      console.log("grpovi's includes V8's garbage-collection threads):");
+      console.log('');
+    }
+    printTable(
+      [
+        'phase',
+        `PyTorch ${threads} ${threads === 1 ? 'thread' : 'threads'} ${unit}`,
+        ...backends.map((b) => `grpovi ${short(b)} ${unit}`),
+        ...backends.map((b) => `${short(b)}/PyTorch`),
+      ],
+      PHASES.map((phase) => [
+        phase === 'step' ? 'whole step' : phase,
+        medians.torch[phase].toFixed(1),
+        ...backends.map((b) => medians[b][phase].toFixed(1)),
+        ...backends.map((b) => (medians[b][phase] / medians.torch[phase]).toFixed(2)),
+      ]),
+    );
+  }
   console.log('');
-  const perRound = (side: Side) => runs[side].map((r) => median(r.step).toFixed(1)).join(' / ');
+  const perRound = (side: Side) => runs[side].map((r) => median(r.wall.step).toFixed(1)).join(' / ');
   console.log(
-    `whole step per round (median ms): ${(['torch', ...backends] as Side[]).map((s) => `${s === 'torch' ? 'PyTorch' : `grpovi ${label(s as ActiveBackend)}`} ${perRound(s)}`).join('; ')}`,
+    `whole step per round (median wall ms): ${sides.map((s) => `${label(s)} ${perRound(s)}`).join('; ')}`,
   );
   if (check) {
     for (const entry of check.backends) {
       console.log(
-        `logits agreement (${label(entry.backend)}): max |grpovi - PyTorch| = ${entry.logits_max_abs_diff.toExponential(2)} over ${check.rows} rows x ${check.positions} positions x ${vocabSize} (largest |logit| ${check.max_abs_logit.toFixed(2)}, tolerance 1e-3); reward scores ${entry.scores_max_abs_diff.toExponential(2)}; GRPO loss ${entry.loss_abs_diff.toExponential(2)} (of ${check.loss.toFixed(5)}); gradient norm relative ${entry.grad_norm_rel_diff.toExponential(2)} (of ${check.grad_norm.toFixed(4)})`,
+        `logits agreement (${short(entry.backend)}): max |grpovi - PyTorch| = ${entry.logits_max_abs_diff.toExponential(2)} over ${check.rows} rows x ${check.positions} positions x ${vocabSize} (largest |logit| ${check.max_abs_logit.toFixed(2)}, tolerance 1e-3); reward scores ${entry.scores_max_abs_diff.toExponential(2)}; GRPO loss ${entry.loss_abs_diff.toExponential(2)} (of ${check.loss.toFixed(5)}); gradient norm relative ${entry.grad_norm_rel_diff.toExponential(2)} (of ${check.grad_norm.toFixed(4)})`,
       );
     }
     console.log(

@@ -22,7 +22,8 @@ One step, as grpovi's trainer runs it on the sentiment task (GRPO, beta 0.04, lo
             gradient-norm clip at 1, one torch.optim.AdamW step (betas 0.9/0.99, eps 1e-8, wd 0).
 
 Times are wall milliseconds (time.perf_counter) per phase and per step; the JSON on stdout holds
-their medians over --steps steps after --warmup steps. --check DIR compares this model with grpovi
+them for the --steps steps after --warmup steps, with their medians, and the process CPU time of
+the same intervals (time.process_time). --check DIR compares this model with grpovi
 on the batch grpovi wrote there (see bench/torchCheck.ts) and exits 1 when the logits differ by more
 than 1e-3.
 """
@@ -447,30 +448,32 @@ def main():
 
     phases = ("sampling", "scoring", "reward", "update")
     times = {name: [] for name in (*phases, "step")}
+    cpu_times = {name: [] for name in (*phases, "step")}
     losses = []
     for step in range(ARGS.warmup + ARGS.steps):
-        marks = [time.perf_counter()]
+        marks = [(time.perf_counter(), time.process_time())]
         with torch.inference_mode():
             completions, _ = sample(policy, prompts, ARGS.new_tokens, pad_id, generator)
         # Made outside inference mode: the update's backward pass saves the token ids.
         completions = completions.clone()
-        marks.append(time.perf_counter())
+        marks.append((time.perf_counter(), time.process_time()))
         inputs = completion_input(prompts, completions, pad_id)
         with torch.inference_mode():
             ref_log_probs, _ = token_log_probs(reference, prompts, completions, inputs)
-        marks.append(time.perf_counter())
+        marks.append((time.perf_counter(), time.process_time()))
         with torch.inference_mode():
             rewards = torch.sigmoid(reward_model.scores(*reward_input(prompts, completions, pad_id)) - offset)
         advantages = group_advantages(rewards.clone(), ARGS.generations)
-        marks.append(time.perf_counter())
+        marks.append((time.perf_counter(), time.process_time()))
         loss, _, _ = update(policy, optimizer, prompts, completions, inputs, ref_log_probs.clone(), advantages)
-        marks.append(time.perf_counter())
+        marks.append((time.perf_counter(), time.process_time()))
         losses.append(loss)
         if step < ARGS.warmup:
             continue
-        for k, name in enumerate(phases):
-            times[name].append(1e3 * (marks[k + 1] - marks[k]))
-        times["step"].append(1e3 * (marks[-1] - marks[0]))
+        for clock, record in ((0, times), (1, cpu_times)):
+            for k, name in enumerate(phases):
+                record[name].append(1e3 * (marks[k + 1][clock] - marks[k][clock]))
+            record["step"].append(1e3 * (marks[-1][clock] - marks[0][clock]))
 
     out = {
         "torch": torch.__version__,
@@ -483,6 +486,7 @@ def main():
         "new_tokens": ARGS.new_tokens,
         "median_ms": {name: median(values) for name, values in times.items()},
         "ms": times,
+        "cpu_ms": cpu_times,
         "losses": losses,
     }
     if checked is not None:
