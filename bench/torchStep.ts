@@ -284,6 +284,12 @@ async function main(): Promise<void> {
   console.log(
     `whole step per round (median wall ms): ${sides.map((s) => `${label(s)} ${perRound(s)}`).join('; ')}`,
   );
+  for (const b of backends) {
+    const ratios = runs[b].map((r, i) => median(r.wall.step) / median(runs.torch[i].wall.step));
+    console.log(
+      `${short(b)}/PyTorch of each round's median step: ${ratios.map((x) => x.toFixed(2)).join(', ')} (median ${median(ratios).toFixed(2)})`,
+    );
+  }
   if (check) {
     for (const entry of check.backends) {
       console.log(
