@@ -7,9 +7,10 @@
  * ids; every row samples all 16 tokens, so the work is fixed), the reference model's log-probs of
  * the completions, the reward model's last-position scores of prompt + completion, and the policy
  * update (forward with the entropy diagnostic, GRPO loss with beta 0.04, backward, clip at 1,
- * AdamW). Each side times wall ms per phase and per step and takes the median over the timed steps
- * (`--steps`, after `--warmup` untimed steps) of all rounds; the sides take turns round by round in a
- * rotating order, so that each meets the same spells of background load. grpovi runs on the BLAS path
+ * AdamW). Each side times wall ms (and process CPU ms, a second table) per phase and per step and
+ * takes the median over the timed steps (`--steps`, after `--warmup` untimed steps) of all rounds; the
+ * sides take turns round by round in a rotating order, so that each meets the same spells of
+ * background load, and the ratio of each round's median steps is printed too. grpovi runs on the BLAS path
  * with `--threads` BLAS threads (default 1) and on the wasm kernels; PyTorch with as many threads.
  *
  * Before timing, grpovi writes a batch of 8 left-padded rows (prompts of 1-5 tokens, 16 completion

@@ -5,7 +5,9 @@ next to grpovi and prints both. The model is grpovi's GPT (src/nn/gpt.ts) writte
 PyTorch, layer for layer: token and learned position embeddings, pre-LayerNorm blocks (eps 1e-5),
 causal self-attention with scores scaled by 1/sqrt(head width) and an additive mask (-1e9), the GELU
 in its sigmoid form x * sigmoid(1.702 x), a final LayerNorm and an output layer tied to the token
-embedding. The shipped weights are read from model.json + model.safetensors by hand.
+embedding. The shipped weights are read from model.json + model.safetensors by hand. Attention
+with several queries is two torch.matmul calls; a decode step's single query uses products and
+sums instead, which this torch runs faster than its bmm on 256 tiny matrices.
 
 One step, as grpovi's trainer runs it on the sentiment task (GRPO, beta 0.04, loss "grpo"):
   sampling  8 prompts x 8 completions = 64 rows, KV-cached: the prompts in one pass, then 15 decode
