@@ -77,8 +77,11 @@ function parseSettings(argv: string[]): Settings {
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--skip-wasm') settings.skipWasm = true;
-    else if (flag === '--python') settings.python = argv[++i] ?? '';
-    else if (flag in counts) {
+    else if (flag === '--python') {
+      const path = argv[++i];
+      if (!path) throw new RangeError(`--python takes a path (${JSON.stringify(path ?? null)})`);
+      settings.python = path;
+    } else if (flag in counts) {
       const key = counts[flag as keyof typeof counts];
       const value = argv[++i];
       const n = Number(value);
@@ -191,7 +194,13 @@ const loadLine = () =>
     .join(', ');
 
 async function main(): Promise<void> {
-  const settings = parseSettings(process.argv.slice(2));
+  let settings: Settings;
+  try {
+    settings = parseSettings(process.argv.slice(2));
+  } catch (error) {
+    console.error(`bench:torch: ${(error as Error).message}`);
+    process.exit(2);
+  }
   const version = torchVersion(settings.python);
   if (version === undefined) {
     console.log(
