@@ -7,18 +7,19 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
 import { type ActiveBackend, selectBackend } from '../src/nn/backend.js';
 import { readFloats } from '../src/nn/layers.js';
 import { completionInput } from '../src/nn/logProbs.js';
 import { loadModelDir } from '../src/nn/modelDir.js';
 import { loadPolicyFolder } from '../src/nn/models/policyFolder.js';
 import type { PolicyModel } from '../src/nn/models/policyModel.js';
-import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
+import { minibatchGradients, scoreLogProbs } from '../src/nn/policyUpdate.js';
 import { RewardModel } from '../src/nn/rewardModel.js';
 import { buildSequenceInput } from '../src/nn/sequenceBatch.js';
 import { ASSET } from '../src/tasks/assets.js';
 import { Rng } from '../src/util/rng.js';
-import { randomPrompts, taskObjective, trainerAdamW } from './rlPhases.js';
+import { randomPrompts, taskObjective } from './rlPhases.js';
 
 export const TORCH_SCRIPT = fileURLToPath(new URL('./torch_step.py', import.meta.url));
 /** The Python that runs it: GRPOVI_TORCH_PYTHON, else Debian's (the pyenv python3 on PATH has no torch). */
@@ -85,7 +86,7 @@ interface CheckEntry {
 /**
  * Writes the agreement batch and grpovi's outputs on it into `dir`, for torch_step.py --check:
  * check.json (prompts, completions, advantages, reference log-probs; per backend the reward scores
- * and the GRPO loss and gradient norm before clipping) and one float32 file per backend with the
+ * and the GRPO loss and the norm of its gradient, summed in float64) and one float32 file per backend with the
  * policy's logits at every position of prompt + completion, [rows, positions, vocab].
  */
 export async function writeCheck(
@@ -127,15 +128,18 @@ export async function writeCheck(
         const own = scoreLogProbs(policy, batch, input, { temperature: 1 }).logProbs;
         refLogProbs = own.map((x, i) => x + noise[i]);
       }
-      const optimizer = trainerAdamW(policy);
-      const { loss, gradNorm } = policyGradientStep(
+      const { value, grads } = minibatchGradients(
         policy,
-        optimizer,
         { batch, input, refLogProbs, advantages },
         taskObjective(CHECK_NEW_TOKENS),
-        { temperature: 1, learningRate: 3e-4, entropy: true },
+        { temperature: 1, entropy: true },
       );
-      optimizer.dispose();
+      const loss = value.dataSync()[0];
+      // Summed in float64 here: AdamW's own norm sums float32 squares, off by about 1e-5 relative.
+      let squares = 0;
+      for (const g of Object.values(grads)) for (const x of g.dataSync()) squares += x * x;
+      const gradNorm = Math.sqrt(squares);
+      tf.dispose([value, ...Object.values(grads)]);
       const file = `logits-${backend}.f32`;
       writeFileSync(join(dir, file), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
       entries.push({ backend, logits: file, scores: Array.from(scores), loss, gradNorm });
