@@ -61,7 +61,7 @@ export interface RlModels {
   optimizer: AdamW;
 }
 
-/** A sampled batch with the model input that scores it and the reward model's sequences. */
+/** A sampled batch with the model input that scores it (and that the update reads). */
 export interface ScoredInputs {
   batch: CompletionBatch;
   input: SequenceInput;
