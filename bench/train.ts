@@ -30,10 +30,6 @@ import {
 } from '../src/nn/backend.js';
 import { Gpt } from '../src/nn/gpt.js';
 import type { GptConfig } from '../src/nn/gptConfig.js';
-import { completionInput } from '../src/nn/logProbs.js';
-import { AdamW } from '../src/nn/optimizer.js';
-import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
-import { generate } from '../src/nn/sampler.js';
 import { WordTokenizer } from '../src/nn/tokenizer.js';
 import { RewardModel } from '../src/nn/rewardModel.js';
 import type { RewardFunction } from '../src/rewards/rewardFunction.js';
@@ -46,6 +42,7 @@ import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { samplingFlops, scoringFlops, updateFlops } from './modelFlops.js';
 import { fmaPeak, sgemmPeak } from './peak.js';
+import { median, printTable, randomPrompts, rlPhases, trainerAdamW } from './rlPhases.js';
 
 const SEED = 20240611;
 const ROWS = 64;
@@ -77,12 +74,6 @@ const BIG: ModelCase = {
   promptLength: 5,
   completionLength: 16,
 };
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /**
  * Best (least) CPU seconds of each task over `rounds` rounds, after one warmup round. Every round runs
@@ -135,11 +126,6 @@ function matmulBaseline(config: GptConfig, rows: number, label: string) {
   return { tasks, rates, dispose };
 }
 
-/** Prompts of `length` ids in [3, vocab): never pad (0), EOS (1) or unk (2). */
-function randomPrompts(rng: Rng, rows: number, length: number, vocab: number): number[][] {
-  return Array.from({ length: rows }, () => Array.from({ length }, () => 3 + rng.int(vocab - 3)));
-}
-
 interface Baseline {
   mlp: number;
   output: number;
@@ -170,49 +156,27 @@ function benchThroughput(c: ModelCase): ThroughputRow {
   const rng = Rng.derive(SEED, c.name);
   const model = Gpt.init(config, SEED);
   const reference = model.copy();
-  const optimizer = new AdamW(model.variables(), {
-    beta1: 0.9,
-    beta2: 0.99,
-    epsilon: 1e-8,
-    weightDecay: 0,
-    maxGradNorm: 1,
-  });
+  const optimizer = trainerAdamW(model);
   const prompts = randomPrompts(rng, ROWS, P, config.vocabSize);
-  // An EOS id outside the vocabulary: every row samples exactly L tokens, so every run does the same work.
-  const sampling = { maxNewTokens: L, eosId: -1, padId: 0, rng, temperature: 1 };
 
   const fullRows = ROWS * (P + L - 1);
   const decodeBaseline = matmulBaseline(config, ROWS, 'decode');
   const fullBaseline = matmulBaseline(config, fullRows, 'full');
 
-  // The batch that scoring and the update work on; the timed sampling runs produce batches of the same shape.
-  const generation = generate(model, prompts, sampling);
-  const batch = { prompts, completions: generation.tokens, mask: generation.mask, length: generation.length };
-  const input = completionInput(batch, 0);
-  const refLogProbs = scoreLogProbs(reference, batch, input, { temperature: 1 }).logProbs;
-  const advantages = Float32Array.from({ length: ROWS }, () => rng.normal());
   // A reward model of the same shape scoring prompt + completion, as the sentiment task's does.
   const rewardModel = RewardModel.init(config, SEED);
-  const rewardInputs = prompts.map((p, r) => [
-    ...p,
-    ...Array.from(generation.tokens.subarray(r * generation.length, (r + 1) * generation.length)),
-  ]);
-  const objective = {
-    epsilon: 0.2,
-    epsilonHigh: 0.2,
-    beta: 0.04,
-    lossType: 'grpo' as const,
-    maxCompletionLength: L,
-  };
+  const step = rlPhases({ policy: model, reference, optimizer, rewardModel }, prompts, { newTokens: L, rng });
+  // The batch that scoring and the update work on; the timed sampling runs produce batches of the same shape.
+  const generation = step.sample();
+  const scored = step.inputs(generation);
+  const refLogProbs = step.score(scored);
+  const advantages = Float32Array.from({ length: ROWS }, () => rng.normal());
+  const rewardInputs = step.rewardInputs(generation);
   const phases: Record<Phase, () => void> = {
-    sampling: () => generate(model, prompts, sampling),
-    scoring: () => scoreLogProbs(reference, batch, input, { temperature: 1 }),
-    reward: () => rewardModel.score(rewardInputs, 0),
-    update: () =>
-      policyGradientStep(model, optimizer, { batch, input, refLogProbs, advantages }, objective, {
-        temperature: 1,
-        learningRate: 1e-5,
-      }),
+    sampling: () => step.sample(),
+    scoring: () => step.score(scored),
+    reward: () => step.reward(rewardInputs),
+    update: () => step.update(scored, refLogProbs, advantages),
   };
   // On the BLAS path, each phase also with the fused kernels off (BLAS products only), in the same rounds.
   const productsOnly: Record<string, () => void> = {};
@@ -262,13 +226,6 @@ function benchThroughput(c: ModelCase): ThroughputRow {
     scoreFlops: scoringFlops(config, ROWS, P, L),
     updateFlops: updateFlops(config, ROWS, P, L),
   };
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  console.log(`| ${header.join(' | ')} |`);
-  console.log(`|${header.map((h) => `${'-'.repeat(Math.max(h.length + 1, 3))}:`).join('|')}|`);
-  for (const row of rows)
-    console.log(`| ${row.map((cell, k) => cell.padStart(header[k].length)).join(' | ')} |`);
 }
 
 const gflops = (flops: number, seconds: number) => (flops / seconds / 1e9).toFixed(2);
