@@ -19,6 +19,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './rlPhases.js';
 
 const ISSUE_11_BASELINE = '0de4fbb';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -32,12 +33,6 @@ function positiveInteger(text: string, name: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${name} takes a positive integer, got "${text}"`);
   return n;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** The baseline's source at `rev`, built into `dir` (its own dist/cli/bin.js). */
