@@ -194,10 +194,10 @@ export class Gpt {
    * The final hidden state of each sequence's last position, [batch, width], as `forward` computes
    * it (the same rows of its result), for readers of one position such as a reward model's head.
    * The last block works on those positions only (its keys and values still cover every position),
-   * which saves most of that block's products.
+   * which saves most of that block's products. After a `past` cache (inference, as in `forward`).
    */
-  lastHidden(input: SequenceInput): tf.Tensor2D {
-    return this.run(input, undefined, true).hidden;
+  lastHidden(input: SequenceInput, past?: KvCache): tf.Tensor2D {
+    return this.run(input, past, true).hidden;
   }
 
   private run(
@@ -243,8 +243,13 @@ export class Gpt {
         ? this.cachedAttention(normed, l, B, T, biasTensor, past[l])
         : this.attention(normed, l, B, T, biasTensor, past?.[l], lastBlock);
       present.push({ k: attended.k, v: attended.v, length: attended.length });
-      if (lastBlock) x = x.slice([(T - 1) * B, 0], [B, width]);
-      x = x.add(attended.out);
+      let out = attended.out;
+      if (lastBlock) {
+        x = x.slice([(T - 1) * B, 0], [B, width]);
+        // The decode kernel attends every query; the last position's rows are the final B.
+        if (cachedDecode) out = out.slice([(T - 1) * B, 0], [B, width]);
+      }
+      x = x.add(out);
       const normed2 = norm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
       const inner = gelu(
         dense(normed2, this.param(`${h}.mlp.c_fc.weight`), this.param(`${h}.mlp.c_fc.bias`)),

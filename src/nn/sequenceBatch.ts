@@ -126,3 +126,41 @@ export function sliceSequenceInput(
   }
   return { batchSize: B, length, ids, positions, attentionBias, keyLength: keys };
 }
+
+/**
+ * What follows cached prefixes: row b's `suffixes[b]` after its prefix of `prefixLengths[b]` tokens,
+ * the prefixes left-padded to `prefixWidth` in the cache. The suffixes are left-padded too, so every
+ * row's last token is in the last position; a padding query attends to itself only, and a real one
+ * to its own prefix and suffix tokens up to itself, at the positions the whole sequence has.
+ */
+export function buildSuffixInput(
+  suffixes: readonly (readonly number[])[],
+  prefixLengths: ArrayLike<number>,
+  prefixWidth: number,
+  padId: number,
+): SequenceInput {
+  const B = suffixes.length;
+  let T = 1;
+  for (const s of suffixes) T = Math.max(T, s.length);
+  const S = prefixWidth + T;
+  const ids = new Int32Array(B * T).fill(padId);
+  const positions = new Int32Array(B * T);
+  const attentionBias = new Float32Array(B * T * S).fill(MASKED);
+  for (let b = 0; b < B; b++) {
+    const suffix = suffixes[b];
+    const pad = T - suffix.length;
+    const prefixStart = prefixWidth - prefixLengths[b];
+    for (let i = 0; i < T; i++) {
+      const row = (b * T + i) * S;
+      if (i < pad) {
+        attentionBias[row + prefixWidth + i] = 0;
+        continue;
+      }
+      ids[b * T + i] = suffix[i - pad];
+      positions[b * T + i] = prefixLengths[b] + i - pad;
+      for (let j = prefixStart; j < prefixWidth; j++) attentionBias[row + j] = 0;
+      for (let j = pad; j <= i; j++) attentionBias[row + prefixWidth + j] = 0;
+    }
+  }
+  return { batchSize: B, length: T, ids, positions, attentionBias, keyLength: S };
+}

@@ -12,6 +12,9 @@ import { parseHfConfig } from '../../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../../src/nn/models/hfDecoder.js';
 import type { PolicyModel } from '../../src/nn/models/policyModel.js';
 import { scoreLogProbs } from '../../src/nn/policyUpdate.js';
+import { RewardModel } from '../../src/nn/rewardModel.js';
+import { WordTokenizer } from '../../src/nn/tokenizer.js';
+import { rewardModelReward } from '../../src/rewards/rewardModel.js';
 import { type GenerateOptions, generate } from '../../src/nn/sampler.js';
 import { distinctRows } from '../../src/nn/sharedPrefix.js';
 import { Rng } from '../../src/util/rng.js';
@@ -223,6 +226,61 @@ for (const path of PRODUCT_PATHS) {
         }
         model.dispose();
       }
+    });
+
+    it('reward model: shared-prompt scores equal the whole sequences’ (identical prompts only share)', async () => {
+      await selectBackend(path.backend);
+      // Head widths 12 (the BLAS decode kernels) and 6 (its plain products).
+      for (const config of [GPT, { vocabSize: 40, contextLength: 32, width: 12, depth: 2, heads: 2 }]) {
+        const model = RewardModel.init(config, 3);
+        const rng = new Rng(12);
+        const prompts = [...mixedPrompts(10, 4, 3, 2, 40), [5, 6, 7], [5, 6, 8], [5, 6]];
+        // Completions of 0 to 12 tokens: a row with none is scored at its prompt's last token.
+        const sequences = prompts.map((p) => [
+          ...p,
+          ...Array.from({ length: rng.int(13) }, () => 2 + rng.int(38)),
+        ]);
+        sequences[1] = [...prompts[1]];
+        const prefixLengths = prompts.map((p) => p.length);
+        const before = tf.memory().numTensors;
+        const [whole, shared] = tf.tidy(() => [
+          model.lastPositionScores(sequences, 0).dataSync(),
+          model.sharedPrefixScores(sequences, prefixLengths, 0).dataSync(),
+        ]);
+        expect(tf.memory().numTensors).toBe(before);
+        expect(maxRelativeError(shared, whole)).toBeLessThan(1e-5);
+        // score(): shared with the prompt lengths, whole sequences when switched off or without them.
+        const scored = model.score(sequences, 0, 256, prefixLengths);
+        setSharedPrefix(false);
+        const unshared = model.score(sequences, 0, 256, prefixLengths);
+        setSharedPrefix(true);
+        expect(Array.from(scored)).toEqual(Array.from(shared));
+        expect(Array.from(unshared)).toEqual(Array.from(model.score(sequences, 0)));
+        expect(Array.from(unshared)).toEqual(Array.from(whole));
+        // A wrong prompt length would pair rows whose prefixes differ: the lengths are checked.
+        expect(() => model.sharedPrefixScores(sequences, [99, ...prefixLengths.slice(1)], 0)).toThrow(
+          /row 0 \(99\)/,
+        );
+        model.dispose();
+      }
+    });
+
+    it('reward model reward: the prompt lengths it passes give the unshared scores', async () => {
+      await selectBackend(path.backend);
+      const words = ['<pad>', '<eos>', '<unk>', ...Array.from({ length: 37 }, (_, i) => `w${i}`)];
+      const tokenizer = WordTokenizer.fromVocab(words, 'test vocabulary');
+      const model = RewardModel.init(GPT, 5);
+      const reward = rewardModelReward(() => model, tokenizer, 0);
+      const prompts = ['w1 w2 w3', 'w4', 'w1 w2 w3', '', 'w4', 'w1 w2', 'w1 w2 w3'];
+      const completions = ['w5 w6', 'w7', '', 'w8 w9', 'w10 w11 w12', 'w3', 'w13'];
+      const shared = await reward.score(prompts, completions);
+      setSharedPrefix(false);
+      const unshared = await reward.score(prompts, completions);
+      setSharedPrefix(true);
+      expect(maxRelativeError(shared, unshared)).toBeLessThan(1e-5);
+      // Rows 2 and 5 are the same tokens split differently (prompt w1 w2 w3, or w1 w2 then w3).
+      expect(Math.abs(shared[2] - shared[5])).toBeLessThan(1e-5);
+      model.dispose();
     });
   });
 }
