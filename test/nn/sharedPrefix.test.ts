@@ -12,7 +12,7 @@ import { parseHfConfig } from '../../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../../src/nn/models/hfDecoder.js';
 import type { PolicyModel } from '../../src/nn/models/policyModel.js';
 import { scoreLogProbs } from '../../src/nn/policyUpdate.js';
-import { RewardModel } from '../../src/nn/rewardModel.js';
+import { RewardModel, sharingPays } from '../../src/nn/rewardModel.js';
 import { WordTokenizer } from '../../src/nn/tokenizer.js';
 import { rewardModelReward } from '../../src/rewards/rewardModel.js';
 import { type GenerateOptions, generate } from '../../src/nn/sampler.js';
@@ -90,6 +90,30 @@ describe('distinctRows', () => {
     expect(Array.from(groups?.source ?? [])).toEqual([0, 1, 0, 2, 1, 0]);
     // A prefix of another prompt is a different prompt.
     expect(distinctRows([[3, 4], [3], [4]])).toBeNull();
+  });
+
+  it('sharingPays: at least a third of the tokens saved', () => {
+    // 7 prompt tokens, 4 of them distinct: 3 saved of 9 tokens pays, of 10 not.
+    expect(sharingPays([[1, 2, 3, 4], [1, 2, 3, 5], [9]], [3, 3, 1])).toBe(true);
+    expect(
+      sharingPays(
+        [
+          [1, 2, 3, 4],
+          [1, 2, 3, 5],
+          [9, 9],
+        ],
+        [3, 3, 1],
+      ),
+    ).toBe(false);
+    expect(
+      sharingPays(
+        [
+          [1, 2],
+          [1, 3],
+        ],
+        [1, 2],
+      ),
+    ).toBe(false);
   });
 });
 
@@ -249,12 +273,19 @@ for (const path of PRODUCT_PATHS) {
         ]);
         expect(tf.memory().numTensors).toBe(before);
         expect(maxRelativeError(shared, whole)).toBeLessThan(1e-5);
-        // score(): shared with the prompt lengths, whole sequences when switched off or without them.
+        // score(): shared with the prompt lengths when that saves a third of the tokens, whole
+        // sequences when it does not, when switched off, or without the lengths.
         const scored = model.score(sequences, 0, 256, prefixLengths);
         setSharedPrefix(false);
         const unshared = model.score(sequences, 0, 256, prefixLengths);
         setSharedPrefix(true);
-        expect(Array.from(scored)).toEqual(Array.from(shared));
+        expect(Array.from(scored)).toEqual(
+          Array.from(sharingPays(sequences, prefixLengths) ? shared : whole),
+        );
+        const short = sequences.map((s, b) => s.slice(0, prefixLengths[b] + 1));
+        expect(sharingPays(short, prefixLengths)).toBe(true);
+        const [shortShared] = tf.tidy(() => [model.sharedPrefixScores(short, prefixLengths, 0).dataSync()]);
+        expect(Array.from(model.score(short, 0, 256, prefixLengths))).toEqual(Array.from(shortShared));
         expect(Array.from(unshared)).toEqual(Array.from(model.score(sequences, 0)));
         expect(Array.from(unshared)).toEqual(Array.from(whole));
         // A wrong prompt length would pair rows whose prefixes differ: the lengths are checked.
