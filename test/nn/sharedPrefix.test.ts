@@ -141,9 +141,11 @@ for (const path of PRODUCT_PATHS) {
               ...options,
               sharedPrefix,
             });
+          const before = tf.memory().numTensors;
           const shared = sample(true);
-          const plain = sample(false);
           const context = `${name}, ${prompts.length} rows, ${JSON.stringify(options)}`;
+          expect(tf.memory().numTensors, context).toBe(before);
+          const plain = sample(false);
           if (exact) {
             expect(Array.from(shared.tokens), context).toEqual(Array.from(plain.tokens));
             expect(Array.from(shared.logProbs), context).toEqual(Array.from(plain.logProbs));
@@ -231,10 +233,12 @@ for (const path of PRODUCT_PATHS) {
               const out = completionLogProbs(model, batch, input, { temperature, entropy: true });
               return [out.logProbs.dataSync(), out.entropy?.dataSync() ?? new Float32Array(0)];
             });
+            const before = tf.memory().numTensors;
             const [shared, sharedEntropy] = tf.tidy(() => {
               const out = sharedPromptLogProbs(model, batch, input, { temperature, entropy: true });
               return [out.logProbs.dataSync(), out.entropy?.dataSync() ?? new Float32Array(0)];
             });
+            expect(tf.memory().numTensors, context).toBe(before);
             expect(shared.length, context).toBe(rows * L);
             expect(maxRelativeError(shared, full), context).toBeLessThan(1e-5);
             expect(maxRelativeError(sharedEntropy, fullEntropy), context).toBeLessThan(1e-5);
