@@ -10,12 +10,17 @@
  * 3. a short GRPO run on both backends over several seeds: the final rewards agree within seed noise.
  * `--grpovi-ratio` adds the GRPOVI/GRPO step-time ratio of the real trainer (goal: at most 1.01).
  *
+ * The phases' prompts come in groups of 8 as in a GRPO batch, and sampling, scoring and the reward
+ * model also run with shared-prefix inference off (`setSharedPrefix(false)`: every row runs its own
+ * prompt) in the same rounds, ratio printed. `--long-prompt` adds a shape with 64-token prompts (users' tasks);
+ * `--step-unshared` adds the whole step with the sharing off, taking turns with the rest.
+ *
  * The machine may be shared: phase times are process CPU time, best of several rounds in a rotating
  * order, and BLAS runs on one thread (`--blas-threads N` to change), so CPU time is the time an idle
  * core would take. The trainer's step times are wall time (its own metrics), medians over steps.
  *
  * Flags: `--skip-throughput`, `--skip-step`, `--skip-agreement`, `--grpovi-ratio`, `--big` (add a
- * width-128, depth-4 model), `--blas-threads N`.
+ * width-128, depth-4 model), `--long-prompt`, `--step-unshared`, `--blas-threads N`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +32,7 @@ import {
   fusedKernels,
   selectBackend,
   setFusedKernels,
+  setSharedPrefix,
 } from '../src/nn/backend.js';
 import { Gpt } from '../src/nn/gpt.js';
 import type { GptConfig } from '../src/nn/gptConfig.js';
@@ -42,10 +48,12 @@ import { train } from '../src/train/trainer.js';
 import { Rng } from '../src/util/rng.js';
 import { samplingFlops, scoringFlops, updateFlops } from './modelFlops.js';
 import { fmaPeak, sgemmPeak } from './peak.js';
-import { median, printTable, randomPrompts, rlPhases, trainerAdamW } from './rlPhases.js';
+import { median, printTable, rlPhases, trainerAdamW } from './rlPhases.js';
 
 const SEED = 20240611;
 const ROWS = 64;
+/** Completions per prompt in the phases' batches (the trainer's default num_generations). */
+const GROUP = 8;
 const TIMED_RUNS = 9;
 
 interface ModelCase {
@@ -66,6 +74,13 @@ const SENTIMENT_SHAPE: ModelCase = {
   name: 'sentiment shape (d96 x3, V3000)',
   config: { vocabSize: 3000, contextLength: 48, width: 96, depth: 3, heads: 4 },
   promptLength: 5,
+  completionLength: 16,
+};
+/** Users' tasks: prompts far longer than the completions (64 + 16 tokens, context 96). */
+const LONG_PROMPT: ModelCase = {
+  name: 'long prompts (d96 x3, V3000, P64)',
+  config: { vocabSize: 3000, contextLength: 96, width: 96, depth: 3, heads: 4 },
+  promptLength: 64,
   completionLength: 16,
 };
 const BIG: ModelCase = {
@@ -126,6 +141,17 @@ function matmulBaseline(config: GptConfig, rows: number, label: string) {
   return { tasks, rates, dispose };
 }
 
+/**
+ * Prompts of `length` ids in [3, vocab) (never pad 0, EOS 1 or unk 2), each repeated `group` times in
+ * contiguous rows as in a GRPO batch.
+ */
+function groupedPrompts(rng: Rng, rows: number, group: number, length: number, vocab: number): number[][] {
+  const distinct = Array.from({ length: rows / group }, () =>
+    Array.from({ length }, () => 3 + rng.int(vocab - 3)),
+  );
+  return Array.from({ length: rows }, (_, r) => distinct[Math.floor(r / group)]);
+}
+
 interface Baseline {
   mlp: number;
   output: number;
@@ -149,6 +175,8 @@ interface ThroughputRow {
   updateFlops: number;
   /** BLAS path only: each phase's time with the fused kernels off (the products alone native). */
   productsOnlySeconds?: Record<string, number>;
+  /** Sampling and scoring with shared-prefix inference off (every row runs its own prompt). */
+  unsharedSeconds: Record<SharedPhase, number>;
 }
 
 function benchThroughput(c: ModelCase): ThroughputRow {
@@ -157,7 +185,7 @@ function benchThroughput(c: ModelCase): ThroughputRow {
   const model = Gpt.init(config, SEED);
   const reference = model.copy();
   const optimizer = trainerAdamW(model);
-  const prompts = randomPrompts(rng, ROWS, P, config.vocabSize);
+  const prompts = groupedPrompts(rng, ROWS, GROUP, P, config.vocabSize);
 
   const fullRows = ROWS * (P + L - 1);
   const decodeBaseline = matmulBaseline(config, ROWS, 'decode');
@@ -175,7 +203,14 @@ function benchThroughput(c: ModelCase): ThroughputRow {
   const phases: Record<Phase, () => void> = {
     sampling: () => step.sample(),
     scoring: () => step.score(scored),
-    reward: () => step.reward(rewardInputs),
+    // With the prompts' token counts, as the trainer's reward model reward passes them.
+    reward: () =>
+      rewardModel.score(
+        rewardInputs,
+        0,
+        256,
+        prompts.map((p) => p.length),
+      ),
     update: () => step.update(scored, refLogProbs, advantages),
   };
   // On the BLAS path, each phase also with the fused kernels off (BLAS products only), in the same rounds.
@@ -191,7 +226,24 @@ function benchThroughput(c: ModelCase): ThroughputRow {
         }
       };
   }
-  const best = bestOfRounds({ ...decodeBaseline.tasks, ...fullBaseline.tasks, ...phases, ...productsOnly });
+  // Sampling and scoring with every row running its own prompt, in the same rounds.
+  const unshared: Record<string, () => void> = {};
+  for (const phase of SHARED_PHASES)
+    unshared[`${phase}/unshared`] = () => {
+      setSharedPrefix(false);
+      try {
+        phases[phase]();
+      } finally {
+        setSharedPrefix(true);
+      }
+    };
+  const best = bestOfRounds({
+    ...decodeBaseline.tasks,
+    ...fullBaseline.tasks,
+    ...phases,
+    ...productsOnly,
+    ...unshared,
+  });
   const baselineDecode = decodeBaseline.rates(best);
   const baselineFull = fullBaseline.rates(best);
   decodeBaseline.dispose();
@@ -213,6 +265,9 @@ function benchThroughput(c: ModelCase): ThroughputRow {
     productsOnlySeconds: fusedKernels()
       ? Object.fromEntries(PHASES.map((phase) => [phase, best[`${phase}/products-only`]]))
       : undefined,
+    unsharedSeconds: Object.fromEntries(
+      SHARED_PHASES.map((phase) => [phase, best[`${phase}/unshared`]]),
+    ) as Record<SharedPhase, number>,
     fullRows,
     baselineDecode,
     baselineFull,
@@ -269,6 +324,9 @@ function reportPeak(peak: Peak): void {
 
 const PHASES = ['sampling', 'scoring', 'reward', 'update'] as const;
 type Phase = (typeof PHASES)[number];
+/** The phases that compute each distinct prompt once (shared-prefix inference). */
+const SHARED_PHASES = ['sampling', 'scoring', 'reward'] as const;
+type SharedPhase = (typeof SHARED_PHASES)[number];
 
 function phaseSeconds(r: ThroughputRow, phase: Phase): number {
   return {
@@ -290,7 +348,7 @@ function reportThroughput(results: Partial<Record<ActiveBackend, ThroughputRow[]
     `Sampling: generate() on ${ROWS} prompts with the KV cache. Scoring: the reference model's forward pass`,
     `on the ${ROWS} completions. Reward: a reward model of the same shape scoring prompt + completion. Update:`,
     'policyGradientStep on them (forward, backward, AdamW). FLOPs count the matrix products only',
-    `(bench/modelFlops.ts). Times: process CPU ms, best of ${TIMED_RUNS} rounds. Matmul = the path's plain`,
+    `(bench/modelFlops.ts; of the unshared passes, so shared sampling and scoring show more). Prompts: ${ROWS / GROUP} x ${GROUP}. Times: process CPU ms, best of ${TIMED_RUNS} rounds. Matmul = the path's plain`,
     'tf.matMul on the model shapes [rows, d] x [d, 4d] and [rows, d] x [d, vocab] (FLOP-weighted), rows = 64',
     '(a decode step) and all positions of the batch; % peak = against the FMA peak above.',
   ])
@@ -335,6 +393,29 @@ function reportThroughput(results: Partial<Record<ActiveBackend, ThroughputRow[]
             : [];
         return [first.model, phase, ...cells, ...ratio];
       }),
+    ),
+  );
+  console.log('');
+  console.log(
+    `Shared-prefix inference: each of the ${ROWS / GROUP} distinct prompts (${GROUP} rows each) computed once, against every row`,
+  );
+  console.log(
+    'running its own prompt (setSharedPrefix(false)), in the same rounds: CPU ms, best of the rounds.',
+  );
+  console.log('');
+  printTable(
+    ['model', 'phase', ...backends.flatMap((b) => [`${b} unshared ms`, `${b} shared ms`, `${b} ratio`])],
+    (results[backends[0]] ?? []).flatMap((first, m) =>
+      SHARED_PHASES.map((phase) => [
+        first.model,
+        phase,
+        ...backends.flatMap((b) => {
+          const row = (results[b] ?? [])[m];
+          const off = row.unsharedSeconds[phase];
+          const on = phaseSeconds(row, phase);
+          return [(off * 1e3).toFixed(1), (on * 1e3).toFixed(1), (off / on).toFixed(2)];
+        }),
+      ]),
     ),
   );
   const blas = results.blas;
@@ -527,10 +608,17 @@ async function benchTrainer(setting: TrainerSetting): Promise<TrainerResult> {
 /** Settings from the command line, read once in `main`. */
 const BENCH: { backend: ActiveBackend; blasThreads: number } = { backend: 'wasm', blasThreads: 1 };
 
-/** The trainer's timing fields of each backend's steps, the backends taking turns step by step. */
+/** A backend, or one with shared-prefix inference off (`<backend> unshared`). */
+type StepVariant = string;
+
+function variantBackend(variant: StepVariant): ActiveBackend {
+  return variant.split(' ')[0] as ActiveBackend;
+}
+
+/** The trainer's timing fields of each variant's steps, the variants taking turns step by step. */
 async function interleavedBackends(
   makeTask: () => Task,
-  backends: ActiveBackend[],
+  backends: StepVariant[],
   steps: number,
 ): Promise<{ rows: Record<string, MetricsRow[]>; cpuSeconds: Record<string, number[]> }> {
   const task = makeTask();
@@ -543,8 +631,9 @@ async function interleavedBackends(
     for (let step = 1; step <= steps; step++) {
       for (let k = 0; k < backends.length; k++) {
         const backend = backends[(step + k) % backends.length];
+        setSharedPrefix(!backend.endsWith(' unshared'));
         await train({
-          config: trainerConfig(task, 'grpo', step, { backend }),
+          config: trainerConfig(task, 'grpo', step, { backend: variantBackend(backend) }),
           task,
           outDir: dirs[backend],
           resumeFrom: step > 1 ? dirs[backend] : undefined,
@@ -562,6 +651,7 @@ async function interleavedBackends(
       }
     }
   } finally {
+    setSharedPrefix(true);
     for (const dir of Object.values(dirs)) rmSync(dir, { recursive: true, force: true });
     task.dispose?.();
   }
@@ -582,7 +672,12 @@ function unlistedSeconds(row: MetricsRow): number {
   return (row.step_seconds ?? Number.NaN) - listed.reduce((sum, f) => sum + (row[f] ?? Number.NaN), 0);
 }
 
-async function benchWholeStep(backends: ActiveBackend[], steps: number, warmup: number): Promise<void> {
+async function benchWholeStep(
+  backends: ActiveBackend[],
+  steps: number,
+  warmup: number,
+  unshared: boolean,
+): Promise<void> {
   for (const line of [
     `Whole RL step: the real trainer (train()) on the sentiment task (shipped policy and reward model, ${8 * 8}`,
     `completions of 16 tokens per step, GRPO), ${steps} steps per backend taking turns step by step; median wall`,
@@ -590,15 +685,22 @@ async function benchWholeStep(backends: ActiveBackend[], steps: number, warmup: 
     'so the phases need not add up to the step; "outside the listed phases" is the median of each step\'s',
     'remainder); the last row is the median process CPU ms of the step (less inflated than wall time when other',
     'jobs share the machine).',
+    ...(unshared
+      ? [
+          '"<backend> unshared": the same with shared-prefix inference off (each row samples and is scored from its',
+          'own prompt); "<backend> unshared/shared" is the ratio of the medians.',
+        ]
+      : []),
   ])
     console.log(line);
   console.log('');
+  const variants: StepVariant[] = unshared ? backends.flatMap((b) => [b, `${b} unshared`]) : backends;
   const { rows, cpuSeconds } = await interleavedBackends(
     () => createSentimentTask({ seed: SEED }),
-    backends,
+    variants,
     steps,
   );
-  const medianOf = (b: ActiveBackend, field: (typeof STEP_FIELDS)[number][1] | 'cpu' | 'unlisted') => {
+  const medianOf = (b: StepVariant, field: (typeof STEP_FIELDS)[number][1] | 'cpu' | 'unlisted') => {
     if (field === 'cpu') return median(cpuSeconds[b].filter((_, i) => rows[b][i].step > warmup));
     const timed = rows[b].filter((r) => r.step > warmup);
     return median(timed.map((r) => (field === 'unlisted' ? unlistedSeconds(r) : (r[field] ?? Number.NaN))));
@@ -606,8 +708,9 @@ async function benchWholeStep(backends: ActiveBackend[], steps: number, warmup: 
   printTable(
     [
       'phase',
-      ...backends.map((b) => `${b} ms`),
+      ...variants.map((b) => `${b} ms`),
       ...(backends.length === 2 ? [`${backends[0]}/${backends[1]}`] : []),
+      ...(unshared ? backends.map((b) => `${b} unshared/shared`) : []),
     ],
     [
       ...STEP_FIELDS,
@@ -615,9 +718,12 @@ async function benchWholeStep(backends: ActiveBackend[], steps: number, warmup: 
       ['whole step, process CPU time', 'cpu'] as const,
     ].map(([label, field]) => [
       label,
-      ...backends.map((b) => (medianOf(b, field) * 1e3).toFixed(1)),
+      ...variants.map((b) => (medianOf(b, field) * 1e3).toFixed(1)),
       ...(backends.length === 2
         ? [(medianOf(backends[0], field) / medianOf(backends[1], field)).toFixed(2)]
+        : []),
+      ...(unshared
+        ? backends.map((b) => (medianOf(`${b} unshared`, field) / medianOf(b, field)).toFixed(2))
         : []),
     ]),
   );
@@ -702,7 +808,12 @@ async function main(): Promise<void> {
   const peak = measurePeak();
   reportPeak(peak);
   if (!args.has('--skip-throughput')) {
-    const cases = [TOY, SENTIMENT_SHAPE, ...(args.has('--big') ? [BIG] : [])];
+    const cases = [
+      TOY,
+      SENTIMENT_SHAPE,
+      ...(args.has('--big') ? [BIG] : []),
+      ...(args.has('--long-prompt') ? [LONG_PROMPT] : []),
+    ];
     const results: Partial<Record<ActiveBackend, ThroughputRow[]>> = {};
     for (const backend of backends) {
       await selectBackend(backend, { blasThreads: BENCH.blasThreads });
@@ -711,7 +822,7 @@ async function main(): Promise<void> {
     reportThroughput(results, peak);
     console.log('');
   }
-  if (!args.has('--skip-step')) await benchWholeStep(backends, 12, 2);
+  if (!args.has('--skip-step')) await benchWholeStep(backends, 12, 2, args.has('--step-unshared'));
   if (!args.has('--skip-agreement')) await benchAgreement(backends, [1, 2, 3, 4, 5, 6], 30);
   if (args.has('--grpovi-ratio')) {
     BENCH.backend = library ? 'blas' : 'wasm';

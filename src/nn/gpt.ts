@@ -52,6 +52,9 @@ function usesDecodeKernel(config: GptConfig): boolean {
   return (config.width / config.heads) % 4 === 0 && fusedKernels();
 }
 
+/** Most new tokens per sequence that a cached pass runs through the decode attention kernel. */
+const DECODE_KERNEL_QUERIES = 8;
+
 const INIT_STD = 0.02;
 
 /** Fills a parameter as its spec says, from the seeded generator. */
@@ -180,8 +183,9 @@ export class Gpt {
    * and the cache extended by this input's keys and values.
    *
    * A `past` cache, even an empty one (the sampler's prefill), marks the pass as KV-cached
-   * inference: on the BLAS path with its fused kernels, attention and LayerNorm then run as the
-   * decode kernels (blas/decodeKernels.ts), which write the cache in place and have no gradient.
+   * inference: on the BLAS path with its fused kernels, LayerNorm then runs as the decode kernel
+   * and so does attention at up to 8 new tokens per sequence (blas/decodeKernels.ts; it writes the
+   * cache in place); neither has a gradient.
    *
    * Inside, rows are token-major (position, then sequence): attention then needs fewer transposes
    * (values and the attention output are already in the layout its grouped products use).
@@ -194,10 +198,10 @@ export class Gpt {
    * The final hidden state of each sequence's last position, [batch, width], as `forward` computes
    * it (the same rows of its result), for readers of one position such as a reward model's head.
    * The last block works on those positions only (its keys and values still cover every position),
-   * which saves most of that block's products.
+   * which saves most of that block's products. After a `past` cache (inference, as in `forward`).
    */
-  lastHidden(input: SequenceInput): tf.Tensor2D {
-    return this.run(input, undefined, true).hidden;
+  lastHidden(input: SequenceInput, past?: KvCache): tf.Tensor2D {
+    return this.run(input, past, true).hidden;
   }
 
   private run(
@@ -230,6 +234,9 @@ export class Gpt {
     const biasTensor = tf.tensor4d(bias, [T, B, 1, S]);
     const present: KvCache = [];
     const cachedDecode = past !== undefined && usesDecodeKernel(this.config);
+    // The kernel's softmax runs in JS: beyond a few queries per sequence (a long prompt's prefill,
+    // the completions after a shared prompt) sgemm attention after the cache is faster.
+    const kernelAttention = cachedDecode && T <= DECODE_KERNEL_QUERIES;
     // A cached pass is inference only: LayerNorm as one kernel, and neither it nor the dense layers
     // inside a custom gradient's scopes (the same product kernel, so the same values).
     const norm = cachedDecode ? decodeLayerNorm : layerNorm;
@@ -239,12 +246,17 @@ export class Gpt {
       // Token-major rows: the last position's rows are the final B.
       const lastBlock = lastOnly && l === this.config.depth - 1 && T > 1;
       const normed = norm(x, this.param(`${h}.ln_1.weight`), this.param(`${h}.ln_1.bias`));
-      const attended = cachedDecode
+      const attended = kernelAttention
         ? this.cachedAttention(normed, l, B, T, biasTensor, past[l])
         : this.attention(normed, l, B, T, biasTensor, past?.[l], lastBlock);
       present.push({ k: attended.k, v: attended.v, length: attended.length });
-      if (lastBlock) x = x.slice([(T - 1) * B, 0], [B, width]);
-      x = x.add(attended.out);
+      let out = attended.out;
+      if (lastBlock) {
+        x = x.slice([(T - 1) * B, 0], [B, width]);
+        // The decode kernel attends every query; the last position's rows are the final B.
+        if (kernelAttention) out = out.slice([(T - 1) * B, 0], [B, width]);
+      }
+      x = x.add(out);
       const normed2 = norm(x, this.param(`${h}.ln_2.weight`), this.param(`${h}.ln_2.bias`));
       const inner = gelu(
         dense(normed2, this.param(`${h}.mlp.c_fc.weight`), this.param(`${h}.mlp.c_fc.bias`)),

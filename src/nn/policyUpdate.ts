@@ -3,22 +3,28 @@ import type { LossNormalization, ObjectiveOptions } from '../grpo/objective.js';
 import type { PolicyModel } from './models/policyModel.js';
 import { grpoLoss } from './grpoLoss.js';
 import { readFloats } from './layers.js';
-import { type CompletionBatch, completionLogProbs } from './logProbs.js';
+import { type CompletionBatch, completionLogProbs, sharedPromptLogProbs } from './logProbs.js';
 import type { AdamW } from './optimizer.js';
 import type { SequenceInput } from './sequenceBatch.js';
+import { sharedPrefixEnabled } from './sharedPrefix.js';
 
-/** Per-token log-probabilities (and entropies) of the completions, without gradients. */
+/**
+ * Per-token log-probabilities (and entropies) of the completions, without gradients (the reference
+ * model's and the old policy's). Repeated prompts are computed once (`sharedPromptLogProbs`)
+ * unless `setSharedPrefix(false)` or `sharedPrefix: false` says otherwise.
+ */
 export function scoreLogProbs(
   model: PolicyModel,
   batch: CompletionBatch,
   input: SequenceInput,
-  options: { temperature: number; entropy?: boolean },
+  options: { temperature: number; entropy?: boolean; sharedPrefix?: boolean },
 ): { logProbs: Float32Array; entropy?: Float32Array } {
+  const score = (options.sharedPrefix ?? sharedPrefixEnabled()) ? sharedPromptLogProbs : completionLogProbs;
   if (!options.entropy) {
-    return { logProbs: readFloats(() => completionLogProbs(model, batch, input, options).logProbs) };
+    return { logProbs: readFloats(() => score(model, batch, input, options).logProbs) };
   }
   const both = tf.tidy(() => {
-    const out = completionLogProbs(model, batch, input, options);
+    const out = score(model, batch, input, options);
     return tf.stack([out.logProbs, out.entropy as tf.Tensor2D]);
   });
   try {

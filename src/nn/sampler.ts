@@ -3,6 +3,7 @@ import type { Rng } from '../util/rng.js';
 import type { KvCache } from './gpt.js';
 import type { PolicyModel } from './models/policyModel.js';
 import { readFloats } from './layers.js';
+import { distinctRows, expandCache, expandRows, sharedPrefixEnabled } from './sharedPrefix.js';
 import { buildDecodeInput, buildSequenceInput, padPrompts, type SequenceInput } from './sequenceBatch.js';
 import { penalizeRepetitions, sampleToken, softmaxRow, type TokenSamplingOptions } from './tokenSampling.js';
 
@@ -14,6 +15,11 @@ export interface GenerateOptions extends Partial<TokenSamplingOptions> {
   rng: Rng;
   /** Turns ids into text for `texts`; omitted, `texts` is empty. */
   decode?: (ids: ArrayLike<number>) => string;
+  /**
+   * Whether rows with identical prompts share one prefill (see sharedPrefix.ts); omitted, as
+   * `setSharedPrefix` says (on by default).
+   */
+  sharedPrefix?: boolean;
 }
 
 /** Generated completions, right-padded to the longest one. */
@@ -60,6 +66,8 @@ function lastProbabilities(
 /**
  * Samples one completion per prompt with a KV cache: the prompts are run once, then each new token
  * attends to the cached keys and values. Rows stop at EOS; the batch stops when all rows have.
+ * Rows with identical prompts share the prefill: each distinct prompt runs once, and its cache and
+ * first-token distribution are copied to the rows that repeat it.
  */
 export function generate(
   model: PolicyModel,
@@ -99,13 +107,17 @@ export function generate(
   const lengths = new Int32Array(rows);
   const finished = new Uint8Array(rows);
 
-  const prefill = buildSequenceInput(prompts, new Int32Array(0), 0, options.padId);
+  // The distinct prompts have the same longest prompt, so the same padded width and positions.
+  const shared = (options.sharedPrefix ?? sharedPrefixEnabled()) ? distinctRows(prompts) : null;
+  const prefillPrompts = shared ? Array.from(shared.representatives, (r) => prompts[r]) : prompts;
+  const prefill = buildSequenceInput(prefillPrompts, new Int32Array(0), 0, options.padId);
   // The weights stay fixed while sampling: transpose the output projection once for all steps.
   const projection = model.outputProjection();
   let cache: KvCache = [];
   let steps = 0;
   /** Runs the model on `input` after the cache, replacing the cache; returns next-token probabilities. */
   const advance = (input: SequenceInput, length: number): Float32Array => {
+    const inputRows = input.batchSize;
     const previous = cache;
     // The cache is passed even when empty (the prefill): a model may then treat the pass as
     // inference and write its cache in place (see Gpt.cachedAttention).
@@ -115,7 +127,7 @@ export function generate(
     try {
       // The penalty acts on logits, so those come back to JS; without it the softmax stays in TF.js.
       const temperature = penalty === 1 ? sampling.temperature : null;
-      return lastProbabilities(model, projection, hidden, rows, length, temperature);
+      return lastProbabilities(model, projection, hidden, inputRows, length, temperature);
     } finally {
       hidden.dispose();
     }
@@ -140,6 +152,12 @@ export function generate(
   };
   try {
     let probs = advance(prefill, prefill.length);
+    if (shared) {
+      const distinct = cache;
+      cache = expandCache(distinct, shared.source, shared.representatives.length);
+      disposeCache(distinct);
+      probs = expandRows(probs, shared.source, vocab);
+    }
     for (let step = 0; step < maxNew; step++) {
       const next = new Int32Array(rows).fill(options.padId);
       for (let b = 0; b < rows; b++) {

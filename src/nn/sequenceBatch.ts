@@ -91,3 +91,76 @@ export function buildDecodeInput(
   }
   return { batchSize: B, length: 1, ids: tokens, positions, attentionBias, keyLength };
 }
+
+/**
+ * Part of an input: the rows `rows` (indices into `input`'s rows), the queries at positions
+ * [from, to) of each, and the first `keys` keys of their attention bias. With `from` 0 and
+ * `to` = `keys` = the prompt width it is those rows' prompts alone; with the later positions and
+ * every key it is what follows them, to run after their cache.
+ */
+export function sliceSequenceInput(
+  input: SequenceInput,
+  rows: ArrayLike<number>,
+  from: number,
+  to: number,
+  keys: number,
+): SequenceInput {
+  const { length: T, keyLength: S } = input;
+  if (!(from >= 0 && from < to && to <= T && keys >= to && keys <= S))
+    throw new RangeError(
+      `queries [${from}, ${to}) with ${keys} keys do not fit an input of ${T} tokens and ${S} keys`,
+    );
+  const B = rows.length;
+  const length = to - from;
+  const ids = new Int32Array(B * length);
+  const positions = new Int32Array(B * length);
+  const attentionBias = new Float32Array(B * length * keys);
+  for (let b = 0; b < B; b++) {
+    const row = rows[b];
+    ids.set(input.ids.subarray(row * T + from, row * T + to), b * length);
+    positions.set(input.positions.subarray(row * T + from, row * T + to), b * length);
+    for (let i = 0; i < length; i++) {
+      const at = (row * T + from + i) * S;
+      attentionBias.set(input.attentionBias.subarray(at, at + keys), (b * length + i) * keys);
+    }
+  }
+  return { batchSize: B, length, ids, positions, attentionBias, keyLength: keys };
+}
+
+/**
+ * What follows cached prefixes: row b's `suffixes[b]` after its prefix of `prefixLengths[b]` tokens,
+ * the prefixes left-padded to `prefixWidth` in the cache. The suffixes are left-padded too, so every
+ * row's last token is in the last position; a padding query attends to itself only, and a real one
+ * to its own prefix and suffix tokens up to itself, at the positions the whole sequence has.
+ */
+export function buildSuffixInput(
+  suffixes: readonly (readonly number[])[],
+  prefixLengths: ArrayLike<number>,
+  prefixWidth: number,
+  padId: number,
+): SequenceInput {
+  const B = suffixes.length;
+  let T = 1;
+  for (const s of suffixes) T = Math.max(T, s.length);
+  const S = prefixWidth + T;
+  const ids = new Int32Array(B * T).fill(padId);
+  const positions = new Int32Array(B * T);
+  const attentionBias = new Float32Array(B * T * S).fill(MASKED);
+  for (let b = 0; b < B; b++) {
+    const suffix = suffixes[b];
+    const pad = T - suffix.length;
+    const prefixStart = prefixWidth - prefixLengths[b];
+    for (let i = 0; i < T; i++) {
+      const row = (b * T + i) * S;
+      if (i < pad) {
+        attentionBias[row + prefixWidth + i] = 0;
+        continue;
+      }
+      ids[b * T + i] = suffix[i - pad];
+      positions[b * T + i] = prefixLengths[b] + i - pad;
+      for (let j = prefixStart; j < prefixWidth; j++) attentionBias[row + j] = 0;
+      for (let j = pad; j <= i; j++) attentionBias[row + prefixWidth + j] = 0;
+    }
+  }
+  return { batchSize: B, length: T, ids, positions, attentionBias, keyLength: S };
+}

@@ -27,7 +27,15 @@ export function rewardModelReward(
 ): RewardFunction {
   const scores = (prompts: readonly string[], completions: readonly string[]) => {
     const inputs = completions.map((c, i) => rewardModelInput(tokenizer, prompts[i], c));
-    return model().score(inputs, tokenizer.padId);
+    // Each input starts with its prompt's own tokens (an empty one has none), so the rows of one
+    // prompt can share that prefix.
+    const promptTokens = new Map<string, number>();
+    const prefixLengths = prompts.map((p) => {
+      let n = promptTokens.get(p);
+      if (n === undefined) promptTokens.set(p, (n = tokenizer.encode(p).length));
+      return n;
+    });
+    return model().score(inputs, tokenizer.padId, undefined, prefixLengths);
   };
   return {
     name,

@@ -439,8 +439,14 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
   // one minibatch covers the batch (the default).
   const full = sliceBatch(ro.batch, 0, rows, task.tokenizer.padId);
   const fullInput = full.input;
+  // The old policy through the update's own full forward pass (not a shared prompt): the first
+  // pass's ratio is then exactly 1, and GRPOVI with 0/1 rewards stays bit-identical to GRPO.
   const old = needOld
-    ? scoreLogProbs(policy, ro.batch, fullInput, { temperature: config.temperature, entropy: true })
+    ? scoreLogProbs(policy, ro.batch, fullInput, {
+        temperature: config.temperature,
+        entropy: true,
+        sharedPrefix: false,
+      })
     : undefined;
   const ref = needRef
     ? scoreLogProbs(reference as PolicyModel, ro.batch, fullInput, { temperature: config.temperature })
