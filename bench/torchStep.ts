@@ -18,6 +18,8 @@
  * on it; the script recomputes them with its own model and fails (exit 1) when a logit differs by
  * more than 1e-3.
  *
+ * grpovi's shared-prefix inference is off, since the PyTorch side computes every row's prompt.
+ *
  * Flags: `--rounds N` (3), `--steps N` (10), `--warmup N` (2), `--threads N` (1), `--python PATH`
  * (else GRPOVI_TORCH_PYTHON, else /usr/bin/python3), `--skip-wasm`.
  */
@@ -25,7 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { groupAdvantages } from '../src/grpo/advantages.js';
-import { type ActiveBackend, cblasSearch, selectBackend } from '../src/nn/backend.js';
+import { type ActiveBackend, cblasSearch, selectBackend, setSharedPrefix } from '../src/nn/backend.js';
 import { Rng } from '../src/util/rng.js';
 import { median, printTable, randomPrompts, rlPhases, trainerAdamW } from './rlPhases.js';
 import {
@@ -138,6 +140,9 @@ function sigmoid(x: number): number {
 /** The four phases through grpovi on `backend`, wall ms per phase and step after the warmup steps. */
 async function grpoviRun(backend: ActiveBackend, settings: Settings, round: number): Promise<RunTimes> {
   await selectBackend(backend, { blasThreads: settings.threads });
+  // The same work as the PyTorch side, which runs every prompt row in full: grpovi's shared-prefix
+  // inference (each distinct prompt computed once) stays off here.
+  setSharedPrefix(false);
   const { policy, rewardModel, dispose } = models.create();
   const reference = policy.copy({ trainable: false });
   const optimizer = trainerAdamW(policy);
