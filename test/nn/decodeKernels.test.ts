@@ -11,19 +11,10 @@ import { MASKED } from '../../src/nn/sequenceBatch.js';
 import { Rng } from '../../src/util/rng.js';
 import { compileWat, WASM_SOURCES } from '../../scripts/watToWasm.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
+import { maxRelativeError } from './relativeError.js';
 
 function normals(rng: Rng, size: number, scale = 1): Float32Array {
   return Float32Array.from({ length: size }, () => rng.normal() * scale);
-}
-
-/** Relative error of `actual` against `expected`, scaled by the largest expected magnitude. */
-function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let scale = 1e-30;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++)
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
-  return worst;
 }
 
 interface AttentionCase {

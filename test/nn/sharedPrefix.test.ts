@@ -19,16 +19,7 @@ import { type GenerateOptions, generate } from '../../src/nn/sampler.js';
 import { distinctRows } from '../../src/nn/sharedPrefix.js';
 import { Rng } from '../../src/util/rng.js';
 import { PRODUCT_PATHS, TEST_BACKEND } from '../backends.js';
-
-/** Relative error of `actual` against `expected`, scaled by the largest expected magnitude. */
-function maxRelativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let scale = 1e-30;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  let worst = 0;
-  for (let i = 0; i < expected.length; i++)
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]) / scale);
-  return worst;
-}
+import { maxRelativeError } from './relativeError.js';
 
 /**
  * A batch as GRPO builds it, but shuffled: `distinct` prompts of different lengths (so left padding),
