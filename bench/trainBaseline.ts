@@ -160,6 +160,9 @@ function main(): void {
   }
 }
 
+// Ctrl-C reaches the running child too: it ends, the synchronous call throws, and the finally block
+// removes the temporary folder (Node's default handler would exit before it runs).
+process.on('SIGINT', () => {});
 try {
   main();
 } catch (error) {
