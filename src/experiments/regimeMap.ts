@@ -163,15 +163,22 @@ function finishedRuns(dir: string, record: ComparisonRecord, relDirs: Map<number
   return runs;
 }
 
-/** The cells of one comparison folder: one per group of settings that differ only in the learning rate. */
-export function regimeCells(dir: string, record: ComparisonRecord = readComparisonRecord(dir)): RegimeCell[] {
+interface BestRuns {
+  group: string;
+  /** Each algorithm's best-rate candidate, and what the table reports of it. */
+  chosen: Partial<Record<Algo, Candidate>>;
+  algorithms: Partial<Record<Algo, RegimeAlgo>>;
+}
+
+/** Per group of settings that differ only in the learning rate: each algorithm at its best rate. */
+function bestRuns(dir: string, record: ComparisonRecord): BestRuns[] {
   const plan = planComparison(record);
   const groups = new Map<string, typeof plan.settings>();
   for (const setting of plan.settings) {
     const label = withoutKeys(setting, ['learning_rate'], record.sweep).label;
     groups.set(label, [...(groups.get(label) ?? []), setting]);
   }
-  const cells: RegimeCell[] = [];
+  const result: BestRuns[] = [];
   for (const [group, settings] of groups) {
     const algorithms: Partial<Record<Algo, RegimeAlgo>> = {};
     const chosen: Partial<Record<Algo, Candidate>> = {};
@@ -194,6 +201,23 @@ export function regimeCells(dir: string, record: ComparisonRecord = readComparis
       chosen[algo] = best;
       algorithms[algo] = regimeAlgo(best, candidates);
     }
+    result.push({ group, chosen, algorithms });
+  }
+  return result;
+}
+
+/** Mean and std over the runs that reach `kl` of the raw reward where each first reaches it; null if none does. */
+export function meanRewardAtKl(runs: readonly SeedRun[], kl: number): MeanStd | null {
+  const values = runs.flatMap((run) => {
+    const v = rewardAtKl(klCurve(run.rows), kl);
+    return v === null ? [] : [v];
+  });
+  return values.length > 0 ? meanStd(values) : null;
+}
+
+/** The cells of one comparison folder: one per group of settings that differ only in the learning rate. */
+export function regimeCells(dir: string, record: ComparisonRecord = readComparisonRecord(dir)): RegimeCell[] {
+  return bestRuns(dir, record).map(({ group, chosen, algorithms }) => {
     const { grpo, grpovi } = chosen;
     let h2h: ReturnType<typeof headToHead> | null = null;
     let equalKl: RegimeCell['reward_at_equal_kl'] = null;
@@ -203,17 +227,10 @@ export function regimeCells(dir: string, record: ComparisonRecord = readComparis
       // No KL logged (beta 0 without log_kl) leaves nothing to compare at.
       if (finals[0] !== null && finals[1] !== null && Math.min(finals[0].mean, finals[1].mean) > 0) {
         const kl = Math.min(finals[0].mean, finals[1].mean);
-        const at = (c: Candidate) => {
-          const values = c.runs.flatMap((run) => {
-            const v = rewardAtKl(klCurve(run.rows), kl);
-            return v === null ? [] : [v];
-          });
-          return values.length > 0 ? meanStd(values) : null;
-        };
-        equalKl = { kl, grpo: at(grpo), grpovi: at(grpovi) };
+        equalKl = { kl, grpo: meanRewardAtKl(grpo.runs, kl), grpovi: meanRewardAtKl(grpovi.runs, kl) };
       }
     }
-    cells.push({
+    return {
       regime: basename(dir),
       group,
       task: record.task,
@@ -222,9 +239,67 @@ export function regimeCells(dir: string, record: ComparisonRecord = readComparis
       steps_to_target: h2h?.steps_to_target ?? null,
       steps_to_target_per_seed: h2h?.steps_to_target_per_seed ?? null,
       reward_at_equal_kl: equalKl,
-    });
-  }
-  return cells;
+    };
+  });
+}
+
+/** One (comparison folder, algorithm) to compare at equal KL with algorithms of other folders. */
+export interface EqualKlPick {
+  dir: string;
+  algo: Algo;
+}
+
+export interface EqualKlRow {
+  regime: string;
+  algo: Algo;
+  learning_rate: number;
+  final_kl: MeanStd | null;
+  /** Raw reward where each seed's KL curve first reaches the KL; null if no seed reaches it. */
+  reward: MeanStd | null;
+  /** Seeds at the best rate (the reward's n counts those that reach the KL). */
+  seeds: number;
+}
+
+/**
+ * Reward at one KL across comparison folders, each algorithm at its own best rate as in the table:
+ * e.g. a GRPO-only cell with a rescaled beta against GRPOVI's cell. The KL defaults to the smallest
+ * mean final KL of the picks (the table's KL*). A folder with more than one group of settings, or
+ * without finished runs of the algorithm, is an error naming the folder.
+ */
+export function rewardAtEqualKl(
+  picks: readonly EqualKlPick[],
+  kl?: number,
+): { kl: number; rows: EqualKlRow[] } {
+  const chosen = picks.map(({ dir, algo }) => {
+    const groups = bestRuns(dir, readComparisonRecord(dir));
+    if (groups.length !== 1)
+      throw new Error(
+        `${dir}: holds ${groups.length} groups of settings besides the learning rate; pick a folder with one`,
+      );
+    const best = groups[0].chosen[algo];
+    if (!best) throw new Error(`${dir}: no finished ${algo} runs`);
+    return { dir, algo, best };
+  });
+  const defaultKl = () =>
+    Math.min(
+      ...chosen.map(({ dir, best }) => {
+        if (best.stats.final_kl === null)
+          throw new Error(`${dir}: the runs logged no KL (beta 0 without log_kl)`);
+        return best.stats.final_kl.mean;
+      }),
+    );
+  const at = kl ?? defaultKl();
+  return {
+    kl: at,
+    rows: chosen.map(({ dir, algo, best }) => ({
+      regime: basename(dir),
+      algo,
+      learning_rate: best.learningRate,
+      final_kl: best.stats.final_kl,
+      reward: meanRewardAtKl(best.runs, at),
+      seeds: best.runs.length,
+    })),
+  };
 }
 
 function fmt(value: MeanStd | null | undefined, digits = 3): string {

@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +16,7 @@ import {
   klCurve,
   rawScaleRows,
   regimeCells,
+  rewardAtEqualKl,
   rewardAtKl,
   writeRegimeMap,
 } from '../../src/experiments/regimeMap.js';
@@ -134,6 +144,53 @@ describe('the regime map generator', () => {
     expect(svg).toMatch(/^<svg/);
     expect(svg).toContain('raw evaluation reward');
     expect(existsSync(join(out, 'regimes_reward_vs_kl.png'))).toBe(true);
+  });
+
+  it('compares algorithms of different folders at one KL, each at its best rate, as the table does within a folder', () => {
+    const [cell] = regimeCells(dir);
+    const picks = [
+      { dir, algo: 'grpo' as const },
+      { dir, algo: 'grpovi' as const },
+    ];
+    // Default KL = the smallest mean final KL (the table's KL*): the same numbers as the cell's.
+    const same = rewardAtEqualKl(picks);
+    expect(same.kl).toBeCloseTo(0.055, 12);
+    expect(same.rows.map((r) => [r.regime, r.algo, r.learning_rate, r.seeds])).toEqual([
+      ['none-t10-b0.04', 'grpo', 3e-3, 3],
+      ['none-t10-b0.04', 'grpovi', 1e-2, 3],
+    ]);
+    expect(same.rows[0].reward).toEqual(cell.reward_at_equal_kl!.grpo);
+    expect(same.rows[1].reward).toEqual(cell.reward_at_equal_kl!.grpovi);
+    // At KL 0.09 GRPOVI's curve is exactly at step 5 (r(5) = 0.51 + 0.2 mean over seeds); GRPO's
+    // final evaluation has KL 0.08, so no GRPO seed reaches it.
+    const higher = rewardAtEqualKl(picks, 0.09);
+    expect(higher.rows[0].reward).toBeNull();
+    expect(higher.rows[1].reward!.mean).toBeCloseTo(0.51 + 0.2, 12);
+    expect(higher.rows[1].reward!.n).toBe(3);
+  });
+
+  it('names the folder when it has no finished runs of the algorithm', () => {
+    const empty = join(root, 'no-runs');
+    mkdirSync(empty, { recursive: true });
+    copyFileSync(join(dir, 'comparison.json'), join(empty, 'comparison.json'));
+    expect(() => rewardAtEqualKl([{ dir: empty, algo: 'grpovi' }])).toThrow(
+      `${empty}: no finished grpovi runs`,
+    );
+  });
+
+  it('the regime-kl script prints the comparison, and a bad pick exits 2 with the argument named', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'scripts/regime-kl.ts', ...args], { encoding: 'utf8' });
+    const ok = run(`${dir}:grpo`, `${dir}:grpovi`);
+    expect(ok.status).toBe(0);
+    expect(ok.stdout).toContain('raw reward at KL 0.055');
+    expect(ok.stdout).toContain('| none-t10-b0.04 | grpo | 3e-3 | 0.055 ± 0.000 | 3 of 3 | 0.660 ± 0.010 |');
+    const bad = run(`${dir}:ppo`);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain(`"${dir}:ppo" must be CELL_DIR:ALGO`);
+    const badKl = run('--kl', '-1', `${dir}:grpo`);
+    expect(badKl.status).toBe(2);
+    expect(badKl.stderr).toContain('--kl must be a positive number (-1)');
   });
 
   it('refuses a folder that is not a comparison', async () => {
