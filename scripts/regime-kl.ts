@@ -22,9 +22,9 @@ const picks: EqualKlPick[] = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--kl') {
     const text = args[++i];
+    if (text === undefined) fail('--kl needs a value, e.g. --kl 2');
     const value = Number(text);
-    if (text === undefined || !Number.isFinite(value) || value <= 0)
-      fail(`--kl must be a positive number (${text})`);
+    if (!Number.isFinite(value) || value <= 0) fail(`--kl must be a positive number (${text})`);
     kl = value;
     continue;
   }
