@@ -20,18 +20,18 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ObjectiveOptions } from '../src/grpo/objective.js';
-import { selectBackend } from '../src/nn/backend.js';
-import { Gpt } from '../src/nn/gpt.js';
+import { selectBackend } from '../src/nn/backends/backend.js';
+import { Gpt } from '../src/nn/models/gpt.js';
 import { HfDecoder } from '../src/nn/models/hfDecoder.js';
 import type { PolicyModel } from '../src/nn/models/policyModel.js';
 import * as tf from '@tensorflow/tfjs';
 import { groupAdvantages } from '../src/grpo/advantages.js';
-import { countParams } from '../src/nn/gptConfig.js';
+import { countParams } from '../src/nn/models/gptConfig.js';
 import { estimateMemory } from '../src/train/limits.js';
-import { completionInput } from '../src/nn/logProbs.js';
-import { AdamW } from '../src/nn/optimizer.js';
-import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
-import { generate } from '../src/nn/sampler.js';
+import { completionInput } from '../src/nn/generation/logProbs.js';
+import { AdamW } from '../src/nn/training/optimizer.js';
+import { policyGradientStep, scoreLogProbs } from '../src/nn/training/policyUpdate.js';
+import { generate } from '../src/nn/generation/sampler.js';
 import { Rng } from '../src/util/rng.js';
 import { DISTILGPT2, SMOLLM2_135M } from './hfShapes.js';
 

@@ -4,7 +4,7 @@
  * so achieved FLOP/s is a lower bound on the work done). Attention is counted as computed: dense over
  * every key of the pass, masked keys included.
  */
-import type { GptConfig } from '../src/nn/gptConfig.js';
+import type { GptConfig } from '../src/nn/models/gptConfig.js';
 
 /** One forward pass: how many positions run through the blocks, and how many through the output layer. */
 export interface ForwardPass {

@@ -12,13 +12,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { selectBackend } from '../src/nn/backend.js';
+import { selectBackend } from '../src/nn/backends/backend.js';
 import type { HfDecoderConfig } from '../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../src/nn/models/hfDecoder.js';
-import { hfFolderFiles, writeFolderAtomic } from '../src/nn/models/hfFolder.js';
-import { onnxCausalLm } from '../src/nn/models/onnxExport.js';
-import { encodeSafetensors } from '../src/nn/safetensors.js';
-import { generate } from '../src/nn/sampler.js';
+import { hfFolderFiles, writeFolderAtomic } from '../src/nn/weights/hfFolder.js';
+import { onnxCausalLm } from '../src/nn/weights/onnxExport.js';
+import { encodeSafetensors } from '../src/nn/weights/safetensors.js';
+import { generate } from '../src/nn/generation/sampler.js';
 import { Rng } from '../src/util/rng.js';
 import { DISTILGPT2, SMOLLM2_135M } from './hfShapes.js';
 

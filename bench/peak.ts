@@ -11,8 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CblasLibrary } from '../src/nn/blas/cblasLibrary.js';
-import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR } from '../src/nn/blas/cblasLibrary.js';
+import type { CblasLibrary } from '../src/nn/backends/blas/cblasLibrary.js';
+import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR } from '../src/nn/backends/blas/cblasLibrary.js';
 
 // Ten independent chains in registers (an array would go through memory and stall on it).
 const FMA_SOURCE = String.raw`

@@ -3,13 +3,13 @@
  * bench/torchStep.ts): KV-cached sampling, the reference model's scoring of the completions, a reward
  * model on prompt + completion, and the policy update (forward, GRPO loss, backward, AdamW).
  */
-import { type CompletionBatch, completionInput } from '../src/nn/logProbs.js';
-import { AdamW } from '../src/nn/optimizer.js';
-import { policyGradientStep, scoreLogProbs, type UpdateResult } from '../src/nn/policyUpdate.js';
+import { type CompletionBatch, completionInput } from '../src/nn/generation/logProbs.js';
+import { AdamW } from '../src/nn/training/optimizer.js';
+import { policyGradientStep, scoreLogProbs, type UpdateResult } from '../src/nn/training/policyUpdate.js';
 import type { PolicyModel } from '../src/nn/models/policyModel.js';
-import type { RewardModel } from '../src/nn/rewardModel.js';
-import { type Generation, generate } from '../src/nn/sampler.js';
-import type { SequenceInput } from '../src/nn/sequenceBatch.js';
+import type { RewardModel } from '../src/nn/models/rewardModel.js';
+import { type Generation, generate } from '../src/nn/generation/sampler.js';
+import type { SequenceInput } from '../src/nn/models/sequenceBatch.js';
 import type { Rng } from '../src/util/rng.js';
 
 /** Median of a non-empty list. */

@@ -27,7 +27,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { groupAdvantages } from '../src/grpo/advantages.js';
-import { type ActiveBackend, cblasSearch, selectBackend, setSharedPrefix } from '../src/nn/backend.js';
+import { type ActiveBackend, cblasSearch, selectBackend } from '../src/nn/backends/backend.js';
+import { setSharedPrefix } from '../src/nn/generation/sharedPrefix.js';
 import { Rng } from '../src/util/rng.js';
 import { median, printTable, randomPrompts, rlPhases, trainerAdamW } from './rlPhases.js';
 import {

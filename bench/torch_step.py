@@ -1,7 +1,7 @@
 """One sentiment RL step of grpovi, done by PyTorch: the reference the README compares grpovi with.
 
 Run by Debian's /usr/bin/python3 (python3-torch, python3-numpy); `npm run bench:torch` runs it
-next to grpovi and prints both. The model is grpovi's GPT (src/nn/gpt.ts) written again in
+next to grpovi and prints both. The model is grpovi's GPT (src/nn/models/gpt.ts) written again in
 PyTorch, layer for layer: token and learned position embeddings, pre-LayerNorm blocks (eps 1e-5),
 causal self-attention with scores scaled by 1/sqrt(head width) and an additive mask (-1e9), the GELU
 in its sigmoid form x * sigmoid(1.702 x), a final LayerNorm and an output layer tied to the token

@@ -32,12 +32,12 @@ import {
   fusedKernels,
   selectBackend,
   setFusedKernels,
-  setSharedPrefix,
-} from '../src/nn/backend.js';
-import { Gpt } from '../src/nn/gpt.js';
-import type { GptConfig } from '../src/nn/gptConfig.js';
-import { WordTokenizer } from '../src/nn/tokenizer.js';
-import { RewardModel } from '../src/nn/rewardModel.js';
+} from '../src/nn/backends/backend.js';
+import { setSharedPrefix } from '../src/nn/generation/sharedPrefix.js';
+import { Gpt } from '../src/nn/models/gpt.js';
+import type { GptConfig } from '../src/nn/models/gptConfig.js';
+import { WordTokenizer } from '../src/nn/tokenizers/tokenizer.js';
+import { RewardModel } from '../src/nn/models/rewardModel.js';
 import type { RewardFunction } from '../src/rewards/rewardFunction.js';
 import { createSentimentTask } from '../src/tasks/sentiment.js';
 import type { Task } from '../src/tasks/task.js';

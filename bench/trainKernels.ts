@@ -11,9 +11,9 @@
  * Per-kernel wall times include whatever else runs on the machine: read them as shares of a phase.
  */
 import * as tf from '@tensorflow/tfjs';
-import { cblasSearch, selectBackend } from '../src/nn/backend.js';
-import { AdamW } from '../src/nn/optimizer.js';
-import { policyGradientStep, scoreLogProbs } from '../src/nn/policyUpdate.js';
+import { cblasSearch, selectBackend } from '../src/nn/backends/backend.js';
+import { AdamW } from '../src/nn/training/optimizer.js';
+import { policyGradientStep, scoreLogProbs } from '../src/nn/training/policyUpdate.js';
 import { scoreCompletions } from '../src/rewards/rewardFunction.js';
 import { createSentimentTask } from '../src/tasks/sentiment.js';
 import { rollout, sliceBatch } from '../src/train/rollout.js';

@@ -16,8 +16,8 @@ export interface WasmSource {
 
 export const WASM_SOURCES: WasmSource[] = [
   {
-    wat: 'src/nn/blas/decodeKernels.wat',
-    generated: 'src/nn/blas/decodeKernelsWasm.ts',
+    wat: 'src/nn/backends/blas/decodeKernels.wat',
+    generated: 'src/nn/backends/blas/decodeKernelsWasm.ts',
     name: 'DECODE_KERNELS_WASM',
   },
 ];

@@ -62,26 +62,35 @@ export {
   transformRewards,
 } from './grpo/rewardTransform.js';
 // Models (TF.js): backend, GPT policy, sampling, tokenizers, optimizer, model folders.
-export { type BackendName, selectBackend } from './nn/backend.js';
-export { CheckpointError } from './nn/checkpointError.js';
-export { Gpt } from './nn/gpt.js';
-export type { GptConfig } from './nn/gptConfig.js';
-export { loadModelDir, type ModelFiles, type ModelKind, saveModelDir } from './nn/modelDir.js';
-export { HfTokenizer } from './nn/hfTokenizer.js';
+export { type BackendName, selectBackend } from './nn/backends/backend.js';
+export { CheckpointError } from './nn/weights/checkpointError.js';
+export { Gpt } from './nn/models/gpt.js';
+export type { GptConfig } from './nn/models/gptConfig.js';
+export { loadModelDir, type ModelFiles, type ModelKind, saveModelDir } from './nn/weights/modelDir.js';
+export { HfTokenizer } from './nn/tokenizers/hfTokenizer.js';
 export { type HfDecoderConfig, parseHfConfig } from './nn/models/hfConfig.js';
 export { HfDecoder } from './nn/models/hfDecoder.js';
-export { isHfFolder, readHfFolder } from './nn/models/hfFolder.js';
+export { isHfFolder, readHfFolder } from './nn/weights/hfFolder.js';
 export { HfRewardModel } from './nn/models/hfRewardModel.js';
-export { loadPolicyFolder, type PolicySource } from './nn/models/policyFolder.js';
+export { loadPolicyFolder, type PolicySource } from './nn/weights/policyFolder.js';
 export type { PolicyModel } from './nn/models/policyModel.js';
 export { hfRewardModelReward } from './rewards/hfRewardModel.js';
-export { AdamW, type AdamWOptions, learningRateAt } from './nn/optimizer.js';
-export { RewardModel } from './nn/rewardModel.js';
-export { decodeSafetensors, encodeSafetensors, type NamedTensor } from './nn/safetensors.js';
-export { type LoadedPolicy, loadPolicy, policyFolder } from './nn/policyDir.js';
-export { type GenerateOptions, type Generation, generate } from './nn/sampler.js';
-export { penalizeRepetitions, sampleToken, type TokenSamplingOptions } from './nn/tokenSampling.js';
-export { CharTokenizer, type Tokenizer, tokenizerFromJson, WordTokenizer } from './nn/tokenizer.js';
+export { AdamW, type AdamWOptions, learningRateAt } from './nn/training/optimizer.js';
+export { RewardModel } from './nn/models/rewardModel.js';
+export { decodeSafetensors, encodeSafetensors, type NamedTensor } from './nn/weights/safetensors.js';
+export { type LoadedPolicy, loadPolicy, policyFolder } from './nn/weights/policyDir.js';
+export { type GenerateOptions, type Generation, generate } from './nn/generation/sampler.js';
+export {
+  penalizeRepetitions,
+  sampleToken,
+  type TokenSamplingOptions,
+} from './nn/generation/tokenSampling.js';
+export {
+  CharTokenizer,
+  type Tokenizer,
+  tokenizerFromJson,
+  WordTokenizer,
+} from './nn/tokenizers/tokenizer.js';
 // Rewards.
 export { arithmeticReward, arithmeticRewardFunction } from './rewards/arithmetic.js';
 export {

@@ -3,8 +3,8 @@
  * `auto`: BLAS when a CBLAS library loads, as for users); suites that must pass on both product
  * paths iterate `PRODUCT_PATHS`, whose BLAS entry says why it is skipped on a machine without one.
  */
-import { cblasSearch } from '../src/nn/backend.js';
-import { BACKENDS, type BackendName } from '../src/nn/backendNames.js';
+import { cblasSearch } from '../src/nn/backends/backend.js';
+import { BACKENDS, type BackendName } from '../src/nn/backends/backendNames.js';
 
 function testBackend(): BackendName {
   const chosen = process.env.GRPOVI_TEST_BACKEND ?? 'auto';

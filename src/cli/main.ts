@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { RewardInputError } from '../adjust/errors.js';
-import { CheckpointError } from '../nn/checkpointError.js';
+import { CheckpointError } from '../nn/weights/checkpointError.js';
 import { ConfigError } from '../train/configError.js';
 import { UserFileError } from '../util/userFileError.js';
 import { RunFolderError } from '../train/runFolderError.js';

@@ -1,5 +1,5 @@
 /**
- * The GRPO objective in plain numbers: the definition the tensor implementation in `nn/grpoLoss.ts`
+ * The GRPO objective in plain numbers: the definition the tensor implementation in `nn/training/grpoLoss.ts`
  * must match, and the source of the per-step diagnostics (KL, clip ratios). The formulas follow
  * TRL's `GRPOTrainer._compute_loss` (trl/trainer/grpo_trainer.py); names follow its `GRPOConfig`.
  */

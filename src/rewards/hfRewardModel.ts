@@ -1,5 +1,5 @@
 import { HfRewardModel } from '../nn/models/hfRewardModel.js';
-import { readHfFolder } from '../nn/models/hfFolder.js';
+import { readHfFolder } from '../nn/weights/hfFolder.js';
 import type { RewardFunction } from './rewardFunction.js';
 
 export interface HfRewardOptions {

@@ -1,5 +1,5 @@
-import type { RewardModel } from '../nn/rewardModel.js';
-import type { Tokenizer } from '../nn/tokenizer.js';
+import type { RewardModel } from '../nn/models/rewardModel.js';
+import type { Tokenizer } from '../nn/tokenizers/tokenizer.js';
 import type { RewardFunction } from './rewardFunction.js';
 
 /** Token ids the reward model reads: the prompt followed by the completion. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describeJsonValue } from '../nn/checkpointError.js';
+import { describeJsonValue } from '../nn/weights/checkpointError.js';
 import { UserFileError } from '../util/userFileError.js';
 import type { RewardFunction, WeightedReward } from './rewardFunction.js';
 

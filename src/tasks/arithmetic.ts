@@ -1,4 +1,4 @@
-import { loadPolicyFolder } from '../nn/models/policyFolder.js';
+import { loadPolicyFolder } from '../nn/weights/policyFolder.js';
 import { arithmeticRewardFunction } from '../rewards/arithmetic.js';
 import { arithmeticProblems } from './arithmeticData.js';
 import { ASSET } from './assets.js';

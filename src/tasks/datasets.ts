@@ -1,4 +1,4 @@
-import { CharTokenizer, type Tokenizer, WordTokenizer } from '../nn/tokenizer.js';
+import { CharTokenizer, type Tokenizer, WordTokenizer } from '../nn/tokenizers/tokenizer.js';
 import { afinnValence } from '../rewards/sentiment.js';
 import { Rng } from '../util/rng.js';
 import { arithmeticLine, arithmeticProblems } from './arithmeticData.js';

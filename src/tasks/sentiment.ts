@@ -1,7 +1,7 @@
-import { loadModelDir } from '../nn/modelDir.js';
-import { isHfFolder } from '../nn/models/hfFolder.js';
-import { loadPolicyFolder } from '../nn/models/policyFolder.js';
-import { RewardModel } from '../nn/rewardModel.js';
+import { loadModelDir } from '../nn/weights/modelDir.js';
+import { isHfFolder } from '../nn/weights/hfFolder.js';
+import { loadPolicyFolder } from '../nn/weights/policyFolder.js';
+import { RewardModel } from '../nn/models/rewardModel.js';
 import { hfRewardModelReward } from '../rewards/hfRewardModel.js';
 import { rewardModelReward } from '../rewards/rewardModel.js';
 import { goldSentimentReward } from '../rewards/sentiment.js';

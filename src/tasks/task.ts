@@ -1,5 +1,5 @@
 import type { PolicyModel } from '../nn/models/policyModel.js';
-import type { Tokenizer } from '../nn/tokenizer.js';
+import type { Tokenizer } from '../nn/tokenizers/tokenizer.js';
 import type { PromptRow, RewardFunction, WeightedReward } from '../rewards/rewardFunction.js';
 import type { TrainConfigInput } from '../train/config.js';
 

@@ -1,5 +1,5 @@
-import { Gpt } from '../nn/gpt.js';
-import { CharTokenizer } from '../nn/tokenizer.js';
+import { Gpt } from '../nn/models/gpt.js';
+import { CharTokenizer } from '../nn/tokenizers/tokenizer.js';
 import type { RewardFunction } from '../rewards/rewardFunction.js';
 import { Rng } from '../util/rng.js';
 import type { Task, TaskContext, TaskPolicyOptions } from './task.js';

@@ -1,7 +1,7 @@
-import type { CompletionBatch } from '../nn/logProbs.js';
-import { completionInput } from '../nn/logProbs.js';
-import type { Generation } from '../nn/sampler.js';
-import type { SequenceInput } from '../nn/sequenceBatch.js';
+import type { CompletionBatch } from '../nn/generation/logProbs.js';
+import { completionInput } from '../nn/generation/logProbs.js';
+import type { Generation } from '../nn/generation/sampler.js';
+import type { SequenceInput } from '../nn/models/sequenceBatch.js';
 import type { Scores } from '../rewards/rewardFunction.js';
 import type { Rng } from '../util/rng.js';
 import type { Rollout } from './rollout.js';

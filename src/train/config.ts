@@ -3,7 +3,7 @@ import { formatValue } from '../adjust/errors.js';
 import { ADVANTAGE_SCALES } from '../grpo/advantages.js';
 import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPE_ALIASES, LOSS_TYPES } from '../grpo/objective.js';
 import { ADJUSTMENT_WEIGHTS } from '../grpo/rewardTransform.js';
-import { BACKENDS } from '../nn/backendNames.js';
+import { BACKENDS } from '../nn/backends/backendNames.js';
 import { CONFIG_DEFAULTS } from './configDefaults.js';
 import { ConfigError } from './configError.js';
 import { checkBatchLimits, LIMITS } from './limits.js';

@@ -1,5 +1,5 @@
 import { totalmem } from 'node:os';
-import { JS_MOMENTS_ABOVE_PARAMETERS } from '../nn/momentStorage.js';
+import { JS_MOMENTS_ABOVE_PARAMETERS } from '../nn/training/momentStorage.js';
 import { ConfigError } from './configError.js';
 
 /**

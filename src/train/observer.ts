@@ -1,4 +1,4 @@
-import type { ActiveBackend, BackendDescription } from '../nn/backend.js';
+import type { ActiveBackend, BackendDescription } from '../nn/backends/backend.js';
 import type { MetricsRow } from './metrics.js';
 import type { SampleRow } from './samples.js';
 

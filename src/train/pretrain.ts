@@ -1,12 +1,12 @@
 import { join } from 'node:path';
-import { type BackendName, selectBackend } from '../nn/backend.js';
-import { Gpt } from '../nn/gpt.js';
-import { countParams } from '../nn/gptConfig.js';
-import { languageModelBatch, languageModelNll, languageModelStep } from '../nn/languageModel.js';
-import { saveModelDir } from '../nn/modelDir.js';
-import { AdamW, learningRateAt } from '../nn/optimizer.js';
-import { generate } from '../nn/sampler.js';
-import type { Tokenizer } from '../nn/tokenizer.js';
+import { type BackendName, selectBackend } from '../nn/backends/backend.js';
+import { Gpt } from '../nn/models/gpt.js';
+import { countParams } from '../nn/models/gptConfig.js';
+import { languageModelBatch, languageModelNll, languageModelStep } from '../nn/training/languageModel.js';
+import { saveModelDir } from '../nn/weights/modelDir.js';
+import { AdamW, learningRateAt } from '../nn/training/optimizer.js';
+import { generate } from '../nn/generation/sampler.js';
+import type { Tokenizer } from '../nn/tokenizers/tokenizer.js';
 import { arithmeticReward } from '../rewards/arithmetic.js';
 import {
   fitTokenizer,

@@ -1,8 +1,8 @@
 import type { PolicyModel } from '../nn/models/policyModel.js';
-import { type CompletionBatch, completionInput } from '../nn/logProbs.js';
-import { type Generation, generate } from '../nn/sampler.js';
-import type { SequenceInput } from '../nn/sequenceBatch.js';
-import type { Tokenizer } from '../nn/tokenizer.js';
+import { type CompletionBatch, completionInput } from '../nn/generation/logProbs.js';
+import { type Generation, generate } from '../nn/generation/sampler.js';
+import type { SequenceInput } from '../nn/models/sequenceBatch.js';
+import type { Tokenizer } from '../nn/tokenizers/tokenizer.js';
 import type { Rng } from '../util/rng.js';
 
 /** A group-structured batch: each prompt repeated `groupSize` times in contiguous rows. */

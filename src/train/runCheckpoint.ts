@@ -11,8 +11,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CheckpointError, describeJsonValue } from '../nn/checkpointError.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../nn/safetensors.js';
+import { CheckpointError, describeJsonValue } from '../nn/weights/checkpointError.js';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../nn/weights/safetensors.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import type { RngState } from '../util/rng.js';
 import type { PromptStreamState } from './promptStream.js';

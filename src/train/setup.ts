@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { formatValue } from '../adjust/errors.js';
-import type { BackendName } from '../nn/backend.js';
+import type { BackendName } from '../nn/backends/backend.js';
 import { TASKS, taskNames } from '../tasks/registry.js';
 import { createFileTask, FILE_TASK } from '../tasks/sources/fileTask.js';
 import { isTaskModulePath, loadTaskModule } from '../tasks/sources/taskModule.js';

@@ -5,10 +5,14 @@ import {
   type ObjectiveOptions,
 } from '../grpo/objective.js';
 import type { PolicyModel } from '../nn/models/policyModel.js';
-import type { CompletionBatch } from '../nn/logProbs.js';
-import type { AdamW } from '../nn/optimizer.js';
-import { accumulatedPolicyStep, policyGradientStep, type UpdateMinibatch } from '../nn/policyUpdate.js';
-import type { SequenceInput } from '../nn/sequenceBatch.js';
+import type { CompletionBatch } from '../nn/generation/logProbs.js';
+import type { AdamW } from '../nn/training/optimizer.js';
+import {
+  accumulatedPolicyStep,
+  policyGradientStep,
+  type UpdateMinibatch,
+} from '../nn/training/policyUpdate.js';
+import type { SequenceInput } from '../nn/models/sequenceBatch.js';
 import { Rng } from '../util/rng.js';
 import { gatherBatch, gatherRowValues, maskTruncated, minibatchOrder } from './batchRows.js';
 import { accumulationSteps, stepsPerGeneration, type TrainConfig } from './config.js';

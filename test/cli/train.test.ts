@@ -3,10 +3,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../src/cli/main.js';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { loadModelDir } from '../../src/nn/modelDir.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { loadModelDir } from '../../src/nn/weights/modelDir.js';
 import { readMetrics } from '../../src/train/metrics.js';
 import {
   latestCheckpointStep,

@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { readHfFolder } from '../../src/nn/models/hfFolder.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { readHfFolder } from '../../src/nn/weights/hfFolder.js';
 import { HfRewardModel } from '../../src/nn/models/hfRewardModel.js';
 import { makeFixtures, PYTHON, reference, SKIP_REASON } from '../nn/hfFixtures.js';
 import { CLI_BIN, runNode } from './cliBin.js';

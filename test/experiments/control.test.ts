@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
 import { createArithmeticTask } from '../../src/tasks/arithmetic.js';
 import { parseTrainConfig } from '../../src/train/config.js';

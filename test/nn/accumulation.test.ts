@@ -1,16 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maskTokens, type LossType, type ObjectiveOptions } from '../../src/grpo/objective.js';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { type CompletionBatch, completionInput } from '../../src/nn/logProbs.js';
-import { AdamW, type AdamWOptions } from '../../src/nn/optimizer.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { type CompletionBatch, completionInput } from '../../src/nn/generation/logProbs.js';
+import { AdamW, type AdamWOptions } from '../../src/nn/training/optimizer.js';
 import {
   accumulatedPolicyStep,
   policyGradientStep,
   type UpdateMinibatch,
-} from '../../src/nn/policyUpdate.js';
+} from '../../src/nn/training/policyUpdate.js';
 import { gatherBatch, gatherRowValues, minibatchOrder } from '../../src/train/batchRows.js';
 import { Rng } from '../../src/util/rng.js';
 

@@ -1,9 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentBackend, requireBlas, selectBackend } from '../../src/nn/backend.js';
-import { GROUPED_MATMUL } from '../../src/nn/blas/blasKernels.js';
-import { findCblas } from '../../src/nn/blas/cblasLibrary.js';
-import { batchMatMulPlan, broadcastBatch, groupedMatMulPlan } from '../../src/nn/blas/productPlan.js';
+import { currentBackend, requireBlas, selectBackend } from '../../src/nn/backends/backend.js';
+import { GROUPED_MATMUL } from '../../src/nn/backends/blas/blasKernels.js';
+import { findCblas } from '../../src/nn/backends/blas/cblasLibrary.js';
+import {
+  batchMatMulPlan,
+  broadcastBatch,
+  groupedMatMulPlan,
+} from '../../src/nn/backends/blas/productPlan.js';
 import { Rng } from '../../src/util/rng.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED } from '../backends.js';
 

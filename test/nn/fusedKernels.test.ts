@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { targetLogProbs } from '../../src/nn/blas/logProbKernels.js';
-import { sliceRuns } from '../../src/nn/blas/slicePlan.js';
-import { softmaxEntropy, softmaxStats, tokenLogProbs } from '../../src/nn/layers.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { targetLogProbs } from '../../src/nn/backends/blas/logProbKernels.js';
+import { sliceRuns } from '../../src/nn/backends/blas/slicePlan.js';
+import { softmaxEntropy, softmaxStats, tokenLogProbs } from '../../src/nn/ops/layers.js';
 import { Rng } from '../../src/util/rng.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
 

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { completionInput, completionLogProbs } from '../../src/nn/logProbs.js';
-import { generate } from '../../src/nn/sampler.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { completionInput, completionLogProbs } from '../../src/nn/generation/logProbs.js';
+import { generate } from '../../src/nn/generation/sampler.js';
 import { Rng } from '../../src/util/rng.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, PRODUCT_PATHS } from '../backends.js';
 

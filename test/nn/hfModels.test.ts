@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { HfDecoder } from '../../src/nn/models/hfDecoder.js';
-import { loadPolicyFolder } from '../../src/nn/models/policyFolder.js';
-import { generate } from '../../src/nn/sampler.js';
-import { buildSequenceInput } from '../../src/nn/sequenceBatch.js';
+import { loadPolicyFolder } from '../../src/nn/weights/policyFolder.js';
+import { generate } from '../../src/nn/generation/sampler.js';
+import { buildSequenceInput } from '../../src/nn/models/sequenceBatch.js';
 import { Rng } from '../../src/util/rng.js';
 import { makeFixtures, PYTHON, reference, SKIP_REASON } from './hfFixtures.js';
 

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { parseHfConfig } from '../../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../../src/nn/models/hfDecoder.js';
-import { buildSequenceInput } from '../../src/nn/sequenceBatch.js';
+import { buildSequenceInput } from '../../src/nn/models/sequenceBatch.js';
 import { Rng } from '../../src/util/rng.js';
 import { PRODUCT_PATHS } from '../backends.js';
 

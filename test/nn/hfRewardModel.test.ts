@@ -1,8 +1,8 @@
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { readHfFolder } from '../../src/nn/models/hfFolder.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { readHfFolder } from '../../src/nn/weights/hfFolder.js';
 import { HfRewardModel } from '../../src/nn/models/hfRewardModel.js';
 import { hfRewardModelReward } from '../../src/rewards/hfRewardModel.js';
 import { createSentimentTask } from '../../src/tasks/sentiment.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HfTokenizer } from '../../src/nn/hfTokenizer.js';
+import { HfTokenizer } from '../../src/nn/tokenizers/hfTokenizer.js';
 import { loadCorpusDocuments, splitSentences } from '../../src/tasks/corpus.js';
 
 const require = createRequire(import.meta.url);

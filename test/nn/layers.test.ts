@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { columnSums } from '../../src/nn/layers.js';
+import { columnSums } from '../../src/nn/ops/layers.js';
 
 beforeAll(async () => {
   await selectBackend(TEST_BACKEND);

@@ -1,20 +1,20 @@
 import { cpSync, existsSync, readFileSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { CheckpointError } from '../../src/nn/checkpointError.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { type GptConfig, gptParamSpecs } from '../../src/nn/gptConfig.js';
+import { CheckpointError } from '../../src/nn/weights/checkpointError.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { type GptConfig, gptParamSpecs } from '../../src/nn/models/gptConfig.js';
 import {
   loadModelDir,
   MODEL_JSON_FILE,
   type ModelKind,
   saveModelDir,
   WEIGHTS_FILE,
-} from '../../src/nn/modelDir.js';
-import type { NamedTensor } from '../../src/nn/safetensors.js';
-import { CharTokenizer, type Tokenizer, WordTokenizer } from '../../src/nn/tokenizer.js';
+} from '../../src/nn/weights/modelDir.js';
+import type { NamedTensor } from '../../src/nn/weights/safetensors.js';
+import { CharTokenizer, type Tokenizer, WordTokenizer } from '../../src/nn/tokenizers/tokenizer.js';
 import { createArithmeticTask } from '../../src/tasks/arithmetic.js';
 import { ASSET } from '../../src/tasks/assets.js';
 import { createSentimentTask } from '../../src/tasks/sentiment.js';

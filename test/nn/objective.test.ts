@@ -8,10 +8,14 @@ import {
   type LossType,
   type ObjectiveOptions,
 } from '../../src/grpo/objective.js';
-import { selectBackend } from '../../src/nn/backend.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { grpoLoss, type LossInputs } from '../../src/nn/grpoLoss.js';
-import { type CompletionBatch, completionInput, completionLogProbs } from '../../src/nn/logProbs.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { grpoLoss, type LossInputs } from '../../src/nn/training/grpoLoss.js';
+import {
+  type CompletionBatch,
+  completionInput,
+  completionLogProbs,
+} from '../../src/nn/generation/logProbs.js';
 import { Rng } from '../../src/util/rng.js';
 import { PRODUCT_PATHS, TEST_BACKEND } from '../backends.js';
 

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import {
   AdamW,
   type AdamWOptions,
   JS_MOMENTS_ABOVE_PARAMETERS,
   type TrainableParam,
-} from '../../src/nn/optimizer.js';
+} from '../../src/nn/training/optimizer.js';
 import { Rng } from '../../src/util/rng.js';
 import { TEST_BACKEND } from '../backends.js';
 

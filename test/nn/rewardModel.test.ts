@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { RewardModel } from '../../src/nn/rewardModel.js';
-import { buildSequenceInput } from '../../src/nn/sequenceBatch.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { RewardModel } from '../../src/nn/models/rewardModel.js';
+import { buildSequenceInput } from '../../src/nn/models/sequenceBatch.js';
 import { Rng } from '../../src/util/rng.js';
 import { PRODUCT_PATHS } from '../backends.js';
 

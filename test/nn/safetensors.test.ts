@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../src/nn/checkpointError.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../src/nn/safetensors.js';
+import { CheckpointError } from '../../src/nn/weights/checkpointError.js';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../src/nn/weights/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
 
 const SOURCE = 'model.safetensors';

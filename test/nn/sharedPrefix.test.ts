@@ -1,22 +1,23 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { selectBackend, setSharedPrefix } from '../../src/nn/backend.js';
-import { Gpt } from '../../src/nn/gpt.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { setSharedPrefix } from '../../src/nn/generation/sharedPrefix.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
 import {
   type CompletionBatch,
   completionInput,
   completionLogProbs,
   sharedPromptLogProbs,
-} from '../../src/nn/logProbs.js';
+} from '../../src/nn/generation/logProbs.js';
 import { parseHfConfig } from '../../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../../src/nn/models/hfDecoder.js';
 import type { PolicyModel } from '../../src/nn/models/policyModel.js';
-import { scoreLogProbs } from '../../src/nn/policyUpdate.js';
-import { RewardModel, sharingPays } from '../../src/nn/rewardModel.js';
-import { WordTokenizer } from '../../src/nn/tokenizer.js';
+import { scoreLogProbs } from '../../src/nn/training/policyUpdate.js';
+import { RewardModel, sharingPays } from '../../src/nn/models/rewardModel.js';
+import { WordTokenizer } from '../../src/nn/tokenizers/tokenizer.js';
 import { rewardModelReward } from '../../src/rewards/rewardModel.js';
-import { type GenerateOptions, generate } from '../../src/nn/sampler.js';
-import { distinctRows } from '../../src/nn/sharedPrefix.js';
+import { type GenerateOptions, generate } from '../../src/nn/generation/sampler.js';
+import { distinctRows } from '../../src/nn/generation/sharedPrefix.js';
 import { Rng } from '../../src/util/rng.js';
 import { PRODUCT_PATHS, TEST_BACKEND } from '../backends.js';
 import { maxRelativeError } from './relativeError.js';

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { completionInput, completionLogProbs } from '../../src/nn/logProbs.js';
-import { generate } from '../../src/nn/sampler.js';
-import { penalizeRepetitions, sampleToken, softmaxRow } from '../../src/nn/tokenSampling.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { completionInput, completionLogProbs } from '../../src/nn/generation/logProbs.js';
+import { generate } from '../../src/nn/generation/sampler.js';
+import { penalizeRepetitions, sampleToken, softmaxRow } from '../../src/nn/generation/tokenSampling.js';
 import { Rng } from '../../src/util/rng.js';
 import { type HfSampling, hfNextTokenDistribution } from './hfSamplingReference.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from '../../src/nn/checkpointError.js';
+import { CheckpointError } from '../../src/nn/weights/checkpointError.js';
 import {
   CharTokenizer,
   EOS_ID,
@@ -9,7 +9,7 @@ import {
   tokenizerFromJson,
   UNK_ID,
   WordTokenizer,
-} from '../../src/nn/tokenizer.js';
+} from '../../src/nn/tokenizers/tokenizer.js';
 import { Rng } from '../../src/util/rng.js';
 
 const SOURCE = 'run/tokenizer.json';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sampleToken } from '../../src/nn/tokenSampling.js';
-import { mostLikelyTokens } from '../../src/nn/topTokens.js';
+import { sampleToken } from '../../src/nn/generation/tokenSampling.js';
+import { mostLikelyTokens } from '../../src/nn/generation/topTokens.js';
 import { Rng } from '../../src/util/rng.js';
 
 const VOCAB = 50257;

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { CLI_BIN } from '../cli/cliBin.js';
-import { loadModelDir } from '../../src/nn/modelDir.js';
+import { loadModelDir } from '../../src/nn/weights/modelDir.js';
 import { readRunCheckpoint } from '../../src/train/runCheckpoint.js';
 
 /**

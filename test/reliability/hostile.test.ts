@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeSafetensors, encodeSafetensors } from '../../src/nn/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../../src/nn/weights/safetensors.js';
 import { CLI_BIN } from '../cli/cliBin.js';
 import { tempDir } from '../train/helpers.js';
 import { type Finished, runCliIn, TEST_TIMEOUT, toyArgs } from './harness.js';

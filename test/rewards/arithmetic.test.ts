@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CharTokenizer } from '../../src/nn/tokenizer.js';
+import { CharTokenizer } from '../../src/nn/tokenizers/tokenizer.js';
 import {
   arithmeticAnswer,
   arithmeticReward,

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { loadModelDir } from '../../src/nn/modelDir.js';
-import { RewardModel } from '../../src/nn/rewardModel.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { loadModelDir } from '../../src/nn/weights/modelDir.js';
+import { RewardModel } from '../../src/nn/models/rewardModel.js';
 import { rewardModelReward } from '../../src/rewards/rewardModel.js';
 import {
   compressRewards,

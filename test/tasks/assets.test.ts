@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { loadModelDir, type ModelFiles, WEIGHTS_FILE } from '../../src/nn/modelDir.js';
-import { RewardModel } from '../../src/nn/rewardModel.js';
-import { generate } from '../../src/nn/sampler.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { loadModelDir, type ModelFiles, WEIGHTS_FILE } from '../../src/nn/weights/modelDir.js';
+import { RewardModel } from '../../src/nn/models/rewardModel.js';
+import { generate } from '../../src/nn/generation/sampler.js';
 import { arithmeticReward } from '../../src/rewards/arithmetic.js';
 import { createArithmeticTask } from '../../src/tasks/arithmetic.js';
 import { ASSET } from '../../src/tasks/assets.js';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CharTokenizer, WordTokenizer } from '../../src/nn/tokenizer.js';
+import { CharTokenizer, WordTokenizer } from '../../src/nn/tokenizers/tokenizer.js';
 import { normalizeSentence } from '../../src/tasks/corpus.js';
 import { HELD_OUT_SHARE, holdOutPrompts } from '../../src/tasks/sources/fileTask.js';
 import { readPreferenceFile } from '../../src/tasks/sources/preferenceFile.js';

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { loadModelDir, modelDirFiles } from '../../src/nn/modelDir.js';
-import { AdamW, type AdamWOptions } from '../../src/nn/optimizer.js';
-import { policyGradientStep, scoreLogProbs } from '../../src/nn/policyUpdate.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { loadModelDir, modelDirFiles } from '../../src/nn/weights/modelDir.js';
+import { AdamW, type AdamWOptions } from '../../src/nn/training/optimizer.js';
+import { policyGradientStep, scoreLogProbs } from '../../src/nn/training/policyUpdate.js';
 import { PromptStream } from '../../src/train/promptStream.js';
 import { rollout, sliceBatch } from '../../src/train/rollout.js';
 import { locateCheckpoint, readRunCheckpoint, writeRunCheckpoint } from '../../src/train/runCheckpoint.js';

@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { saveModelDir } from '../../src/nn/modelDir.js';
-import { WordTokenizer } from '../../src/nn/tokenizer.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { saveModelDir } from '../../src/nn/weights/modelDir.js';
+import { WordTokenizer } from '../../src/nn/tokenizers/tokenizer.js';
 import { createFileTask, holdOutPrompts } from '../../src/tasks/sources/fileTask.js';
 import { readPromptFile } from '../../src/tasks/sources/promptFile.js';
 import { readMetrics } from '../../src/train/metrics.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { countParams, gptParamSpecs } from '../../src/nn/gptConfig.js';
+import { countParams, gptParamSpecs } from '../../src/nn/models/gptConfig.js';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.js';
 import {
   checkTrainingFits,

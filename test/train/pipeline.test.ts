@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { Gpt } from '../../src/nn/gpt.js';
-import { languageModelBatch, languageModelNll } from '../../src/nn/languageModel.js';
-import { loadModelDir, MODEL_JSON_FILE, WEIGHTS_FILE } from '../../src/nn/modelDir.js';
-import { RewardModel } from '../../src/nn/rewardModel.js';
+import { Gpt } from '../../src/nn/models/gpt.js';
+import { languageModelBatch, languageModelNll } from '../../src/nn/training/languageModel.js';
+import { loadModelDir, MODEL_JSON_FILE, WEIGHTS_FILE } from '../../src/nn/weights/modelDir.js';
+import { RewardModel } from '../../src/nn/models/rewardModel.js';
 import { pretrainData } from '../../src/tasks/datasets.js';
 import { createSentimentTask } from '../../src/tasks/sentiment.js';
 import { mergeConfigLayers, parseTrainConfig } from '../../src/train/config.js';

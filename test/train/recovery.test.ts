@@ -1,10 +1,10 @@
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
-import { CheckpointError } from '../../src/nn/checkpointError.js';
-import { loadModelDir } from '../../src/nn/modelDir.js';
-import { decodeSafetensors, encodeSafetensors } from '../../src/nn/safetensors.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
+import { CheckpointError } from '../../src/nn/weights/checkpointError.js';
+import { loadModelDir } from '../../src/nn/weights/modelDir.js';
+import { decodeSafetensors, encodeSafetensors } from '../../src/nn/weights/safetensors.js';
 import { RewardFunctionError } from '../../src/rewards/rewardFunction.js';
 import type { Task } from '../../src/tasks/task.js';
 import { readRunCheckpoint } from '../../src/train/runCheckpoint.js';

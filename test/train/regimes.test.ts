@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import type { RewardFunction } from '../../src/rewards/rewardFunction.js';
 import { promptLettersReward } from '../../src/tasks/toy.js';
 import type { Task } from '../../src/tasks/task.js';

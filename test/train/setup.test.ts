@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '../../src/nn/backend.js';
+import { selectBackend } from '../../src/nn/backends/backend.js';
 import { TEST_BACKEND } from '../backends.js';
-import { CheckpointError } from '../../src/nn/checkpointError.js';
+import { CheckpointError } from '../../src/nn/weights/checkpointError.js';
 import { createToyTask } from '../../src/tasks/toy.js';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.js';
 import {

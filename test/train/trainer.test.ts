@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { currentBackend, selectBackend } from '../../src/nn/backend.js';
+import { currentBackend, selectBackend } from '../../src/nn/backends/backend.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
 import { readMetrics } from '../../src/train/metrics.js';
 import { RunFolderError } from '../../src/train/runFolderError.js';

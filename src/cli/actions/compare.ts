@@ -7,7 +7,7 @@ import {
 } from '../../experiments/compare.js';
 import { ComparisonError } from '../../experiments/errors.js';
 import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/sweep.js';
-import { CheckpointError } from '../../nn/checkpointError.js';
+import { CheckpointError } from '../../nn/weights/checkpointError.js';
 import { ConfigError } from '../../train/configError.js';
 import { UserFileError } from '../../util/userFileError.js';
 import type { CompareFlags } from '../commands/compare.js';

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError } from '../../nn/checkpointError.js';
-import { loadModelDir, MODEL_JSON_FILE } from '../../nn/modelDir.js';
-import { ExportRefusedError, gptFolderAsHf } from '../../nn/models/gptToHf.js';
-import { hfFolderFiles, isHfFolder, readHfFolder, writeFolderAtomic } from '../../nn/models/hfFolder.js';
+import { CheckpointError } from '../../nn/weights/checkpointError.js';
+import { loadModelDir, MODEL_JSON_FILE } from '../../nn/weights/modelDir.js';
+import { ExportRefusedError, gptFolderAsHf } from '../../nn/weights/gptToHf.js';
+import { hfFolderFiles, isHfFolder, readHfFolder, writeFolderAtomic } from '../../nn/weights/hfFolder.js';
 import { CHECKPOINTS_DIR, locateCheckpoint } from '../../train/runCheckpoint.js';
 import { UserInputError } from '../errors.js';
 import { packageVersion } from '../version.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MODEL_JSON_FILE } from '../../nn/modelDir.js';
+import { MODEL_JSON_FILE } from '../../nn/weights/modelDir.js';
 import { type PretrainConfig, pretrain } from '../../train/pretrain.js';
 import { UserFileError } from '../../util/userFileError.js';
 import { PRETRAIN_DEFAULTS, type PretrainFlags, TEXT_DEFAULTS } from '../commands/pretrain.js';

@@ -1,7 +1,7 @@
-import { selectBackend } from '../../nn/backend.js';
-import { CheckpointError } from '../../nn/checkpointError.js';
-import { type LoadedPolicy, loadPolicy } from '../../nn/policyDir.js';
-import { generate } from '../../nn/sampler.js';
+import { selectBackend } from '../../nn/backends/backend.js';
+import { CheckpointError } from '../../nn/weights/checkpointError.js';
+import { type LoadedPolicy, loadPolicy } from '../../nn/weights/policyDir.js';
+import { generate } from '../../nn/generation/sampler.js';
 import {
   type PromptRow,
   RewardFunctionError,

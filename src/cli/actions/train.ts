@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { BackendName } from '../../nn/backendNames.js';
-import { CheckpointError } from '../../nn/checkpointError.js';
+import type { BackendName } from '../../nn/backends/backendNames.js';
+import { CheckpointError } from '../../nn/weights/checkpointError.js';
 import { RewardFunctionError } from '../../rewards/rewardFunction.js';
 import type { Task } from '../../tasks/task.js';
 import type { TrainConfig } from '../../train/config.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { MODEL_JSON_FILE } from '../../nn/modelDir.js';
-import { CheckpointError } from '../../nn/checkpointError.js';
+import { MODEL_JSON_FILE } from '../../nn/weights/modelDir.js';
+import { CheckpointError } from '../../nn/weights/checkpointError.js';
 import {
   type RewardModelConfig,
   trainRewardModel,

@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import { PRETRAIN_CORPORA, type PretrainCorpus } from '../../tasks/pretrainCorpora.js';
 import type { PretrainConfig } from '../../train/pretrain.js';
-import { BACKENDS, type BackendName } from '../../nn/backendNames.js';
+import { BACKENDS, type BackendName } from '../../nn/backends/backendNames.js';
 import { formatDefault } from '../helpStyle.js';
 import { integerArg, numberArg } from '../parsers.js';
 

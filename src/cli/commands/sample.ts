@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { BACKENDS, type BackendName } from '../../nn/backendNames.js';
+import { BACKENDS, type BackendName } from '../../nn/backends/backendNames.js';
 import { integerArg, numberArg, pathArg, weightedPathArg } from '../parsers.js';
 
 /** The options commander hands to the action. */

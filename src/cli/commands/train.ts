@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { ADVANTAGE_SCALES } from '../../grpo/advantages.js';
 import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPE_ALIASES, LOSS_TYPES } from '../../grpo/objective.js';
 import { ADJUSTMENT_WEIGHTS } from '../../grpo/rewardTransform.js';
-import { BACKENDS } from '../../nn/backendNames.js';
+import { BACKENDS } from '../../nn/backends/backendNames.js';
 import { TASK_DEFAULTS } from '../../tasks/taskDefaults.js';
 import { TASK_NAMES } from '../../tasks/taskNames.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { ASSET } from '../../tasks/assets.js';
-import { BACKENDS, type BackendName } from '../../nn/backendNames.js';
+import { BACKENDS, type BackendName } from '../../nn/backends/backendNames.js';
 import { integerArg, numberArg } from '../parsers.js';
 
 /** The options commander hands to the action. */

@@ -1,4 +1,4 @@
-import { CheckpointError, describeJsonValue } from '../checkpointError.js';
+import { CheckpointError, describeJsonValue } from '../weights/checkpointError.js';
 
 /**
  * The Hugging Face `config.json` of a decoder-only language model, read into one description that

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../util/rng.js';
-import { productsThroughBlas } from '../backend.js';
-import { CheckpointError } from '../checkpointError.js';
-import type { KvCache } from '../gpt.js';
+import { productsThroughBlas } from '../backends/backend.js';
+import { CheckpointError } from '../weights/checkpointError.js';
+import type { KvCache } from './kvCache.js';
 import {
   columnSums,
   embeddingLookup,
@@ -13,10 +13,10 @@ import {
   matMul,
   saveForGradient,
   tidyCustomGrad,
-} from '../layers.js';
-import type { TrainableParam } from '../optimizer.js';
-import type { NamedTensor } from '../safetensors.js';
-import type { SequenceInput } from '../sequenceBatch.js';
+} from '../ops/layers.js';
+import type { TrainableParam } from '../training/optimizer.js';
+import type { NamedTensor } from '../weights/safetensors.js';
+import type { SequenceInput } from './sequenceBatch.js';
 import type { HfActivation, HfDecoderConfig } from './hfConfig.js';
 import { type HfParamSpec, hfParamSpecs, transpose2d } from './hfParams.js';
 import type { PolicyModel } from './policyModel.js';

@@ -1,4 +1,4 @@
-import type { ParamSpec } from '../gptConfig.js';
+import type { ParamSpec } from './gptConfig.js';
 import type { HfDecoderConfig } from './hfConfig.js';
 
 /**

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointError } from '../checkpointError.js';
-import type { HfTokenizer } from '../hfTokenizer.js';
-import { matMul, readFloats } from '../layers.js';
-import type { TrainableParam } from '../optimizer.js';
-import type { NamedTensor } from '../safetensors.js';
-import { buildSequenceInput } from '../sequenceBatch.js';
-import { scoreInBatches } from '../rewardModel.js';
+import { CheckpointError } from '../weights/checkpointError.js';
+import type { HfTokenizer } from '../tokenizers/hfTokenizer.js';
+import { matMul, readFloats } from '../ops/layers.js';
+import type { TrainableParam } from '../training/optimizer.js';
+import type { NamedTensor } from '../weights/safetensors.js';
+import { buildSequenceInput } from './sequenceBatch.js';
+import { scoreInBatches } from './rewardModel.js';
 import { Rng } from '../../util/rng.js';
 import { HF_ARCHITECTURES, type HfDecoderConfig } from './hfConfig.js';
 import { HfDecoder } from './hfDecoder.js';
-import { HF_CONFIG_FILE, type HfFolder, hfFolderFiles } from './hfFolder.js';
+import { HF_CONFIG_FILE, type HfFolder, hfFolderFiles } from '../weights/hfFolder.js';
 import { isClassifier } from './hfParams.js';
 
 const SCORE_WEIGHT = 'score.weight';

@@ -1,9 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { KvCache } from '../gpt.js';
-import type { ParamSpec } from '../gptConfig.js';
-import type { TrainableParam } from '../optimizer.js';
-import type { NamedTensor } from '../safetensors.js';
-import type { SequenceInput } from '../sequenceBatch.js';
+import type { KvCache } from './kvCache.js';
+import type { ParamSpec } from './gptConfig.js';
+import type { TrainableParam } from '../training/optimizer.js';
+import type { NamedTensor } from '../weights/safetensors.js';
+import type { SequenceInput } from './sequenceBatch.js';
 
 /** The sizes every caller of a policy reads (grpovi's GptConfig and HfDecoderConfig both have them). */
 export interface PolicyShape {

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { loadModelDir, WEIGHTS_FILE } from '../../nn/modelDir.js';
-import { isHfFolder } from '../../nn/models/hfFolder.js';
-import { loadPolicyFolder } from '../../nn/models/policyFolder.js';
+import { loadModelDir, WEIGHTS_FILE } from '../../nn/weights/modelDir.js';
+import { isHfFolder } from '../../nn/weights/hfFolder.js';
+import { loadPolicyFolder } from '../../nn/weights/policyFolder.js';
 import { hfRewardModelReward } from '../../rewards/hfRewardModel.js';
-import { RewardModel } from '../../nn/rewardModel.js';
-import type { Tokenizer } from '../../nn/tokenizer.js';
+import { RewardModel } from '../../nn/models/rewardModel.js';
+import type { Tokenizer } from '../../nn/tokenizers/tokenizer.js';
 import type { PromptRow, WeightedReward } from '../../rewards/rewardFunction.js';
 import { rewardModelReward } from '../../rewards/rewardModel.js';
 import { distinctNames, loadRewardModule } from '../../rewards/rewardModule.js';

@@ -1,4 +1,4 @@
-import type { Tokenizer } from '../../nn/tokenizer.js';
+import type { Tokenizer } from '../../nn/tokenizers/tokenizer.js';
 import { normalizeSentence } from '../corpus.js';
 
 /**

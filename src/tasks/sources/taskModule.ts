@@ -1,4 +1,4 @@
-import { describeJsonValue } from '../../nn/checkpointError.js';
+import { describeJsonValue } from '../../nn/weights/checkpointError.js';
 import { importDefault } from '../../rewards/rewardModule.js';
 import { UserFileError } from '../../util/userFileError.js';
 import type { Task, TaskContext } from '../task.js';

@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { describeJsonValue } from '../../nn/checkpointError.js';
+import { describeJsonValue } from '../../nn/weights/checkpointError.js';
 import { parseStrictJson, StrictJsonError } from '../../util/strictJson.js';
 import { UserFileError } from '../../util/userFileError.js';
 

@@ -1,4 +1,4 @@
-import type { Tokenizer } from '../../nn/tokenizer.js';
+import type { Tokenizer } from '../../nn/tokenizers/tokenizer.js';
 
 /**
  * Why two tokenizers differ (kind, size, or the first differing entry), or undefined when they are

@@ -9,7 +9,7 @@
  *   character by character (char).
  * - `decode` skips pad and eos (they carry no text) and renders unk as `<unk>`.
  */
-import { CheckpointError, describeJsonValue } from './checkpointError.js';
+import { CheckpointError, describeJsonValue } from '../weights/checkpointError.js';
 
 export const PAD_TOKEN = '<pad>';
 export const EOS_TOKEN = '<eos>';

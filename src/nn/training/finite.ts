@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { PolicyModel } from './models/policyModel.js';
+import type { PolicyModel } from '../models/policyModel.js';
 
 /**
  * The name of the first parameter of `model` holding a NaN or an infinity, or undefined when all

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../util/rng.js';
-import { CheckpointError } from './checkpointError.js';
+import { Rng } from '../../util/rng.js';
+import { CheckpointError } from '../weights/checkpointError.js';
 import { type GptConfig, gptParamSpecs, type ParamSpec, validateGptConfig } from './gptConfig.js';
-import { fusedKernels, productsThroughBlas } from './backend.js';
-import { DECODE_ATTENTION, DECODE_LAYER_NORM } from './blas/decodeKernels.js';
+import { fusedKernels, productsThroughBlas } from '../backends/backend.js';
+import { DECODE_ATTENTION, DECODE_LAYER_NORM } from '../backends/blas/decodeKernels.js';
 import {
   columnSums,
   embeddingLookup,
@@ -13,26 +13,10 @@ import {
   linear,
   matMul,
   stridedGroupedMatMul,
-} from './layers.js';
-import type { NamedTensor } from './safetensors.js';
+} from '../ops/layers.js';
+import type { NamedTensor } from '../weights/safetensors.js';
 import type { SequenceInput } from './sequenceBatch.js';
-
-/**
- * Keys and values of every layer for the tokens seen so far, each [tokens, batch * heads, headWidth]:
- * token-major, so that a decode step appends with a contiguous concat.
- */
-export type KvCache = KvCacheEntry[];
-
-/** One layer's cached keys and values. */
-export type KvCacheEntry = {
-  k: tf.Tensor3D;
-  v: tf.Tensor3D;
-  /**
-   * Rows of `k` and `v` that hold tokens, when fewer than their first dimension: the rest is room
-   * that later decode steps write in place (see `Gpt.cachedAttention`). Absent: every row.
-   */
-  length?: number;
-};
+import type { KvCache, KvCacheEntry } from './kvCache.js';
 
 /** x @ w + b as `linear` computes it, outside a custom gradient (inference only). */
 function inferenceLinear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {

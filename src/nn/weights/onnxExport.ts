@@ -1,6 +1,6 @@
-import type { NamedTensor } from '../safetensors.js';
-import type { HfActivation, HfDecoderConfig } from './hfConfig.js';
-import { isClassifier, transpose2d } from './hfParams.js';
+import type { NamedTensor } from './safetensors.js';
+import type { HfActivation, HfDecoderConfig } from '../models/hfConfig.js';
+import { isClassifier, transpose2d } from '../models/hfParams.js';
 import { OnnxGraphBuilder, onnxElementType, PROTOBUF_LIMIT } from './onnxGraph.js';
 
 /** Where transformers.js looks for a decoder's float32 graph in a local model folder. */

@@ -137,9 +137,6 @@ export function fusedKernels(): boolean {
 
 export { setFusedKernels };
 
-/** Shared-prefix inference (each distinct prompt computed once, see sharedPrefix.ts) on or off. */
-export { setSharedPrefix, sharedPrefixEnabled } from './sharedPrefix.js';
-
 /** What runs, for logs and run records: the backend, and the library and threads behind `blas`. */
 export interface BackendDescription {
   backend: ActiveBackend;

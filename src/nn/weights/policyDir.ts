@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CheckpointError } from './checkpointError.js';
 import { MODEL_JSON_FILE } from './modelDir.js';
-import { isHfFolder } from './models/hfFolder.js';
-import { loadPolicyFolder } from './models/policyFolder.js';
-import type { PolicyModel } from './models/policyModel.js';
-import type { Tokenizer } from './tokenizer.js';
+import { isHfFolder } from './hfFolder.js';
+import { loadPolicyFolder } from './policyFolder.js';
+import type { PolicyModel } from '../models/policyModel.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
 
 /** A policy ready to sample from, with where it was loaded from. */
 export interface LoadedPolicy {

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LossNormalization, ObjectiveOptions } from '../grpo/objective.js';
-import type { PolicyModel } from './models/policyModel.js';
+import type { LossNormalization, ObjectiveOptions } from '../../grpo/objective.js';
+import type { PolicyModel } from '../models/policyModel.js';
 import { grpoLoss } from './grpoLoss.js';
-import { readFloats } from './layers.js';
-import { type CompletionBatch, completionLogProbs, sharedPromptLogProbs } from './logProbs.js';
+import { readFloats } from '../ops/layers.js';
+import { type CompletionBatch, completionLogProbs, sharedPromptLogProbs } from '../generation/logProbs.js';
 import type { AdamW } from './optimizer.js';
-import type { SequenceInput } from './sequenceBatch.js';
-import { sharedPrefixEnabled } from './sharedPrefix.js';
+import type { SequenceInput } from '../models/sequenceBatch.js';
+import { sharedPrefixEnabled } from '../generation/sharedPrefix.js';
 
 /**
  * Per-token log-probabilities (and entropies) of the completions, without gradients (the reference

@@ -1,10 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Rng } from '../util/rng.js';
-import type { KvCache } from './gpt.js';
-import type { PolicyModel } from './models/policyModel.js';
-import { readFloats } from './layers.js';
+import type { Rng } from '../../util/rng.js';
+import type { KvCache } from '../models/kvCache.js';
+import type { PolicyModel } from '../models/policyModel.js';
+import { readFloats } from '../ops/layers.js';
 import { distinctRows, expandCache, expandRows, sharedPrefixEnabled } from './sharedPrefix.js';
-import { buildDecodeInput, buildSequenceInput, padPrompts, type SequenceInput } from './sequenceBatch.js';
+import {
+  buildDecodeInput,
+  buildSequenceInput,
+  padPrompts,
+  type SequenceInput,
+} from '../models/sequenceBatch.js';
 import { penalizeRepetitions, sampleToken, softmaxRow, type TokenSamplingOptions } from './tokenSampling.js';
 
 export interface GenerateOptions extends Partial<TokenSamplingOptions> {

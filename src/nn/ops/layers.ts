@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedKernels, productsThroughBlas } from './backend.js';
-import { GROUPED_MATMUL, SOFTMAX_ENTROPY } from './blas/blasKernels.js';
-import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from './blas/logProbKernels.js';
+import { fusedKernels, productsThroughBlas } from '../backends/backend.js';
+import { GROUPED_MATMUL, SOFTMAX_ENTROPY } from '../backends/blas/blasKernels.js';
+import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from '../backends/blas/logProbKernels.js';
 
 /**
  * XNNPACK's multipass average pooling in TF.js 4.22's wasm backend writes out of bounds (corrupting

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { PolicyModel } from './models/policyModel.js';
-import { softmaxEntropy, softmaxStats, tokenLogProbs } from './layers.js';
+import type { PolicyModel } from '../models/policyModel.js';
+import { softmaxEntropy, softmaxStats, tokenLogProbs } from '../ops/layers.js';
 import { distinctRows, expandCache } from './sharedPrefix.js';
-import { buildSequenceInput, type SequenceInput, sliceSequenceInput } from './sequenceBatch.js';
+import { buildSequenceInput, type SequenceInput, sliceSequenceInput } from '../models/sequenceBatch.js';
 
 /** Prompts with one completion each; completions are right-padded to a common length. */
 export interface CompletionBatch {

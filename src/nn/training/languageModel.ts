@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Gpt } from './gpt.js';
-import { tokenLogProbs } from './layers.js';
+import type { Gpt } from '../models/gpt.js';
+import { tokenLogProbs } from '../ops/layers.js';
 import type { AdamW } from './optimizer.js';
-import { buildSequenceInput, type SequenceInput } from './sequenceBatch.js';
+import { buildSequenceInput, type SequenceInput } from '../models/sequenceBatch.js';
 
 /** Next-token prediction over whole sequences: the input is each sequence but its last token. */
 export interface LanguageModelBatch {

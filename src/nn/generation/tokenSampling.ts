@@ -1,4 +1,4 @@
-import type { Rng } from '../util/rng.js';
+import type { Rng } from '../../util/rng.js';
 import { mostLikelyTokens } from './topTokens.js';
 
 /** How one next token is drawn from a row of probabilities. */

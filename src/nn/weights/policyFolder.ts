@@ -1,12 +1,12 @@
 import { join } from 'node:path';
-import { CheckpointError } from '../checkpointError.js';
-import { Gpt } from '../gpt.js';
-import { loadModelDir, modelDirFiles, WEIGHTS_FILE } from '../modelDir.js';
-import type { Tokenizer } from '../tokenizer.js';
-import { HfDecoder } from './hfDecoder.js';
+import { CheckpointError } from './checkpointError.js';
+import { Gpt } from '../models/gpt.js';
+import { loadModelDir, modelDirFiles, WEIGHTS_FILE } from './modelDir.js';
+import type { Tokenizer } from '../tokenizers/tokenizer.js';
+import { HfDecoder } from '../models/hfDecoder.js';
 import { hfFolderFiles, isHfFolder, readHfFolder } from './hfFolder.js';
-import { isClassifier } from './hfParams.js';
-import type { PolicyModel } from './policyModel.js';
+import { isClassifier } from '../models/hfParams.js';
+import type { PolicyModel } from '../models/policyModel.js';
 
 /** A policy folder read from disk, before any tensor exists (tensors are made once the backend is chosen). */
 export interface PolicySource {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LossNormalization, ObjectiveOptions } from '../grpo/objective.js';
+import type { LossNormalization, ObjectiveOptions } from '../../grpo/objective.js';
 
 /** The non-differentiated inputs of the loss, as tensors [rows, length] (advantages [rows]). */
 export interface LossInputs {

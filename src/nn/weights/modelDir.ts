@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../util/atomicWrite.js';
+import { writeFileAtomic } from '../../util/atomicWrite.js';
 import { CheckpointError, describeJsonValue } from './checkpointError.js';
-import { type GptConfig, validateGptConfig } from './gptConfig.js';
+import { type GptConfig, validateGptConfig } from '../models/gptConfig.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
-import { type Tokenizer, type TokenizerJson, tokenizerFromJson } from './tokenizer.js';
+import { type Tokenizer, type TokenizerJson, tokenizerFromJson } from '../tokenizers/tokenizer.js';
 
 /** What a model folder holds: a policy (language model) or a reward model (transformer with a scalar head). */
 export type ModelKind = 'policy' | 'reward-model';

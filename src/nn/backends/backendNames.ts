@@ -1,7 +1,7 @@
 /**
  * The backends grpovi runs on: `wasm` (TF.js's XNNPACK kernels), `blas` (the wasm backend with its
  * matrix products through the system's CBLAS) and `cpu` (pure JS, the fallback); `auto` picks `blas`
- * when a CBLAS library loads, else `wasm`. Apart from src/nn/backend.ts (which loads TF.js) so that
+ * when a CBLAS library loads, else `wasm`. Apart from src/nn/backends/backend.ts (which loads TF.js) so that
  * the CLI can offer the names cheaply.
  */
 export type BackendName = 'auto' | 'wasm' | 'blas' | 'cpu';

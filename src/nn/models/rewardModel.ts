@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { Rng } from '../util/rng.js';
-import { CheckpointError } from './checkpointError.js';
+import { Rng } from '../../util/rng.js';
+import { CheckpointError } from '../weights/checkpointError.js';
 import { Gpt } from './gpt.js';
 import type { GptConfig } from './gptConfig.js';
-import { linear, readFloats } from './layers.js';
-import type { AdamW, TrainableParam } from './optimizer.js';
-import type { NamedTensor } from './safetensors.js';
+import { linear, readFloats } from '../ops/layers.js';
+import type { AdamW, TrainableParam } from '../training/optimizer.js';
+import type { NamedTensor } from '../weights/safetensors.js';
 import { buildSequenceInput, buildSuffixInput } from './sequenceBatch.js';
-import { distinctRows, expandCache, sharedPrefixEnabled } from './sharedPrefix.js';
+import { distinctRows, expandCache, sharedPrefixEnabled } from '../generation/sharedPrefix.js';
 
 const HEAD_WEIGHT = 'score.weight';
 const HEAD_BIAS = 'score.bias';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { CheckpointError } from './checkpointError.js';
+import { CheckpointError } from '../weights/checkpointError.js';
 import { NonFiniteError } from './nonFiniteError.js';
-import type { NamedTensor } from './safetensors.js';
+import type { NamedTensor } from '../weights/safetensors.js';
 
 export interface AdamWOptions {
   beta1: number;

@@ -1,5 +1,5 @@
 import { Tokenizer as TokenizerJs } from '@huggingface/tokenizers';
-import { CheckpointError, describeJsonValue } from './checkpointError.js';
+import { CheckpointError, describeJsonValue } from '../weights/checkpointError.js';
 import type { Tokenizer, TokenizerJson } from './tokenizer.js';
 
 /** The special-token ids a model's config.json states (each may be absent). */

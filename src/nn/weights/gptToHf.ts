@@ -1,7 +1,7 @@
-import type { ModelFiles } from '../modelDir.js';
-import type { NamedTensor } from '../safetensors.js';
-import { PAD_ID, EOS_ID, SPECIAL_TOKENS, UNK_TOKEN, type Tokenizer } from '../tokenizer.js';
-import type { HfDecoderConfig } from './hfConfig.js';
+import type { ModelFiles } from './modelDir.js';
+import type { NamedTensor } from './safetensors.js';
+import { PAD_ID, EOS_ID, SPECIAL_TOKENS, UNK_TOKEN, type Tokenizer } from '../tokenizers/tokenizer.js';
+import type { HfDecoderConfig } from '../models/hfConfig.js';
 import { hfFolderFiles } from './hfFolder.js';
 import type { OnnxExportOptions } from './onnxExport.js';
 

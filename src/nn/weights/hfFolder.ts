@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../util/atomicWrite.js';
-import { CheckpointError, describeJsonValue } from '../checkpointError.js';
-import { HfTokenizer } from '../hfTokenizer.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../safetensors.js';
-import { type HfDecoderConfig, parseHfConfig } from './hfConfig.js';
-import { bodyPrefix, hfParamSpecs, isClassifier } from './hfParams.js';
+import { CheckpointError, describeJsonValue } from './checkpointError.js';
+import { HfTokenizer } from '../tokenizers/hfTokenizer.js';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
+import { type HfDecoderConfig, parseHfConfig } from '../models/hfConfig.js';
+import { bodyPrefix, hfParamSpecs, isClassifier } from '../models/hfParams.js';
 import { type OnnxExportOptions, onnxCausalLm } from './onnxExport.js';
 
 export const HF_CONFIG_FILE = 'config.json';

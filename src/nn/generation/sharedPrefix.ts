@@ -4,7 +4,7 @@
  * give its keys and values (the KV cache) to every row that starts with it.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { KvCache } from './gpt.js';
+import type { KvCache } from '../models/kvCache.js';
 
 let sharingWanted = true;
 
