@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backends/backend.js';
-import { dropoutMask, kaimingUniformA, LoraAdapter, mergeLora } from '../../src/nn/adapters/lora.js';
+import { dropoutMask, LoraAdapter, mergeLora } from '../../src/nn/adapters/lora.js';
 import {
   type AdapterFamily,
   adaptableProjections,
