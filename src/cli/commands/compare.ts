@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ALGOS, type Algo } from '../../experiments/algos.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
 import { integerArg } from '../parsers.js';
-import { addConfigFlags, type ConfigFlagSet, TASK_FLAG_KEYS } from './train.js';
+import { addConfigFlags, type ConfigFlagSet, LORA_FLAG_KEYS, TASK_FLAG_KEYS } from './train.js';
 
 export interface CompareFlags {
   task?: string;
@@ -93,8 +93,9 @@ export function registerCompare(program: Command): void {
     .command('compare')
     .description('compare GRPO and GRPOVI over seeds (and sweeps): runs, summary.json, plots and report.md')
     .usage('--out <dir> [options]');
-  // --task (a name or a module), --prompts, --eval-prompts, --reward, --reward-model, --policy, as in train.
-  const taskFlags: ConfigFlagSet = addConfigFlags(command, [], TASK_FLAG_KEYS);
+  // --task (a name or a module), --prompts, --eval-prompts, --reward, --reward-model, --policy and the
+  // LoRA flags, as in train.
+  const taskFlags: ConfigFlagSet = addConfigFlags(command, [], [...TASK_FLAG_KEYS, ...LORA_FLAG_KEYS]);
   command
     .option(
       '--allow-changed-files',

@@ -8,7 +8,7 @@ import { TASK_NAMES } from '../../tasks/taskNames.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
 import { isTaskModulePath } from '../../tasks/sources/taskModule.js';
 import { formatDefault } from '../helpStyle.js';
-import { integerArg, numberArg, pathArg, rangeArg, weightedPathArg } from '../parsers.js';
+import { integerArg, nameListArg, numberArg, pathArg, rangeArg, weightedPathArg } from '../parsers.js';
 
 /** A flag that sets one config key. */
 interface ConfigFlag {
@@ -88,6 +88,41 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     parse: pathArg,
     defaultText:
       "the task's policy shipped in the package, e.g. assets/sentiment-policy; toy starts from a random one",
+  },
+  {
+    flags: '--lora-r <n>',
+    key: 'lora_r',
+    what: 'LoRA rank: train low-rank adapters on a frozen base (0: train every weight)',
+    parse: integerArg(0),
+    defaultText: '0',
+  },
+  {
+    flags: '--lora-alpha <number>',
+    key: 'lora_alpha',
+    what: 'LoRA scale numerator (the adapters add alpha/r B A)',
+    parse: numberArg({ positive: true }),
+    defaultText: "8, PEFT's",
+  },
+  {
+    flags: '--lora-dropout <number>',
+    key: 'lora_dropout',
+    what: "dropout on the adapters' input while training",
+    parse: numberArg({ min: 0, below: 1 }),
+    defaultText: '0',
+  },
+  {
+    flags: '--lora-target-modules <names>',
+    key: 'lora_target_modules',
+    what: "projections that get adapters, a comma list of PEFT's names (c_attn,c_proj,c_fc; q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)",
+    parse: nameListArg,
+    defaultText: "PEFT's: c_attn for GPT-2 and grpovi's GPT, q_proj,v_proj for Llama and Qwen2",
+  },
+  {
+    flags: '--adapter <dir>',
+    key: 'adapter',
+    what: 'start from a PEFT LoRA adapter folder on top of --policy (its r, alpha, dropout and targets)',
+    parse: pathArg,
+    defaultText: 'none',
   },
   {
     flags: '--reward-model <dir[:weight]>',
@@ -411,6 +446,15 @@ export const TASK_FLAG_KEYS = [
   'rewards',
   'reward_model',
   'policy',
+] as const;
+
+/** The LoRA flags, which `compare` takes as well. */
+export const LORA_FLAG_KEYS = [
+  'lora_r',
+  'lora_alpha',
+  'lora_dropout',
+  'lora_target_modules',
+  'adapter',
 ] as const;
 
 /** Registers `grpovi train`. */

@@ -129,6 +129,11 @@ export function selectTargets(
   return selected;
 }
 
+/** Parameters of rank-r adapters on these projections: r (in + out) each. */
+export function adapterParameterCount(projections: readonly ProjectionShape[], r: number): number {
+  return projections.reduce((n, p) => n + r * (p.inputs + p.outputs), 0);
+}
+
 function familyLabel(family: AdapterFamily): string {
   return family === 'gpt' ? 'grpovi GPT' : family;
 }

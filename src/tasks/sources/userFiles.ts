@@ -25,6 +25,8 @@ export interface UserFileFields {
   rewards?: readonly { path: string; weight: number }[];
   reward_model?: string;
   policy?: string;
+  /** A PEFT adapter folder on top of the policy. */
+  adapter?: string;
 }
 
 function sha256(path: string): string {
@@ -51,6 +53,7 @@ export function userFilePaths(config: UserFileFields): { role: string; path: str
   for (const r of config.rewards ?? []) out.push({ role: 'reward module', path: r.path });
   if (config.reward_model !== undefined) out.push({ role: 'reward model', path: config.reward_model });
   if (config.policy !== undefined) out.push({ role: 'policy', path: config.policy });
+  if (config.adapter !== undefined) out.push({ role: 'adapter', path: config.adapter });
   return out;
 }
 
