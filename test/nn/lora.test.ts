@@ -394,6 +394,9 @@ describe('LoRA adapters', () => {
     adapter.setDropout(42, 'step 0');
     const dropped = run();
     expect(dropped).not.toEqual(plain);
+    // Every adapted projection run draws a fresh mask; the same label and count draw the same one.
+    expect(run()).not.toEqual(dropped);
+    adapter.setDropout(42, 'step 0');
     expect(run()).toEqual(dropped);
     adapter.setDropout(42, 'step 1');
     expect(run()).not.toEqual(dropped);

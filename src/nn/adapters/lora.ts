@@ -137,6 +137,8 @@ export class LoraAdapter {
   private enabled = true;
   private dropoutSeed: number | undefined;
   private dropoutLabel = '';
+  /** Adapted projections run since `setDropout`: each gets its own mask stream. */
+  private dropoutCalls = 0;
 
   private constructor(
     family: AdapterFamily,
@@ -230,18 +232,22 @@ export class LoraAdapter {
 
   /**
    * base + dropout(x) A^T B^T * scale for an adapted module while adapters are on; `base` itself
-   * otherwise. `x` is the projection's input [rows, in], `base` its output x W (+ b) [rows, out].
+   * otherwise. `x` is the projection's input [rows, in], `base` its output x W (+ b) [rows, out];
+   * `inference` passes (no gradient) run plain products.
    */
-  apply(module: string, x: tf.Tensor2D, base: tf.Tensor2D): tf.Tensor2D {
+  apply(module: string, x: tf.Tensor2D, base: tf.Tensor2D, inference = false): tf.Tensor2D {
     const pair = this.pairs.get(module);
     if (pair === undefined || !this.enabled) return base;
     let input = x;
     if (this.dropout > 0 && this.dropoutSeed !== undefined) {
-      const rng = Rng.derive(this.dropoutSeed, `${this.dropoutLabel}:${module}`);
+      const rng = Rng.derive(this.dropoutSeed, `${this.dropoutLabel}:${this.dropoutCalls++}:${module}`);
       input = tf.mul(x, tf.tensor2d(dropoutMask(x.size, this.dropout, rng), x.shape)) as tf.Tensor2D;
     }
-    const low = matMul(input, pair.a as tf.Tensor2D, true);
-    const delta = matMul(low, pair.b as tf.Tensor2D, true);
+    // Inference passes (sampling, scoring) skip the custom-gradient scope, as the model's own products do.
+    const product = inference
+      ? (p: tf.Tensor2D, q: tf.Tensor2D) => tf.matMul(p, q, false, true)
+      : (p: tf.Tensor2D, q: tf.Tensor2D) => matMul(p, q, true);
+    const delta = product(product(input, pair.a as tf.Tensor2D), pair.b as tf.Tensor2D);
     return tf.add(base, tf.mul(delta, tf.scalar(this.scale))) as tf.Tensor2D;
   }
 
@@ -257,12 +263,14 @@ export class LoraAdapter {
   }
 
   /**
-   * Turns dropout on for the passes that follow, its masks drawn from `seed` and `label` (e.g. the
-   * step and minibatch, so a resumed run draws the same ones); `undefined` turns it off (inference).
+   * Turns dropout on for the passes that follow, its masks drawn from `seed`, `label` (e.g. the
+   * step, so that a resumed run draws the same ones) and a count of the adapted projections run
+   * since (so every pass and minibatch gets fresh masks); `undefined` turns it off (inference).
    */
   setDropout(seed: number | undefined, label = ''): void {
     this.dropoutSeed = seed;
     this.dropoutLabel = label;
+    this.dropoutCalls = 0;
   }
 
   /** The adapter matrices as the optimizer's parameters; decayed like every matrix (as transformers' Trainer does). */
