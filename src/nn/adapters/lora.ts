@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../../util/rng.js';
 import { matMul } from '../ops/layers.js';
-import type { ParamSpec } from '../models/gptConfig.js';
 import type { TrainableParam } from '../training/optimizer.js';
 import { CheckpointError } from '../weights/checkpointError.js';
 import type { NamedTensor } from '../weights/safetensors.js';
 import {
+  type AdaptableSpec,
   type AdapterFamily,
   adaptableProjections,
   peftKey,
@@ -158,7 +158,7 @@ export class LoraAdapter {
   /** Fresh adapters on the targeted projections of a model with these parameter specs. */
   static init(
     family: AdapterFamily,
-    specs: readonly ParamSpec[],
+    specs: readonly AdaptableSpec[],
     options: LoraOptions,
     seed: number,
   ): LoraAdapter {
@@ -192,7 +192,7 @@ export class LoraAdapter {
   /** Adapters from tensors under PEFT's keys (a PEFT folder or a checkpoint), every name and shape checked first. */
   static fromPeftTensors(
     family: AdapterFamily,
-    specs: readonly ParamSpec[],
+    specs: readonly AdaptableSpec[],
     options: LoraOptions,
     tensors: Record<string, NamedTensor>,
     source: string,
@@ -244,9 +244,8 @@ export class LoraAdapter {
       input = tf.mul(x, tf.tensor2d(dropoutMask(x.size, this.dropout, rng), x.shape)) as tf.Tensor2D;
     }
     // Inference passes (sampling, scoring) skip the custom-gradient scope, as the model's own products do.
-    const product = inference
-      ? (p: tf.Tensor2D, q: tf.Tensor2D) => tf.matMul(p, q, false, true)
-      : (p: tf.Tensor2D, q: tf.Tensor2D) => matMul(p, q, true);
+    const product = (p: tf.Tensor2D, q: tf.Tensor2D): tf.Tensor2D =>
+      inference ? tf.matMul(p, q, false, true) : matMul(p, q, true);
     const delta = product(product(input, pair.a as tf.Tensor2D), pair.b as tf.Tensor2D);
     return tf.add(base, tf.mul(delta, tf.scalar(this.scale))) as tf.Tensor2D;
   }

@@ -1,5 +1,3 @@
-import type { ParamSpec } from '../models/gptConfig.js';
-
 /**
  * Which projections a LoRA adapter can sit on, by model family, and how PEFT names them. Pure: no
  * tensors, no file system.
@@ -18,6 +16,12 @@ import type { ParamSpec } from '../models/gptConfig.js';
  *   transformers model: `transformer.h.0.attn.c_attn` (GPT2LMHeadModel), `model.layers.0.self_attn.q_proj`
  *   (LlamaForCausalLM, Qwen2ForCausalLM).
  */
+
+/** What adapters read of a model's parameter specs (ParamSpec has more). */
+export interface AdaptableSpec {
+  name: string;
+  shape: readonly number[];
+}
 
 /** grpovi's own GPT (exported as GPT2LMHeadModel) and the Hugging Face model types. */
 export type AdapterFamily = 'gpt' | 'gpt2' | 'llama' | 'qwen2';
@@ -55,7 +59,10 @@ export class AdapterTargetError extends Error {
 }
 
 /** The adaptable projections of a model, in parameter order, from its parameter specs (stored [in, out]). */
-export function adaptableProjections(family: AdapterFamily, specs: readonly ParamSpec[]): ProjectionShape[] {
+export function adaptableProjections(
+  family: AdapterFamily,
+  specs: readonly AdaptableSpec[],
+): ProjectionShape[] {
   const names = new Set(ADAPTABLE_MODULES[family]);
   const out: ProjectionShape[] = [];
   for (const spec of specs) {

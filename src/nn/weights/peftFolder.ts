@@ -1,8 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoraAdapter, type LoraOptions } from '../adapters/lora.js';
-import { type AdapterFamily, fanInFanOut, type TargetModules } from '../adapters/loraTargets.js';
-import type { ParamSpec } from '../models/gptConfig.js';
+import {
+  type AdaptableSpec,
+  type AdapterFamily,
+  fanInFanOut,
+  type TargetModules,
+} from '../adapters/loraTargets.js';
 import { CheckpointError, describeJsonValue } from './checkpointError.js';
 import { writeFolderAtomic } from './hfFolder.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
@@ -170,7 +174,7 @@ export function readPeftFolder(dir: string): PeftFolder {
 export function adapterFromPeftFolder(
   folder: PeftFolder,
   family: AdapterFamily,
-  specs: readonly ParamSpec[],
+  specs: readonly AdaptableSpec[],
 ): LoraAdapter {
   return LoraAdapter.fromPeftTensors(
     family,
