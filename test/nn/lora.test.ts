@@ -529,6 +529,10 @@ describe('PEFT adapter folders', () => {
             'merged',
           ).tensors;
           const merged = adapter.mergeInto(base);
+          const unprefixed = Object.fromEntries(
+            Object.entries(file).map(([k, v]) => [k.slice(prefix.length), v]),
+          );
+          const mergedFile = adapter.mergeIntoFileLayout(unprefixed);
           const modules = adapter.modules();
           expect(Object.keys(reference).sort()).toEqual(
             modules.map((m) => `${prefix}${m.module}.weight`).sort(),
@@ -542,6 +546,10 @@ describe('PEFT adapter folders', () => {
             expect(ours.length).toBe(theirs.length);
             let worst = 0;
             for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i] - theirs[i]));
+            expect(worst).toBeLessThan(1e-6);
+            const inFile = mergedFile[name].data;
+            expect(mergedFile[name].shape).toEqual(reference[prefix + name].shape);
+            for (let i = 0; i < inFile.length; i++) worst = Math.max(worst, Math.abs(inFile[i] - theirs[i]));
             expect(worst).toBeLessThan(1e-6);
             // The adapter changed the weight (so the comparison means something).
             expect(ours).not.toEqual(

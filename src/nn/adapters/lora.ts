@@ -8,6 +8,7 @@ import {
   type AdaptableSpec,
   type AdapterFamily,
   adaptableProjections,
+  fanInFanOut,
   peftKey,
   PEFT_DEFAULT_TARGETS,
   type ProjectionShape,
@@ -328,6 +329,37 @@ export class LoraAdapter {
     return out;
   }
 
+  /**
+   * Merged weights in the family's file layout (`<module>.weight` as transformers names it without
+   * the body prefix): Conv1D weights [in, out] get W + scale (B A)^T, nn.Linear weights [out, in]
+   * W + scale B A, as PEFT's merge_and_unload writes them. Other tensors are returned as they are.
+   */
+  mergeIntoFileLayout(file: Record<string, NamedTensor>): Record<string, NamedTensor> {
+    if (fanInFanOut(this.family)) return this.mergeInto(file);
+    const asInOut: Record<string, NamedTensor> = {};
+    for (const { module, inputs, outputs } of this.modules()) {
+      const t = file[`${module}.weight`];
+      if (t === undefined) throw new Error(`mergeIntoFileLayout: the base has no tensor ${module}.weight`);
+      const data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+      asInOut[`${module}.weight`] = {
+        dtype: 'F32',
+        shape: [inputs, outputs],
+        data: transpose(data, outputs, inputs),
+      };
+    }
+    const merged = this.mergeInto(asInOut);
+    const out: Record<string, NamedTensor> = { ...file };
+    for (const { module, inputs, outputs } of this.modules()) {
+      const t = merged[`${module}.weight`];
+      out[`${module}.weight`] = {
+        dtype: 'F32',
+        shape: [outputs, inputs],
+        data: transpose(t.data as Float32Array, inputs, outputs),
+      };
+    }
+    return out;
+  }
+
   /** Overwrites the matrices with another adapter's of the same targets. */
   assign(from: LoraAdapter): void {
     for (const [module, pair] of this.pairs) {
@@ -352,6 +384,13 @@ export class LoraAdapter {
     }
     this.pairs.clear();
   }
+}
+
+/** [rows, cols] row-major -> [cols, rows]. */
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
 }
 
 function defaultTargets(family: AdapterFamily): string[] {
