@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoraAdapter, type LoraOptions } from '../nn/adapters/lora.js';
-import type { AdapterFamily } from '../nn/adapters/loraTargets.js';
+import { type AdapterFamily, AdapterTargetError } from '../nn/adapters/loraTargets.js';
 import { Gpt } from '../nn/models/gpt.js';
 import { HfDecoder } from '../nn/models/hfDecoder.js';
 import type { PolicyModel } from '../nn/models/policyModel.js';
@@ -62,13 +62,17 @@ export function createRunAdapter(policy: PolicyModel, config: TrainConfig): Lora
           field,
         );
     }
-    return adapterFromPeftFolder(folder, family, policy.specs);
+    return asConfigError(() => adapterFromPeftFolder(folder, family, policy.specs));
   }
+  return asConfigError(() => LoraAdapter.init(family, policy.specs, loraOptionsOf(config), config.seed));
+}
+
+/** A target list that does not fit the policy is the user's config error (its message names the input). */
+function asConfigError<T>(make: () => T): T {
   try {
-    return LoraAdapter.init(family, policy.specs, loraOptionsOf(config), config.seed);
+    return make();
   } catch (error) {
-    if (error instanceof Error && !(error instanceof TypeError))
-      throw new ConfigError(`config: ${error.message}`, 'lora_target_modules');
+    if (error instanceof AdapterTargetError) throw new ConfigError(error.message, 'lora_target_modules');
     throw error;
   }
 }
