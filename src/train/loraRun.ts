@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoraAdapter, type LoraOptions } from '../nn/adapters/lora.js';
-import { type AdapterFamily, AdapterTargetError } from '../nn/adapters/loraTargets.js';
+import {
+  type AdaptableSpec,
+  adaptableProjections,
+  type AdapterFamily,
+  adapterParameterCount,
+  AdapterTargetError,
+  selectTargets,
+} from '../nn/adapters/loraTargets.js';
 import { Gpt } from '../nn/models/gpt.js';
 import { HfDecoder } from '../nn/models/hfDecoder.js';
 import type { PolicyModel } from '../nn/models/policyModel.js';
@@ -73,6 +80,26 @@ function asConfigError<T>(make: () => T): T {
     return make();
   } catch (error) {
     if (error instanceof AdapterTargetError) throw new ConfigError(error.message, 'lora_target_modules');
+    throw error;
+  }
+}
+
+/**
+ * The adapter parameters a LoRA config will train on a model of these specs, before anything is
+ * allocated (for the memory estimate); undefined when not known yet (an adapter folder's rank, or a
+ * target list that does not fit, which the adapter's creation reports).
+ */
+export function plannedAdapterParameters(
+  family: AdapterFamily,
+  specs: readonly AdaptableSpec[],
+  config: TrainConfig,
+): number | undefined {
+  if ((config.lora_r ?? 0) === 0 || config.adapter !== undefined) return undefined;
+  try {
+    const targets = selectTargets(family, adaptableProjections(family, specs), config.lora_target_modules);
+    return adapterParameterCount(targets, config.lora_r as number);
+  } catch (error) {
+    if (error instanceof AdapterTargetError) return undefined;
     throw error;
   }
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fracRewardZeroStd, groupAdvantages, meanGroupStd, sampleStd } from '../grpo/advantages.js';
 import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
 import { describeBackend, selectBackend } from '../nn/backends/backend.js';
-import { countParams } from '../nn/models/gptConfig.js';
+import { countParams, gptParamSpecs } from '../nn/models/gptConfig.js';
 import type { PolicyModel } from '../nn/models/policyModel.js';
 import { loadPolicyWeights, policyFolderFiles } from '../nn/weights/policyFolder.js';
 import { CheckpointError } from '../nn/weights/checkpointError.js';
@@ -26,6 +26,7 @@ import {
   type LoraBase,
   loraBaseOf,
   loraCheckpointFiles,
+  plannedAdapterParameters,
   restoreAdapter,
 } from './loraRun.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
@@ -132,8 +133,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   // Sizes first: a config.model too large must fail before its policy is allocated.
   const prompts = longestPromptTokens(task);
-  if (config.model !== undefined)
-    checkTrainingFits(modelShapeOf(config.model, task.tokenizer.vocabSize), config, prompts);
+  if (config.model !== undefined) {
+    const shape = modelShapeOf(config.model, task.tokenizer.vocabSize);
+    const adapterParameters = plannedAdapterParameters('gpt', gptParamSpecs(shape), config);
+    checkTrainingFits(shape, { ...config, adapterParameters }, prompts);
+  }
 
   const backendOptions = { blasThreads: config.blas_threads };
   const backend = await selectBackend(config.backend, backendOptions);

@@ -7,6 +7,8 @@ import {
 import { countParams } from '../../src/nn/models/gptConfig.js';
 import { parseHfConfig } from '../../src/nn/models/hfConfig.js';
 import { hfParamSpecs } from '../../src/nn/models/hfParams.js';
+import { parseTrainConfig } from '../../src/train/config.js';
+import { plannedAdapterParameters } from '../../src/train/loraRun.js';
 import {
   checkTrainingFits,
   estimateMemory,
@@ -69,6 +71,16 @@ describe('memory estimate with LoRA adapters', () => {
     expect(adapterParameterCount(selectTargets('llama', projections, undefined), 8)).toBe(
       32 * 8 * (1920 + 1280),
     );
+    // What the trainer counts before allocating, from the config.
+    const config = (values: Record<string, unknown>) => parseTrainConfig({ task: 'toy', ...values });
+    expect(plannedAdapterParameters('llama', specs, config({ lora_r: 16 }))).toBe(1_638_400);
+    expect(
+      plannedAdapterParameters('llama', specs, config({ lora_r: 2, lora_target_modules: ['down_proj'] })),
+    ).toBe(32 * 2 * (2560 + 960));
+    expect(plannedAdapterParameters('llama', specs, config({}))).toBeUndefined();
+    expect(
+      plannedAdapterParameters('llama', specs, config({ lora_r: 2, lora_target_modules: ['c_fc'] })),
+    ).toBeUndefined();
   });
 
   it('a LoRA update of SmolLM2-360M is estimated to fit the wasm heap; a full one is estimated as before and does not', () => {
