@@ -92,14 +92,19 @@ function rewardEntries(name: string, rm: RewardModel, out: Entries): void {
   const vocab = rm.config.vocabSize;
   const ps = prompts(vocab, 8, 5, 6);
   const rng = Rng.derive(7, 'fingerprint-rm');
-  const sequences = ps.map((p) => [...p, ...Array.from({ length: 1 + rng.int(5) }, () => 2 + rng.int(vocab - 2))]);
+  const sequences = ps.map((p) => [
+    ...p,
+    ...Array.from({ length: 1 + rng.int(5) }, () => 2 + rng.int(vocab - 2)),
+  ]);
   const lengths = ps.map((p) => p.length);
   setSharedPrefix(true);
   out[`${name}/score-shared`] = rm.score(sequences, 0, 256, lengths);
   setSharedPrefix(false);
   out[`${name}/score`] = rm.score(sequences, 0, 256, lengths);
   setSharedPrefix(true);
-  out[`${name}/scoreTensor`] = tf.tidy(() => rm.scoreTensor(sequences, 0).dataSync() as Float32Array) as Float32Array;
+  out[`${name}/scoreTensor`] = tf.tidy(
+    () => rm.scoreTensor(sequences, 0).dataSync() as Float32Array,
+  ) as Float32Array;
 }
 
 function rewardGradEntries(name: string, rm: RewardModel, out: Entries): void {
@@ -107,7 +112,11 @@ function rewardGradEntries(name: string, rm: RewardModel, out: Entries): void {
   const ps = prompts(vocab, 4, 9, 8);
   const params = rm.variables();
   const { grads } = tf.variableGrads(
-    () => rm.scoreTensor(ps, 0).mul(tf.tensor1d([1, -0.5, 0.25, 2])).sum() as tf.Scalar,
+    () =>
+      rm
+        .scoreTensor(ps, 0)
+        .mul(tf.tensor1d([1, -0.5, 0.25, 2]))
+        .sum() as tf.Scalar,
     params.map((p) => p.variable),
   );
   for (const p of params) out[`${name}/grad/${p.name}`] = grads[p.variable.name].dataSync() as Float32Array;
@@ -178,7 +187,8 @@ async function compute(): Promise<Entries> {
 
 function encode(entries: Entries): string {
   const json: Record<string, string> = {};
-  for (const [k, v] of Object.entries(entries)) json[k] = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+  for (const [k, v] of Object.entries(entries))
+    json[k] = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
   return JSON.stringify(json);
 }
 
@@ -225,9 +235,13 @@ if (mode === 'save') {
       max = Math.max(max, Math.abs(a[i] - b[i]));
       scale = Math.max(scale, Math.abs(a[i]));
     }
-    console.log(`${name}: differs (length ${a.length} -> ${b.length}, max |diff| ${max.toExponential(2)}, max |value| ${scale.toExponential(2)})`);
+    console.log(
+      `${name}: differs (length ${a.length} -> ${b.length}, max |diff| ${max.toExponential(2)}, max |value| ${scale.toExponential(2)})`,
+    );
     if (name.includes('/gpt/')) gptDiffers++;
   }
-  console.log(`${identical} of ${names.size} entries bit identical; grpovi GPT entries differing: ${gptDiffers}`);
+  console.log(
+    `${identical} of ${names.size} entries bit identical; grpovi GPT entries differing: ${gptDiffers}`,
+  );
   process.exit(gptDiffers === 0 ? 0 : 1);
 }

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { KvCache } from './kvCache.js';
-import type { ParamSpec } from './gptConfig.js';
+import type { ParamSpec } from './paramSpec.js';
 import type { TrainableParam } from '../training/optimizer.js';
 import type { NamedTensor } from '../weights/safetensors.js';
 import type { SequenceInput } from './sequenceBatch.js';
