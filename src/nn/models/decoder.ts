@@ -17,7 +17,7 @@ import { activate } from './activation.js';
 import type { BlockNames, DecoderArchitecture, DecoderDescription, DecoderLayout } from './architecture.js';
 import { type AttentionHeads, attend, decodeAttention } from './attention.js';
 import type { KvCache, KvCacheEntry } from './kvCache.js';
-import type { DecoderParamSpec } from './paramSpec.js';
+import { type DecoderParamSpec, transpose2d } from './paramSpec.js';
 import type { PolicyModel, PolicyShape } from './policyModel.js';
 import { applyRope, ropeTables } from './rope.js';
 import type { SequenceInput } from './sequenceBatch.js';
@@ -55,16 +55,6 @@ export function initialTensors(
     values[spec.name] = { dtype: 'F32', shape: spec.shape, data };
   }
   return values;
-}
-
-/** [rows, cols] row-major -> [cols, rows] row-major. */
-function transposed(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c];
-  }
-  return out;
 }
 
 export interface LoadOptions {
@@ -105,7 +95,7 @@ export function loadParams(
   for (const spec of specs) {
     const entry = tensors[prefix + spec.name];
     let data = entry.data instanceof Float32Array ? entry.data : Float32Array.from(entry.data);
-    if (options.fileLayout && spec.transposed) data = transposed(data, spec.fileShape[0], spec.fileShape[1]);
+    if (options.fileLayout && spec.transposed) data = transpose2d(data, spec.fileShape[0], spec.fileShape[1]);
     const tensor = tf.tensor(data, spec.shape, 'float32');
     params.set(spec.name, options.trainable === false ? tensor : tf.variable(tensor, true));
     if (options.trainable !== false) tensor.dispose();
@@ -195,7 +185,7 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
     const out: Record<string, NamedTensor> = {};
     for (const spec of this.specs) {
       let data = this.param(spec.name).dataSync() as Float32Array;
-      if (spec.transposed) data = transposed(data, spec.shape[0], spec.shape[1]);
+      if (spec.transposed) data = transpose2d(data, spec.shape[0], spec.shape[1]);
       out[spec.name] = { dtype: 'F32', shape: spec.fileShape, data };
     }
     return out;

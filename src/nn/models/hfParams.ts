@@ -3,6 +3,7 @@ import type { HfDecoderConfig } from './hfConfig.js';
 import type { DecoderParamSpec } from './paramSpec.js';
 
 export { isClassifier } from './hfConfig.js';
+export { transpose2d } from './paramSpec.js';
 
 /**
  * The parameters of a Hugging Face decoder, by the names transformers gives them once the
@@ -16,14 +17,4 @@ export function hfParamSpecs(config: HfDecoderConfig): DecoderParamSpec[] {
 /** The key prefix of the body in transformers' files: `transformer.` (GPT-2) or `model.` (Llama). */
 export function bodyPrefix(config: HfDecoderConfig): string {
   return config.family === 'gpt2' ? 'transformer.' : 'model.';
-}
-
-/** [rows, cols] row-major -> [cols, rows] row-major. */
-export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c];
-  }
-  return out;
 }

@@ -57,3 +57,13 @@ export function projectionSpec(
 export function countParams(specs: readonly ParamSpec[]): number {
   return specs.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
 }
+
+/** [rows, cols] row-major -> [cols, rows] row-major (an nn.Linear weight to grpovi's layout and back). */
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[base + c];
+  }
+  return out;
+}
