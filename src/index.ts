@@ -64,6 +64,13 @@ export {
 // Models (TF.js): backend, GPT policy, sampling, tokenizers, optimizer, model folders.
 export { type BackendName, selectBackend } from './nn/backends/backend.js';
 export { CheckpointError } from './nn/weights/checkpointError.js';
+export { Decoder } from './nn/models/decoder.js';
+export type {
+  Activation,
+  DecoderArchitecture,
+  DecoderDescription,
+  DecoderLayout,
+} from './nn/models/architecture.js';
 export { Gpt } from './nn/models/gpt.js';
 export type { GptConfig } from './nn/models/gptConfig.js';
 export { loadModelDir, type ModelFiles, type ModelKind, saveModelDir } from './nn/weights/modelDir.js';

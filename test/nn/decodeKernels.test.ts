@@ -21,6 +21,8 @@ interface AttentionCase {
   rows: number;
   queries: number;
   heads: number;
+  /** Key/value heads (a divisor of heads; fewer: grouped-query attention). */
+  kvHeads: number;
   headWidth: number;
   keys: number;
   capacity: number;
@@ -34,11 +36,14 @@ function attentionCase(rng: Rng): AttentionCase {
   const rows = 1 + rng.int(5);
   const queries = 1 + rng.int(3);
   const heads = 1 + rng.int(4);
+  const divisors = [1, 2, 3, 4].filter((n) => heads % n === 0);
+  // Half the cases multi-head (kvHeads = heads), the others any divisor.
+  const kvHeads = rng.int(2) === 0 ? heads : divisors[rng.int(divisors.length)];
   const headWidth = 4 * (1 + rng.int(6));
   const keys = queries + rng.int(12);
   const capacity = keys + rng.int(4);
-  const groups = rows * heads;
-  const width = heads * headWidth;
+  const kvGroups = rows * kvHeads;
+  const qkvWidth = (heads + 2 * kvHeads) * headWidth;
   // Masked keys as the sampler's left padding makes them (a prefix of each sequence, never its own
   // key), and the causal mask: query t sees keys up to keys - queries + t.
   const bias = new Float32Array(queries * rows * keys);
@@ -53,39 +58,43 @@ function attentionCase(rng: Rng): AttentionCase {
     rows,
     queries,
     heads,
+    kvHeads,
     headWidth,
     keys,
     capacity,
-    qkv: normals(rng, queries * rows * 3 * width, 2),
-    k: normals(rng, capacity * groups * headWidth, 2),
-    v: normals(rng, capacity * groups * headWidth),
+    qkv: normals(rng, queries * rows * qkvWidth, 2),
+    k: normals(rng, capacity * kvGroups * headWidth, 2),
+    v: normals(rng, capacity * kvGroups * headWidth),
     bias,
   };
 }
 
 /**
- * Cached attention by brute force in float64: the new tokens' keys and values (qkv row t * B + b)
- * are keys filled + t, earlier keys come from the caches as given.
+ * Cached attention by brute force in float64: the new tokens' keys and values (qkv row t * B + b:
+ * q | k | v) are keys filled + t, earlier keys come from the caches as given; query head h reads
+ * key/value head floor(h / (heads / kvHeads)).
  */
 function bruteAttention(c: AttentionCase): Float64Array {
-  const { rows, queries, heads, headWidth: d, keys } = c;
-  const groups = rows * heads;
+  const { rows, queries, heads, kvHeads, headWidth: d, keys } = c;
+  const kvGroups = rows * kvHeads;
   const width = heads * d;
+  const kvWidth = kvHeads * d;
+  const qkvWidth = width + 2 * kvWidth;
   const filled = keys - queries;
   const out = new Float64Array(queries * rows * width);
   for (let t = 0; t < queries; t++) {
     for (let b = 0; b < rows; b++) {
       for (let h = 0; h < heads; h++) {
-        const g = b * heads + h;
-        const qkvAt = (r: number, part: number, i: number) =>
-          c.qkv[(r * rows + b) * 3 * width + part * width + h * d + i];
+        const kh = Math.floor(h / (heads / kvHeads));
+        const g = b * kvHeads + kh;
+        const qkvAt = (r: number, offset: number, i: number) => c.qkv[(r * rows + b) * qkvWidth + offset + i];
         const key = (j: number, i: number) =>
-          j >= filled ? qkvAt(j - filled, 1, i) : c.k[(j * groups + g) * d + i];
+          j >= filled ? qkvAt(j - filled, width + kh * d, i) : c.k[(j * kvGroups + g) * d + i];
         const value = (j: number, i: number) =>
-          j >= filled ? qkvAt(j - filled, 2, i) : c.v[(j * groups + g) * d + i];
+          j >= filled ? qkvAt(j - filled, width + kvWidth + kh * d, i) : c.v[(j * kvGroups + g) * d + i];
         const scores = Array.from({ length: keys }, (_, j) => {
           let dot = 0;
-          for (let i = 0; i < d; i++) dot += qkvAt(t, 0, i) * key(j, i);
+          for (let i = 0; i < d; i++) dot += qkvAt(t, h * d, i) * key(j, i);
           return dot / Math.sqrt(d) + c.bias[(t * rows + b) * keys + j];
         });
         const max = Math.max(...scores);
@@ -137,26 +146,28 @@ describe.skipIf(!BLAS_AVAILABLE)(`decode kernels on the BLAS path${BLAS_SKIPPED}
     await selectBackend(TEST_BACKEND);
   });
 
-  it('attention matches a float64 brute force on random shapes (one or several new tokens) and writes their keys and values in place', () => {
+  it('attention matches a float64 brute force on random shapes (one or several new tokens, grouped-query or not) and writes their keys and values in place', () => {
     const rng = Rng.derive(1, 'decode-attention');
     for (let trial = 0; trial < 60; trial++) {
       const c = attentionCase(rng);
-      const groups = c.rows * c.heads;
-      const row = groups * c.headWidth;
+      const kvGroups = c.rows * c.kvHeads;
+      const row = kvGroups * c.headWidth;
       const expected = bruteAttention(c);
       tf.tidy(() => {
-        const k = tf.tensor3d(c.k.slice(), [c.capacity, groups, c.headWidth]);
-        const v = tf.tensor3d(c.v.slice(), [c.capacity, groups, c.headWidth]);
+        const k = tf.tensor3d(c.k.slice(), [c.capacity, kvGroups, c.headWidth]);
+        const v = tf.tensor3d(c.v.slice(), [c.capacity, kvGroups, c.headWidth]);
         const width = c.heads * c.headWidth;
+        const kvWidth = c.kvHeads * c.headWidth;
+        const qkvWidth = width + 2 * kvWidth;
         const [out, kOut, vOut] = tf.engine().runKernel(
           DECODE_ATTENTION,
           {
-            qkv: tf.tensor2d(c.qkv, [c.queries * c.rows, 3 * width]),
+            qkv: tf.tensor2d(c.qkv, [c.queries * c.rows, qkvWidth]),
             k,
             v,
             bias: tf.tensor2d(c.bias, [c.queries * c.rows, c.keys]),
           },
-          { heads: c.heads, keys: c.keys, queries: c.queries },
+          { heads: c.heads, kvHeads: c.kvHeads, keys: c.keys, queries: c.queries },
         ) as tf.Tensor[];
         expect(out.shape).toEqual([c.queries * c.rows, width]);
         expect(maxRelativeError(out.dataSync(), expected)).toBeLessThan(1e-5);
@@ -175,11 +186,11 @@ describe.skipIf(!BLAS_AVAILABLE)(`decode kernels on the BLAS path${BLAS_SKIPPED}
         }
         for (let t = 0; t < c.queries; t++) {
           for (let b = 0; b < c.rows; b++) {
-            const from = (t * c.rows + b) * 3 * width;
-            const to = (filled + t) * row + b * width;
-            for (let i = 0; i < width; i++) {
+            const from = (t * c.rows + b) * qkvWidth;
+            const to = (filled + t) * row + b * kvWidth;
+            for (let i = 0; i < kvWidth; i++) {
               expect(kAfter[to + i]).toBe(c.qkv[from + width + i]);
-              expect(vAfter[to + i]).toBe(c.qkv[from + 2 * width + i]);
+              expect(vAfter[to + i]).toBe(c.qkv[from + width + kvWidth + i]);
             }
           }
         }

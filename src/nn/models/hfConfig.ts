@@ -1,4 +1,5 @@
 import { CheckpointError, describeJsonValue } from '../weights/checkpointError.js';
+import type { Activation } from './architecture.js';
 
 /**
  * The Hugging Face `config.json` of a decoder-only language model, read into one description that
@@ -7,7 +8,7 @@ import { CheckpointError, describeJsonValue } from '../weights/checkpointError.j
  * grouped-query attention, gated SiLU MLP). Pure: no tensors, no file system.
  */
 export type HfModelType = 'gpt2' | 'llama' | 'qwen2';
-export type HfActivation = 'gelu_new' | 'gelu' | 'quick_gelu' | 'silu' | 'relu';
+export type HfActivation = Activation;
 
 export interface HfDecoderConfig {
   modelType: HfModelType;
@@ -235,4 +236,9 @@ function readRope(c: Record<string, unknown>, fail: (problem: string) => never):
   if (typeof theta !== 'number' || !(theta > 0))
     fail(`"rope_theta" must be a positive number (${describeJsonValue(theta)})`);
   return theta as number;
+}
+
+/** Whether the config describes a sequence-classification (reward) model rather than a causal LM. */
+export function isClassifier(config: HfDecoderConfig): boolean {
+  return config.architecture.endsWith('ForSequenceClassification');
 }

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { KvCache } from './kvCache.js';
-import type { ParamSpec } from './gptConfig.js';
+import type { ParamSpec } from './paramSpec.js';
 import type { TrainableParam } from '../training/optimizer.js';
 import type { NamedTensor } from '../weights/safetensors.js';
 import type { SequenceInput } from './sequenceBatch.js';
@@ -16,7 +16,7 @@ export interface PolicyShape {
 
 /**
  * What the trainer, the sampler, log-prob scoring and checkpoints need from a language model:
- * grpovi's own GPT and the Hugging Face families (`HfDecoder`) both implement it.
+ * the one `Decoder` (decoder.ts) implements it for every family (grpovi's GPT, gpt2, llama, qwen2).
  */
 export interface PolicyModel {
   readonly config: PolicyShape;

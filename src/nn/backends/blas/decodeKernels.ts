@@ -13,9 +13,10 @@ import { DECODE_KERNELS_WASM } from './decodeKernelsWasm.js';
 
 /**
  * KV-cached attention of one layer for `queries` new tokens per sequence (1 at a decode step, the
- * prompt at the prefill). Inputs: qkv [queries * B, 3 * width] (token-major rows: q | k | v), the
- * caches k and v [capacity, G, d] with `keys - queries` rows filled, bias [queries * B, keys]; attrs
- * heads, keys, queries. Writes the new keys and values into the caches' next rows (in place: they
+ * prompt at the prefill). Inputs: qkv [queries * B, (heads + 2 kvHeads) * d] (token-major rows:
+ * q | k | v), the caches k and v [capacity, B * kvHeads, d] with `keys - queries` rows filled, bias
+ * [queries * B, keys]; attrs heads, kvHeads (default heads; grouped-query attention when fewer:
+ * query head h reads kv head floor(h / (heads / kvHeads))), keys, queries. Writes the new keys and values into the caches' next rows (in place: they
  * must be buffers only the sampler's cache holds) and returns [out [queries * B, width], k, v].
  */
 export const DECODE_ATTENTION = 'GrpoviDecodeAttention';
@@ -112,16 +113,23 @@ function decodeAttentionKernel(args: KernelArgs): tf.TensorInfo[] {
   if ([qkv, k, v, bias].some((t) => t.dtype !== 'float32'))
     throw new TypeError(`${DECODE_ATTENTION} takes float32 tensors`);
   const heads = Number(args.attrs.heads);
+  const kvHeads = Number(args.attrs.kvHeads ?? heads);
   const keys = Number(args.attrs.keys);
   const queries = Number(args.attrs.queries ?? 1);
-  const [capacity, groups, headWidth] = k.shape;
-  const rows = groups / heads;
+  const [capacity, kvGroups, headWidth] = k.shape;
+  const rows = kvGroups / kvHeads;
+  const repeat = heads / kvHeads;
+  const groups = rows * heads;
   const width = heads * headWidth;
-  const sizes = `qkv [${qkv.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}], bias [${bias.shape.join(', ')}], heads ${heads}, keys ${keys}, queries ${queries}`;
+  const kvWidth = kvHeads * headWidth;
+  const sizes = `qkv [${qkv.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}], bias [${bias.shape.join(', ')}], heads ${heads}, kvHeads ${kvHeads}, keys ${keys}, queries ${queries}`;
   const fits =
     k.shape.length === 3 &&
     v.shape.join() === k.shape.join() &&
     Number.isInteger(heads) &&
+    Number.isInteger(kvHeads) &&
+    kvHeads > 0 &&
+    Number.isInteger(repeat) &&
     Number.isInteger(rows) &&
     heads > 0 &&
     Number.isInteger(queries) &&
@@ -129,7 +137,7 @@ function decodeAttentionKernel(args: KernelArgs): tf.TensorInfo[] {
     Number.isInteger(keys) &&
     keys >= queries &&
     keys <= capacity &&
-    qkv.shape.join() === [queries * rows, 3 * width].join() &&
+    qkv.shape.join() === [queries * rows, width + 2 * kvWidth].join() &&
     bias.shape.join() === [queries * rows, keys].join();
   if (!fits) throw new RangeError(`${DECODE_ATTENTION}: shapes do not fit (${sizes})`);
   if (headWidth % 4 !== 0)
@@ -138,38 +146,84 @@ function decodeAttentionKernel(args: KernelArgs): tf.TensorInfo[] {
   const wasm = decodeProducts(backend);
   // Allocate first: allocating may grow the heap and detach earlier views.
   const out = backend.makeOutput([queries * rows, width], 'float32');
-  const perQuery = groups * (headWidth + keys);
+  // Per query: the queries [groups, d], the weights [groups, keys] and, with shared kv heads, the
+  // mixed values before they go back into the query heads' order [groups, d].
+  const perQuery = groups * (headWidth + keys) + (repeat > 1 ? groups * headWidth : 0);
   const scratch = backend.makeOutput([queries * perQuery], 'float32');
   const at = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
   const words = new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
   const biasValues = heap(backend, bias);
   const filled = keys - queries;
-  // Token-major rows t * B + b of qkv are q | k | v, each [heads, headWidth]: q goes to the
-  // scratch, k and v into the caches' row filled + t (whose [groups, headWidth] layout has
-  // sequence b's heads at b * width). Every key is in place before the first query attends.
+  // Token-major rows t * B + b of qkv are q | k | v ([heads, d], [kvHeads, d], [kvHeads, d]): q
+  // goes to the scratch, k and v into the caches' row filled + t (whose [kvGroups, d] layout has
+  // sequence b's kv heads at b * kvWidth). Every key is in place before the first query attends.
+  // With shared kv heads (repeat > 1) the scratch holds the queries replica-major, [repeat,
+  // kvGroups, d] (query head h = kh * repeat + r at replica r, kv group b * kvHeads + kh), so each
+  // replica is one pass of the products over the kv groups.
   for (let t = 0; t < queries; t++) {
-    const cacheRow = (filled + t) * groups * headWidth;
+    const cacheRow = (filled + t) * kvGroups * headWidth;
     const query = at(scratch) / 4 + t * perQuery;
     for (let b = 0; b < rows; b++) {
-      const row = at(qkv) / 4 + (t * rows + b) * 3 * width;
-      words.copyWithin(query + b * width, row, row + width);
-      words.copyWithin(at(k) / 4 + cacheRow + b * width, row + width, row + 2 * width);
-      words.copyWithin(at(v) / 4 + cacheRow + b * width, row + 2 * width, row + 3 * width);
+      const row = at(qkv) / 4 + (t * rows + b) * (width + 2 * kvWidth);
+      if (repeat === 1) {
+        words.copyWithin(query + b * width, row, row + width);
+      } else {
+        for (let h = 0; h < heads; h++) {
+          const to = query + (((h % repeat) * rows + b) * kvHeads + Math.floor(h / repeat)) * headWidth;
+          words.copyWithin(to, row + h * headWidth, row + (h + 1) * headWidth);
+        }
+      }
+      words.copyWithin(at(k) / 4 + cacheRow + b * kvWidth, row + width, row + width + kvWidth);
+      words.copyWithin(at(v) / 4 + cacheRow + b * kvWidth, row + width + kvWidth, row + width + 2 * kvWidth);
     }
   }
   for (let t = 0; t < queries; t++) {
     // Query t sees keys up to filled + t; the bias masks the later ones (and the left padding).
     const query = at(scratch) + 4 * t * perQuery;
     const weights = query + 4 * groups * headWidth;
-    wasm.scores(query, at(k), weights, groups, keys, headWidth, 1 / Math.sqrt(headWidth));
-    biasedSoftmaxRows(
-      words.subarray(weights / 4, weights / 4 + groups * keys),
-      biasValues.subarray(t * rows * keys, (t + 1) * rows * keys),
-      groups,
-      heads,
-      keys,
-    );
-    wasm.mix(weights, at(v), at(out) + 4 * t * rows * width, groups, keys, headWidth);
+    const tokenBias = biasValues.subarray(t * rows * keys, (t + 1) * rows * keys);
+    if (repeat === 1) {
+      wasm.scores(query, at(k), weights, groups, keys, headWidth, 1 / Math.sqrt(headWidth));
+      biasedSoftmaxRows(
+        words.subarray(weights / 4, weights / 4 + groups * keys),
+        tokenBias,
+        groups,
+        heads,
+        keys,
+      );
+      wasm.mix(weights, at(v), at(out) + 4 * t * rows * width, groups, keys, headWidth);
+      continue;
+    }
+    const mixed = weights + 4 * groups * keys;
+    for (let r = 0; r < repeat; r++) {
+      const replicaWeights = weights + 4 * r * kvGroups * keys;
+      const replicaMixed = mixed + 4 * r * kvGroups * headWidth;
+      wasm.scores(
+        query + 4 * r * kvGroups * headWidth,
+        at(k),
+        replicaWeights,
+        kvGroups,
+        keys,
+        headWidth,
+        1 / Math.sqrt(headWidth),
+      );
+      biasedSoftmaxRows(
+        words.subarray(replicaWeights / 4, replicaWeights / 4 + kvGroups * keys),
+        tokenBias,
+        kvGroups,
+        kvHeads,
+        keys,
+      );
+      wasm.mix(replicaWeights, at(v), replicaMixed, kvGroups, keys, headWidth);
+    }
+    // Back into the query heads' order: out row t * B + b, head h.
+    const outRows = at(out) / 4 + t * rows * width;
+    for (let b = 0; b < rows; b++) {
+      for (let h = 0; h < heads; h++) {
+        const from = mixed / 4 + (((h % repeat) * rows + b) * kvHeads + Math.floor(h / repeat)) * headWidth;
+        words.copyWithin(outRows + b * width + h * headWidth, from, from + headWidth);
+      }
+    }
   }
   backend.disposeData(scratch.dataId);
   // The caches come back as new handles on the same buffers, now holding `keys` rows.
