@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { BackendName } from '../nn/backends/backendNames.js';
 import { ensureRunFolder } from '../train/runFolder.js';
 import { acquireRunLock, type RunLock } from '../train/runLock.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
@@ -63,6 +64,8 @@ export interface CompareRequest {
   signal?: AbortSignal;
   /** Overrides the worker command (tests). */
   workerCommand?: string[];
+  /** Every run trains on this backend instead of its config's (it changes speed, not results). */
+  backend?: BackendName;
 }
 
 export interface RenderResult {
@@ -280,7 +283,7 @@ export async function planComparisonRuns(
       const shown = join(request.out, run.relDir);
       return {
         dir: shown,
-        command: `${program} compare-run ${shellQuote(shown)}`,
+        command: `${program} compare-run ${shellQuote(shown)}${request.backend === undefined ? '' : ` --backend ${request.backend}`}`,
         finished: state === 'finished',
       };
     });
@@ -326,6 +329,7 @@ export async function runComparison(request: CompareRequest): Promise<CompareRes
       progress,
       signal: request.signal,
       command: request.workerCommand,
+      backend: request.backend,
     });
 
     const failed = outcomes.some((o) => o.status === 'failed');

@@ -1,25 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ALGOS, type Algo } from '../../experiments/algos.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
+import { runBackendOption } from '../options/backend.js';
+import type { CompareFlags } from '../options/compare.js';
+import type { ConfigFlagSet } from '../options/train.js';
 import { integerArg } from '../parsers.js';
-import { addConfigFlags, type ConfigFlagSet, TASK_FLAG_KEYS } from './train.js';
-
-export interface CompareFlags {
-  task?: string;
-  allowChangedFiles?: boolean;
-  /** Config values of the task flags (--task, --prompts, --reward, ...), filled in by the command. */
-  taskValues?: Record<string, unknown>;
-  seeds?: number;
-  seedList?: number[];
-  steps?: number;
-  out: string;
-  algos: Algo[];
-  config?: string;
-  sweep: string[];
-  jobs: number;
-  plan?: boolean;
-  planCommand?: string;
-}
+import { addConfigFlags, TASK_FLAG_KEYS } from './train.js';
 
 const HELP_AFTER = `
 Runs every algorithm with the same seeds and the same config apart from the reward transform
@@ -120,6 +106,7 @@ export function registerCompare(program: Command): void {
         .default([], 'no sweep'),
     )
     .option('--jobs <n>', 'runs in parallel, each in its own process', integerArg(1), 1)
+    .addOption(runBackendOption())
     .option('--plan', 'print one shell command per run and train nothing (see "Sweeps on any scheduler")')
     .option('--plan-command <cmd>', 'how the planned commands call grpovi, e.g. "npx grpovi"', 'grpovi')
     .addHelpText('after', HELP_AFTER)
