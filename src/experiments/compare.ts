@@ -8,6 +8,7 @@ import type { BackendName } from '../nn/backends/backendNames.js';
 import { ensureRunFolder } from '../train/runFolder.js';
 import { acquireRunLock, type RunLock } from '../train/runLock.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
+import { shellQuote } from '../util/shellQuote.js';
 import { machineInfo } from './machine.js';
 import {
   type Algo,
@@ -254,13 +255,10 @@ export interface PlannedCommand {
   finished: boolean;
 }
 
-/** How a plan's commands call grpovi (default `grpovi`; e.g. `npx grpovi` or `node dist/cli/bin.js`). */
+/** How a plan's commands call grpovi unless told (the CLI passes the command it was started with). */
 export const PLAN_PROGRAM = 'grpovi';
 
-/** Quotes a shell word when it needs it. */
-export function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from '../util/shellQuote.js';
 
 /**
  * `grpovi compare ... --plan`: records the comparison and every run's exact config (run.json), like

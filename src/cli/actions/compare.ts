@@ -12,6 +12,7 @@ import { CheckpointError } from '../../nn/weights/checkpointError.js';
 import { ConfigError } from '../../train/configError.js';
 import { UserFileError } from '../../util/userFileError.js';
 import { UserInputError } from '../errors.js';
+import { grpoviInvocation } from '../invocation.js';
 import type { CompareFlags } from '../options/compare.js';
 
 /** What `compare`, `demo` and `report` do; loaded only when one of them runs (it loads TF.js and vega). */
@@ -29,8 +30,7 @@ function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[])
   args.push('--jobs', String(flags.jobs));
   if (flags.backend !== undefined) args.push('--backend', flags.backend);
   if (flags.plan) args.push('--plan');
-  if (flags.plan && flags.planCommand !== undefined && flags.planCommand !== 'grpovi')
-    args.push('--plan-command', flags.planCommand);
+  if (flags.plan && flags.planCommand !== undefined) args.push('--plan-command', flags.planCommand);
   return args.map(shellQuote).join(' ');
 }
 
@@ -116,12 +116,15 @@ export async function executeCompare(
       signal: controller.signal,
     };
     if (flags.plan) {
-      const commands = await planComparisonRuns(request, flags.planCommand);
+      // The commands start grpovi as this process was started (npx grpovi, or node and the absolute
+      // script), so that they run as printed where `grpovi` is not on the PATH.
+      const program = flags.planCommand ?? grpoviInvocation();
+      const commands = await planComparisonRuns(request, program);
       process.stdout.write(commands.map((c) => `${c.command}\n`).join(''));
       const done = commands.filter((c) => c.finished).length;
       process.stderr.write(
         `grpovi: planned ${commands.length} run(s) in ${flags.out} (${done} already finished); run the commands above ` +
-          `in any order, then: grpovi report ${shellQuote(flags.out)}\n`,
+          `in any order, then: ${program} report ${shellQuote(flags.out)}\n`,
       );
       return;
     }
