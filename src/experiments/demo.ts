@@ -92,7 +92,7 @@ export function demoSentences(summary: ComparisonSummary, rewardTemperature: num
     const startStd = grpo?.reward_std_curve[0]?.raw;
     const gold =
       grpo?.final_eval_gold && grpovi?.final_eval_gold
-        ? `; final gold reward (the valence the reward model learned) ${fmt(grpovi.final_eval_gold.mean)} against ${fmt(grpo.final_eval_gold.mean)}`
+        ? `; final gold reward (the AFINN valence the reward model was trained to predict) ${fmt(grpovi.final_eval_gold.mean)} against ${fmt(grpo.final_eval_gold.mean)}`
         : '';
     return (
       `${setting.label} (${known.name}: ${known.what}; reward temperature ${rewardTemperature}, ` +
@@ -119,16 +119,18 @@ export function demoSection(summary: ComparisonSummary, rewardTemperature: numbe
   ].join('\n');
 }
 
+/** Ends the demo's section in report.md, so that adding it again replaces it. */
+const SECTION_END = '<!-- end of the demo section -->';
+
 /** Puts the demo's section into report.md after its title, in place of an earlier one. */
 export function addDemoSection(reportPath: string, section: string): void {
-  const lines = readFileSync(reportPath, 'utf8').split('\n');
-  const at = lines.indexOf(DEMO_HEADING);
-  if (at >= 0) {
-    const next = lines.findIndex((line, i) => i > at && line.startsWith('## '));
-    lines.splice(at, (next < 0 ? lines.length : next) - at);
-  }
+  let lines = readFileSync(reportPath, 'utf8').split('\n');
+  const from = lines.indexOf(DEMO_HEADING);
+  const to = lines.indexOf(SECTION_END);
+  if (from >= 0 && to > from) lines = [...lines.slice(0, from), ...lines.slice(to + 1)];
   const titleEnd = lines[0]?.startsWith('# ') ? 1 : 0;
   const title = lines.slice(0, titleEnd);
   const rest = lines.slice(titleEnd).join('\n').replace(/^\n*/, '');
-  writeFileAtomic(reportPath, [...title, ...(titleEnd > 0 ? [''] : []), section, rest].join('\n'));
+  const block = `${section.replace(/\n*$/, '')}\n${SECTION_END}\n`;
+  writeFileAtomic(reportPath, [...title, ...(titleEnd > 0 ? [''] : []), block, rest].join('\n'));
 }
