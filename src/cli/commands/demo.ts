@@ -8,7 +8,7 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description(
-      'compare GRPO and GRPOVI on the sentiment RLHF task from the shipped models, where GRPOVI helps and where it does not (about 5 minutes)',
+      'compare GRPO and GRPOVI on the sentiment RLHF task from the shipped models, where GRPOVI helps and where it does not (a few minutes on 2 cores)',
     )
     .option('--out <dir>', 'comparison folder (an existing one is extended)', 'runs/demo')
     .option('--seeds <k>', 'seeds per algorithm and setting', integerArg(1), 3)
