@@ -14,8 +14,8 @@ import { normalizePrompt } from '../../tasks/sources/promptText.js';
 import { ConfigError } from '../../train/configError.js';
 import { Rng } from '../../util/rng.js';
 import { UserFileError } from '../../util/userFileError.js';
-import type { SampleFlags } from '../commands/sample.js';
 import { UserInputError } from '../errors.js';
+import type { SampleFlags } from '../options/sample.js';
 
 /** What `grpovi sample` does; loaded only when it runs (it loads TF.js). */
 
