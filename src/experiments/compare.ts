@@ -4,9 +4,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { BackendName } from '../nn/backends/backendNames.js';
 import { ensureRunFolder } from '../train/runFolder.js';
 import { acquireRunLock, type RunLock } from '../train/runLock.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
+import { shellQuote } from '../util/shellQuote.js';
 import { machineInfo } from './machine.js';
 import {
   type Algo,
@@ -63,6 +65,8 @@ export interface CompareRequest {
   signal?: AbortSignal;
   /** Overrides the worker command (tests). */
   workerCommand?: string[];
+  /** Every run trains on this backend instead of its config's (it changes speed, not results). */
+  backend?: BackendName;
 }
 
 export interface RenderResult {
@@ -251,13 +255,10 @@ export interface PlannedCommand {
   finished: boolean;
 }
 
-/** How a plan's commands call grpovi (default `grpovi`; e.g. `npx grpovi` or `node dist/cli/bin.js`). */
+/** How a plan's commands call grpovi unless told (the CLI passes the command it was started with). */
 export const PLAN_PROGRAM = 'grpovi';
 
-/** Quotes a shell word when it needs it. */
-export function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
+export { shellQuote } from '../util/shellQuote.js';
 
 /**
  * `grpovi compare ... --plan`: records the comparison and every run's exact config (run.json), like
@@ -280,7 +281,7 @@ export async function planComparisonRuns(
       const shown = join(request.out, run.relDir);
       return {
         dir: shown,
-        command: `${program} compare-run ${shellQuote(shown)}`,
+        command: `${program} compare-run ${shellQuote(shown)}${request.backend === undefined ? '' : ` --backend ${request.backend}`}`,
         finished: state === 'finished',
       };
     });
@@ -326,6 +327,7 @@ export async function runComparison(request: CompareRequest): Promise<CompareRes
       progress,
       signal: request.signal,
       command: request.workerCommand,
+      backend: request.backend,
     });
 
     const failed = outcomes.some((o) => o.status === 'failed');

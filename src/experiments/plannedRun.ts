@@ -4,6 +4,7 @@
  * and does what `compare` would do for it (skip it finished, resume it from its checkpoint, or start
  * it afresh), then trains it with the comparison worker.
  */
+import type { BackendName } from '../nn/backends/backendNames.js';
 import { clearRun, inspectRun, readRunFile, type RunState } from './runFolder.js';
 import { runWorker, type WorkerEvent } from './worker.js';
 
@@ -12,6 +13,8 @@ export interface PlannedRunOptions {
   emit: (event: WorkerEvent) => void;
   shouldStop?: () => boolean;
   startupSeconds?: number;
+  /** Train on this backend instead of the one in run.json. */
+  backend?: BackendName;
 }
 
 export interface PlannedRunResult {
@@ -32,6 +35,7 @@ export async function runPlannedRun(options: PlannedRunOptions): Promise<Planned
     emit: options.emit,
     shouldStop: options.shouldStop,
     startupSeconds: options.startupSeconds,
+    backend: options.backend,
   });
   return { state, status: interrupted ? 'interrupted' : 'finished' };
 }

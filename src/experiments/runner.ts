@@ -8,6 +8,7 @@ import { appendFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { BackendName } from '../nn/backends/backendNames.js';
 import { STOPPED_EXIT_CODES, signalExitCode } from '../train/interrupt.js';
 import type { ComparisonProgress, RunLabel } from './progress.js';
 import { WORKER_LOG } from './runFolder.js';
@@ -46,13 +47,20 @@ export interface RunnerOptions {
   /** Aborting stops starting runs and asks running ones to checkpoint and stop (SIGTERM). */
   signal?: AbortSignal;
   command?: string[];
+  /** The backend every run uses instead of its config's (`compare --backend`). */
+  backend?: BackendName;
 }
 
 const TAIL_LINES = 20;
 
 function runOne(job: RunJob, options: RunnerOptions): Promise<JobOutcome> {
   const [executable, ...prefix] = options.command ?? workerCommand();
-  const args = [...prefix, job.dir, ...(job.resume ? ['--resume'] : [])];
+  const args = [
+    ...prefix,
+    job.dir,
+    ...(job.resume ? ['--resume'] : []),
+    ...(options.backend !== undefined ? ['--backend', options.backend] : []),
+  ];
   const started = performance.now();
   return new Promise((resolve) => {
     // Runs side by side already share the cores: one BLAS thread each (unless a config sets blas_threads).

@@ -2,6 +2,7 @@
  * One run of a comparison, in its own process: trains the config in the run folder's `run.json`
  * (resuming from the folder's checkpoint when asked) and reports progress as JSON lines.
  */
+import type { BackendName } from '../nn/backends/backendNames.js';
 import { changedUserFiles } from '../tasks/sources/userFiles.js';
 import { loadTask, taskContext } from '../train/setup.js';
 import { ComparisonError } from './errors.js';
@@ -21,12 +22,17 @@ export interface WorkerOptions {
   shouldStop?: () => boolean;
   /** Seconds this process has run before training started (counted in the run's wall time). */
   startupSeconds?: number;
+  /** Train on this backend instead of the one in run.json (it changes speed, not what is trained). */
+  backend?: BackendName;
 }
 
 /** Trains the run; resolves to whether it was interrupted before its last step. */
 export async function runWorker(options: WorkerOptions): Promise<{ interrupted: boolean }> {
   const started = performance.now();
-  const { config, user_files: userFiles } = readRunFile(options.dir);
+  const planned = readRunFile(options.dir);
+  const userFiles = planned.user_files;
+  const config =
+    options.backend === undefined ? planned.config : { ...planned.config, backend: options.backend };
   const changed = changedUserFiles(userFiles ?? [], 'since the comparison started this run');
   if (changed.length > 0)
     throw new ComparisonError(`${changed.join('; ')}: the run would not train on what was planned`);

@@ -1,3 +1,5 @@
+import { DEFAULT_BACKEND } from '../nn/backends/backendNames.js';
+
 /**
  * The defaults of the training config: TrainConfigSchema (src/train/config.ts) takes its defaults from
  * here, and `grpovi train --help` shows them without loading zod.
@@ -38,5 +40,5 @@ export const CONFIG_DEFAULTS = {
   eval_every: 10,
   eval_prompts: 64,
   checkpoint_every: 50,
-  backend: 'auto',
+  backend: DEFAULT_BACKEND,
 } as const;

@@ -15,7 +15,7 @@ import {
   pretrainData,
   promptOf,
 } from '../tasks/datasets.js';
-import { textPretrainTexts } from '../tasks/sources/textFile.js';
+import { describeTextSplit, textPretrainTexts } from '../tasks/sources/textFile.js';
 import { Rng } from '../util/rng.js';
 
 /** Settings of `grpovi pretrain`. */
@@ -111,10 +111,12 @@ function sampleCompletions(
 }
 
 /** The train / held-out texts of a pretraining config: a shipped corpus or the user's text files. */
-function pretrainDataOf(config: PretrainConfig): PretrainData {
+function pretrainDataOf(config: PretrainConfig, log: (line: string) => void): PretrainData {
   if (config.corpus !== 'text') return pretrainData(config.corpus);
   const kind = config.tokenizer ?? 'word';
-  return { corpus: 'text', kind, ...textPretrainTexts(config.text ?? [], kind) };
+  const { train, heldOut, splits } = textPretrainTexts(config.text ?? [], kind);
+  for (const split of splits) log(describeTextSplit(split));
+  return { corpus: 'text', kind, train, heldOut };
 }
 
 /**
@@ -129,7 +131,7 @@ export async function pretrain(
 ): Promise<PretrainResult> {
   const started = performance.now();
   const backend = await selectBackend(config.backend);
-  const data = pretrainDataOf(config);
+  const data = pretrainDataOf(config, log);
   const tokenizer = fitTokenizer(data, config.vocabSize);
   const fits = (s: number[]) => s.length <= config.contextLength;
   const encoded = data.train.map((t) => encodeSequence(tokenizer, t));

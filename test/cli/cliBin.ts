@@ -45,7 +45,7 @@ export function runNode(
 /** Runs the built CLI with `args`. */
 export function runCli(
   args: readonly string[],
-  options: { cwd?: string; input?: string } = {},
+  options: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ProcessRun> {
   return runNode([CLI_BIN, ...args], options);
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../src/cli/main.js';
-import { PRETRAIN_DEFAULTS } from '../../src/cli/commands/pretrain.js';
+import { PRETRAIN_DEFAULTS } from '../../src/cli/options/pretrain.js';
 import { formatDefault } from '../../src/cli/helpStyle.js';
 import { TASKS } from '../../src/tasks/registry.js';
 import { TASK_DEFAULTS } from '../../src/tasks/taskDefaults.js';

@@ -144,6 +144,12 @@ describe('the own-task example through the CLI', () => {
   it('pretrain --text writes a policy and prints the held-out perplexity', () => {
     expect(pretrained.code, pretrained.stderr).toBe(0);
     expect(pretrained.stdout).toMatch(/^held-out loss \d+\.\d+, perplexity \d+\.\d after 30 steps/);
+    // Prose: sentences split at their ends, several to a line (the example's 30 lines).
+    const split = /text\.txt: (\d+) sentences from 30 lines \(split at sentence ends as running text\)/.exec(
+      pretrained.stderr,
+    );
+    expect(split, pretrained.stderr).not.toBeNull();
+    expect(Number(split?.[1])).toBeGreaterThan(30);
     const info = JSON.parse(readFileSync(at('policy', 'model.json'), 'utf8')) as {
       tokenizer: { kind: string };
     };

@@ -1,8 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shellQuote } from '../../src/util/shellQuote.js';
 import { CLI_BIN, runCli } from './cliBin.js';
 
 // End-to-end on the built CLI (`npm test` builds dist first; run `npm run build` before this file alone).
@@ -23,6 +32,14 @@ function summaryWithoutTiming(dir: string): Json {
     return out;
   };
   return strip(summary) as Json;
+}
+
+/** This PATH without the folders that hold a `grpovi` (npx and npm put node_modules/.bin on it). */
+function pathWithoutGrpovi(): string {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => dir !== '' && !existsSync(join(dir, 'grpovi')))
+    .join(delimiter);
 }
 
 function filesNamed(dir: string, name: string): string[] {
@@ -69,34 +86,38 @@ describe('grpovi compare --plan, then the commands in any order, then grpovi rep
     const compared = await runCli([...args(direct), '--jobs', '2']);
     expect(compared.code, compared.stderr).toBe(0);
 
-    const plan = await runCli([...args(planned), '--plan']);
-    // --plan-command changes only how the commands call grpovi (here: the build under test).
-    const program = `'${process.execPath}' '${CLI_BIN}'`;
-    const runnable = await runCli([...args(planned), '--plan', '--plan-command', program]);
-    expect(runnable.code, runnable.stderr).toBe(0);
-    expect(runnable.stdout).toBe(plan.stdout.replaceAll('grpovi compare-run', `${program} compare-run`));
+    // grpovi is not on this PATH: the printed commands call it as it was started, node and the script.
+    const offPath = { ...process.env, PATH: pathWithoutGrpovi() };
+    const plan = await runCli([...args(planned), '--plan'], { env: offPath });
     expect(plan.code, plan.stderr).toBe(0);
+    const program = `${shellQuote(process.execPath)} ${shellQuote(realpathSync(CLI_BIN))}`;
     const commands = plan.stdout.trim().split('\n');
     // One command per run, in the plan's order: by seed, then setting, then algorithm.
     const runDir = (algo: string, seed: number) => join(planned, 'default', algo, `seed-${seed}`);
     expect(commands).toEqual(
       [runDir('grpo', 0), runDir('grpovi', 0), runDir('grpo', 1), runDir('grpovi', 1)].map(
-        (d) => `grpovi compare-run ${d}`,
+        (d) => `${program} compare-run ${d}`,
       ),
     );
     expect(plan.stderr).toContain(`planned 4 run(s) in ${planned}`);
+    expect(plan.stderr).toContain(`then: ${program} report ${planned}`);
+    // --plan-command changes only how the commands call grpovi.
+    const named = await runCli([...args(planned), '--plan', '--plan-command', 'npx grpovi']);
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout).toBe(plan.stdout.replaceAll(`${program} compare-run`, 'npx grpovi compare-run'));
     // Planning trains nothing: run.json files but no metrics, no checkpoints.
     expect(filesNamed(planned, 'run.json')).toHaveLength(4);
     expect(filesNamed(planned, 'metrics.jsonl')).toHaveLength(0);
 
-    // In reverse order, two at a time, as a scheduler might.
-    // One BLAS thread per run, as compare --jobs 2 gives its workers: the same backend and thread count
-    // give the same bits (another thread count changes the sums' rounding).
-    execFileSync('sh', ['-c', 'tac | xargs -P 2 -I{} sh -c {}'], {
-      env: { ...process.env, GRPOVI_BLAS_THREADS: '1' },
-      input: runnable.stdout,
+    // The printed lines as printed, in reverse order, two at a time, as a scheduler might, with
+    // grpovi off the PATH. One BLAS thread per run, as compare --jobs 2 gives its workers: the same
+    // backend and thread count give the same bits (another thread count changes the sums' rounding).
+    execFileSync('/bin/sh', ['-c', 'tac | xargs -P 2 -I{} sh -c {}'], {
+      env: { ...offPath, GRPOVI_BLAS_THREADS: '1' },
+      input: plan.stdout,
       stdio: ['pipe', 'ignore', 'pipe'],
     });
+    expect(filesNamed(planned, 'metrics.jsonl')).toHaveLength(4);
     const report = await runCli(['report', planned]);
     expect(report.code, report.stderr).toBe(0);
 

@@ -1,6 +1,7 @@
 import {
   type CompareRequest,
   planComparisonRuns,
+  type RenderResult,
   renderComparison,
   runComparison,
   shellQuote,
@@ -10,8 +11,9 @@ import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/swe
 import { CheckpointError } from '../../nn/weights/checkpointError.js';
 import { ConfigError } from '../../train/configError.js';
 import { UserFileError } from '../../util/userFileError.js';
-import type { CompareFlags } from '../commands/compare.js';
 import { UserInputError } from '../errors.js';
+import { grpoviInvocation } from '../invocation.js';
+import type { CompareFlags } from '../options/compare.js';
 
 /** What `compare`, `demo` and `report` do; loaded only when one of them runs (it loads TF.js and vega). */
 
@@ -26,9 +28,9 @@ function commandLine(flags: CompareFlags, seeds: number[], sweepSpecs: string[])
   if (flags.config !== undefined) args.push('--config', flags.config);
   for (const spec of sweepSpecs) args.push('--sweep', spec);
   args.push('--jobs', String(flags.jobs));
+  if (flags.backend !== undefined) args.push('--backend', flags.backend);
   if (flags.plan) args.push('--plan');
-  if (flags.plan && flags.planCommand !== undefined && flags.planCommand !== 'grpovi')
-    args.push('--plan-command', flags.planCommand);
+  if (flags.plan && flags.planCommand !== undefined) args.push('--plan-command', flags.planCommand);
   return args.map(shellQuote).join(' ');
 }
 
@@ -73,9 +75,14 @@ export function asUserError(error: unknown): unknown {
 
 /**
  * Runs a comparison as the CLI does: Ctrl-C checkpoints running runs, the table and paths go to
- * stdout, failures become exit codes. Shared by `compare` and `demo`.
+ * stdout, failures become exit codes. Shared by `compare` and `demo`; `epilogue` (the demo's
+ * sentences) is called once the comparison finished and its text printed after the table.
  */
-export async function executeCompare(flags: CompareFlags, command?: string): Promise<void> {
+export async function executeCompare(
+  flags: CompareFlags,
+  command?: string,
+  epilogue?: (result: RenderResult) => string,
+): Promise<void> {
   if (flags.seeds !== undefined && flags.seedList !== undefined) {
     throw new UserInputError(
       `give --seeds or --seed-list, not both (--seeds ${flags.seeds}, --seed-list ${flags.seedList.join(',')})`,
@@ -112,22 +119,29 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
       sweep,
       out: flags.out,
       jobs: flags.jobs,
+      backend: flags.backend,
       command: command ?? commandLine(flags, seeds, canonicalSpecs),
       progress: process.stderr,
       signal: controller.signal,
     };
     if (flags.plan) {
-      const commands = await planComparisonRuns(request, flags.planCommand);
+      // The commands start grpovi as this process was started (npx grpovi, or node and the absolute
+      // script), so that they run as printed where `grpovi` is not on the PATH.
+      const program = flags.planCommand ?? grpoviInvocation();
+      const commands = await planComparisonRuns(request, program);
       process.stdout.write(commands.map((c) => `${c.command}\n`).join(''));
       const done = commands.filter((c) => c.finished).length;
       process.stderr.write(
         `grpovi: planned ${commands.length} run(s) in ${flags.out} (${done} already finished); run the commands above ` +
-          `in any order, then: grpovi report ${shellQuote(flags.out)}\n`,
+          `in any order, then: ${program} report ${shellQuote(flags.out)}\n`,
       );
       return;
     }
     const result = await runComparison(request);
-    process.stdout.write(`${result.text}\n\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`);
+    const after = result.outcome === 'finished' && epilogue !== undefined ? `\n${epilogue(result)}` : '';
+    process.stdout.write(
+      `${result.text}\n${after}\nsummary: ${result.summaryPath}\nreport: ${result.reportPath}\n`,
+    );
     if (result.outcome === 'failed') {
       const failures = result.outcomes.filter((o) => o.status === 'failed').map((o) => o.job.dir);
       throw new UserInputError(

@@ -1,3 +1,4 @@
+import type { BackendName } from '../../nn/backends/backendNames.js';
 import { runPlannedRun } from '../../experiments/plannedRun.js';
 import type { WorkerEvent } from '../../experiments/worker.js';
 import { UserInputError } from '../errors.js';
@@ -15,7 +16,7 @@ function describe(dir: string, event: WorkerEvent): string | undefined {
 }
 
 /** `grpovi compare-run RUN_DIR`: trains one planned run; Ctrl-C or SIGTERM stops it with a checkpoint. */
-export async function executeCompareRun(dir: string): Promise<void> {
+export async function executeCompareRun(dir: string, backend?: BackendName): Promise<void> {
   const startupSeconds = process.uptime();
   let stop = false;
   let signals = 0;
@@ -30,6 +31,7 @@ export async function executeCompareRun(dir: string): Promise<void> {
     const result = await runPlannedRun({
       dir,
       startupSeconds,
+      backend,
       shouldStop: () => stop,
       emit: (event) => {
         const line = describe(dir, event);

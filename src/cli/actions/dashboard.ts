@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { startDashboard } from '../../dashboard/server.js';
-import type { DashboardFlags } from '../commands/dashboard.js';
 import { UserInputError } from '../errors.js';
+import type { DashboardFlags } from '../options/dashboard.js';
 
 /** Runs `grpovi dashboard DIR` until Ctrl-C (or SIGTERM); prints the page's URL on stdout. */
 export async function executeDashboard(dir: string, flags: DashboardFlags): Promise<void> {

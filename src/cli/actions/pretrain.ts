@@ -3,8 +3,8 @@ import { join, resolve } from 'node:path';
 import { MODEL_JSON_FILE } from '../../nn/weights/modelDir.js';
 import { type PretrainConfig, pretrain } from '../../train/pretrain.js';
 import { UserFileError } from '../../util/userFileError.js';
-import { PRETRAIN_DEFAULTS, type PretrainFlags, TEXT_DEFAULTS } from '../commands/pretrain.js';
 import { UserInputError } from '../errors.js';
+import { PRETRAIN_DEFAULTS, type PretrainFlags, TEXT_DEFAULTS } from '../options/pretrain.js';
 
 /** What `grpovi pretrain` does; loaded only when it runs (it loads the corpora and TF.js). */
 export async function executePretrain(flags: PretrainFlags): Promise<void> {

@@ -18,8 +18,8 @@ import { adapterFromPeftFolder, readPeftFolder } from '../../nn/weights/peftFold
 import { adapterFamilyOf } from '../../train/loraRun.js';
 import { Rng } from '../../util/rng.js';
 import { UserFileError } from '../../util/userFileError.js';
-import type { SampleFlags } from '../commands/sample.js';
 import { UserInputError } from '../errors.js';
+import type { SampleFlags } from '../options/sample.js';
 
 /** What `grpovi sample` does; loaded only when it runs (it loads TF.js). */
 

@@ -22,7 +22,7 @@ import {
 import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
 import { UserFileError } from '../../util/userFileError.js';
 import { TrainingDivergedError } from '../../train/trainingErrors.js';
-import type { ConfigFlagSet, TrainFlags } from '../commands/train.js';
+import type { ConfigFlagSet, TrainFlags } from '../options/train.js';
 import { UserInputError } from '../errors.js';
 
 /** What `grpovi train` does (prepare a run, train, summarize); loaded only when it runs (it loads TF.js). */

@@ -8,7 +8,7 @@ import {
   trainRewardModelOnPreferences,
 } from '../../train/rewardModelTraining.js';
 import { UserFileError } from '../../util/userFileError.js';
-import type { TrainRmFlags } from '../commands/trainRm.js';
+import type { TrainRmFlags } from '../options/trainRm.js';
 import { UserInputError } from '../errors.js';
 
 /** What `grpovi train-rm` does; loaded only when it runs (it loads the corpora and TF.js). */

@@ -1,25 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ALGOS, type Algo } from '../../experiments/algos.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
+import { runBackendOption } from '../options/backend.js';
+import type { CompareFlags } from '../options/compare.js';
+import type { ConfigFlagSet } from '../options/train.js';
 import { integerArg } from '../parsers.js';
-import { addConfigFlags, type ConfigFlagSet, LORA_FLAG_KEYS, TASK_FLAG_KEYS } from './train.js';
-
-export interface CompareFlags {
-  task?: string;
-  allowChangedFiles?: boolean;
-  /** Config values of the task flags (--task, --prompts, --reward, ...), filled in by the command. */
-  taskValues?: Record<string, unknown>;
-  seeds?: number;
-  seedList?: number[];
-  steps?: number;
-  out: string;
-  algos: Algo[];
-  config?: string;
-  sweep: string[];
-  jobs: number;
-  plan?: boolean;
-  planCommand?: string;
-}
+import { addConfigFlags, LORA_FLAG_KEYS, TASK_FLAG_KEYS } from './train.js';
 
 const HELP_AFTER = `
 Runs every algorithm with the same seeds and the same config apart from the reward transform
@@ -46,6 +32,8 @@ one command per run ("grpovi compare-run DIR/<setting>/<algo>/seed-<s>") and tra
 the commands in any order, on any machines sharing DIR (xargs -P, GNU parallel, a SLURM job array, a
 Kubernetes Indexed Job); a command skips a finished run and resumes a partial one. Then
 "grpovi report DIR" writes the summary.json, plots and report.md that compare would have written.
+The commands call grpovi as it was started ("npx grpovi ..." under npx, "grpovi ..." when the PATH
+finds it, else the absolute node and script), so they run as printed; --plan-command CMD sets it.
 
 Examples:
   grpovi compare --task toy --seeds 3 --steps 60 --out runs/toy
@@ -121,8 +109,14 @@ export function registerCompare(program: Command): void {
         .default([], 'no sweep'),
     )
     .option('--jobs <n>', 'runs in parallel, each in its own process', integerArg(1), 1)
+    .addOption(runBackendOption())
     .option('--plan', 'print one shell command per run and train nothing (see "Sweeps on any scheduler")')
-    .option('--plan-command <cmd>', 'how the planned commands call grpovi, e.g. "npx grpovi"', 'grpovi')
+    .addOption(
+      new Option('--plan-command <cmd>', 'how the planned commands call grpovi, e.g. "npx grpovi"').default(
+        undefined,
+        'as this grpovi was started: npx grpovi, grpovi when on the PATH, else node and the absolute script',
+      ),
+    )
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: CompareFlags) => {
       const { executeCompare } = await import('../actions/compare.js');

@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
+import type { DashboardFlags } from '../options/dashboard.js';
 import { integerArg } from '../parsers.js';
-
-export interface DashboardFlags {
-  port: number;
-  host: string;
-}
 
 /** Registers `grpovi dashboard DIR`. */
 export function registerDashboard(program: Command): void {

@@ -1,25 +1,7 @@
 import { type Command, Option } from 'commander';
-import { BACKENDS, type BackendName } from '../../nn/backends/backendNames.js';
+import type { SampleFlags } from '../options/sample.js';
+import { backendOption } from '../options/backend.js';
 import { integerArg, numberArg, pathArg, weightedPathArg } from '../parsers.js';
-
-/** The options commander hands to the action. */
-export interface SampleFlags {
-  policy: string;
-  prompt: string[];
-  prompts?: string;
-  n: number;
-  temperature: number;
-  topK: number;
-  topP: number;
-  greedy?: boolean;
-  maxNewTokens?: number;
-  seed: number;
-  json?: boolean;
-  reward: { path: string; weight?: number }[];
-  rewardModel?: { path: string; weight?: number };
-  backend: BackendName;
-  adapter?: string;
-}
 
 function collect<T>(parse: (value: string) => T) {
   return (value: string, previous: T[]): T[] => [...previous, parse(value)];
@@ -58,7 +40,7 @@ export function registerSample(program: Command): void {
         .default([], 'none'),
     )
     .option('--reward-model <dir[:weight]>', 'score completions with a reward model as well', weightedPathArg)
-    .addOption(new Option('--backend <name>', 'TF.js backend').choices(BACKENDS).default('wasm'))
+    .addOption(backendOption())
     .addHelpText(
       'after',
       `

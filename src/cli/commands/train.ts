@@ -8,6 +8,8 @@ import { TASK_NAMES } from '../../tasks/taskNames.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
 import { isTaskModulePath } from '../../tasks/sources/taskModule.js';
 import { formatDefault } from '../helpStyle.js';
+import { BACKEND_HELP } from '../options/backend.js';
+import type { ConfigFlagSet, TrainFlags } from '../options/train.js';
 import { integerArg, nameListArg, numberArg, pathArg, rangeArg, weightedPathArg } from '../parsers.js';
 
 /** A flag that sets one config key. */
@@ -71,7 +73,7 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
   {
     flags: '--backend <name>',
     key: 'backend',
-    what: 'TF.js backend: auto = blas (matrix products through the system CBLAS) when a library loads, else wasm',
+    what: BACKEND_HELP,
     choices: BACKENDS,
   },
   {
@@ -353,19 +355,6 @@ Examples:
   $ grpovi train --prompts prompts.jsonl --reward reward.mjs --policy runs/policy --out runs/mine
 `;
 
-/** The options commander hands to the action (config flags under their attribute names). */
-export interface TrainFlags {
-  out?: string;
-  config?: string;
-  resume?: string;
-  quiet?: boolean;
-  printConfig?: boolean;
-  allowChangedFiles?: boolean;
-  /** False with --no-hangup: SIGHUP and a lost parent do not stop the run. */
-  hangup?: boolean;
-  [attribute: string]: unknown;
-}
-
 /**
  * The default of a config flag as --help shows it: the global default, then the built-in tasks whose
  * own default differs, e.g. `1e-4; toy: 3e-3, sentiment: 3e-4, arithmetic: 2e-5`.
@@ -380,12 +369,6 @@ export function describeDefault(
     .filter(([, taskDefaults]) => taskDefaults[flag.key] !== undefined && taskDefaults[flag.key] !== global)
     .map(([task, taskDefaults]) => `${task}: ${formatDefault(taskDefaults[flag.key])}`);
   return [formatDefault(global), ...(byTask.length > 0 ? [byTask.join(', ')] : [])].join('; ');
-}
-
-/** The config flags added to a command, and how to read them back. */
-export interface ConfigFlagSet {
-  /** Config values of the flags that were given, by config key, and every key's flag spelling. */
-  collect(flags: Record<string, unknown>): { values: Record<string, unknown>; names: Record<string, string> };
 }
 
 /**

@@ -1,23 +1,8 @@
 import { type Command, Option } from 'commander';
 import { ASSET } from '../../tasks/assets.js';
-import { BACKENDS, type BackendName } from '../../nn/backends/backendNames.js';
+import type { TrainRmFlags } from '../options/trainRm.js';
+import { backendOption } from '../options/backend.js';
 import { integerArg, numberArg } from '../parsers.js';
-
-/** The options commander hands to the action. */
-export interface TrainRmFlags {
-  policy: string;
-  preferences?: string;
-  out: string;
-  pairs: number;
-  heldOutPairs: number;
-  labelNoise: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  seed: number;
-  backend: BackendName;
-  force?: boolean;
-}
 
 export function registerTrainRm(program: Command): void {
   program
@@ -47,11 +32,7 @@ export function registerTrainRm(program: Command): void {
     .option('--batch-size <n>', 'pairs per step', integerArg(1), 64)
     .option('--lr <x>', 'peak learning rate', numberArg({ positive: true }), 5e-4)
     .option('--seed <n>', 'seed of sampling, label noise, head initialization and batches', integerArg(0), 0)
-    .addOption(
-      new Option('--backend <name>', 'TF.js backend (auto: blas when a CBLAS library loads, else wasm)')
-        .choices(BACKENDS)
-        .default('auto'),
-    )
+    .addOption(backendOption())
     .option('--force', 'overwrite an existing model folder')
     .addHelpText(
       'after',

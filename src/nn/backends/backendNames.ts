@@ -7,5 +7,8 @@
 export type BackendName = 'auto' | 'wasm' | 'blas' | 'cpu';
 export const BACKENDS: readonly BackendName[] = ['auto', 'wasm', 'blas', 'cpu'];
 
+/** The backend of every command that runs a model and of the training config, unless one is named. */
+export const DEFAULT_BACKEND: BackendName = 'auto';
+
 /** What actually runs once `auto` is resolved. */
 export type ActiveBackend = Exclude<BackendName, 'auto'>;

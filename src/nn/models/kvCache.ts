@@ -12,7 +12,7 @@ export type KvCacheEntry = {
   v: tf.Tensor3D;
   /**
    * Rows of `k` and `v` that hold tokens, when fewer than their first dimension: the rest is room
-   * that later decode steps write in place (see `Gpt.cachedAttention`). Absent: every row.
+   * that later decode steps write in place (see `decodeAttention` in attention.ts). Absent: every row.
    */
   length?: number;
 };
