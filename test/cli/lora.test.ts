@@ -8,9 +8,13 @@ import { selectBackend } from '../../src/nn/backends/backend.js';
 import { gptParamSpecs } from '../../src/nn/models/gptConfig.js';
 import { writeFolderAtomic } from '../../src/nn/weights/hfFolder.js';
 import { loadModelDir, modelDirFiles } from '../../src/nn/weights/modelDir.js';
+import { loadPolicyFolder } from '../../src/nn/weights/policyFolder.js';
 import { writePeftFolder } from '../../src/nn/weights/peftFolder.js';
 import { Rng } from '../../src/util/rng.js';
 import { tempDir } from '../train/helpers.js';
+import { execFileSync } from 'node:child_process';
+import { decodeSafetensors } from '../../src/nn/weights/safetensors.js';
+import { makeFixtures, PYTHON, SKIP_REASON } from '../nn/hfFixtures.js';
 import { type ProcessRun, ROOT } from './cliBin.js';
 
 // LoRA through the CLI: train on the toy task with --lora-r, export the run as a PEFT folder and as
@@ -199,6 +203,99 @@ describe('a LoRA run of a word-level policy (sentiment)', () => {
     expect(viaAdapter.code, viaAdapter.stderr).toBe(0);
     expect(viaExport.code, viaExport.stderr).toBe(0);
     expect(viaAdapter.stdout).toBe(viaExport.stdout);
+  });
+});
+
+describe.skipIf(PYTHON === undefined)(`a LoRA run on a Hugging Face Llama (${SKIP_REASON})`, () => {
+  it("train --adapter: checkpoints the merged model as NumPy merges the checkpoint's PEFT folder into the base", async () => {
+    const fixtures = makeFixtures(['llama-tied-bias-f32']);
+    try {
+      const base = join(fixtures.root, 'llama-tied-bias-f32');
+      const example = join(ROOT, 'examples', 'own-task');
+      // Training starts from an adapter folder whose B is not zero, so the merge is visible from step 0.
+      const model = loadPolicyFolder(base).create({ trainable: false });
+      const start = LoraAdapter.init(
+        'llama',
+        model.specs,
+        { r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'v_proj', 'down_proj'] },
+        3,
+      );
+      const rng = new Rng(4);
+      for (const p of start.variables()) {
+        if (!p.name.endsWith('lora_B.weight')) continue;
+        const data = Float32Array.from({ length: p.variable.size }, () => (2 * rng.uniform() - 1) * 0.3);
+        p.variable.assign(tf.tensor(data, p.variable.shape));
+      }
+      writePeftFolder(at('llama-start'), start, base);
+      start.dispose();
+      model.dispose();
+      const trained = await run([
+        'train',
+        '--prompts',
+        join(example, 'prompts.jsonl'),
+        '--reward',
+        join(example, 'keywords.mjs'),
+        '--policy',
+        base,
+        '--adapter',
+        at('llama-start'),
+        '--lr',
+        '0.05',
+        '--eval-every',
+        '0',
+        '--out',
+        at('llama-run'),
+        ...SMALL,
+      ]);
+      expect(trained.code, trained.stderr).toBe(0);
+      const { checkpoint } = JSON.parse(
+        readFileSync(at('llama-run', 'checkpoints', 'latest.json'), 'utf8'),
+      ) as {
+        checkpoint: string;
+      };
+      const dir = at('llama-run', 'checkpoints', checkpoint);
+      const apply = join(ROOT, 'scripts', 'peft', 'apply_adapter.py');
+      execFileSync(PYTHON as string, [
+        apply,
+        join(base, 'model.safetensors'),
+        dir,
+        at('llama-reference.safetensors'),
+      ]);
+      const read = (path: string) => decodeSafetensors(new Uint8Array(readFileSync(path)), path).tensors;
+      const reference = read(at('llama-reference.safetensors'));
+      const saved = read(join(dir, 'model.safetensors'));
+      const original = read(join(base, 'model.safetensors'));
+      // Every layer's q_proj, v_proj and down_proj, merged; and the training moved them.
+      expect(Object.keys(reference)).toHaveLength(2 * 3);
+      for (const [name, tensor] of Object.entries(reference)) {
+        expect(saved[name].shape, name).toEqual(tensor.shape);
+        let worst = 0;
+        let moved = 0;
+        for (let i = 0; i < tensor.data.length; i++) {
+          worst = Math.max(worst, Math.abs(saved[name].data[i] - tensor.data[i]));
+          moved = Math.max(moved, Math.abs(saved[name].data[i] - original[name].data[i]));
+        }
+        expect(worst, name).toBeLessThan(1e-6);
+        expect(moved, name).toBeGreaterThan(0);
+      }
+      // Untargeted weights are the base's, bit for bit.
+      const kProj = 'model.layers.0.self_attn.k_proj.weight';
+      expect(Array.from(saved[kProj].data)).toEqual(Array.from(original[kProj].data));
+      const exported = await run(['export', at('llama-run'), '--format', 'peft', '--out', at('llama-peft')]);
+      expect(exported.code, exported.stderr).toBe(0);
+      const config = JSON.parse(readFileSync(at('llama-peft', 'adapter_config.json'), 'utf8')) as Record<
+        string,
+        unknown
+      >;
+      expect(config).toMatchObject({
+        fan_in_fan_out: false,
+        base_model_name_or_path: base,
+        r: 2,
+        lora_alpha: 4,
+      });
+    } finally {
+      fixtures.cleanup();
+    }
   });
 });
 
