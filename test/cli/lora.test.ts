@@ -67,7 +67,7 @@ function refused(result: ProcessRun): string {
 }
 
 describe('grpovi train --lora-r, export --format peft', () => {
-  it('trains adapters on the toy task and exports them as a PEFT folder and the merged model', async () => {
+  it('trains adapters on the toy task, exports them as a PEFT folder and samples the merged checkpoint', async () => {
     const trained = await run([
       'train',
       '--task',
