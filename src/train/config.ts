@@ -88,6 +88,10 @@ export const TrainConfigSchema = z
       .min(1)
       .max(LIMITS.max_completion_length)
       .default(CONFIG_DEFAULTS.max_completion_length),
+    /** Prompt tokens kept at most, from the end (TRL's left truncation); absent = whole prompts. */
+    max_prompt_length: z.number().int().min(1).max(LIMITS.context_length).optional(),
+    /** Chat template for conversational prompts: a Jinja file, or the name of one of the policy's templates. */
+    chat_template: z.string().min(1).optional(),
     /** Weights of the group mean the GRPOVI adjustment keeps. */
     grpovi_weights: z
       .enum(ADJUSTMENT_WEIGHTS as [string, ...string[]])

@@ -12,6 +12,7 @@ import type { TrainConfig } from './config.js';
 import { dynamicSample } from './dynamicSampling.js';
 import type { MetricsRow } from './metrics.js';
 import type { PromptStream } from './promptStream.js';
+import { promptIdsOf } from './promptIds.js';
 import { type Rollout, rollout, type SamplingSettings } from './rollout.js';
 
 /** The sampling options of a config. */
@@ -68,7 +69,15 @@ export async function sampleBatch(
     const t0 = now();
     const picked = source.stream.nextIndices(count);
     const prompts = picked.map((i) => task.trainPrompts[i]);
-    const ro = rollout(policy, task.tokenizer, prompts, G, samplingSettings(config), source.samplingRng);
+    const ro = rollout(
+      policy,
+      task.tokenizer,
+      prompts,
+      G,
+      samplingSettings(config),
+      source.samplingRng,
+      promptIdsOf(task, config.max_prompt_length),
+    );
     await yieldToEventLoop();
     const t1 = now();
     const scores = await scoreCompletions(

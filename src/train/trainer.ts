@@ -21,6 +21,7 @@ import { ConfigError, type TrainConfig } from './config.js';
 import { checkTrainingFits, type ModelShape, needsReference } from './limits.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
 import type { TrainObserver } from './observer.js';
+import { promptIdsOf } from './promptIds.js';
 import { PromptStream } from './promptStream.js';
 import { sampleBatch, samplingSettings } from './sampleBatch.js';
 import { policyMovesDuringUpdate, runUpdatePasses } from './updatePasses.js';
@@ -122,7 +123,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   // Sizes first: a config.model too large must fail before its policy is allocated.
-  const prompts = longestPromptTokens(task);
+  const prompts = longestPromptTokens(task, config.max_prompt_length);
   if (config.model !== undefined)
     checkTrainingFits(modelShapeOf(config.model, task.tokenizer.vocabSize), config, prompts);
 
@@ -161,11 +162,12 @@ function removeEmptyFolder(dir: string): void {
   }
 }
 
-/** The tokens of the longest training or evaluation prompt. */
-function longestPromptTokens(task: Task): number {
+/** The tokens of the longest training or evaluation prompt (after `max_prompt_length`). */
+function longestPromptTokens(task: Task, maxPromptLength: number | undefined): number {
+  const encode = promptIdsOf(task, maxPromptLength);
   let longest = 0;
   for (const list of [task.trainPrompts, task.evalPrompts])
-    for (const text of list) longest = Math.max(longest, task.tokenizer.encode(text).length);
+    for (const text of list) longest = Math.max(longest, encode(text).length);
   return longest;
 }
 
@@ -542,6 +544,7 @@ async function evaluate(
     1,
     samplingSettings(config),
     Rng.derive(config.seed, 'eval'),
+    promptIdsOf(task, config.max_prompt_length),
   );
   const rows = task.evalRows?.slice(0, prompts.length);
   const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts, rows);

@@ -1,6 +1,6 @@
 import { type Command, Option } from 'commander';
 import { BACKENDS, type BackendName } from '../../nn/backends/backendNames.js';
-import { integerArg, numberArg, pathArg, weightedPathArg } from '../parsers.js';
+import { integerArg, numberArg, pathArg, pathOrNameArg, weightedPathArg } from '../parsers.js';
 
 /** The options commander hands to the action. */
 export interface SampleFlags {
@@ -15,6 +15,7 @@ export interface SampleFlags {
   maxNewTokens?: number;
   seed: number;
   json?: boolean;
+  chatTemplate?: string;
   reward: { path: string; weight?: number }[];
   rewardModel?: { path: string; weight?: number };
   backend: BackendName;
@@ -45,7 +46,15 @@ export function registerSample(program: Command): void {
       integerArg(1),
     )
     .option('--seed <n>', 'sampling seed (same seed, same completions)', integerArg(0), 0)
-    .option('--json', 'one JSON object per line: {"prompt", "completion"} (and "reward", "rewards")')
+    .option(
+      '--json',
+      'one JSON object per line: {"prompt", "prompt_text", "completion"} (and "reward", "rewards")',
+    )
+    .option(
+      '--chat-template <file|name>',
+      "chat template for conversational prompts: a Jinja file, or the name of one of the policy's templates",
+      pathOrNameArg,
+    )
     .addOption(
       new Option('--reward <module[:weight]>', 'score completions with a reward module (repeatable)')
         .argParser(collect(weightedPathArg))
@@ -57,6 +66,8 @@ export function registerSample(program: Command): void {
       'after',
       `
 Prompts are normalized as the policy's tokenizer expects (word-level: lower case, punctuation split off).
+Conversational prompts (JSONL "prompt" as a list of {"role", "content"} messages) are rendered with the
+policy's chat template; "prompt" is the prompt as given, "prompt_text" the text the policy read.
 "completion" is the decoded generated tokens only. With --reward / --reward-model each completion gets
 the weighted sum ("reward") and each function's score ("rewards"); JSONL prompt files hand their other
 fields to the reward modules as rows, as in training.

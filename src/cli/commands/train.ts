@@ -8,7 +8,7 @@ import { TASK_NAMES } from '../../tasks/taskNames.js';
 import { CONFIG_DEFAULTS } from '../../train/configDefaults.js';
 import { isTaskModulePath } from '../../tasks/sources/taskModule.js';
 import { formatDefault } from '../helpStyle.js';
-import { integerArg, numberArg, pathArg, rangeArg, weightedPathArg } from '../parsers.js';
+import { integerArg, numberArg, pathArg, pathOrNameArg, rangeArg, weightedPathArg } from '../parsers.js';
 
 /** A flag that sets one config key. */
 interface ConfigFlag {
@@ -267,6 +267,20 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     what: 'held-out prompts per evaluation (a number), or a file of held-out prompts (config: eval_prompts_file)',
     parse: evalPromptsArg,
     route: (value) => (typeof value === 'number' ? { eval_prompts: value } : { eval_prompts_file: value }),
+  },
+  {
+    flags: '--chat-template <file|name>',
+    key: 'chat_template',
+    what: "chat template for conversational prompts: a Jinja file, or the name of one of the policy's templates",
+    parse: pathOrNameArg,
+    defaultText: "the policy's",
+  },
+  {
+    flags: '--max-prompt-length <n>',
+    key: 'max_prompt_length',
+    what: 'prompt tokens kept at most, from the end (left truncation)',
+    parse: integerArg(1),
+    defaultText: 'whole prompts',
   },
   {
     flags: '--checkpoint-every <n>',
