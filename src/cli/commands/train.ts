@@ -276,6 +276,27 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     defaultText: "the policy's",
   },
   {
+    flags: '--tools <module>',
+    key: 'tools',
+    what: 'tools the policy may call: a module exporting functions with "description" and "parameters" (conversational prompts)',
+    parse: pathArg,
+    defaultText: 'none',
+  },
+  {
+    flags: '--max-tool-calling-iterations <n>',
+    key: 'max_tool_calling_iterations',
+    what: 'tool-calling rounds per completion at most',
+    parse: integerArg(0),
+    defaultText: 'until the completion budget is spent',
+  },
+  {
+    flags: '--tool-timeout <seconds>',
+    key: 'tool_timeout',
+    what: 'seconds a tool call may take before it fails',
+    parse: numberArg({ positive: true }),
+    defaultText: '10',
+  },
+  {
     flags: '--max-prompt-length <n>',
     key: 'max_prompt_length',
     what: 'prompt tokens kept at most, from the end (left truncation)',

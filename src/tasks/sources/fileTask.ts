@@ -14,6 +14,7 @@ import { UserFileError } from '../../util/userFileError.js';
 import { ASSET } from '../assets.js';
 import { DATA_SPLIT_SEED } from '../datasets.js';
 import type { Task, TaskContext, TaskPolicyOptions } from '../task.js';
+import { loadToolModule } from '../../train/tools/toolModule.js';
 import { chatTemplateFor, promptEncoder, renderPrompts } from './chatPrompts.js';
 import { isConversational, type PromptRecord, readPromptFile } from './promptFile.js';
 import { unknownTokenWarning } from './promptText.js';
@@ -135,11 +136,21 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
       context.evalPrompts,
       `holds ${conversational ? 'plain prompts' : 'conversations'} where ${context.prompts} holds ${conversational ? 'conversations' : 'plain prompts'}`,
     );
-  const template = conversational ? chatTemplateFor(tokenizer, policyDir, context.chatTemplate) : undefined;
+  if (context.tools !== undefined && !conversational)
+    throw new ConfigError(
+      `--tools ${context.tools} needs conversational prompts (a "prompt" list of messages per line of ${context.prompts}): tools are rendered by the chat template`,
+      'tools',
+    );
+  const tools = context.tools === undefined ? undefined : await loadToolModule(context.tools);
+  const template = conversational
+    ? chatTemplateFor(tokenizer, policyDir, context.chatTemplate, tools !== undefined)
+    : undefined;
   if (template !== undefined)
     notices.push(`conversational prompts: rendered with the chat template of ${template.source}`);
-  const train = renderPrompts(trainRecords, tokenizer, template);
-  const heldOut = renderPrompts(evalRecords, tokenizer, template);
+  if (tools !== undefined)
+    notices.push(`tools: ${tools.tools.map((t) => t.name).join(', ')} from ${tools.path}`);
+  const train = renderPrompts(trainRecords, tokenizer, template, tools?.schemas);
+  const heldOut = renderPrompts(evalRecords, tokenizer, template, tools?.schemas);
   const empty = train.prompts.findIndex((p) => p === '');
   if (empty >= 0) {
     throw new UserFileError(
@@ -170,6 +181,7 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
     evalRows: heldOut.rows,
     encodePrompt: promptEncoder(tokenizer, conversational),
     chatTemplate: template,
+    tools,
     rewards,
     notices,
     defaults: { eval_prompts: Math.min(heldOut.prompts.length, 256) },

@@ -27,6 +27,7 @@ export interface UserFileFields {
   policy?: string;
   /** A chat template file (a template name is not a file). */
   chat_template?: string;
+  tools?: string;
 }
 
 function sha256(path: string): string {
@@ -53,6 +54,7 @@ export function userFilePaths(config: UserFileFields): { role: string; path: str
   for (const r of config.rewards ?? []) out.push({ role: 'reward module', path: r.path });
   if (config.reward_model !== undefined) out.push({ role: 'reward model', path: config.reward_model });
   if (config.policy !== undefined) out.push({ role: 'policy', path: config.policy });
+  if (config.tools !== undefined) out.push({ role: 'tool module', path: config.tools });
   if (config.chat_template !== undefined && existsSync(config.chat_template))
     out.push({ role: 'chat template', path: config.chat_template });
   return out;
