@@ -136,7 +136,8 @@ export class HfTokenizer implements Tokenizer {
         throw new RangeError(`ids[${i}] is not an id of this ${this.vocabSize}-token vocabulary (${id})`);
       if (id !== this.padId && !this.stopIds.includes(id)) kept.push(id);
     }
-    return this.tokenizer.decode(kept);
+    // The library refuses an empty list (a completion that is only its end token has no text).
+    return kept.length === 0 ? '' : this.tokenizer.decode(kept);
   }
 
   tokenToString(id: number): string {
