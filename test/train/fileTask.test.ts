@@ -46,7 +46,7 @@ beforeAll(async () => {
     rewardPath,
     `export default function column(prompts, completions, rows) {
        return rows.map((row, i) => {
-         if (row.prompt as string).toLowerCase() !== prompts[i]) throw new Error('row ' + row.id + ' is not the row of ' + prompts[i]);
+         if (row.prompt.toLowerCase() !== prompts[i]) throw new Error('row ' + row.id + ' is not the row of ' + prompts[i]);
          return row.value;
        });
      }
