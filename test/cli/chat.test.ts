@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFixtures, PYTHON, SKIP_REASON } from '../nn/hfFixtures.js';
-import { CLI_BIN, type ProcessRun, runNode } from './cliBin.js';
+import { CLI_BIN, type ProcessRun, ROOT, runNode } from './cliBin.js';
 
 /**
  * Conversational prompts through the CLI on the tiny Qwen2-shaped chat fixture (ChatML tokens, the
@@ -173,6 +173,67 @@ describe.skipIf(PYTHON === undefined)(`conversational prompts through the CLI ($
       `--chat-template tool_use: no such file, and the policy ${bare} has no named chat templates`,
     );
   }, 120_000);
+
+  it('--tools: the template renders the tools into the prompts, the run logs the tool metrics', async () => {
+    const example = join(ROOT, 'examples', 'tools');
+    const out = at('tools-run');
+    const r = await run([
+      'train',
+      '--prompts',
+      join(example, 'prompts.jsonl'),
+      '--reward',
+      join(example, 'reward.mjs'),
+      '--tools',
+      join(example, 'calculator.mjs'),
+      '--policy',
+      join(root, 'qwen2-chat'),
+      '--steps',
+      '1',
+      '--eval-every',
+      '1',
+      '--out',
+      out,
+      ...SMALL,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`tools: calculator from ${join(example, 'calculator.mjs')}`);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
+    const step = metrics.find((m) => m['tools/call_frequency'] !== undefined);
+    expect(step?.['tools/failure_frequency']).toBeGreaterThanOrEqual(0);
+    const sample = JSON.parse(readFileSync(join(out, 'samples.jsonl'), 'utf8').split('\n')[0]) as {
+      prompt: string;
+    };
+    // Qwen2.5's tool preamble with the calculator's schema as the template writes it (tojson).
+    expect(sample.prompt).toContain('# Tools\n\nYou may call one or more functions');
+    expect(sample.prompt).toContain(
+      '{"type": "function", "function": {"name": "calculator", "description": ',
+    );
+    // Tools need conversations: plain prompts are refused in one line.
+    writeFileSync(
+      at('plain.jsonl'),
+      '{"prompt": "What is 2 + 2?", "answer": "4"}\n{"prompt": "What is 1 + 1?", "answer": "2"}\n',
+    );
+    const refused = oneLine(
+      await run([
+        'train',
+        '--prompts',
+        at('plain.jsonl'),
+        '--reward',
+        join(example, 'reward.mjs'),
+        '--tools',
+        join(example, 'calculator.mjs'),
+        '--policy',
+        join(root, 'qwen2-chat'),
+        '--out',
+        at('tools-refused'),
+        ...SMALL,
+      ]),
+    );
+    expect(refused).toContain(`--tools ${join(example, 'calculator.mjs')} needs conversational prompts`);
+  }, 240_000);
 
   it('max_prompt_length cuts prompts from the left and says how many', async () => {
     const r = await run([
