@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import {
+  type ChatMessage,
   ChatTemplate,
   ChatTemplateError,
   type ChatToolSchema,
@@ -63,11 +64,19 @@ export function renderPrompts(
   template: ChatTemplate | undefined,
   tools?: readonly ChatToolSchema[],
 ): { prompts: string[]; rows: PromptRow[] } {
+  const render = (messages: readonly ChatMessage[], t: ChatTemplate) => {
+    try {
+      return t.render(messages, { tools });
+    } catch (error) {
+      if (error instanceof ChatTemplateError) throw new ConfigError(error.message, 'chat_template');
+      throw error;
+    }
+  };
   return {
     prompts: records.map((r) => {
       if (typeof r.prompt === 'string') return normalizePrompt(tokenizer, r.prompt);
       if (template === undefined) throw new TypeError('a conversational prompt needs a chat template');
-      return template.render(r.prompt, { tools });
+      return render(r.prompt, template);
     }),
     rows: records.map((r) => r.row as PromptRow),
   };
