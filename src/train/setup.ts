@@ -102,7 +102,8 @@ export function resolveConfigPaths(values: Record<string, unknown>, base: string
     delete out.eval_prompts;
   }
   const at = (value: unknown) => (typeof value === 'string' && value !== '' ? resolve(base, value) : value);
-  for (const key of ['prompts', 'eval_prompts_file', 'reward_model', 'policy', 'tools']) out[key] = at(out[key]);
+  for (const key of ['prompts', 'eval_prompts_file', 'reward_model', 'policy', 'tools'])
+    out[key] = at(out[key]);
   // A chat template is a file or a template name: a path when such a file exists beside the config.
   if (typeof out.chat_template === 'string' && existsSync(resolve(base, out.chat_template)))
     out.chat_template = at(out.chat_template);

@@ -562,9 +562,14 @@ async function evaluate(
   let gold: Float64Array | undefined;
   if (task.gold) {
     gold = (
-      await scoreCompletions([{ fn: task.gold, weight: 1 }], ro.promptTexts, ro.completionTexts, rows, conversations)
-    )
-      .total;
+      await scoreCompletions(
+        [{ fn: task.gold, weight: 1 }],
+        ro.promptTexts,
+        ro.completionTexts,
+        rows,
+        conversations,
+      )
+    ).total;
     out.eval_gold = mean(gold);
   }
   const samples: SampleRow[] = [];

@@ -28,7 +28,11 @@ function parseCall(json: string, argumentsField: 'arguments' | 'parameters'): Pa
   try {
     value = JSON.parse(json);
   } catch (error) {
-    return { name: '', arguments: {}, problem: `the tool call is not valid JSON (${(error as Error).message})` };
+    return {
+      name: '',
+      arguments: {},
+      problem: `the tool call is not valid JSON (${(error as Error).message})`,
+    };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { name: '', arguments: {}, problem: 'the tool call is not a JSON object' };

@@ -53,7 +53,8 @@ export async function loadToolModule(path: string): Promise<ToolSet> {
   const module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   const tools: Tool[] = [];
   for (const [exportName, value] of Object.entries(module)) {
-    const named = exportName === 'default' && typeof value === 'function' && value.name ? value.name : exportName;
+    const named =
+      exportName === 'default' && typeof value === 'function' && value.name ? value.name : exportName;
     const tool = toolOf(named, value, path);
     if (tool !== undefined && !tools.some((t) => t.name === tool.name)) tools.push(tool);
   }

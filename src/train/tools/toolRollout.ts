@@ -55,7 +55,10 @@ function toolSuffix(
   toolMessages: readonly ChatMessage[],
   stopText: string,
 ): string {
-  const before = template.render([...history, assistant], { addGenerationPrompt: false, tools: tools.schemas });
+  const before = template.render([...history, assistant], {
+    addGenerationPrompt: false,
+    tools: tools.schemas,
+  });
   const after = template.render([...history, assistant, ...toolMessages], { tools: tools.schemas });
   if (!after.startsWith(before))
     throw new Error(
