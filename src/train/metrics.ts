@@ -35,6 +35,10 @@ export interface MetricsRow {
   'dynamic_sampling/zero_std_groups'?: number;
   /** Dynamic sampling: zero-std groups kept because the bound on extra rollouts was reached. */
   'dynamic_sampling/filled_groups'?: number;
+  /** Tool calls per completion (tasks with tools; TRL's name). */
+  'tools/call_frequency'?: number;
+  /** Share of the tool calls that failed: unknown tool, bad JSON, an error or a timeout (TRL's name). */
+  'tools/failure_frequency'?: number;
   entropy?: number;
   grad_norm?: number;
   completion_length?: number;

@@ -21,10 +21,12 @@ import { ConfigError, type TrainConfig } from './config.js';
 import { checkTrainingFits, type ModelShape, needsReference } from './limits.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
 import type { TrainObserver } from './observer.js';
+import { promptIdsOf } from './promptIds.js';
+import { taskRollout } from './tools/taskRollout.js';
 import { PromptStream } from './promptStream.js';
 import { sampleBatch, samplingSettings } from './sampleBatch.js';
 import { policyMovesDuringUpdate, runUpdatePasses } from './updatePasses.js';
-import { rollout, sequenceSums, sliceBatch, tokenMean } from './rollout.js';
+import { sequenceSums, sliceBatch, tokenMean } from './rollout.js';
 import { locateCheckpoint, readRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { SAMPLES_FILE, SAMPLES_PER_EVAL, type SampleRow, SamplesLog } from './samples.js';
 import {
@@ -122,7 +124,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   // Sizes first: a config.model too large must fail before its policy is allocated.
-  const prompts = longestPromptTokens(task);
+  const prompts = longestPromptTokens(task, config.max_prompt_length);
   if (config.model !== undefined)
     checkTrainingFits(modelShapeOf(config.model, task.tokenizer.vocabSize), config, prompts);
 
@@ -161,11 +163,12 @@ function removeEmptyFolder(dir: string): void {
   }
 }
 
-/** The tokens of the longest training or evaluation prompt. */
-function longestPromptTokens(task: Task): number {
+/** The tokens of the longest training or evaluation prompt (after `max_prompt_length`). */
+function longestPromptTokens(task: Task, maxPromptLength: number | undefined): number {
+  const encode = promptIdsOf(task, maxPromptLength);
   let longest = 0;
   for (const list of [task.trainPrompts, task.evalPrompts])
-    for (const text of list) longest = Math.max(longest, task.tokenizer.encode(text).length);
+    for (const text of list) longest = Math.max(longest, encode(text).length);
   return longest;
 }
 
@@ -535,29 +538,38 @@ async function evaluate(
 ): Promise<{ row: Partial<MetricsRow>; samples: SampleRow[] }> {
   const { config, task, policy } = ctx;
   const prompts = task.evalPrompts.slice(0, config.eval_prompts);
-  const ro = rollout(
+  const rows = task.evalRows?.slice(0, prompts.length);
+  const { ro, conversations } = await taskRollout(
+    task,
+    config,
     policy,
-    task.tokenizer,
     prompts,
+    rows,
     1,
     samplingSettings(config),
     Rng.derive(config.seed, 'eval'),
   );
-  const rows = task.evalRows?.slice(0, prompts.length);
-  const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts, rows);
+  const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts, rows, conversations);
   const out: Partial<MetricsRow> = {
     eval_reward: mean(scores.total),
     eval_completion_length: mean(ro.generation.lengths),
   };
   if (ctx.rewards !== task.rewards) {
     // Compressed runs also report the reward at temperature 1, so that runs compare on one scale.
-    const raw = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts, rows);
+    const raw = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts, rows, conversations);
     out.eval_reward_raw = mean(raw.total);
   }
   let gold: Float64Array | undefined;
   if (task.gold) {
-    gold = (await scoreCompletions([{ fn: task.gold, weight: 1 }], ro.promptTexts, ro.completionTexts, rows))
-      .total;
+    gold = (
+      await scoreCompletions(
+        [{ fn: task.gold, weight: 1 }],
+        ro.promptTexts,
+        ro.completionTexts,
+        rows,
+        conversations,
+      )
+    ).total;
     out.eval_gold = mean(gold);
   }
   const samples: SampleRow[] = [];

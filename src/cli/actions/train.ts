@@ -21,6 +21,7 @@ import {
 } from '../../train/setup.js';
 import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
 import { UserFileError } from '../../util/userFileError.js';
+import { truncatedPromptCount } from '../../train/promptIds.js';
 import { TrainingDivergedError } from '../../train/trainingErrors.js';
 import type { ConfigFlagSet, TrainFlags } from '../options/train.js';
 import { UserInputError } from '../errors.js';
@@ -110,6 +111,12 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
   }
   const { config, task, outDir } = run;
   for (const notice of task.notices ?? []) process.stderr.write(`grpovi: ${notice}\n`);
+  if (config.max_prompt_length !== undefined) {
+    const { truncated, total } = truncatedPromptCount(task, config.max_prompt_length);
+    process.stderr.write(
+      `grpovi: max_prompt_length ${config.max_prompt_length} truncates ${truncated} of the ${total} prompts (their first tokens go)\n`,
+    );
+  }
   if (flags.printConfig) {
     task.dispose?.();
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);

@@ -17,6 +17,7 @@ const SIDE_FILES = [
   'tokenizer_config.json',
   'special_tokens_map.json',
   'generation_config.json',
+  'chat_template.jinja',
 ];
 
 /** A Hugging Face model folder as read: config, weights (body prefix removed, file layout), tokenizer. */
@@ -162,6 +163,10 @@ export function readHfFolder(dir: string): HfFolder {
     existsSync(tokenizerConfigPath) ? sideFiles['tokenizer_config.json'] : undefined,
     config,
     dir,
+    {
+      chatTemplateJinja: sideFiles['chat_template.jinja'],
+      generationConfigJson: sideFiles['generation_config.json'],
+    },
   );
   if (tokenizer.vocabSize > config.vocabSize)
     throw new CheckpointError(

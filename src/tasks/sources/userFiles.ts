@@ -10,7 +10,7 @@ import { isTaskModulePath } from './taskModule.js';
 export const USER_FILES_FILE = 'user-files.json';
 
 export interface UserFile {
-  /** What the file is to the run: `prompts`, `eval prompts`, `reward module`, `reward model`, `policy`, `task module`. */
+  /** What the file is to the run: `prompts`, `eval prompts`, `reward module`, `reward model`, `policy`, `task module`, `chat template`. */
   role: string;
   /** Absolute path (a model folder's files are listed one by one). */
   path: string;
@@ -25,6 +25,9 @@ export interface UserFileFields {
   rewards?: readonly { path: string; weight: number }[];
   reward_model?: string;
   policy?: string;
+  /** A chat template file (a template name is not a file). */
+  chat_template?: string;
+  tools?: string;
 }
 
 function sha256(path: string): string {
@@ -51,6 +54,9 @@ export function userFilePaths(config: UserFileFields): { role: string; path: str
   for (const r of config.rewards ?? []) out.push({ role: 'reward module', path: r.path });
   if (config.reward_model !== undefined) out.push({ role: 'reward model', path: config.reward_model });
   if (config.policy !== undefined) out.push({ role: 'policy', path: config.policy });
+  if (config.tools !== undefined) out.push({ role: 'tool module', path: config.tools });
+  if (config.chat_template !== undefined && existsSync(config.chat_template))
+    out.push({ role: 'chat template', path: config.chat_template });
   return out;
 }
 
