@@ -9,6 +9,7 @@ import { ComparisonError } from '../../experiments/errors.js';
 import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/sweep.js';
 import { CheckpointError } from '../../nn/weights/checkpointError.js';
 import { ConfigError } from '../../train/configError.js';
+import { watchBrokenPipe } from '../../train/interrupt.js';
 import { UserFileError } from '../../util/userFileError.js';
 import type { CompareFlags } from '../commands/compare.js';
 import { UserInputError } from '../errors.js';
@@ -86,6 +87,12 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  // A closed stdout or stderr (`| head`, a killed terminal multiplexer) stops the runs the same way.
+  let pipeClosed = false;
+  const unwatchPipes = watchBrokenPipe(() => {
+    if (interrupts === 0) onSignal();
+    pipeClosed = true;
+  });
   try {
     const sweep = parseSweeps(flags.sweep);
     const canonicalSpecs = sweep.map(
@@ -129,7 +136,7 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
     if (result.outcome === 'interrupted') {
       throw new UserInputError(
         'comparison stopped before every run finished; rerun the same command to resume',
-        130,
+        pipeClosed ? 141 : 130,
       );
     }
   } catch (error) {
@@ -138,6 +145,7 @@ export async function executeCompare(flags: CompareFlags, command?: string): Pro
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
+    unwatchPipes();
   }
 }
 

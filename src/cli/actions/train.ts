@@ -123,10 +123,13 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
         ? 'the process that started grpovi is gone'
         : signal === 'SIGINT'
           ? 'Ctrl-C'
-          : signal;
-      const again = parentGone
-        ? ''
-        : ` (${signal === 'SIGINT' ? 'press Ctrl-C' : `send ${signal}`} again to quit at once)`;
+          : signal === 'SIGPIPE'
+            ? 'the reader of its output is gone'
+            : signal;
+      const again =
+        parentGone || signal === 'SIGPIPE'
+          ? ''
+          : ` (${signal === 'SIGINT' ? 'press Ctrl-C' : `send ${signal}`} again to quit at once)`;
       progress.note(`${what}: stopping after this step and writing a checkpoint${again}`);
     },
     // --no-hangup: keep training when the terminal closes or the parent exits (e.g. under nohup).
