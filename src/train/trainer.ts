@@ -35,7 +35,7 @@ import {
 } from './runFolder.js';
 import { RunFolderError } from './runFolderError.js';
 import { acquireRunLock, type RunLock } from './runLock.js';
-import { TrainingDivergedError } from './trainingErrors.js';
+import { divergenceCause, TrainingDivergedError } from './trainingErrors.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -399,7 +399,12 @@ async function guardedStep(
       throw new NonFiniteError('weights', `the updated weights are not finite (parameter "${bad}")`);
   } catch (error) {
     if (!(error instanceof NonFiniteError)) throw error;
-    throw new TrainingDivergedError(step, error.message, ctx.config.learning_rate, lastCheckpoint);
+    const cause = divergenceCause({
+      quantity: error.quantity,
+      updates: ctx.optimizer.stepCount,
+      learningRate: ctx.config.learning_rate,
+    });
+    throw new TrainingDivergedError(step, error.message, cause, lastCheckpoint);
   }
   return row;
 }
