@@ -16,6 +16,7 @@ const USER_ERRORS = new Set([
   'CheckpointError',
   'ConfigError',
   'TrainingDivergedError',
+  'RewardRangeError',
   'RewardFunctionError',
 ]);
 const startupSeconds = process.uptime();

@@ -19,6 +19,33 @@ export class TrainingDivergedError extends Error {
   }
 }
 
+/**
+ * A step's reward outside the reward range GRPOVI adjusts within. The message names the range and
+ * where it came from, the step, the prompt and completion, and the reward functions that made the
+ * value; nothing of the step was logged or checkpointed. Light (no TF.js) so that the CLI can
+ * recognize it.
+ */
+export class RewardRangeError extends Error {
+  override readonly name = 'RewardRangeError';
+  readonly step: number;
+  /** Everything but the step and the checkpoint: the value, the sample, the range and its source. */
+  readonly detail: string;
+
+  /** `lastCheckpoint`: the checkpoint the folder can resume from; null when none was written; undefined to leave it out. */
+  constructor(step: number, detail: string, lastCheckpoint?: string | null) {
+    super(
+      `training stopped at step ${step}: ${detail}` +
+        (lastCheckpoint === undefined
+          ? ''
+          : lastCheckpoint === null
+            ? '; no checkpoint was written'
+            : `; the last good checkpoint is ${lastCheckpoint}`),
+    );
+    this.step = step;
+    this.detail = detail;
+  }
+}
+
 /** What a run had done when it diverged, for naming the likely cause. */
 export interface DivergenceContext {
   /** What became non-finite: the loss or gradient (from the weights before this update), or the updated weights. */

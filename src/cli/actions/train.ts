@@ -21,7 +21,7 @@ import {
 } from '../../train/setup.js';
 import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
 import { UserFileError } from '../../util/userFileError.js';
-import { TrainingDivergedError } from '../../train/trainingErrors.js';
+import { RewardRangeError, TrainingDivergedError } from '../../train/trainingErrors.js';
 import type { ConfigFlagSet, TrainFlags } from '../commands/train.js';
 import { UserInputError } from '../errors.js';
 
@@ -35,6 +35,8 @@ interface PreparedRun {
   task: Task;
   outDir: string;
   resumeFrom?: string;
+  /** Where reward_range came from, for a reward outside it. */
+  rewardRangeSource?: string;
 }
 
 /** Everything that can go wrong with the user's input is found here, before anything is written. */
@@ -69,7 +71,13 @@ async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<P
       task.dispose?.();
       throw error;
     }
-    return { config: plan.config, task, outDir: plan.runDir, resumeFrom: flags.resume };
+    return {
+      config: plan.config,
+      task,
+      outDir: plan.runDir,
+      resumeFrom: flags.resume,
+      rewardRangeSource: `reward_range in ${join(plan.runDir, 'config.json')}`,
+    };
   }
   const { config, task } = await prepareFreshRun({
     flags: values,
@@ -83,7 +91,13 @@ async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<P
     task.dispose?.();
     throw error;
   }
-  return { config, task, outDir };
+  const rewardRangeSource =
+    values.reward_range !== undefined
+      ? (names.reward_range ?? '--reward-range')
+      : flags.config !== undefined
+        ? `reward_range in config file ${JSON.stringify(flags.config)}`
+        : undefined;
+  return { config, task, outDir, rewardRangeSource };
 }
 
 function asUserError(error: unknown): unknown {
@@ -93,7 +107,8 @@ function asUserError(error: unknown): unknown {
     error instanceof CheckpointError ||
     error instanceof UserFileError ||
     error instanceof RunFolderError ||
-    error instanceof TrainingDivergedError
+    error instanceof TrainingDivergedError ||
+    error instanceof RewardRangeError
   ) {
     return new UserInputError(error.message);
   }
@@ -145,6 +160,7 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
       resumeFrom: run.resumeFrom,
       observer: progress,
       shouldStop: () => interrupts.requested,
+      rewardRangeSource: run.rewardRangeSource,
     });
   } catch (error) {
     // A reward function that returns the wrong count, NaN, non-numbers or values outside its range is the user's to fix.
