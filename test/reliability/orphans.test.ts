@@ -4,7 +4,15 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE } from '../../src/train/runLock.js';
 import { STOPPED_EXIT_CODES } from '../../src/train/interrupt.js';
-import { checkpointProblems, latestStep, runCliIn, sleep, startCli, TEST_TIMEOUT } from './harness.js';
+import {
+  checkpointProblems,
+  lastLoggedStep,
+  latestStep,
+  runCliIn,
+  sleep,
+  startCli,
+  TEST_TIMEOUT,
+} from './harness.js';
 
 /**
  * A comparison whose own process is killed with SIGKILL: its workers lose their parent (and the
@@ -86,5 +94,47 @@ describe('a comparison killed with SIGKILL', () => {
       });
     },
     TEST_TIMEOUT * 3,
+  );
+});
+
+describe('a train whose output lost its reader', () => {
+  it(
+    'stops like Ctrl-C at its next write: checkpoint, no lock, exit 141 (SIGPIPE), and resumes',
+    async () => {
+      const out = join(root, 'piped');
+      const args = [
+        'train',
+        '--task',
+        'toy',
+        '--steps',
+        '300',
+        '--prompts-per-step',
+        '2',
+        '--group-size',
+        '2',
+      ];
+      // A progress line every step (an evaluation every step), no checkpoint but the stop's own.
+      const more = ['--eval-prompts', '4', '--eval-every', '1', '--checkpoint-every', '0', '--out', out];
+      const run = startCli([...args, ...more], root);
+      const deadline = Date.now() + 100_000;
+      while (lastLoggedStep(out) < 3 && Date.now() < deadline) await sleep(20);
+      // Close the reading ends of its stdout and stderr, as `| head` does once it has its lines.
+      run.child.stdout!.destroy();
+      run.child.stderr!.destroy();
+      const ended = await run.done;
+      expect(ended.code).toBe(141);
+      expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+      const stopped = latestStep(out);
+      expect(stopped).toBeGreaterThanOrEqual(3);
+      expect(stopped).toBeLessThan(300);
+      expect(checkpointProblems(out)).toEqual([]);
+      const resumed = await runCliIn(
+        ['train', '--resume', out, '--steps', String(stopped + 2), '--quiet'],
+        root,
+      );
+      expect(resumed.code).toBe(0);
+      expect(lastLoggedStep(out)).toBe(stopped + 2);
+    },
+    TEST_TIMEOUT,
   );
 });
