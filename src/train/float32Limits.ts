@@ -16,7 +16,11 @@ import { ConfigError } from './configError.js';
 export const FLOAT32_MAX = 3.4028234663852886e38;
 export const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
 
-/** The real-valued fields of the training config that reach float32 computation. */
+/**
+ * The real-valued fields of the training config that reach float32 computation (the optimizer, the
+ * loss, the sampled logits). The reward side (reward_range, the GRPOVI solver, advantages before
+ * they become a tensor) computes in float64 and keeps its own checks.
+ */
 export const FLOAT32_FIELDS = [
   'learning_rate',
   'min_lr_ratio',
@@ -29,16 +33,10 @@ export const FLOAT32_FIELDS = [
   'epsilon',
   'epsilon_high',
   'delta',
-  'advantage_epsilon',
   'temperature',
   'top_p',
   'min_p',
   'repetition_penalty',
-  'grpovi_strength',
-  'grpovi_max_std',
-  'reward_temperature',
-  'reward_temperature_range',
-  'reward_range',
 ] as const;
 
 /** Fields used as `1 - x`: x must stay below 1 once rounded to float32. */
