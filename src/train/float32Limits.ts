@@ -42,14 +42,25 @@ export const FLOAT32_FIELDS = [
 /** Fields used as `1 - x`: x must stay below 1 once rounded to float32. */
 const BELOW_ONE_FIELDS = ['adam_beta1', 'adam_beta2', 'epsilon'] as const;
 
+/** Fields that may be 0 (the others must be positive, which the schema checks first). */
+const ZERO_ALLOWED = new Set<string>([
+  'min_lr_ratio',
+  'weight_decay',
+  'max_grad_norm',
+  'adam_beta1',
+  'adam_beta2',
+  'beta',
+  'min_p',
+]);
+
 /** Why a number cannot be used in float32 computation, or undefined when it can. */
-export function float32Problem(value: number): string | undefined {
+export function float32Problem(value: number, zeroAllowed = true): string | undefined {
   const size = Math.abs(value);
   if (size > FLOAT32_MAX)
     return `must be at most ${FLOAT32_MAX.toPrecision(8)} in magnitude, the largest float32 (the trainer computes in float32)`;
   if (size !== 0 && size < FLOAT32_MIN_NORMAL) {
     return (
-      `must be 0 or at least ${FLOAT32_MIN_NORMAL.toPrecision(8)} in magnitude, the smallest normal float32 ` +
+      `must be ${zeroAllowed ? '0 or ' : ''}at least ${FLOAT32_MIN_NORMAL.toPrecision(8)} in magnitude, the smallest normal float32 ` +
       `(the trainer computes in float32; dividing by a smaller value overflows)`
     );
   }
@@ -63,7 +74,7 @@ export function checkFloat32Fields(config: Record<string, unknown>, source: stri
     const values = Array.isArray(value) ? (value as unknown[]) : [value];
     for (const v of values) {
       if (typeof v !== 'number') continue;
-      const problem = float32Problem(v);
+      const problem = float32Problem(v, ZERO_ALLOWED.has(field));
       if (problem !== undefined)
         throw new ConfigError(`${source}: field "${field}" ${problem} (${formatValue(value)})`, field);
     }

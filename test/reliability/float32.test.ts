@@ -43,6 +43,8 @@ describe('options beyond float32', () => {
             `^grpovi: ${flag}: field "${field}" must .*float32.*\\(${value.replace('+', '\\+')}\\)$`,
           ),
         );
+        // 0 is offered only where the field allows it (beta may be 0; a temperature may not).
+        expect(lines[0].includes('must be 0 or at least'), `${flag} ${value}`).toBe(field === 'beta');
         expect(run.code).toBe(2);
         expect(existsSync(out)).toBe(false);
       }
