@@ -6,6 +6,7 @@ import { ADJUSTMENT_WEIGHTS } from '../grpo/rewardTransform.js';
 import { BACKENDS } from '../nn/backends/backendNames.js';
 import { CONFIG_DEFAULTS } from './configDefaults.js';
 import { ConfigError } from './configError.js';
+import { checkFloat32Fields } from './float32Limits.js';
 import { checkBatchLimits, LIMITS } from './limits.js';
 
 /**
@@ -200,6 +201,7 @@ export function parseTrainConfig(input: unknown, source = 'config'): TrainConfig
 }
 
 function checkConsistency(config: TrainConfig, source: string): void {
+  checkFloat32Fields(config, source);
   checkBatchLimits(config, source);
   const batch = config.prompts_per_step * config.num_generations;
   if (config.minibatch_size !== undefined && batch % config.minibatch_size !== 0) {

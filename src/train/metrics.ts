@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicWrite.js';
+import { jsonProblem, parseJson } from '../util/boundedJson.js';
 
 /**
  * One line of `metrics.jsonl`. Training steps carry every training field; step 0 is the evaluation
@@ -78,11 +79,11 @@ export function readMetrics(path: string): MetricsRow[] {
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     try {
-      const row = JSON.parse(line) as MetricsRow;
+      const row = parseJson(line, `line ${i + 1}`) as MetricsRow;
       if (typeof row.step !== 'number') throw new Error('no "step" number');
       rows.push(row);
     } catch (error) {
-      throw new Error(`${path}: line ${i + 1} is not a metrics row (${(error as Error).message})`);
+      throw new Error(`${path}: line ${i + 1} is not a metrics row (${jsonProblem(error)})`);
     }
   });
   return rows;

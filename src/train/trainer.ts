@@ -11,7 +11,12 @@ import { firstNonFiniteParam } from '../nn/training/finite.js';
 import { NonFiniteError } from '../nn/training/nonFiniteError.js';
 import { AdamW, learningRateAt } from '../nn/training/optimizer.js';
 import { scoreLogProbs } from '../nn/training/policyUpdate.js';
-import { combinedRange, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
+import {
+  combinedRange,
+  type Scores,
+  scoreCompletions,
+  type WeightedReward,
+} from '../rewards/rewardFunction.js';
 import { compressible, compressRewards, rewardCompression } from '../rewards/rewardTemperature.js';
 import { hashUserFiles, USER_FILES_FILE } from '../tasks/sources/userFiles.js';
 import type { Task } from '../tasks/task.js';
@@ -37,7 +42,8 @@ import {
 } from './runFolder.js';
 import { RunFolderError } from './runFolderError.js';
 import { acquireRunLock, type RunLock } from './runLock.js';
-import { TrainingDivergedError } from './trainingErrors.js';
+import { describeRangeSource, rewardOutOfRange } from './rewardRange.js';
+import { divergenceCause, RewardRangeError, TrainingDivergedError } from './trainingErrors.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -51,6 +57,11 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** What the run folder's lock says its holder does (default `train` or `train --resume`). */
   lockAs?: string;
+  /**
+   * Where `config.reward_range` came from, for the message of a reward outside it (e.g.
+   * `--reward-range`); default `the config's reward_range`.
+   */
+  rewardRangeSource?: string;
 }
 
 export interface TrainResult {
@@ -274,6 +285,7 @@ async function runSteps(
     samplingRng,
     stream,
     range,
+    rangeSource: describeRangeSource(config, task.rewards, options.rewardRangeSource),
     transformKind,
     // Checked (and so known to succeed) in train() before anything was allocated.
     rewards: trainingRewards(config, task),
@@ -401,8 +413,15 @@ async function guardedStep(
     if (bad !== undefined)
       throw new NonFiniteError('weights', `the updated weights are not finite (parameter "${bad}")`);
   } catch (error) {
+    if (error instanceof RewardRangeError)
+      throw new RewardRangeError(step, error.detail, lastCheckpoint ?? null);
     if (!(error instanceof NonFiniteError)) throw error;
-    throw new TrainingDivergedError(step, error.message, ctx.config.learning_rate, lastCheckpoint);
+    const cause = divergenceCause({
+      quantity: error.quantity,
+      updates: ctx.optimizer.stepCount,
+      learningRate: ctx.config.learning_rate,
+    });
+    throw new TrainingDivergedError(step, error.message, cause, lastCheckpoint);
   }
   return row;
 }
@@ -417,9 +436,30 @@ interface StepContext {
   samplingRng: Rng;
   stream: PromptStream;
   range: [number, number] | undefined;
+  /** Where `range` came from, in words (the flag, the config, the reward functions' declared ranges). */
+  rangeSource: string;
   transformKind: RewardTransformKind;
   /** The rewards trained on: the task's, or compressed ones (then `task.rewards` are the raw ones). */
   rewards: readonly WeightedReward[];
+}
+
+/** Stops the step (before anything of it is logged) when a reward is outside the range GRPOVI adjusts within. */
+function checkStepRewards(
+  ctx: StepContext,
+  step: number,
+  ro: { promptTexts: string[]; completionTexts: string[] },
+  scores: Scores,
+): void {
+  const detail = rewardOutOfRange(
+    scores,
+    ctx.range as [number, number],
+    ctx.rangeSource,
+    ctx.rewards,
+    ctx.config.num_generations,
+    ro.promptTexts,
+    ro.completionTexts,
+  );
+  if (detail !== undefined) throw new RewardRangeError(step, detail);
 }
 
 /** One GRPO/GRPOVI step; returns its metrics row. */
@@ -457,6 +497,8 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     : undefined;
   const t3 = now();
 
+  if (ctx.transformKind === 'variance-increase' && ctx.range !== undefined)
+    checkStepRewards(ctx, step, ro, scores);
   const adjusted = transformRewards(scores.total, {
     kind: ctx.transformKind,
     groupSize: G,

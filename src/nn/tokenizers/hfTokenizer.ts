@@ -1,5 +1,5 @@
 import { Tokenizer as TokenizerJs } from '@huggingface/tokenizers';
-import { CheckpointError, describeJsonValue } from '../weights/checkpointError.js';
+import { CheckpointError, describeJsonValue, parseCheckpointJson } from '../weights/checkpointError.js';
 import { chatTemplatesOf, type SpecialTokenStrings, specialTokenStrings } from './chatTemplate.js';
 import type { EncodeOptions, Tokenizer, TokenizerJson } from './tokenizer.js';
 
@@ -52,12 +52,7 @@ export class HfTokenizer implements Tokenizer {
     sideFiles: TokenizerSideFiles = {},
   ) {
     const parse = (text: string, name: string): Record<string, unknown> => {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        throw new CheckpointError(`${source}/${name}`, `is not valid JSON (${(error as Error).message})`);
-      }
+      const value = parseCheckpointJson(text, `${source}/${name}`);
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw new CheckpointError(
           `${source}/${name}`,

@@ -7,6 +7,7 @@
  * A call whose JSON does not parse, or lacks a name, is kept with its problem, so that the rollout can
  * answer it with an error message (and count it as failed) rather than ignore it.
  */
+import { jsonProblem, parseJson } from '../../util/boundedJson.js';
 
 export interface ParsedToolCall {
   name: string;
@@ -26,13 +27,9 @@ const HERMES = /<tool_call>([\s\S]*?)<\/tool_call>/g;
 function parseCall(json: string, argumentsField: 'arguments' | 'parameters'): ParsedToolCall {
   let value: unknown;
   try {
-    value = JSON.parse(json);
+    value = parseJson(json, 'tool call');
   } catch (error) {
-    return {
-      name: '',
-      arguments: {},
-      problem: `the tool call is not valid JSON (${(error as Error).message})`,
-    };
+    return { name: '', arguments: {}, problem: `the tool call ${jsonProblem(error)}` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { name: '', arguments: {}, problem: 'the tool call is not a JSON object' };

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTaskModulePath } from './taskModule.js';
+import { jsonProblem, readJsonFile } from '../../util/boundedJson.js';
+import { UserFileError } from '../../util/userFileError.js';
 
 /**
  * The user's files a run was made from, with content hashes, so that `--resume` and comparison
@@ -93,6 +95,11 @@ export function changedUserFiles(recorded: readonly UserFile[], when = 'since th
 export function readUserFiles(runDir: string): UserFile[] | undefined {
   const path = join(runDir, USER_FILES_FILE);
   if (!existsSync(path)) return undefined;
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { files?: UserFile[] };
-  return Array.isArray(parsed.files) ? parsed.files : undefined;
+  let parsed: { files?: UserFile[] } | null;
+  try {
+    parsed = readJsonFile(path) as { files?: UserFile[] } | null;
+  } catch (error) {
+    throw new UserFileError(path, jsonProblem(error));
+  }
+  return Array.isArray(parsed?.files) ? parsed.files : undefined;
 }
