@@ -75,6 +75,16 @@ export { Gpt } from './nn/models/gpt.js';
 export type { GptConfig } from './nn/models/gptConfig.js';
 export { loadModelDir, type ModelFiles, type ModelKind, saveModelDir } from './nn/weights/modelDir.js';
 export { HfTokenizer } from './nn/tokenizers/hfTokenizer.js';
+export {
+  type ChatMessage,
+  ChatTemplate,
+  ChatTemplateError,
+  type ChatToolCall,
+  type ChatToolSchema,
+  chatTemplatesOf,
+  pickChatTemplate,
+} from './nn/tokenizers/chatTemplate.js';
+export { type ParsedToolCall, parseToolCalls } from './nn/tokenizers/toolCalls.js';
 export { type HfDecoderConfig, parseHfConfig } from './nn/models/hfConfig.js';
 export { HfDecoder } from './nn/models/hfDecoder.js';
 export { isHfFolder, readHfFolder } from './nn/weights/hfFolder.js';
@@ -125,6 +135,9 @@ export { createSentimentTask } from './tasks/sentiment.js';
 export { createFileTask, FILE_TASK, holdOutPrompts, loadUserRewards } from './tasks/sources/fileTask.js';
 export { type PreferenceRecord, readPreferenceFile } from './tasks/sources/preferenceFile.js';
 export { type PromptRecord, readPromptFile } from './tasks/sources/promptFile.js';
+export { chatTemplateFor, renderPrompts } from './tasks/sources/chatPrompts.js';
+export { callTool, loadToolModule, type Tool, type ToolSet } from './train/tools/toolModule.js';
+export { type ToolRollout, toolRollout } from './train/tools/toolRollout.js';
 export { normalizePrompt } from './tasks/sources/promptText.js';
 export { loadTaskModule } from './tasks/sources/taskModule.js';
 export { textPretrainTexts } from './tasks/sources/textFile.js';

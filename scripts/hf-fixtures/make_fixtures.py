@@ -140,6 +140,49 @@ FIXTURES = {
 }
 
 
+# Chat fixtures, written only when named with --only (so the full set above keeps its seeds and
+# folders): a Qwen2-shaped model whose tokenizer adds ChatML's <|im_start|> and <|im_end|> after GPT-2's
+# vocabulary, the Qwen2.5 chat template (test/nn/chat-templates/qwen2.5.json), and a
+# generation_config.json that ends turns at <|im_end|> as Qwen2.5-Instruct's does.
+IM_START, IM_END = VOCAB, VOCAB + 1
+CHAT_FIXTURES = {
+    "qwen2-chat": (llama_config(model_type="qwen2", architectures=["Qwen2ForCausalLM"], tie_word_embeddings=True,
+                                use_sliding_window=False, vocab_size=VOCAB + 2, max_position_embeddings=512),
+                   "F32", 2000),
+}
+
+
+def chat_tokenizer_files(tokenizer_json, template_path):
+    tokenizer = json.loads(tokenizer_json)
+    for token_id, content in ((IM_START, "<|im_start|>"), (IM_END, "<|im_end|>")):
+        tokenizer["added_tokens"].append({"id": token_id, "content": content, "single_word": False, "lstrip": False,
+                                          "rstrip": False, "normalized": False, "special": True})
+    with open(template_path) as f:
+        template = json.load(f)["chat_template"]
+    config = {"bos_token": None, "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "unk_token": None,
+              "clean_up_tokenization_spaces": False, "model_max_length": 512, "tokenizer_class": "Qwen2Tokenizer",
+              "chat_template": template}
+    return json.dumps(tokenizer, ensure_ascii=False), json.dumps(config, indent=2)
+
+
+def write_chat_fixture(out, name, tokenizer_json):
+    config, dtype, seed = CHAT_FIXTURES[name]
+    folder = os.path.join(out, name)
+    os.makedirs(folder, exist_ok=True)
+    template_path = os.path.join(os.path.dirname(__file__), "../../test/nn/chat-templates/qwen2.5.json")
+    chat_json, chat_config = chat_tokenizer_files(tokenizer_json, template_path)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(dict(config, torch_dtype="float32"), f, indent=2)
+    with open(os.path.join(folder, "tokenizer.json"), "w", encoding="utf-8") as f:
+        f.write(chat_json)
+    with open(os.path.join(folder, "tokenizer_config.json"), "w") as f:
+        f.write(chat_config)
+    with open(os.path.join(folder, "generation_config.json"), "w") as f:
+        json.dump({"bos_token_id": EOS, "eos_token_id": [IM_END, EOS], "do_sample": True}, f, indent=2)
+    write_safetensors(os.path.join(folder, "model.safetensors"),
+                      llama_tensors(np.random.default_rng(seed), config, False), dtype)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -147,6 +190,9 @@ def main():
     ap.add_argument("--only", nargs="*", help="fixture names (default: all)")
     args = ap.parse_args()
     tokenizer_json, tokenizer_config = tokenizer_files(args.encoder)
+    for name in CHAT_FIXTURES:
+        if args.only and name in args.only:
+            write_chat_fixture(args.out, name, tokenizer_json)
     for seed, (name, (config, dtype, prefix, shards, classifier)) in enumerate(sorted(FIXTURES.items())):
         if args.only and name not in args.only:
             continue

@@ -1,3 +1,5 @@
+import { describeValue } from '../util/describeValue.js';
+
 /** Formats a bad value for an error message: short, and faithful for NaN, Infinity and -0. */
 export function formatValue(value: unknown): string {
   if (typeof value === 'number') {
@@ -7,15 +9,11 @@ export function formatValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (value === undefined) return 'undefined';
   if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
-    value = Array.from(value as unknown as ArrayLike<number>);
+    const view = value as unknown as ArrayLike<number>;
+    value = Array.from({ length: Math.min(view.length, 81) }, (_, i) => view[i]);
   }
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  // Bounded in length and depth whatever the value holds (a 5000-deep array would overflow String()).
+  return describeValue(value);
 }
 
 /**

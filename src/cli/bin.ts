@@ -2,11 +2,18 @@
 import { describeFsError } from './fsErrors.js';
 import { runCli } from './main.js';
 import { describeSystemError } from './systemErrors.js';
+import { brokenPipeWatched, isBrokenPipe, markStdioBroken, stdioBroken } from '../train/interrupt.js';
 
 // A reader that goes away early (`grpovi --help | head`) is not an error; a full disk is one line.
+// Training that is under way stops after its step with a checkpoint instead (train/interrupt.ts).
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    if (isBrokenPipe(error)) {
+      const handled = brokenPipeWatched() || stdioBroken();
+      markStdioBroken();
+      if (!handled) process.exit(process.exitCode ?? 0);
+      return;
+    }
     const system =
       stream === process.stdout
         ? `cannot write to stdout: ${describeFsError(error)}`

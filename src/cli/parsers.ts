@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 
@@ -65,6 +66,12 @@ export function nameListArg(value: string): string[] {
 export function pathArg(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError('It must be a path.');
   return resolve(value);
+}
+
+/** A file, made absolute, or else a name (e.g. `--chat-template FILE|NAME`): a path when the file exists. */
+export function pathOrNameArg(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('It must be a path or a name.');
+  return existsSync(value) ? resolve(value) : value;
 }
 
 /**

@@ -294,6 +294,7 @@ export async function planComparisonRuns(
 export async function runComparison(request: CompareRequest): Promise<CompareResult> {
   const started = performance.now();
   const { dir, steps, record, invocation, plan, userFiles, lock } = await openComparison(request, 'running');
+  let recorded = false;
   try {
     const pending: Array<Omit<RunJob, 'label'> & { run: (typeof plan.runs)[number] }> = [];
     let resumed = 0;
@@ -338,9 +339,24 @@ export async function runComparison(request: CompareRequest): Promise<CompareRes
     const outcome = failed ? 'failed' : interrupted ? 'interrupted' : 'finished';
     invocation.outcome = outcome;
     writeComparisonRecord(dir, record);
+    recorded = true;
 
     const rendered = await renderComparison(dir, record);
     return { ...rendered, outcome, outcomes, skipped };
+  } catch (error) {
+    // Refused before its runs ended (a run folder held by another process, ...): the record must
+    // not show this invocation running for ever.
+    if (!recorded) {
+      invocation.finished_at = new Date().toISOString();
+      invocation.wall_seconds = (performance.now() - started) / 1000;
+      invocation.outcome = 'failed';
+      try {
+        writeComparisonRecord(dir, record);
+      } catch {
+        // The folder cannot be written either: the first error is the one to report.
+      }
+    }
+    throw error;
   } finally {
     lock.release();
   }

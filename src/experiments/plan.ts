@@ -13,6 +13,7 @@ import type { Algo } from './algos.js';
 import { ComparisonError } from './errors.js';
 import type { MachineInfo } from './machine.js';
 import { GRPOVI_ONLY_KEYS, type Setting, type SweepAxis, settingsOf, withoutKeys } from './sweep.js';
+import { jsonProblem, parseJson } from '../util/boundedJson.js';
 
 export { ALGOS, type Algo } from './algos.js';
 
@@ -79,11 +80,9 @@ function readJsonFile(path: string, what: string): unknown {
     );
   }
   try {
-    return JSON.parse(text);
+    return parseJson(text, path);
   } catch (error) {
-    throw new ComparisonError(
-      `${what} ${JSON.stringify(path)} is not valid JSON (${(error as Error).message})`,
-    );
+    throw new ComparisonError(`${what} ${JSON.stringify(path)} ${jsonProblem(error)}`);
   }
 }
 

@@ -11,6 +11,7 @@ import type { UserFile } from '../tasks/sources/userFiles.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { ComparisonError } from './errors.js';
 import { configDifferences } from './plan.js';
+import { describeValue, jsonProblem, parseJson, readJsonFile } from '../util/boundedJson.js';
 
 /** The resolved config of a run, written before it starts; the worker trains exactly this. */
 export const RUN_FILE = 'run.json';
@@ -49,14 +50,20 @@ export function writeRunFile(dir: string, run: RunFile): void {
 
 export function readRunFile(dir: string): RunFile {
   const path = join(dir, RUN_FILE);
-  let parsed: Partial<RunFile>;
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<RunFile>;
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     throw new ComparisonError(`cannot read run file ${path}: ${(error as Error).message}`);
   }
+  let parsed: Partial<RunFile>;
+  try {
+    parsed = (parseJson(text, path) ?? {}) as Partial<RunFile>;
+  } catch (error) {
+    throw new ComparisonError(`run file ${path} ${jsonProblem(error)}`);
+  }
   if (parsed.format !== 'grpovi-compare-run')
-    throw new ComparisonError(`${path}: not a comparison run file (${JSON.stringify(parsed.format)})`);
+    throw new ComparisonError(`${path}: not a comparison run file (${describeValue(parsed.format)})`);
   return { ...parsed, config: parseTrainConfig(parsed.config, path) } as RunFile;
 }
 
@@ -77,10 +84,8 @@ export function checkRunFile(dir: string, config: TrainConfig): void {
 
 function latestCheckpointStep(dir: string): number | null {
   try {
-    const latest = JSON.parse(readFileSync(join(dir, CHECKPOINTS_DIR, 'latest.json'), 'utf8')) as {
-      step?: unknown;
-    };
-    return typeof latest.step === 'number' ? latest.step : null;
+    const latest = readJsonFile(join(dir, CHECKPOINTS_DIR, 'latest.json')) as { step?: unknown } | null;
+    return typeof latest?.step === 'number' ? latest.step : null;
   } catch {
     return null;
   }
@@ -96,7 +101,7 @@ export function readRunMetrics(dir: string): MetricsRow[] {
   return complete
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as MetricsRow);
+    .map((line, i) => parseJson(line, `${path} line ${i + 1}`) as MetricsRow);
 }
 
 /** Where a run folder stands, for a run of `steps` steps. */
@@ -131,7 +136,7 @@ export function clearRun(dir: string): void {
 
 export function readWorkerRecord(dir: string): WorkerRecord | null {
   try {
-    return JSON.parse(readFileSync(join(dir, WORKER_FILE), 'utf8')) as WorkerRecord;
+    return readJsonFile(join(dir, WORKER_FILE)) as WorkerRecord;
   } catch {
     return null;
   }

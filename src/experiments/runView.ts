@@ -10,6 +10,7 @@ import type { MetricsRow } from '../train/metrics.js';
 import { CHECKPOINTS_DIR } from '../train/runCheckpoint.js';
 import { SAMPLES_FILE, type SampleRow } from '../train/samples.js';
 import { ComparisonError } from './errors.js';
+import { jsonProblem, parseJson } from '../util/boundedJson.js';
 
 export const CONFIG_FILE = 'config.json';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -38,15 +39,12 @@ export interface RunView {
 /** A metrics file this recent counts as written by a live process. */
 export const RUNNING_WINDOW_MS = 120_000;
 
-/**
- * Parses one line of a run's JSON files. The one place user-visible JSON of a run folder is parsed,
- * so that the project's strict parser can replace JSON.parse here.
- */
+/** Parses one line of a run's JSON files, bounded (util/boundedJson). */
 function parseLine(text: string, source: string): unknown {
   try {
-    return JSON.parse(text) as unknown;
+    return parseJson(text, source);
   } catch (error) {
-    throw new ComparisonError(`${source} is not JSON (${(error as Error).message})`);
+    throw new ComparisonError(`${source} ${jsonProblem(error)}`);
   }
 }
 

@@ -1,3 +1,12 @@
+import type { ChatMessage } from '../nn/tokenizers/chatTemplate.js';
+
+/**
+ * A prompt as reward functions receive it: the text, or for conversational prompts the messages
+ * as the prompt file holds them (TRL's convention); completions likewise, as text or as the
+ * messages the policy added (`[{role: "assistant", content}]`, tool turns included).
+ */
+export type RewardInput = string | readonly ChatMessage[];
+
 /** The fields of a prompt file's line (the `prompt` and every other column), one per sample. */
 export type PromptRow = Readonly<Record<string, unknown>>;
 
@@ -9,6 +18,12 @@ export type PromptRow = Readonly<Record<string, unknown>>;
 export interface RewardFunction {
   name: string;
   range?: readonly [number, number];
+  /**
+   * Whether the function takes conversational prompts as messages (user modules, as TRL hands them):
+   * then `prompts` and `completions` are `RewardInput`s, messages for conversational rows. Without it
+   * the function always receives the rendered texts (learned reward models, built-in rules).
+   */
+  messages?: boolean;
   score(
     prompts: readonly string[],
     completions: readonly string[],
@@ -68,6 +83,33 @@ function describeScore(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/** The completions as messages: the conversation the policy added, or one assistant message. */
+export function completionMessages(
+  completions: readonly string[],
+  conversations?: readonly (readonly ChatMessage[])[],
+): (readonly ChatMessage[])[] {
+  return completions.map((c, i) => conversations?.[i] ?? [{ role: 'assistant', content: c }]);
+}
+
+/**
+ * What a function receives: the texts, or for functions that take messages and conversational rows,
+ * the rows' messages and the completions as messages.
+ */
+function inputsFor(
+  fn: RewardFunction,
+  prompts: readonly string[],
+  completions: readonly string[],
+  rows: readonly PromptRow[] | undefined,
+  conversations: readonly (readonly ChatMessage[])[] | undefined,
+): { prompts: readonly RewardInput[]; completions: readonly RewardInput[] } {
+  const conversational = rows !== undefined && rows.length > 0 && Array.isArray(rows[0].prompt);
+  if (!fn.messages || !conversational) return { prompts, completions };
+  return {
+    prompts: rows.map((r) => r.prompt as readonly ChatMessage[]),
+    completions: completionMessages(completions, conversations),
+  };
+}
+
 /** Finds which sample makes a batch call throw by scoring samples one at a time. */
 async function findFailingSample(
   fn: RewardFunction,
@@ -85,22 +127,31 @@ async function findFailingSample(
   return undefined;
 }
 
-/** Scores every completion with every function and combines them; any bad score stops with a RewardFunctionError. */
+/**
+ * Scores every completion with every function and combines them; any bad score stops with a
+ * RewardFunctionError. `prompts` and `completions` are texts; with conversational rows, functions
+ * that take messages get the rows' messages and the completions as messages (`conversations[i]`,
+ * when the rollout called tools, else one assistant message).
+ */
 export async function scoreCompletions(
   rewards: readonly WeightedReward[],
   prompts: readonly string[],
   completions: readonly string[],
   rows?: readonly PromptRow[],
+  conversations?: readonly (readonly ChatMessage[])[],
 ): Promise<Scores> {
   const n = completions.length;
   const total = new Float64Array(n);
   const byFunction = new Map<string, Float64Array>();
   for (const { fn, weight } of rewards) {
     let scores: readonly number[];
+    const inputs = inputsFor(fn, prompts, completions, rows, conversations);
+    // Only functions declaring `messages` receive messages (see RewardFunction.messages).
+    const given = inputs as { prompts: readonly string[]; completions: readonly string[] };
     try {
-      scores = await fn.score(prompts, completions, rows);
+      scores = await fn.score(given.prompts, given.completions, rows);
     } catch (error) {
-      const failing = await findFailingSample(fn, prompts, completions, rows);
+      const failing = await findFailingSample(fn, given.prompts, given.completions, rows);
       const reason = (e: unknown) => (e instanceof Error ? e.message : String(e));
       if (failing) {
         throw new RewardFunctionError(

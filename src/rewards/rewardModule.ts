@@ -8,7 +8,9 @@ import type { RewardFunction, WeightedReward } from './rewardFunction.js';
 /**
  * Reward functions from the user's modules. The default export is either a function
  * `fn(prompts, completions, rows)` returning numbers (or a promise of them), optionally carrying
- * `range = [min, max]` and `rewardName`, or an object `{ name, range?, score }`.
+ * `range = [min, max]` and `rewardName`, or an object `{ name, range?, score }`. With conversational
+ * prompts they receive messages, as TRL hands them: `prompts[i]` the prompt's messages,
+ * `completions[i]` `[{role: "assistant", content}]`.
  */
 
 type ScoreFn = RewardFunction['score'];
@@ -44,7 +46,12 @@ export function rewardFunctionOf(exported: unknown, path: string): RewardFunctio
     const own = typeof fn.rewardName === 'string' && fn.rewardName !== '' ? fn.rewardName : undefined;
     // An anonymous default export is named "default" by Node (and "__vite_ssr_export_default__" under vitest).
     const named = fn.name !== '' && !/^(?:default|__.*)$/.test(fn.name) ? fn.name : undefined;
-    return { name: own ?? named ?? fallbackName, range: checkRange(fn.range, path), score: fn };
+    return {
+      name: own ?? named ?? fallbackName,
+      range: checkRange(fn.range, path),
+      messages: true,
+      score: fn,
+    };
   }
   if (
     typeof exported === 'object' &&
@@ -53,7 +60,12 @@ export function rewardFunctionOf(exported: unknown, path: string): RewardFunctio
   ) {
     const obj = exported as { name?: unknown; range?: unknown; score: ScoreFn };
     const name = typeof obj.name === 'string' && obj.name !== '' ? obj.name : fallbackName;
-    return { name, range: checkRange(obj.range, path), score: (p, c, r) => obj.score(p, c, r) };
+    return {
+      name,
+      range: checkRange(obj.range, path),
+      messages: true,
+      score: (p, c, r) => obj.score(p, c, r),
+    };
   }
   throw new UserFileError(
     path,

@@ -1,4 +1,6 @@
 import type { PolicyModel } from '../nn/models/policyModel.js';
+import type { ChatTemplate } from '../nn/tokenizers/chatTemplate.js';
+import type { ToolSet } from '../train/tools/toolModule.js';
 import type { Tokenizer } from '../nn/tokenizers/tokenizer.js';
 import type { PromptRow, RewardFunction, WeightedReward } from '../rewards/rewardFunction.js';
 import type { TrainConfigInput } from '../train/config.js';
@@ -20,6 +22,15 @@ export interface Task {
   /** Per-prompt columns aligned with `evalPrompts`. */
   evalRows?: readonly PromptRow[];
   rewards: readonly WeightedReward[];
+  /**
+   * Prompt text to token ids; absent, `tokenizer.encode`. Tasks of conversational prompts encode the
+   * rendered text without the tokenizer's added special tokens (the template wrote them).
+   */
+  encodePrompt?(text: string): number[];
+  /** The chat template conversational prompts were rendered with (and tool messages are appended through). */
+  chatTemplate?: ChatTemplate;
+  /** Tools the policy may call during the rollout (rendered into the prompts by the template). */
+  tools?: ToolSet;
   /** Lines the CLI shows before training (how prompts were held out, vocabulary warnings). */
   notices?: readonly string[];
   /** The true objective when the training reward is a learned proxy; reported as `eval_gold`. */
@@ -50,6 +61,10 @@ export interface TaskContext {
   evalPrompts?: string;
   /** Reward modules with their weights. */
   rewards?: readonly { path: string; weight: number }[];
+  /** Chat template for conversational prompts: a file, or the name of one of the policy folder's templates. */
+  chatTemplate?: string;
+  /** Module of tools the policy may call (conversational prompts only). */
+  tools?: string;
 }
 
 export type TaskFactory = (context: TaskContext) => Task | Promise<Task>;

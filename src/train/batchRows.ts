@@ -77,7 +77,8 @@ export function gatherRollout(parts: readonly Rollout[], picks: readonly RowPick
     const len = g.lengths[row];
     const from = row * g.length;
     tokens.set(g.tokens.subarray(from, from + len), r * length);
-    mask.fill(1, r * length, r * length + len);
+    // Copied, not refilled: tool-message tokens inside a completion stay out of the loss.
+    mask.set(g.mask.subarray(from, from + len), r * length);
     logProbs.set(g.logProbs.subarray(from, from + len), r * length);
     lengths[r] = len;
     finished[r] = g.finished[row];

@@ -6,6 +6,7 @@ import { ADJUSTMENT_WEIGHTS } from '../grpo/rewardTransform.js';
 import { BACKENDS } from '../nn/backends/backendNames.js';
 import { CONFIG_DEFAULTS } from './configDefaults.js';
 import { ConfigError } from './configError.js';
+import { checkFloat32Fields } from './float32Limits.js';
 import { checkBatchLimits, LIMITS } from './limits.js';
 
 /**
@@ -88,6 +89,16 @@ export const TrainConfigSchema = z
       .min(1)
       .max(LIMITS.max_completion_length)
       .default(CONFIG_DEFAULTS.max_completion_length),
+    /** Prompt tokens kept at most, from the end (TRL's left truncation); absent = whole prompts. */
+    max_prompt_length: z.number().int().min(1).max(LIMITS.context_length).optional(),
+    /** Module of tools the policy may call during the rollout (conversational prompts only). */
+    tools: z.string().min(1).optional(),
+    /** Tool-calling rounds per completion at most (TRL's name); absent = until the completion budget is spent. */
+    max_tool_calling_iterations: z.number().int().min(0).optional(),
+    /** Seconds a tool call may take before it fails; absent = 10. */
+    tool_timeout: z.number().positive().optional(),
+    /** Chat template for conversational prompts: a Jinja file, or the name of one of the policy's templates. */
+    chat_template: z.string().min(1).optional(),
     /** Weights of the group mean the GRPOVI adjustment keeps. */
     grpovi_weights: z
       .enum(ADJUSTMENT_WEIGHTS as [string, ...string[]])
@@ -203,6 +214,7 @@ export function parseTrainConfig(input: unknown, source = 'config'): TrainConfig
 }
 
 function checkConsistency(config: TrainConfig, source: string): void {
+  checkFloat32Fields(config, source);
   checkBatchLimits(config, source);
   const batch = config.prompts_per_step * config.num_generations;
   if (config.minibatch_size !== undefined && batch % config.minibatch_size !== 0) {

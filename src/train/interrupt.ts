@@ -9,12 +9,15 @@ import { constants } from 'node:os';
  * and renamed into place, and a resume drops a half-appended metrics line.
  *
  * A trainer whose parent process is gone (the `npx` or shell that started it was killed) stops the
- * same way: nobody is left to see it, and it would otherwise hold its run folder forever.
+ * same way: nobody is left to see it, and it would otherwise hold its run folder forever. So does one
+ * whose stdout or stderr lost its reader (`grpovi train ... | head`, a comparison process killed
+ * with SIGKILL under its workers): Node ignores SIGPIPE, so the next write fails with EPIPE instead,
+ * and that counts as SIGPIPE (exit 141) rather than ending the process before its checkpoint.
  */
 export interface InterruptWatch {
   /** Whether a stop was asked for; pass as the trainer's `shouldStop`. */
   readonly requested: boolean;
-  /** The signal that asked (`SIGHUP` when the parent went away), once one did. */
+  /** The signal that asked (`SIGHUP` when the parent went away, `SIGPIPE` when a write found no reader), once one did. */
   readonly signal: NodeJS.Signals | undefined;
   /** 128 + the signal's number, once a stop was asked for (the status a shell reports for it). */
   readonly exitCode: number | undefined;
@@ -22,7 +25,7 @@ export interface InterruptWatch {
   dispose(): void;
 }
 
-/** The signals that stop a run after its current step. */
+/** The signals that stop a run after its current step (SIGPIPE also does, as a write error). */
 export const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export interface WatchOptions {
@@ -30,6 +33,8 @@ export interface WatchOptions {
   watchParent?: boolean;
   /** The parent's pid to watch; default the parent at the time of the call. */
   parentPid?: number;
+  /** Also stop (as SIGPIPE) when a write to stdout or stderr finds its reader gone. Default true. */
+  watchPipes?: boolean;
 }
 
 /** 128 + the signal's number: the exit status of a process ended by that signal. */
@@ -61,6 +66,8 @@ export function watchInterrupts(
   };
   const handlers = list.map((signal) => [signal, () => stop(signal, false)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
+  const unwatchPipes =
+    options.watchPipes === false ? () => {} : watchBrokenPipe(() => stop('SIGPIPE', false));
   return {
     get requested() {
       // Reparented (to init or a subreaper): the process that started us is gone. One cheap
@@ -74,12 +81,74 @@ export function watchInterrupts(
     get exitCode() {
       return received === undefined ? undefined : signalExitCode(received);
     },
-    dispose: remove,
+    dispose() {
+      remove();
+      unwatchPipes();
+    },
   };
+}
+
+/** Whether a stream error says the reader is gone (the write end of a closed pipe or socket). */
+export function isBrokenPipe(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'EPIPE' || code === 'ECONNRESET' || code === 'ERR_STREAM_DESTROYED';
+}
+
+let pipeWatchers = 0;
+let pipeBroken = false;
+
+/** Whether some running work stops by itself (with a checkpoint) when stdout or stderr loses its reader. */
+export function brokenPipeWatched(): boolean {
+  return pipeWatchers > 0;
+}
+
+/** Whether a write to stdout or stderr of this process has already found its reader gone. */
+export function stdioBroken(): boolean {
+  return pipeBroken;
+}
+
+/** Records that stdout or stderr lost its reader (for the CLI's own last-resort stream handler). */
+export function markStdioBroken(): void {
+  pipeBroken = true;
+}
+
+/**
+ * Calls `onBroken` when a write to stdout or stderr fails because its reader is gone; while it
+ * watches, such an error is handled (it does not end the process). Returns the function that stops
+ * watching. A broken stream is destroyed, so later writes to it are dropped silently.
+ */
+export function watchBrokenPipe(onBroken: () => void): () => void {
+  const listener = (error: Error) => {
+    if (!isBrokenPipe(error)) return;
+    pipeBroken = true;
+    onBroken();
+  };
+  const streams = [process.stdout, process.stderr];
+  for (const stream of streams) stream.on('error', listener);
+  pipeWatchers++;
+  let watching = true;
+  return () => {
+    if (!watching) return;
+    watching = false;
+    pipeWatchers--;
+    // Keep a listener that swallows later pipe errors: with none, a late EPIPE would be an
+    // uncaught 'error' event and end the process before its exit status is set.
+    for (const stream of streams) {
+      stream.off('error', listener);
+      if (stream.listenerCount('error') === 0) stream.on('error', ignoreBrokenPipe);
+    }
+  };
+}
+
+function ignoreBrokenPipe(error: Error): void {
+  if (!isBrokenPipe(error)) throw error;
+  pipeBroken = true;
 }
 
 /** The exit status of a process stopped by Ctrl-C (128 + SIGINT). */
 export const INTERRUPTED_EXIT_CODE = 130;
 
-/** Exit statuses of a run stopped by a signal after checkpointing (SIGHUP, SIGINT, SIGTERM). */
-export const STOPPED_EXIT_CODES: readonly number[] = STOP_SIGNALS.map(signalExitCode);
+/** Exit statuses of a run stopped by a signal after checkpointing (SIGHUP, SIGINT, SIGTERM, SIGPIPE). */
+export const STOPPED_EXIT_CODES: readonly number[] = [...STOP_SIGNALS, 'SIGPIPE' as const].map(
+  signalExitCode,
+);

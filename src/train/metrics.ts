@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicWrite.js';
+import { jsonProblem, parseJson } from '../util/boundedJson.js';
 
 /**
  * One line of `metrics.jsonl`. Training steps carry every training field; step 0 is the evaluation
@@ -35,6 +36,10 @@ export interface MetricsRow {
   'dynamic_sampling/zero_std_groups'?: number;
   /** Dynamic sampling: zero-std groups kept because the bound on extra rollouts was reached. */
   'dynamic_sampling/filled_groups'?: number;
+  /** Tool calls per completion (tasks with tools; TRL's name). */
+  'tools/call_frequency'?: number;
+  /** Share of the tool calls that failed: unknown tool, bad JSON, an error or a timeout (TRL's name). */
+  'tools/failure_frequency'?: number;
   entropy?: number;
   grad_norm?: number;
   completion_length?: number;
@@ -74,11 +79,11 @@ export function readMetrics(path: string): MetricsRow[] {
   lines.forEach((line, i) => {
     if (line.trim() === '') return;
     try {
-      const row = JSON.parse(line) as MetricsRow;
+      const row = parseJson(line, `line ${i + 1}`) as MetricsRow;
       if (typeof row.step !== 'number') throw new Error('no "step" number');
       rows.push(row);
     } catch (error) {
-      throw new Error(`${path}: line ${i + 1} is not a metrics row (${(error as Error).message})`);
+      throw new Error(`${path}: line ${i + 1} is not a metrics row (${jsonProblem(error)})`);
     }
   });
   return rows;

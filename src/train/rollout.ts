@@ -23,7 +23,10 @@ export interface SamplingSettings {
   repetitionPenalty?: number;
 }
 
-/** Samples `groupSize` completions for each prompt from the policy. */
+/**
+ * Samples `groupSize` completions for each prompt from the policy. `encode` turns a prompt's text
+ * into its ids (default `tokenizer.encode`; see promptIds.ts for conversations and truncation).
+ */
 export function rollout(
   policy: PolicyModel,
   tokenizer: Tokenizer,
@@ -31,11 +34,12 @@ export function rollout(
   groupSize: number,
   sampling: SamplingSettings,
   rng: Rng,
+  encode: (text: string) => number[] = (text) => tokenizer.encode(text),
 ): Rollout {
   const promptTexts: string[] = [];
   const promptIds: number[][] = [];
   for (const text of prompts) {
-    const ids = tokenizer.encode(text);
+    const ids = encode(text);
     for (let g = 0; g < groupSize; g++) {
       promptTexts.push(text);
       promptIds.push(ids);
@@ -44,6 +48,7 @@ export function rollout(
   const generation = generate(policy, promptIds, {
     ...sampling,
     eosId: tokenizer.eosId,
+    stopIds: tokenizer.stopIds,
     padId: tokenizer.padId,
     rng,
     decode: (ids) => tokenizer.decode(ids),

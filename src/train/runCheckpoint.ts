@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { CheckpointError, describeJsonValue } from '../nn/weights/checkpointError.js';
+import { CheckpointError, describeJsonValue, parseCheckpointJson } from '../nn/weights/checkpointError.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../nn/weights/safetensors.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import type { RngState } from '../util/rng.js';
@@ -105,13 +105,8 @@ export function locateCheckpoint(path: string): { checkpointDir: string; runDir:
   if (!existsSync(path)) throw new CheckpointError(path, 'run folder not found');
   if (!existsSync(latestPath))
     throw new CheckpointError(latestPath, 'file not found: the run folder has no checkpoint to resume from');
-  let latest: unknown;
-  try {
-    latest = JSON.parse(readFileSync(latestPath, 'utf8'));
-  } catch (error) {
-    throw new CheckpointError(latestPath, `is not valid JSON (${(error as Error).message})`);
-  }
-  const name = (latest as { checkpoint?: unknown }).checkpoint;
+  const latest = parseCheckpointJson(readFileSync(latestPath, 'utf8'), latestPath);
+  const name = (latest as { checkpoint?: unknown } | null)?.checkpoint;
   if (typeof name !== 'string' || basename(name) !== name) {
     throw new CheckpointError(
       latestPath,
@@ -130,16 +125,14 @@ export function readRunCheckpoint(checkpointDir: string): {
   optimizer: Record<string, NamedTensor>;
 } {
   const statePath = join(checkpointDir, STATE_FILE);
-  let parsed: Record<string, unknown>;
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, unknown>;
+    text = readFileSync(statePath, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new CheckpointError(
-      statePath,
-      code === 'ENOENT' ? 'file not found' : `is not valid JSON (${(error as Error).message})`,
-    );
+    throw new CheckpointError(statePath, code === 'ENOENT' ? 'file not found' : `cannot be read (${code})`);
   }
+  const parsed = parseCheckpointJson(text, statePath) as Record<string, unknown>;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new CheckpointError(statePath, `must hold a JSON object (${describeJsonValue(parsed)})`);
   for (const field of ['step', 'optimizerSteps'] as const) {

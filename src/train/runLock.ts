@@ -3,6 +3,7 @@ import { closeSync, linkSync, openSync, readFileSync, statSync, unlinkSync, writ
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { RunFolderError } from './runFolderError.js';
+import { parseJson } from '../util/boundedJson.js';
 
 /**
  * One writer per run folder. The lock is a file in the folder, `grpovi.lock`, holding who took it.
@@ -142,7 +143,7 @@ function readHolder(path: string): LockHolder | 'missing' | 'unreadable' {
     return (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable';
   }
   try {
-    const parsed = JSON.parse(text) as Partial<LockHolder>;
+    const parsed = (parseJson(text, path) ?? {}) as Partial<LockHolder>;
     if (
       Number.isInteger(parsed.pid) &&
       typeof parsed.host === 'string' &&

@@ -12,7 +12,8 @@ import type { TrainConfig } from './config.js';
 import { dynamicSample } from './dynamicSampling.js';
 import type { MetricsRow } from './metrics.js';
 import type { PromptStream } from './promptStream.js';
-import { type Rollout, rollout, type SamplingSettings } from './rollout.js';
+import type { Rollout, SamplingSettings } from './rollout.js';
+import { taskRollout } from './tools/taskRollout.js';
 
 /** The sampling options of a config. */
 export function samplingSettings(config: TrainConfig): SamplingSettings {
@@ -41,7 +42,7 @@ export interface SampledBatch {
   scores: Scores;
   rolloutSeconds: number;
   rewardSeconds: number;
-  /** Metrics of dynamic sampling, when it is on. */
+  /** Metrics of dynamic sampling, when it is on, and of tool calls, when the task has tools. */
   dynamic?: Partial<MetricsRow>;
 }
 
@@ -68,22 +69,33 @@ export async function sampleBatch(
     const t0 = now();
     const picked = source.stream.nextIndices(count);
     const prompts = picked.map((i) => task.trainPrompts[i]);
-    const ro = rollout(policy, task.tokenizer, prompts, G, samplingSettings(config), source.samplingRng);
+    const rows = groupRows(task.trainRows, picked, G);
+    const { ro, conversations, toolMetrics } = await taskRollout(
+      task,
+      config,
+      policy,
+      prompts,
+      picked.map((i) => task.trainRows?.[i] ?? {}),
+      G,
+      samplingSettings(config),
+      source.samplingRng,
+    );
     await yieldToEventLoop();
     const t1 = now();
     const scores = await scoreCompletions(
       source.rewards ?? task.rewards,
       ro.promptTexts,
       ro.completionTexts,
-      groupRows(task.trainRows, picked, G),
+      rows,
+      conversations,
     );
     rolloutSeconds += t1 - t0;
     rewardSeconds += now() - t1;
-    return { ro, scores };
+    return { ro, scores, toolMetrics };
   };
   if (!config.dynamic_sampling) {
-    const { ro, scores } = await draw(config.prompts_per_step);
-    return { ro, scores, rolloutSeconds, rewardSeconds };
+    const { ro, scores, toolMetrics } = await draw(config.prompts_per_step);
+    return { ro, scores, rolloutSeconds, rewardSeconds, dynamic: toolMetrics };
   }
   const result = await dynamicSample(draw, (d) => d.scores.total, {
     groups: config.prompts_per_step,

@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomicWrite.js';
+import { parseJson } from '../util/boundedJson.js';
 
 /** `samples.jsonl` in a run folder: held-out completions with their rewards, written at every evaluation. */
 export const SAMPLES_FILE = 'samples.jsonl';
@@ -24,7 +25,7 @@ function parseLines(text: string): SampleRow[] {
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as SampleRow);
+    .map((line, i) => parseJson(line, `line ${i + 1}`) as SampleRow);
 }
 
 /** The rows of a samples file (none when it does not exist); a torn last line is ignored. */

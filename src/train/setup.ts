@@ -102,8 +102,11 @@ export function resolveConfigPaths(values: Record<string, unknown>, base: string
     delete out.eval_prompts;
   }
   const at = (value: unknown) => (typeof value === 'string' && value !== '' ? resolve(base, value) : value);
-  for (const key of ['prompts', 'eval_prompts_file', 'reward_model', 'policy', 'adapter'])
+  for (const key of ['prompts', 'eval_prompts_file', 'reward_model', 'policy', 'tools', 'adapter'])
     out[key] = at(out[key]);
+  // A chat template is a file or a template name: a path when such a file exists beside the config.
+  if (typeof out.chat_template === 'string' && existsSync(resolve(base, out.chat_template)))
+    out.chat_template = at(out.chat_template);
   if (typeof out.task === 'string' && isTaskModulePath(out.task)) out.task = at(out.task);
   if (Array.isArray(out.rewards)) {
     out.rewards = out.rewards.map((r: unknown) =>
@@ -181,6 +184,8 @@ export function taskContext(values: {
   prompts?: unknown;
   eval_prompts_file?: unknown;
   rewards?: unknown;
+  chat_template?: unknown;
+  tools?: unknown;
 }): TaskContext {
   const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const rewards = Array.isArray(values.rewards)
@@ -200,6 +205,8 @@ export function taskContext(values: {
     prompts: text(values.prompts),
     evalPrompts: text(values.eval_prompts_file),
     rewards,
+    ...(typeof values.chat_template === 'string' ? { chatTemplate: values.chat_template } : {}),
+    ...(typeof values.tools === 'string' ? { tools: values.tools } : {}),
   };
 }
 

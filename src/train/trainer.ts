@@ -11,7 +11,12 @@ import { firstNonFiniteParam } from '../nn/training/finite.js';
 import { NonFiniteError } from '../nn/training/nonFiniteError.js';
 import { AdamW, learningRateAt } from '../nn/training/optimizer.js';
 import { scoreLogProbs } from '../nn/training/policyUpdate.js';
-import { combinedRange, scoreCompletions, type WeightedReward } from '../rewards/rewardFunction.js';
+import {
+  combinedRange,
+  type Scores,
+  scoreCompletions,
+  type WeightedReward,
+} from '../rewards/rewardFunction.js';
 import { compressible, compressRewards, rewardCompression } from '../rewards/rewardTemperature.js';
 import { hashUserFiles, USER_FILES_FILE } from '../tasks/sources/userFiles.js';
 import type { Task } from '../tasks/task.js';
@@ -31,10 +36,12 @@ import {
 } from './loraRun.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
 import type { TrainObserver } from './observer.js';
+import { promptIdsOf } from './promptIds.js';
+import { taskRollout } from './tools/taskRollout.js';
 import { PromptStream } from './promptStream.js';
 import { sampleBatch, samplingSettings } from './sampleBatch.js';
 import { policyMovesDuringUpdate, runUpdatePasses } from './updatePasses.js';
-import { rollout, sequenceSums, sliceBatch, tokenMean } from './rollout.js';
+import { sequenceSums, sliceBatch, tokenMean } from './rollout.js';
 import { locateCheckpoint, readRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
 import { SAMPLES_FILE, SAMPLES_PER_EVAL, type SampleRow, SamplesLog } from './samples.js';
 import {
@@ -45,7 +52,8 @@ import {
 } from './runFolder.js';
 import { RunFolderError } from './runFolderError.js';
 import { acquireRunLock, type RunLock } from './runLock.js';
-import { TrainingDivergedError } from './trainingErrors.js';
+import { describeRangeSource, rewardOutOfRange } from './rewardRange.js';
+import { divergenceCause, RewardRangeError, TrainingDivergedError } from './trainingErrors.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -59,6 +67,11 @@ export interface TrainOptions {
   shouldStop?: () => boolean;
   /** What the run folder's lock says its holder does (default `train` or `train --resume`). */
   lockAs?: string;
+  /**
+   * Where `config.reward_range` came from, for the message of a reward outside it (e.g.
+   * `--reward-range`); default `the config's reward_range`.
+   */
+  rewardRangeSource?: string;
 }
 
 export interface TrainResult {
@@ -132,7 +145,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   // Sizes first: a config.model too large must fail before its policy is allocated.
-  const prompts = longestPromptTokens(task);
+  const prompts = longestPromptTokens(task, config.max_prompt_length);
   if (config.model !== undefined) {
     const shape = modelShapeOf(config.model, task.tokenizer.vocabSize);
     const adapterParameters = plannedAdapterParameters('gpt', gptParamSpecs(shape), config);
@@ -198,11 +211,12 @@ function removeEmptyFolder(dir: string): void {
   }
 }
 
-/** The tokens of the longest training or evaluation prompt. */
-function longestPromptTokens(task: Task): number {
+/** The tokens of the longest training or evaluation prompt (after `max_prompt_length`). */
+function longestPromptTokens(task: Task, maxPromptLength: number | undefined): number {
+  const encode = promptIdsOf(task, maxPromptLength);
   let longest = 0;
   for (const list of [task.trainPrompts, task.evalPrompts])
-    for (const text of list) longest = Math.max(longest, task.tokenizer.encode(text).length);
+    for (const text of list) longest = Math.max(longest, encode(text).length);
   return longest;
 }
 
@@ -315,6 +329,7 @@ async function runSteps(
     samplingRng,
     stream,
     range,
+    rangeSource: describeRangeSource(config, task.rewards, options.rewardRangeSource),
     transformKind,
     // Checked (and so known to succeed) in train() before anything was allocated.
     rewards: trainingRewards(config, task),
@@ -447,8 +462,15 @@ async function guardedStep(
     if (bad !== undefined)
       throw new NonFiniteError('weights', `the updated weights are not finite (parameter "${bad}")`);
   } catch (error) {
+    if (error instanceof RewardRangeError)
+      throw new RewardRangeError(step, error.detail, lastCheckpoint ?? null);
     if (!(error instanceof NonFiniteError)) throw error;
-    throw new TrainingDivergedError(step, error.message, ctx.config.learning_rate, lastCheckpoint);
+    const cause = divergenceCause({
+      quantity: error.quantity,
+      updates: ctx.optimizer.stepCount,
+      learningRate: ctx.config.learning_rate,
+    });
+    throw new TrainingDivergedError(step, error.message, cause, lastCheckpoint);
   }
   return row;
 }
@@ -465,9 +487,30 @@ interface StepContext {
   samplingRng: Rng;
   stream: PromptStream;
   range: [number, number] | undefined;
+  /** Where `range` came from, in words (the flag, the config, the reward functions' declared ranges). */
+  rangeSource: string;
   transformKind: RewardTransformKind;
   /** The rewards trained on: the task's, or compressed ones (then `task.rewards` are the raw ones). */
   rewards: readonly WeightedReward[];
+}
+
+/** Stops the step (before anything of it is logged) when a reward is outside the range GRPOVI adjusts within. */
+function checkStepRewards(
+  ctx: StepContext,
+  step: number,
+  ro: { promptTexts: string[]; completionTexts: string[] },
+  scores: Scores,
+): void {
+  const detail = rewardOutOfRange(
+    scores,
+    ctx.range as [number, number],
+    ctx.rangeSource,
+    ctx.rewards,
+    ctx.config.num_generations,
+    ro.promptTexts,
+    ro.completionTexts,
+  );
+  if (detail !== undefined) throw new RewardRangeError(step, detail);
 }
 
 /** One GRPO/GRPOVI step; returns its metrics row. */
@@ -505,6 +548,8 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     : undefined;
   const t3 = now();
 
+  if (ctx.transformKind === 'variance-increase' && ctx.range !== undefined)
+    checkStepRewards(ctx, step, ro, scores);
   const adjusted = transformRewards(scores.total, {
     kind: ctx.transformKind,
     groupSize: G,
@@ -593,29 +638,38 @@ async function evaluate(
 ): Promise<{ row: Partial<MetricsRow>; samples: SampleRow[] }> {
   const { config, task, policy } = ctx;
   const prompts = task.evalPrompts.slice(0, config.eval_prompts);
-  const ro = rollout(
+  const rows = task.evalRows?.slice(0, prompts.length);
+  const { ro, conversations } = await taskRollout(
+    task,
+    config,
     policy,
-    task.tokenizer,
     prompts,
+    rows,
     1,
     samplingSettings(config),
     Rng.derive(config.seed, 'eval'),
   );
-  const rows = task.evalRows?.slice(0, prompts.length);
-  const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts, rows);
+  const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts, rows, conversations);
   const out: Partial<MetricsRow> = {
     eval_reward: mean(scores.total),
     eval_completion_length: mean(ro.generation.lengths),
   };
   if (ctx.rewards !== task.rewards) {
     // Compressed runs also report the reward at temperature 1, so that runs compare on one scale.
-    const raw = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts, rows);
+    const raw = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts, rows, conversations);
     out.eval_reward_raw = mean(raw.total);
   }
   let gold: Float64Array | undefined;
   if (task.gold) {
-    gold = (await scoreCompletions([{ fn: task.gold, weight: 1 }], ro.promptTexts, ro.completionTexts, rows))
-      .total;
+    gold = (
+      await scoreCompletions(
+        [{ fn: task.gold, weight: 1 }],
+        ro.promptTexts,
+        ro.completionTexts,
+        rows,
+        conversations,
+      )
+    ).total;
     out.eval_gold = mean(gold);
   }
   const samples: SampleRow[] = [];

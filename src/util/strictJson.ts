@@ -31,7 +31,7 @@ export class StrictJsonError extends Error {
   readonly column: number;
   /** Where the position is: `column C` for a text of one line, `line L, column C` otherwise. */
   readonly where: string;
-  /** For syntax errors, the parser's own description (e.g. `Unexpected token 'x'`); else empty. */
+  /** For syntax errors, the parser's own description (e.g. `Unexpected token 'x'`); for depth errors, the start of the too-deep value; else empty. */
   readonly detail: string;
 
   constructor(
@@ -82,12 +82,38 @@ const isObject: boolean[] = [];
 const expectsKey: boolean[] = [];
 const firstKey: Array<string | undefined> = [];
 const laterKeys: Array<Set<string> | undefined> = [];
+// Where each open container is within its parent (the key last read, or the element's index), and
+// where it opened: enough to name the field of a value nested too deep.
+const currentKey: Array<string | undefined> = [];
+const elementIndex: number[] = [];
+const openedAt: number[] = [];
 
 /** A finding of the scan: the problem and where it starts. */
 interface ScanFinding {
   kind: 'depth' | 'duplicate-key';
   offset: number;
   key?: string;
+  /** For `depth`: the path to the too-deep value (`checkpoint[0][0]`), and where its top-level field's value opens. */
+  field?: string;
+  fieldOffset?: number;
+}
+
+/** How many steps of a path a depth error spells out before `...`. */
+const PATH_STEPS = 4;
+
+/** The path of the containers open at `depth` (levels 2 and down), bounded: `a.b[0][0]...`. */
+function openPath(depth: number): string {
+  let path = '';
+  const last = Math.min(depth, PATH_STEPS + 1);
+  for (let d = 2; d <= last; d++) {
+    if (isObject[d - 1]) {
+      const key = currentKey[d - 1] ?? '?';
+      const plain = /^[A-Za-z_$][\w$]*$/.test(key) && key.length <= 40;
+      const shown = plain ? key : JSON.stringify(key.length > 40 ? `${key.slice(0, 37)}...` : key);
+      path += plain && path !== '' ? `.${shown}` : plain ? shown : `[${shown}]`;
+    } else path += `[${elementIndex[d - 1]}]`;
+  }
+  return depth > last ? `${path}...` : path;
 }
 
 /**
@@ -110,10 +136,11 @@ function scan(text: string): ScanFinding | null {
         end = text.indexOf('"', end + 1);
       }
       if (end === -1) return duplicate; // an unterminated string: a syntax error for JSON.parse
-      if (depth > 0 && isObject[depth] && expectsKey[depth] && duplicate === null) {
+      if (depth > 0 && isObject[depth] && expectsKey[depth]) {
         const raw = text.slice(i + 1, end);
         const key = raw.includes('\\') ? decodeKey(text.slice(i, end + 1)) : raw;
-        if (key !== undefined) {
+        currentKey[depth] = key;
+        if (key !== undefined && duplicate === null) {
           const first = firstKey[depth];
           if (first === undefined) firstKey[depth] = key;
           else {
@@ -131,11 +158,17 @@ function scan(text: string): ScanFinding | null {
       i = end;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       depth++;
-      if (depth > MAX_JSON_DEPTH) return { kind: 'depth', offset: i };
+      if (depth > MAX_JSON_DEPTH) {
+        const field = depth > 1 ? openPath(depth) : undefined;
+        return { kind: 'depth', offset: i, field, fieldOffset: openedAt[2] ?? i };
+      }
       isObject[depth] = c === OPEN_BRACE;
       expectsKey[depth] = c === OPEN_BRACE;
       firstKey[depth] = undefined;
       laterKeys[depth] = undefined;
+      currentKey[depth] = undefined;
+      elementIndex[depth] = 0;
+      openedAt[depth] = i;
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       if (depth > 0) {
         firstKey[depth] = undefined;
@@ -144,6 +177,7 @@ function scan(text: string): ScanFinding | null {
       }
     } else if (c === COMMA) {
       if (depth > 0 && isObject[depth]) expectsKey[depth] = true;
+      else if (depth > 0) elementIndex[depth]++;
     } else if (c === COLON) {
       if (depth > 0) expectsKey[depth] = false;
     }
@@ -302,7 +336,7 @@ export function parseStrictJson(text: string, source: string): unknown {
   const scanFirst =
     countUpTo(text, '[', MAX_JSON_DEPTH + 1) + countUpTo(text, '{', MAX_JSON_DEPTH + 1) > MAX_JSON_DEPTH;
   let finding = scanFirst ? scan(text) : null;
-  if (finding !== null && finding.kind === 'depth') throw depthError(source, text, finding.offset);
+  if (finding !== null && finding.kind === 'depth') throw depthError(source, text, finding);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -323,14 +357,31 @@ export function parseStrictJson(text: string, source: string): unknown {
   return value;
 }
 
-function depthError(source: string, text: string, offset: number): StrictJsonError {
-  return new StrictJsonError(source, 'depth', `nested deeper than ${MAX_JSON_DEPTH} levels`, text, offset);
+/** How many characters of a too-deep value a depth error quotes. */
+const EXCERPT_CHARS = 24;
+
+function depthError(source: string, text: string, finding: ScanFinding): StrictJsonError {
+  // Name the field and quote the start of its value: enough to find it, never the whole value.
+  const at = finding.fieldOffset ?? finding.offset;
+  const excerpt = text.slice(at, at + EXCERPT_CHARS).replace(/\s+/g, ' ');
+  const what =
+    finding.field === undefined || finding.field === ''
+      ? `the value is nested deeper than ${MAX_JSON_DEPTH} levels`
+      : `${finding.field} is nested deeper than ${MAX_JSON_DEPTH} levels`;
+  return new StrictJsonError(
+    source,
+    'depth',
+    what,
+    text,
+    finding.offset,
+    `${excerpt}${text.length > at + EXCERPT_CHARS ? '...' : ''}`,
+  );
 }
 
 function syntaxError(source: string, text: string, error: unknown): StrictJsonError {
   // The locator below recurses once per level: make sure the nesting is bounded first.
   const finding = scan(text);
-  if (finding !== null && finding.kind === 'depth') return depthError(source, text, finding.offset);
+  if (finding !== null && finding.kind === 'depth') return depthError(source, text, finding);
   const message = error instanceof Error ? error.message : String(error);
   let offset = syntaxErrorOffset(text);
   if (offset === -1) {

@@ -74,7 +74,7 @@ describe('the dashboard state', () => {
     writeFileSync(join(dir, 'metrics.jsonl'), 'oops\n');
     const state = new DashboardSource(root).state();
     const broken = state.runs.find((r) => r.id === 'broken')!;
-    expect(broken.error).toMatch(/metrics\.jsonl line 1 is not JSON/);
+    expect(broken.error).toMatch(/metrics\.jsonl line 1 is not valid JSON at column 1/);
     rmSync(dir, { recursive: true });
   });
 });

@@ -46,7 +46,7 @@ describe('reading a run folder', () => {
     );
     expect(() => readRunView(dir)).toThrow(/samples\.jsonl line 2: a sample needs/);
     writeFileSync(join(dir, 'metrics.jsonl'), '{"step": 0}\nnot json\n');
-    expect(() => readRunView(dir)).toThrow(/metrics\.jsonl line 2 is not JSON/);
+    expect(() => readRunView(dir)).toThrow(/metrics\.jsonl line 2 is not valid JSON at column 2/);
   });
 
   it('tells finished, running, interrupted and new runs apart', () => {

@@ -68,19 +68,36 @@ describe('readPromptFile', () => {
   it('names the line and the type of a missing or non-string prompt', () => {
     const missing = file('missing.jsonl', '{"prompt": "a"}\n{"text": "b"}\n');
     expect(errorOf(() => readPromptFile(missing)).message).toBe(
-      `${missing} line 2: needs a "prompt" string (missing)`,
+      `${missing} line 2: needs a "prompt" string or a list of {"role", "content"} messages (missing)`,
     );
     const number = file('number.jsonl', '{"prompt": 12}\n');
     expect(errorOf(() => readPromptFile(number)).message).toBe(
-      `${number} line 1: needs a "prompt" string (number 12)`,
+      `${number} line 1: needs a "prompt" string or a list of {"role", "content"} messages (number 12)`,
     );
-    const chat = file('chat.jsonl', '{"prompt": [{"role": "user"}]}\n');
-    expect(errorOf(() => readPromptFile(chat)).message).toMatch(
-      /line 1: needs a "prompt" string \(an array \[/,
+    const chat = file('chat.jsonl', '{"prompt": [{"role": "user", "content": "a"}, {"role": "user"}]}\n');
+    expect(errorOf(() => readPromptFile(chat)).message).toBe(
+      `${chat} line 1: "prompt"[1] has no "content" string (missing): messages are {"role", "content"} objects`,
     );
     const array = file('array.jsonl', '[1, 2]\n');
     expect(errorOf(() => readPromptFile(array)).message).toBe(
       `${array} line 1: must be a JSON object ([1,2])`,
+    );
+  });
+
+  it('reads conversations (TRL conversational prompts) with their columns, and refuses a mix', () => {
+    const messages = [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'What is 2 + 2?' },
+    ];
+    const path = file('chat-ok.jsonl', `${JSON.stringify({ prompt: messages, answer: '4' })}\n`);
+    expect(readPromptFile(path)).toEqual([{ prompt: messages, row: { prompt: messages, answer: '4' } }]);
+    const mixed = file('mixed.jsonl', `{"prompt": "text"}\n${JSON.stringify({ prompt: messages })}\n`);
+    expect(errorOf(() => readPromptFile(mixed)).message).toBe(
+      `${mixed} line 2: "prompt" is a conversation where line 1 has a string: a file holds plain prompts or conversations, not both`,
+    );
+    const emptyList = file('empty-list.jsonl', '{"prompt": []}\n');
+    expect(errorOf(() => readPromptFile(emptyList)).message).toBe(
+      `${emptyList} line 1: has an empty "prompt" list ([]): a conversation needs a message`,
     );
   });
 

@@ -81,7 +81,7 @@ describe('the task from files', () => {
     });
     const records = readPromptFile(promptsPath);
     const { train: trainRecords, heldOut } = holdOutPrompts(records);
-    expect(task.trainPrompts).toEqual(trainRecords.map((r) => r.prompt.toLowerCase()));
+    expect(task.trainPrompts).toEqual(trainRecords.map((r) => (r.prompt as string).toLowerCase()));
     expect(task.evalRows).toEqual(heldOut.map((r) => r.row));
     expect(task.notices?.[0]).toBe(
       `held out 2 of the 20 prompts of ${promptsPath} for evaluation (a fixed 10% share; --eval-prompts FILE gives your own)`,
@@ -110,7 +110,7 @@ describe('the task from files', () => {
     });
     task.dispose?.();
 
-    const valueOf = new Map(records.map((r) => [r.prompt.toLowerCase(), r.row.value as number]));
+    const valueOf = new Map(records.map((r) => [(r.prompt as string).toLowerCase(), r.row.value as number]));
     const rows = readMetrics(join(outDir, 'metrics.jsonl'));
     const expectedEval = mean(heldOut.map((r) => r.row.value as number));
     expect(rows[0].eval_reward).toBeCloseTo(expectedEval, 12);

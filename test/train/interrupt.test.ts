@@ -47,7 +47,7 @@ describe('stop signals and a lost parent', () => {
     expect(watch.signal).toBe('SIGUSR1');
     expect(watch.exitCode).toBe(128 + 10);
     expect(process.listenerCount(SIGNAL)).toBe(0);
-    expect(STOPPED_EXIT_CODES).toEqual([130, 143, 129]);
+    expect(STOPPED_EXIT_CODES).toEqual([130, 143, 129, 141]);
   });
 
   it('asks to stop once the parent it started with is gone (its pid changed)', () => {

@@ -107,18 +107,22 @@ describe('divergence, foreign and corrupt checkpoints', () => {
   });
   const checkpoint = () => join(run, 'checkpoints', 'step-000002');
 
-  it('a learning rate that makes the weights non-finite stops at that step; the good checkpoint stays latest', async () => {
+  it('a learning rate that blows the weights up stops the run when it diverges; the good checkpoint stays latest', async () => {
     const outDir = join(root.dir, 'diverged');
     cpSync(run, outDir, { recursive: true });
     const task = toyTask(5);
-    const config = toyConfig(task, { ...SETTINGS, steps: 4, checkpoint_every: 1, learning_rate: 1e300 });
+    // The largest float32-representable rate: step 3's update leaves the weights finite (about 3e38)
+    // and step 4's forward pass overflows.
+    const config = toyConfig(task, { ...SETTINGS, steps: 6, checkpoint_every: 1, learning_rate: 3e38 });
     const error = await train({ config, task, outDir, resumeFrom: outDir }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingDivergedError);
-    expect((error as Error).message).toMatch(/^training stopped at step 3: .* not finite .*step-000002/);
-    expect(latestCheckpointStep(outDir)).toBe(2);
-    const latest = join(outDir, 'checkpoints', 'step-000002');
+    expect((error as Error).message).toMatch(
+      /^training stopped at step 4: the gradient is not finite .*after 3 update\(s\).*learning_rate than 3e\+38.*step-000003$/,
+    );
+    expect(latestCheckpointStep(outDir)).toBe(3);
+    const latest = join(outDir, 'checkpoints', 'step-000003');
     expect(loadModelDir(latest, 'policy').config.width).toBe(32);
-    expect(readRunCheckpoint(latest).state.step).toBe(2);
+    expect(readRunCheckpoint(latest).state.step).toBe(3);
     expect(existsSync(join(outDir, LOCK_FILE))).toBe(false);
   });
 

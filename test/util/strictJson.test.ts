@@ -96,16 +96,19 @@ describe('parseStrictJson', () => {
   });
 
   it('accepts nesting of exactly 64 levels, rejects 65, counting arrays and objects alike', () => {
-    for (const [open, close] of [
-      ['[', ']'],
-      ['{"k":', '}'],
+    for (const [open, close, path] of [
+      ['[', ']', '[0][0][0][0]...'],
+      ['{"k":', '}', 'k.k.k.k...'],
     ]) {
       const nested = (depth: number): string => `${open.repeat(depth)}1${close.repeat(depth)}`;
       expect(() => parseStrictJson(nested(MAX_JSON_DEPTH), 'x')).not.toThrow();
-      const error = rejection(nested(MAX_JSON_DEPTH + 1));
+      const text = nested(MAX_JSON_DEPTH + 1);
+      const error = rejection(text);
       expect(error.kind).toBe('depth');
+      // The field's path (bounded) and the first 24 characters of the top-level field's value.
       expect(error.message).toBe(
-        `input.json: nested deeper than 64 levels at column ${MAX_JSON_DEPTH * open.length + 1}`,
+        `input.json: ${path} is nested deeper than 64 levels at column ${MAX_JSON_DEPTH * open.length + 1}` +
+          ` (${text.slice(open.length, open.length + 24)}...)`,
       );
     }
     // Mixed containers, the reference computed on the tree.

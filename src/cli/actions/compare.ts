@@ -10,6 +10,7 @@ import { ComparisonError } from '../../experiments/errors.js';
 import { formatSweepValue, parseSweeps, SweepError } from '../../experiments/sweep.js';
 import { CheckpointError } from '../../nn/weights/checkpointError.js';
 import { ConfigError } from '../../train/configError.js';
+import { watchBrokenPipe } from '../../train/interrupt.js';
 import { UserFileError } from '../../util/userFileError.js';
 import { UserInputError } from '../errors.js';
 import { grpoviInvocation } from '../invocation.js';
@@ -102,6 +103,12 @@ export async function executeCompare(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  // A closed stdout or stderr (`| head`, a killed terminal multiplexer) stops the runs the same way.
+  let pipeClosed = false;
+  const unwatchPipes = watchBrokenPipe(() => {
+    if (interrupts === 0) onSignal();
+    pipeClosed = true;
+  });
   try {
     const sweep = parseSweeps(flags.sweep);
     const canonicalSpecs = sweep.map(
@@ -152,7 +159,7 @@ export async function executeCompare(
     if (result.outcome === 'interrupted') {
       throw new UserInputError(
         'comparison stopped before every run finished; rerun the same command to resume',
-        130,
+        pipeClosed ? 141 : 130,
       );
     }
   } catch (error) {
@@ -161,6 +168,7 @@ export async function executeCompare(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
+    unwatchPipes();
   }
 }
 

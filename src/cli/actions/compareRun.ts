@@ -1,6 +1,7 @@
 import type { BackendName } from '../../nn/backends/backendNames.js';
 import { runPlannedRun } from '../../experiments/plannedRun.js';
 import type { WorkerEvent } from '../../experiments/worker.js';
+import { watchBrokenPipe } from '../../train/interrupt.js';
 import { UserInputError } from '../errors.js';
 import { asUserError } from './compare.js';
 
@@ -27,6 +28,12 @@ export async function executeCompareRun(dir: string, backend?: BackendName): Pro
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A closed stdout or stderr stops it the same way (a write error, not a signal: Node ignores SIGPIPE).
+  let pipeClosed = false;
+  const unwatchPipes = watchBrokenPipe(() => {
+    pipeClosed = true;
+    stop = true;
+  });
   try {
     const result = await runPlannedRun({
       dir,
@@ -43,12 +50,13 @@ export async function executeCompareRun(dir: string, backend?: BackendName): Pro
     if (result.status === 'interrupted')
       throw new UserInputError(
         `${dir}: stopped with a checkpoint; run the same command again to resume`,
-        130,
+        pipeClosed ? 141 : 130,
       );
   } catch (error) {
     throw asUserError(error);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    unwatchPipes();
   }
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MODEL_JSON_FILE } from '../../nn/weights/modelDir.js';
+import { watchBrokenPipe } from '../../train/interrupt.js';
 import { type PretrainConfig, pretrain } from '../../train/pretrain.js';
 import { UserFileError } from '../../util/userFileError.js';
 import { UserInputError } from '../errors.js';
@@ -52,6 +53,12 @@ export async function executePretrain(flags: PretrainFlags): Promise<void> {
     );
   };
   process.on('SIGINT', onSigint);
+  // A closed stdout or stderr saves the model and stops too (exit 141, as for SIGPIPE).
+  let pipeClosed = false;
+  const unwatchPipes = watchBrokenPipe(() => {
+    pipeClosed = true;
+    stop = true;
+  });
   try {
     let result;
     try {
@@ -74,8 +81,9 @@ export async function executePretrain(flags: PretrainFlags): Promise<void> {
     );
     for (const s of result.samples) process.stdout.write(`  ${s.prompt} | ${s.completion}\n`);
     process.stdout.write(`model: ${flags.out}\n`);
-    if (stop) process.exitCode = 130;
+    if (stop) process.exitCode = pipeClosed ? 141 : 130;
   } finally {
     process.off('SIGINT', onSigint);
+    unwatchPipes();
   }
 }

@@ -9,8 +9,8 @@ import {
   scoreCompletions,
 } from '../../rewards/rewardFunction.js';
 import { loadUserRewards } from '../../tasks/sources/fileTask.js';
-import { readPromptFile } from '../../tasks/sources/promptFile.js';
-import { normalizePrompt } from '../../tasks/sources/promptText.js';
+import { chatTemplateFor, promptEncoder, renderPrompts } from '../../tasks/sources/chatPrompts.js';
+import { isConversational, type PromptRecord, readPromptFile } from '../../tasks/sources/promptFile.js';
 import { ConfigError } from '../../train/configError.js';
 import type { LoraAdapter } from '../../nn/adapters/lora.js';
 import { AdapterTargetError } from '../../nn/adapters/loraTargets.js';
@@ -45,7 +45,7 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
   if (flags.prompt.length > 0 && flags.prompts !== undefined)
     throw new UserInputError('give --prompt or --prompts, not both');
   if (flags.topP > 1) throw new UserInputError(`--top-p must be at most 1 (${flags.topP})`);
-  let records: { prompt: string; row: PromptRow }[];
+  let records: PromptRecord[];
   try {
     records =
       flags.prompts !== undefined
@@ -77,8 +77,18 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
   }
   const { model, tokenizer } = policy;
   try {
-    const prompts = records.map((r) => normalizePrompt(tokenizer, r.prompt));
-    const ids = prompts.map((p) => tokenizer.encode(p));
+    const conversational = isConversational(records);
+    let prompts: string[];
+    try {
+      const template = conversational
+        ? chatTemplateFor(tokenizer, flags.policy, flags.chatTemplate)
+        : undefined;
+      prompts = renderPrompts(records, tokenizer, template).prompts;
+    } catch (error) {
+      throw userError(error);
+    }
+    const encode = promptEncoder(tokenizer, conversational);
+    const ids = prompts.map((p) => encode(p));
     const longest = Math.max(...ids.map((p) => p.length));
     const room = model.config.contextLength - longest;
     if (room < 1) {
@@ -93,7 +103,8 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
     }
     const maxNewTokens = flags.maxNewTokens ?? Math.min(DEFAULT_NEW_TOKENS, room);
     const rng = Rng.derive(flags.seed, 'sample');
-    const rowsOut: { prompt: string; completion: string; row: PromptRow }[] = [];
+    const rowsOut: { prompt: string; given: PromptRecord['prompt']; completion: string; row: PromptRow }[] =
+      [];
     const expanded = records.flatMap((r, i) => Array.from({ length: flags.n }, () => ({ i, row: r.row })));
     for (let start = 0; start < expanded.length; start += BATCH) {
       const part = expanded.slice(start, start + BATCH);
@@ -106,12 +117,20 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
           topK: flags.greedy ? 1 : flags.topK,
           topP: flags.greedy ? 1 : flags.topP,
           eosId: tokenizer.eosId,
+          stopIds: tokenizer.stopIds,
           padId: tokenizer.padId,
           rng,
           decode: (t) => tokenizer.decode(t),
         },
       );
-      part.forEach((p, k) => rowsOut.push({ prompt: prompts[p.i], completion: gen.texts[k], row: p.row }));
+      part.forEach((p, k) =>
+        rowsOut.push({
+          prompt: prompts[p.i],
+          given: records[p.i].prompt,
+          completion: gen.texts[k],
+          row: p.row,
+        }),
+      );
     }
     let scores: Scores | undefined;
     if (scoring.rewards.length > 0) {
@@ -129,8 +148,10 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
     const lines = rowsOut.map((r, i) => {
       const rewards = scores && Object.fromEntries([...scores.byFunction].map(([name, v]) => [name, v[i]]));
       if (flags.json) {
+        // The prompt as given (messages or text) and the text the policy read (rendered, normalized).
         return JSON.stringify({
-          prompt: r.prompt,
+          prompt: r.given,
+          prompt_text: r.prompt,
           completion: r.completion,
           ...(scores ? { reward: scores.total[i], rewards } : {}),
         });

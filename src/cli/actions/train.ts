@@ -21,7 +21,8 @@ import {
 } from '../../train/setup.js';
 import { checkRewardRange, type TrainResult, train } from '../../train/trainer.js';
 import { UserFileError } from '../../util/userFileError.js';
-import { TrainingDivergedError } from '../../train/trainingErrors.js';
+import { truncatedPromptCount } from '../../train/promptIds.js';
+import { RewardRangeError, TrainingDivergedError } from '../../train/trainingErrors.js';
 import type { ConfigFlagSet, TrainFlags } from '../options/train.js';
 import { UserInputError } from '../errors.js';
 
@@ -35,6 +36,8 @@ interface PreparedRun {
   task: Task;
   outDir: string;
   resumeFrom?: string;
+  /** Where reward_range came from, for a reward outside it. */
+  rewardRangeSource?: string;
 }
 
 /** Everything that can go wrong with the user's input is found here, before anything is written. */
@@ -69,7 +72,13 @@ async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<P
       task.dispose?.();
       throw error;
     }
-    return { config: plan.config, task, outDir: plan.runDir, resumeFrom: flags.resume };
+    return {
+      config: plan.config,
+      task,
+      outDir: plan.runDir,
+      resumeFrom: flags.resume,
+      rewardRangeSource: `reward_range in ${join(plan.runDir, 'config.json')}`,
+    };
   }
   const { config, task } = await prepareFreshRun({
     flags: values,
@@ -83,7 +92,13 @@ async function prepare(flags: TrainFlags, configFlags: ConfigFlagSet): Promise<P
     task.dispose?.();
     throw error;
   }
-  return { config, task, outDir };
+  const rewardRangeSource =
+    values.reward_range !== undefined
+      ? (names.reward_range ?? '--reward-range')
+      : flags.config !== undefined
+        ? `reward_range in config file ${JSON.stringify(flags.config)}`
+        : undefined;
+  return { config, task, outDir, rewardRangeSource };
 }
 
 function asUserError(error: unknown): unknown {
@@ -93,7 +108,8 @@ function asUserError(error: unknown): unknown {
     error instanceof CheckpointError ||
     error instanceof UserFileError ||
     error instanceof RunFolderError ||
-    error instanceof TrainingDivergedError
+    error instanceof TrainingDivergedError ||
+    error instanceof RewardRangeError
   ) {
     return new UserInputError(error.message);
   }
@@ -110,6 +126,12 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
   }
   const { config, task, outDir } = run;
   for (const notice of task.notices ?? []) process.stderr.write(`grpovi: ${notice}\n`);
+  if (config.max_prompt_length !== undefined) {
+    const { truncated, total } = truncatedPromptCount(task, config.max_prompt_length);
+    process.stderr.write(
+      `grpovi: max_prompt_length ${config.max_prompt_length} truncates ${truncated} of the ${total} prompts (their first tokens go)\n`,
+    );
+  }
   if (flags.printConfig) {
     task.dispose?.();
     process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
@@ -123,10 +145,13 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
         ? 'the process that started grpovi is gone'
         : signal === 'SIGINT'
           ? 'Ctrl-C'
-          : signal;
-      const again = parentGone
-        ? ''
-        : ` (${signal === 'SIGINT' ? 'press Ctrl-C' : `send ${signal}`} again to quit at once)`;
+          : signal === 'SIGPIPE'
+            ? 'the reader of its output is gone'
+            : signal;
+      const again =
+        parentGone || signal === 'SIGPIPE'
+          ? ''
+          : ` (${signal === 'SIGINT' ? 'press Ctrl-C' : `send ${signal}`} again to quit at once)`;
       progress.note(`${what}: stopping after this step and writing a checkpoint${again}`);
     },
     // --no-hangup: keep training when the terminal closes or the parent exits (e.g. under nohup).
@@ -142,6 +167,7 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
       resumeFrom: run.resumeFrom,
       observer: progress,
       shouldStop: () => interrupts.requested,
+      rewardRangeSource: run.rewardRangeSource,
     });
   } catch (error) {
     // A reward function that returns the wrong count, NaN, non-numbers or values outside its range is the user's to fix.

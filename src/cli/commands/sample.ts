@@ -1,7 +1,7 @@
 import { type Command, Option } from 'commander';
 import type { SampleFlags } from '../options/sample.js';
 import { backendOption } from '../options/backend.js';
-import { integerArg, numberArg, pathArg, weightedPathArg } from '../parsers.js';
+import { integerArg, numberArg, pathArg, pathOrNameArg, weightedPathArg } from '../parsers.js';
 
 function collect<T>(parse: (value: string) => T) {
   return (value: string, previous: T[]): T[] => [...previous, parse(value)];
@@ -33,7 +33,15 @@ export function registerSample(program: Command): void {
       pathArg,
     )
     .option('--seed <n>', 'sampling seed (same seed, same completions)', integerArg(0), 0)
-    .option('--json', 'one JSON object per line: {"prompt", "completion"} (and "reward", "rewards")')
+    .option(
+      '--json',
+      'one JSON object per line: {"prompt", "prompt_text", "completion"} (and "reward", "rewards")',
+    )
+    .option(
+      '--chat-template <file|name>',
+      "chat template for conversational prompts: a Jinja file, or the name of one of the policy's templates",
+      pathOrNameArg,
+    )
     .addOption(
       new Option('--reward <module[:weight]>', 'score completions with a reward module (repeatable)')
         .argParser(collect(weightedPathArg))
@@ -45,6 +53,8 @@ export function registerSample(program: Command): void {
       'after',
       `
 Prompts are normalized as the policy's tokenizer expects (word-level: lower case, punctuation split off).
+Conversational prompts (JSONL "prompt" as a list of {"role", "content"} messages) are rendered with the
+policy's chat template; "prompt" is the prompt as given, "prompt_text" the text the policy read.
 "completion" is the decoded generated tokens only. With --reward / --reward-model each completion gets
 the weighted sum ("reward") and each function's score ("rewards"); JSONL prompt files hand their other
 fields to the reward modules as rows, as in training.

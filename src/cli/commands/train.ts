@@ -10,7 +10,15 @@ import { isTaskModulePath } from '../../tasks/sources/taskModule.js';
 import { formatDefault } from '../helpStyle.js';
 import { BACKEND_HELP } from '../options/backend.js';
 import type { ConfigFlagSet, TrainFlags } from '../options/train.js';
-import { integerArg, nameListArg, numberArg, pathArg, rangeArg, weightedPathArg } from '../parsers.js';
+import {
+  integerArg,
+  nameListArg,
+  numberArg,
+  pathArg,
+  pathOrNameArg,
+  rangeArg,
+  weightedPathArg,
+} from '../parsers.js';
 
 /** A flag that sets one config key. */
 interface ConfigFlag {
@@ -304,6 +312,41 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     what: 'held-out prompts per evaluation (a number), or a file of held-out prompts (config: eval_prompts_file)',
     parse: evalPromptsArg,
     route: (value) => (typeof value === 'number' ? { eval_prompts: value } : { eval_prompts_file: value }),
+  },
+  {
+    flags: '--chat-template <file|name>',
+    key: 'chat_template',
+    what: "chat template for conversational prompts: a Jinja file, or the name of one of the policy's templates",
+    parse: pathOrNameArg,
+    defaultText: "the policy's",
+  },
+  {
+    flags: '--tools <module>',
+    key: 'tools',
+    what: 'tools the policy may call: a module exporting functions with "description" and "parameters" (conversational prompts)',
+    parse: pathArg,
+    defaultText: 'none',
+  },
+  {
+    flags: '--max-tool-calling-iterations <n>',
+    key: 'max_tool_calling_iterations',
+    what: 'tool-calling rounds per completion at most',
+    parse: integerArg(0),
+    defaultText: 'until the completion budget is spent',
+  },
+  {
+    flags: '--tool-timeout <seconds>',
+    key: 'tool_timeout',
+    what: 'seconds a tool call may take before it fails',
+    parse: numberArg({ positive: true }),
+    defaultText: '10',
+  },
+  {
+    flags: '--max-prompt-length <n>',
+    key: 'max_prompt_length',
+    what: 'prompt tokens kept at most, from the end (left truncation)',
+    parse: integerArg(1),
+    defaultText: 'whole prompts',
   },
   {
     flags: '--checkpoint-every <n>',

@@ -13,6 +13,7 @@ export interface SampleFlags {
   maxNewTokens?: number;
   seed: number;
   json?: boolean;
+  chatTemplate?: string;
   reward: { path: string; weight?: number }[];
   rewardModel?: { path: string; weight?: number };
   backend: BackendName;

@@ -16,6 +16,8 @@ export interface GenerateOptions extends Partial<TokenSamplingOptions> {
   /** Most tokens to generate per prompt (the EOS token counts). */
   maxNewTokens: number;
   eosId: number;
+  /** Other ids a row ends at, like EOS (end-of-turn tokens such as `<|im_end|>`). */
+  stopIds?: readonly number[];
   padId: number;
   rng: Rng;
   /** Turns ids into text for `texts`; omitted, `texts` is empty. */
@@ -37,7 +39,7 @@ export interface Generation {
   logProbs: Float32Array;
   /** Generated tokens per row. */
   lengths: Int32Array;
-  /** Whether each row ended with EOS (otherwise it hit maxNewTokens). */
+  /** Whether each row ended with EOS or a stop id (otherwise it hit maxNewTokens). */
   finished: Uint8Array;
   /** Tokens per row in `tokens`. */
   length: number;
@@ -112,6 +114,7 @@ export function generate(
   const lengths = new Int32Array(rows);
   const finished = new Uint8Array(rows);
 
+  const stops = new Set([options.eosId, ...(options.stopIds ?? [])]);
   // The distinct prompts have the same longest prompt, so the same padded width and positions.
   const shared = (options.sharedPrefix ?? sharedPrefixEnabled()) ? distinctRows(prompts) : null;
   const prefillPrompts = shared ? Array.from(shared.representatives, (r) => prompts[r]) : prompts;
@@ -172,7 +175,7 @@ export function generate(
         logProbs[b * maxNew + step] = logProb;
         lengths[b] = step + 1;
         next[b] = token;
-        if (token === options.eosId) finished[b] = 1;
+        if (stops.has(token)) finished[b] = 1;
       }
       steps = step + 1;
       if (finished.every((f) => f === 1) || step === maxNew - 1) break;

@@ -1,12 +1,19 @@
 import { Tokenizer as TokenizerJs } from '@huggingface/tokenizers';
-import { CheckpointError, describeJsonValue } from '../weights/checkpointError.js';
-import type { Tokenizer, TokenizerJson } from './tokenizer.js';
+import { CheckpointError, describeJsonValue, parseCheckpointJson } from '../weights/checkpointError.js';
+import { chatTemplatesOf, type SpecialTokenStrings, specialTokenStrings } from './chatTemplate.js';
+import type { EncodeOptions, Tokenizer, TokenizerJson } from './tokenizer.js';
 
 /** The special-token ids a model's config.json states (each may be absent). */
 export interface ConfigSpecialIds {
   bosId?: number;
   eosId?: number;
   padId?: number;
+}
+
+/** A folder's other files a tokenizer reads: the chat template file and generation_config.json. */
+export interface TokenizerSideFiles {
+  chatTemplateJinja?: string;
+  generationConfigJson?: string;
 }
 
 /**
@@ -30,6 +37,11 @@ export class HfTokenizer implements Tokenizer {
   /** The files as read, so that checkpoints and exports write them back unchanged. */
   readonly tokenizerJson: string;
   readonly tokenizerConfigJson: string | undefined;
+  /** EOS and the end-of-turn ids of generation_config.json's `eos_token_id` (e.g. `<|im_end|>`). */
+  readonly stopIds: readonly number[];
+  /** The folder's chat templates by name (empty without one), and the special tokens they read. */
+  readonly chatTemplates: ReadonlyMap<string, string>;
+  readonly specialTokens: SpecialTokenStrings;
   private readonly tokenizer: TokenizerJs;
 
   constructor(
@@ -37,14 +49,10 @@ export class HfTokenizer implements Tokenizer {
     tokenizerConfigJson: string | undefined,
     ids: ConfigSpecialIds,
     source: string,
+    sideFiles: TokenizerSideFiles = {},
   ) {
     const parse = (text: string, name: string): Record<string, unknown> => {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        throw new CheckpointError(`${source}/${name}`, `is not valid JSON (${(error as Error).message})`);
-      }
+      const value = parseCheckpointJson(text, `${source}/${name}`);
       if (typeof value !== 'object' || value === null || Array.isArray(value))
         throw new CheckpointError(
           `${source}/${name}`,
@@ -85,10 +93,30 @@ export class HfTokenizer implements Tokenizer {
     this.bosId = ids.bosId ?? fromConfig('bos_token');
     this.padId = ids.padId ?? fromConfig('pad_token') ?? eos;
     this.unkId = fromConfig('unk_token') ?? eos;
+    this.chatTemplates = chatTemplatesOf(config, sideFiles.chatTemplateJinja, source);
+    this.specialTokens = specialTokenStrings(config);
+    const stops = new Set([eos]);
+    if (sideFiles.generationConfigJson !== undefined) {
+      const generation = parse(sideFiles.generationConfigJson, 'generation_config.json');
+      const field = generation.eos_token_id;
+      const listed = Array.isArray(field) ? (field as unknown[]) : field === undefined ? [] : [field];
+      for (const id of listed) {
+        if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= this.vocabSize)
+          throw new CheckpointError(
+            `${source}/generation_config.json`,
+            `"eos_token_id" ${JSON.stringify(field)} is not a token id of tokenizer.json`,
+          );
+        stops.add(id as number);
+      }
+    }
+    this.stopIds = [...stops];
   }
 
-  encode(text: string): number[] {
-    const ids = this.tokenizer.encode(text).ids;
+  /** Ids of the text; `addSpecialTokens: false` leaves out the post-processor's tokens (rendered chats carry their own). */
+  encode(text: string, options: EncodeOptions = {}): number[] {
+    const ids = this.tokenizer.encode(text, {
+      add_special_tokens: options.addSpecialTokens ?? true,
+    }).ids;
     // @huggingface/tokenizers 0.2 runs WordLevel models without their unk_token (unknown words come
     // out as undefined); transformers' tokenizers library maps them to the unk id.
     for (let i = 0; i < ids.length; i++) if (ids[i] === undefined) ids[i] = this.unkId;
@@ -101,9 +129,10 @@ export class HfTokenizer implements Tokenizer {
       const id = ids[i];
       if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize)
         throw new RangeError(`ids[${i}] is not an id of this ${this.vocabSize}-token vocabulary (${id})`);
-      if (id !== this.padId && id !== this.eosId) kept.push(id);
+      if (id !== this.padId && !this.stopIds.includes(id)) kept.push(id);
     }
-    return this.tokenizer.decode(kept);
+    // The library refuses an empty list (a completion that is only its end token has no text).
+    return kept.length === 0 ? '' : this.tokenizer.decode(kept);
   }
 
   tokenToString(id: number): string {

@@ -28,6 +28,11 @@ export interface TokenizerJson {
   vocab: string[];
 }
 
+export interface EncodeOptions {
+  /** Whether the tokenizer's own special tokens are added (a BOS); default true. */
+  addSpecialTokens?: boolean;
+}
+
 export interface Tokenizer {
   /** `tokenizer.json` for Hugging Face tokenizers (see hfTokenizer.ts), which are saved as their own files. */
   readonly kind: TokenizerKind | 'tokenizer.json';
@@ -36,7 +41,9 @@ export interface Tokenizer {
   readonly eosId: number;
   readonly unkId: number;
   /** Token ids of the text; unknown characters or words become `unkId`. */
-  encode(text: string): number[];
+  encode(text: string, options?: EncodeOptions): number[];
+  /** Ids generation also stops at besides `eosId` (end-of-turn tokens); absent: only `eosId`. */
+  readonly stopIds?: readonly number[];
   /** The text of the ids, skipping pad and eos. Throws RangeError for an id outside the vocabulary. */
   decode(ids: ArrayLike<number>): string;
   /** The token with this id (specials as `<pad>`, `<eos>`, `<unk>`). Throws RangeError outside the vocabulary. */

@@ -1,3 +1,5 @@
+import { describeValue, jsonProblem, parseJson } from '../../util/boundedJson.js';
+
 /**
  * A checkpoint file (weights, tokenizer, ...) that cannot be used as it stands. The message starts with
  * the file and names the bad field and value, e.g.
@@ -17,14 +19,16 @@ export class CheckpointError extends Error {
   }
 }
 
-/** Renders a parsed JSON value for an error message: short, and unambiguous about its type. */
+/** Renders a parsed JSON value for an error message: short, and unambiguous about its type (bounded, see util/boundedJson). */
 export function describeJsonValue(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  let text: string;
+  return describeValue(value);
+}
+
+/** Parses the JSON text of a checkpoint or model file; a text that is not acceptable is a CheckpointError naming `file`. */
+export function parseCheckpointJson(text: string, file: string): unknown {
   try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
+    return parseJson(text, file);
+  } catch (error) {
+    throw new CheckpointError(file, jsonProblem(error));
   }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../util/atomicWrite.js';
-import { CheckpointError, describeJsonValue } from './checkpointError.js';
+import { CheckpointError, describeJsonValue, parseCheckpointJson } from './checkpointError.js';
+import { parseJson } from '../../util/boundedJson.js';
 import { HfTokenizer } from '../tokenizers/hfTokenizer.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 import { type HfDecoderConfig, parseHfConfig } from '../models/hfConfig.js';
@@ -17,6 +18,7 @@ const SIDE_FILES = [
   'tokenizer_config.json',
   'special_tokens_map.json',
   'generation_config.json',
+  'chat_template.jinja',
 ];
 
 /** A Hugging Face model folder as read: config, weights (body prefix removed, file layout), tokenizer. */
@@ -36,7 +38,7 @@ export interface HfFolder {
 export function isHfFolder(dir: string): boolean {
   if (existsSync(join(dir, 'model.json')) || !existsSync(join(dir, HF_CONFIG_FILE))) return false;
   try {
-    const json = JSON.parse(readFileSync(join(dir, HF_CONFIG_FILE), 'utf8')) as unknown;
+    const json = parseJson(readFileSync(join(dir, HF_CONFIG_FILE), 'utf8'), HF_CONFIG_FILE);
     return typeof json === 'object' && json !== null && 'model_type' in json;
   } catch {
     return true; // a broken config.json is reported by readHfFolder, naming the problem
@@ -56,13 +58,7 @@ function readText(path: string): string {
 }
 
 function readJsonObject(path: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(readText(path));
-  } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    throw new CheckpointError(path, `is not valid JSON (${(error as Error).message})`);
-  }
+  const value = parseCheckpointJson(readText(path), path);
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new CheckpointError(path, `must hold a JSON object (${describeJsonValue(value)})`);
   return value as Record<string, unknown>;
@@ -162,6 +158,10 @@ export function readHfFolder(dir: string): HfFolder {
     existsSync(tokenizerConfigPath) ? sideFiles['tokenizer_config.json'] : undefined,
     config,
     dir,
+    {
+      chatTemplateJinja: sideFiles['chat_template.jinja'],
+      generationConfigJson: sideFiles['generation_config.json'],
+    },
   );
   if (tokenizer.vocabSize > config.vocabSize)
     throw new CheckpointError(

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomicWrite.js';
-import { CheckpointError, describeJsonValue } from './checkpointError.js';
+import { CheckpointError, describeJsonValue, parseCheckpointJson } from './checkpointError.js';
 import { type GptConfig, validateGptConfig } from '../models/gptConfig.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 import { type Tokenizer, type TokenizerJson, tokenizerFromJson } from '../tokenizers/tokenizer.js';
@@ -74,13 +74,7 @@ export function loadModelDir(dir: string, expectedKind?: ModelKind): ModelFiles 
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new CheckpointError(dir, 'model folder not found');
   const jsonPath = join(dir, MODEL_JSON_FILE);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFile(jsonPath).toString('utf8'));
-  } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    throw new CheckpointError(jsonPath, `is not valid JSON (${(error as Error).message})`);
-  }
+  const parsed = parseCheckpointJson(readFile(jsonPath).toString('utf8'), jsonPath);
   if (typeof parsed !== 'object' || parsed === null)
     throw new CheckpointError(jsonPath, `must hold a JSON object (${describeJsonValue(parsed)})`);
   const json = parsed as Partial<ModelJson>;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { CheckpointError } from './checkpointError.js';
+import { CheckpointError, describeJsonValue, parseCheckpointJson } from './checkpointError.js';
 import { MODEL_JSON_FILE } from './modelDir.js';
 import { isHfFolder } from './hfFolder.js';
 import { loadPolicyFolder } from './policyFolder.js';
@@ -30,14 +30,14 @@ export function policyFolder(dir: string): string {
         : 'model folder not found',
     );
   }
-  let name: unknown;
-  try {
-    name = (JSON.parse(readFileSync(latestPath, 'utf8')) as { checkpoint?: unknown }).checkpoint;
-  } catch (error) {
-    throw new CheckpointError(latestPath, `is not valid JSON (${(error as Error).message})`);
+  const latest = parseCheckpointJson(readFileSync(latestPath, 'utf8'), latestPath);
+  const name = (latest as { checkpoint?: unknown } | null)?.checkpoint;
+  if (typeof name !== 'string' || basename(name) !== name) {
+    throw new CheckpointError(
+      latestPath,
+      `"checkpoint" must name a checkpoint folder (${describeJsonValue(name)})`,
+    );
   }
-  if (typeof name !== 'string' || basename(name) !== name)
-    throw new CheckpointError(latestPath, `"checkpoint" must name a checkpoint folder (${String(name)})`);
   return join(dir, 'checkpoints', name);
 }
 

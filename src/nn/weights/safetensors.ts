@@ -15,6 +15,7 @@
  * fields in the order dtype, shape, data_offsets, and no whitespace except the padding.
  */
 import { CheckpointError, describeJsonValue } from './checkpointError.js';
+import { jsonProblem, parseJson } from '../../util/boundedJson.js';
 
 /** The dtypes this module reads and writes. */
 export type SafetensorsDtype = 'F32' | 'F64' | 'I32' | 'U8';
@@ -280,9 +281,10 @@ export function decodeSafetensors(
   }
   let header: unknown;
   try {
-    header = JSON.parse(headerText);
+    // Bounded: a header nested thousands deep is refused before anything walks it.
+    header = parseJson(headerText, 'header');
   } catch (error) {
-    fail(`header is not valid JSON (${(error as Error).message})`);
+    fail(`header ${jsonProblem(error)}`);
   }
   if (!isPlainObject(header)) {
     fail(`header must be a JSON object mapping tensor names to entries (got ${describeJsonValue(header)})`);

@@ -5,7 +5,7 @@ import { loadPolicyFolder } from '../../nn/weights/policyFolder.js';
 import { hfRewardModelReward } from '../../rewards/hfRewardModel.js';
 import { RewardModel } from '../../nn/models/rewardModel.js';
 import type { Tokenizer } from '../../nn/tokenizers/tokenizer.js';
-import type { PromptRow, WeightedReward } from '../../rewards/rewardFunction.js';
+import type { WeightedReward } from '../../rewards/rewardFunction.js';
 import { rewardModelReward } from '../../rewards/rewardModel.js';
 import { distinctNames, loadRewardModule } from '../../rewards/rewardModule.js';
 import { ConfigError } from '../../train/configError.js';
@@ -14,8 +14,10 @@ import { UserFileError } from '../../util/userFileError.js';
 import { ASSET } from '../assets.js';
 import { DATA_SPLIT_SEED } from '../datasets.js';
 import type { Task, TaskContext, TaskPolicyOptions } from '../task.js';
-import { type PromptRecord, readPromptFile } from './promptFile.js';
-import { normalizePrompt, unknownTokenWarning } from './promptText.js';
+import { loadToolModule } from '../../train/tools/toolModule.js';
+import { chatTemplateFor, promptEncoder, renderPrompts } from './chatPrompts.js';
+import { isConversational, type PromptRecord, readPromptFile } from './promptFile.js';
+import { unknownTokenWarning } from './promptText.js';
 import { vocabularyDifference } from './vocabulary.js';
 
 /** The config's `task` value for a task made from files (`--prompts`, `--reward`, `--reward-model`). */
@@ -36,13 +38,6 @@ export function holdOutPrompts<T>(records: readonly T[]): { train: T[]; heldOut:
   return {
     train: records.filter((_, i) => !heldOut.has(i)),
     heldOut: records.filter((_, i) => heldOut.has(i)),
-  };
-}
-
-function normalized(records: readonly PromptRecord[], tokenizer: Tokenizer) {
-  return {
-    prompts: records.map((r) => normalizePrompt(tokenizer, r.prompt)),
-    rows: records.map((r) => r.row as PromptRow),
   };
 }
 
@@ -135,8 +130,27 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
         `(a fixed ${100 * HELD_OUT_SHARE}% share; --eval-prompts FILE gives your own)`,
     );
   }
-  const train = normalized(trainRecords, tokenizer);
-  const heldOut = normalized(evalRecords, tokenizer);
+  const conversational = isConversational(records);
+  if (context.evalPrompts !== undefined && isConversational(evalRecords) !== conversational)
+    throw new UserFileError(
+      context.evalPrompts,
+      `holds ${conversational ? 'plain prompts' : 'conversations'} where ${context.prompts} holds ${conversational ? 'conversations' : 'plain prompts'}`,
+    );
+  if (context.tools !== undefined && !conversational)
+    throw new ConfigError(
+      `--tools ${context.tools} needs conversational prompts (a "prompt" list of messages per line of ${context.prompts}): tools are rendered by the chat template`,
+      'tools',
+    );
+  const tools = context.tools === undefined ? undefined : await loadToolModule(context.tools);
+  const template = conversational
+    ? chatTemplateFor(tokenizer, policyDir, context.chatTemplate, tools !== undefined)
+    : undefined;
+  if (template !== undefined)
+    notices.push(`conversational prompts: rendered with the chat template of ${template.source}`);
+  if (tools !== undefined)
+    notices.push(`tools: ${tools.tools.map((t) => t.name).join(', ')} from ${tools.path}`);
+  const train = renderPrompts(trainRecords, tokenizer, template, tools?.schemas);
+  const heldOut = renderPrompts(evalRecords, tokenizer, template, tools?.schemas);
   const empty = train.prompts.findIndex((p) => p === '');
   if (empty >= 0) {
     throw new UserFileError(
@@ -144,8 +158,10 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
       `prompt ${JSON.stringify(trainRecords[empty].prompt)} has no text the policy's ${tokenizer.kind} tokenizer keeps`,
     );
   }
-  const warning = unknownTokenWarning(tokenizer, [...train.prompts, ...heldOut.prompts], 'the prompts');
-  if (warning !== undefined) notices.push(warning);
+  if (!conversational) {
+    const warning = unknownTokenWarning(tokenizer, [...train.prompts, ...heldOut.prompts], 'the prompts');
+    if (warning !== undefined) notices.push(warning);
+  }
 
   const loaded = await loadUserRewards(context, tokenizer, policyDir);
   const rewards = loaded.rewards;
@@ -163,6 +179,9 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
     evalPrompts: heldOut.prompts,
     trainRows: train.rows,
     evalRows: heldOut.rows,
+    encodePrompt: promptEncoder(tokenizer, conversational),
+    chatTemplate: template,
+    tools,
     rewards,
     notices,
     defaults: { eval_prompts: Math.min(heldOut.prompts.length, 256) },

@@ -1,25 +1,71 @@
+import { type ChatMessage, describeMessageProblem } from '../../nn/tokenizers/chatTemplate.js';
 import { UserFileError } from '../../util/userFileError.js';
-import { isJsonLinesPath, nonBlankLines, readJsonLines, readUserText, stringField } from './userJson.js';
+import { isJsonLinesPath, nonBlankLines, readJsonLines, readUserText } from './userJson.js';
+import { describeJsonValue } from '../../nn/weights/checkpointError.js';
 
 /** One prompt of a prompt file with its line's fields (the columns handed to reward functions). */
 export interface PromptRecord {
-  prompt: string;
+  /** The text, or a conversation (TRL's conversational format) the policy's chat template renders. */
+  prompt: string | ChatMessage[];
   /** Every field of the JSONL line (`prompt` included); `{ prompt }` for a text file. */
   row: Readonly<Record<string, unknown>>;
 }
 
+/** The `prompt` of a JSONL record: a non-empty string or a non-empty list of `{role, content}` messages. */
+function promptField(
+  record: { line: number; value: Record<string, unknown> },
+  path: string,
+): string | ChatMessage[] {
+  const v = record.value.prompt;
+  if (typeof v === 'string') {
+    if (v.trim() === '') throw new UserFileError(path, 'has an empty "prompt" ("")', record.line);
+    return v;
+  }
+  if (Array.isArray(v)) {
+    if (v.length === 0)
+      throw new UserFileError(
+        path,
+        'has an empty "prompt" list ([]): a conversation needs a message',
+        record.line,
+      );
+    v.forEach((message: unknown, i) => {
+      const problem = describeMessageProblem(message);
+      if (problem !== undefined)
+        throw new UserFileError(
+          path,
+          `"prompt"[${i}] ${problem}: messages are {"role", "content"} objects`,
+          record.line,
+        );
+    });
+    return v as ChatMessage[];
+  }
+  const got = v === undefined ? 'missing' : `${typeof v} ${describeJsonValue(v)}`;
+  throw new UserFileError(
+    path,
+    `needs a "prompt" string or a list of {"role", "content"} messages (${got})`,
+    record.line,
+  );
+}
+
 /**
- * Reads a prompt file: JSONL with a `prompt` string per line (the Hugging Face datasets convention;
- * every other field is a column), or any other file as text with one prompt per line.
+ * Reads a prompt file: JSONL with a `prompt` per line (the Hugging Face datasets convention; a
+ * string, or a conversation as TRL's conversational datasets hold it; every other field is a
+ * column), or any other file as text with one prompt per line. A file holds plain prompts or
+ * conversations, not both.
  */
 export function readPromptFile(path: string): PromptRecord[] {
   let records: PromptRecord[];
   if (isJsonLinesPath(path)) {
-    records = readJsonLines(path, 'prompt file').map((record) => {
-      const prompt = stringField(record, 'prompt', path);
-      if (prompt.trim() === '') throw new UserFileError(path, 'has an empty "prompt" ("")', record.line);
-      return { prompt, row: record.value };
-    });
+    const lines = readJsonLines(path, 'prompt file');
+    records = lines.map((record) => ({ prompt: promptField(record, path), row: record.value }));
+    const kind = (r: PromptRecord) => (typeof r.prompt === 'string' ? 'a string' : 'a conversation');
+    const mixed = records.findIndex((r) => kind(r) !== kind(records[0]));
+    if (mixed >= 0)
+      throw new UserFileError(
+        path,
+        `"prompt" is ${kind(records[mixed])} where line ${lines[0].line} has ${kind(records[0])}: a file holds plain prompts or conversations, not both`,
+        lines[mixed].line,
+      );
   } else {
     records = nonBlankLines(readUserText(path, 'prompt file')).map(({ text }) => ({
       prompt: text,
@@ -28,4 +74,9 @@ export function readPromptFile(path: string): PromptRecord[] {
   }
   if (records.length === 0) throw new UserFileError(path, 'holds no prompts (the file is empty)');
   return records;
+}
+
+/** Whether the records are conversations (a file holds one kind). */
+export function isConversational(records: readonly PromptRecord[]): boolean {
+  return records.length > 0 && typeof records[0].prompt !== 'string';
 }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTaskModulePath } from './taskModule.js';
+import { jsonProblem, readJsonFile } from '../../util/boundedJson.js';
+import { UserFileError } from '../../util/userFileError.js';
 
 /**
  * The user's files a run was made from, with content hashes, so that `--resume` and comparison
@@ -10,7 +12,7 @@ import { isTaskModulePath } from './taskModule.js';
 export const USER_FILES_FILE = 'user-files.json';
 
 export interface UserFile {
-  /** What the file is to the run: `prompts`, `eval prompts`, `reward module`, `reward model`, `policy`, `task module`. */
+  /** What the file is to the run: `prompts`, `eval prompts`, `reward module`, `reward model`, `policy`, `task module`, `chat template`. */
   role: string;
   /** Absolute path (a model folder's files are listed one by one). */
   path: string;
@@ -27,6 +29,9 @@ export interface UserFileFields {
   policy?: string;
   /** A PEFT adapter folder on top of the policy. */
   adapter?: string;
+  /** A chat template file (a template name is not a file). */
+  chat_template?: string;
+  tools?: string;
 }
 
 function sha256(path: string): string {
@@ -54,6 +59,9 @@ export function userFilePaths(config: UserFileFields): { role: string; path: str
   if (config.reward_model !== undefined) out.push({ role: 'reward model', path: config.reward_model });
   if (config.policy !== undefined) out.push({ role: 'policy', path: config.policy });
   if (config.adapter !== undefined) out.push({ role: 'adapter', path: config.adapter });
+  if (config.tools !== undefined) out.push({ role: 'tool module', path: config.tools });
+  if (config.chat_template !== undefined && existsSync(config.chat_template))
+    out.push({ role: 'chat template', path: config.chat_template });
   return out;
 }
 
@@ -90,6 +98,11 @@ export function changedUserFiles(recorded: readonly UserFile[], when = 'since th
 export function readUserFiles(runDir: string): UserFile[] | undefined {
   const path = join(runDir, USER_FILES_FILE);
   if (!existsSync(path)) return undefined;
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as { files?: UserFile[] };
-  return Array.isArray(parsed.files) ? parsed.files : undefined;
+  let parsed: { files?: UserFile[] } | null;
+  try {
+    parsed = readJsonFile(path) as { files?: UserFile[] } | null;
+  } catch (error) {
+    throw new UserFileError(path, jsonProblem(error));
+  }
+  return Array.isArray(parsed?.files) ? parsed.files : undefined;
 }

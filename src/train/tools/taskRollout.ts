@@ -1,0 +1,58 @@
+import type { PolicyModel } from '../../nn/models/policyModel.js';
+import type { ChatMessage } from '../../nn/tokenizers/chatTemplate.js';
+import type { PromptRow } from '../../rewards/rewardFunction.js';
+import type { Task } from '../../tasks/task.js';
+import type { Rng } from '../../util/rng.js';
+import type { TrainConfig } from '../config.js';
+import type { MetricsRow } from '../metrics.js';
+import { promptIdsOf } from '../promptIds.js';
+import { type Rollout, rollout, type SamplingSettings } from '../rollout.js';
+import { toolRollout } from './toolRollout.js';
+
+/** Seconds a tool may run before its call fails, when the config does not say. */
+export const DEFAULT_TOOL_TIMEOUT = 10;
+
+/** A rollout of a task's prompts, with the completions as messages when the policy called tools. */
+export interface TaskRollout {
+  ro: Rollout;
+  /** Each row's completion as messages (tool turns included), for reward functions that take messages. */
+  conversations?: ChatMessage[][];
+  /** `tools/call_frequency` (calls per completion) and `tools/failure_frequency` (failed calls per call). */
+  toolMetrics?: Partial<MetricsRow>;
+}
+
+/**
+ * Samples `groupSize` completions of `prompts`: the plain rollout, or the tool-calling one when the
+ * task has tools (its prompts' messages come from `rows`).
+ */
+export async function taskRollout(
+  task: Task,
+  config: Pick<TrainConfig, 'max_prompt_length' | 'max_tool_calling_iterations' | 'tool_timeout'>,
+  policy: PolicyModel,
+  prompts: readonly string[],
+  rows: readonly PromptRow[] | undefined,
+  groupSize: number,
+  sampling: SamplingSettings,
+  rng: Rng,
+): Promise<TaskRollout> {
+  const encode = promptIdsOf(task, config.max_prompt_length);
+  if (task.tools === undefined || task.chatTemplate === undefined || rows === undefined)
+    return { ro: rollout(policy, task.tokenizer, prompts, groupSize, sampling, rng, encode) };
+  const ro = await toolRollout(policy, task.tokenizer, prompts, groupSize, sampling, rng, encode, {
+    template: task.chatTemplate,
+    tools: task.tools,
+    conversations: rows.map((r) => r.prompt as ChatMessage[]),
+    maxIterations: config.max_tool_calling_iterations,
+    timeoutMs: 1000 * (config.tool_timeout ?? DEFAULT_TOOL_TIMEOUT),
+    encode: (text) => task.tokenizer.encode(text, { addSpecialTokens: false }),
+  });
+  const completions = ro.completionTexts.length;
+  return {
+    ro,
+    conversations: ro.completionMessages,
+    toolMetrics: {
+      'tools/call_frequency': completions > 0 ? ro.toolCalls / completions : 0,
+      'tools/failure_frequency': ro.toolCalls > 0 ? ro.toolFailures / ro.toolCalls : 0,
+    },
+  };
+}
