@@ -53,6 +53,15 @@ export function rangeArg(value: string): [number, number] {
   return [numbers[0], numbers[1]];
 }
 
+/** A comma list of names, e.g. `q_proj,v_proj` (no empty or repeated entries). */
+export function nameListArg(value: string): string[] {
+  const names = value.split(',').map((name) => name.trim());
+  if (names.some((name) => name === ''))
+    throw new InvalidArgumentError('It must be a comma list of names, e.g. q_proj,v_proj.');
+  if (new Set(names).size !== names.length) throw new InvalidArgumentError('A name is given twice.');
+  return names;
+}
+
 /** A path made absolute against the working directory, so that run folders record where the file is. */
 export function pathArg(value: string): string {
   if (value.trim() === '') throw new InvalidArgumentError('It must be a path.');

@@ -49,6 +49,8 @@ const NOT_SWEEPABLE: Readonly<Record<string, string>> = {
   reward_range: 'it is a pair of numbers',
   reward_temperature_range: 'it is a pair of numbers; give it in a --config file',
   policy: 'it is a path',
+  adapter: 'it is a path',
+  lora_target_modules: 'it is a list of names; give it with --lora-target-modules or in a --config file',
 };
 
 export function sweepableKeys(): string[] {

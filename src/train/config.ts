@@ -141,6 +141,19 @@ export const TrainConfigSchema = z
       .optional(),
     /** Folder of the starting policy, for tasks that start from a trained one. */
     policy: z.string().optional(),
+    /**
+     * LoRA rank: 0 (absent) trains every weight; r > 0 freezes the base and trains adapters on
+     * `lora_target_modules` (PEFT's LoraConfig names; see src/nn/adapters/lora.ts and docs/lora.md).
+     */
+    lora_r: z.number().int().min(0).max(LIMITS.lora_r).optional(),
+    /** LoRA scale numerator: the adapter adds alpha / r * B A; absent = 8 (PEFT's default). */
+    lora_alpha: z.number().positive().finite().optional(),
+    /** Dropout on the adapters' input while training; absent = 0. */
+    lora_dropout: z.number().min(0).lt(1).optional(),
+    /** Projections that get adapters (PEFT's target_modules); absent = PEFT's default for the model type. */
+    lora_target_modules: z.array(z.string().min(1)).min(1).optional(),
+    /** A PEFT adapter folder to start from, on top of `policy` (its r, alpha, dropout and targets are used). */
+    adapter: z.string().min(1).optional(),
     /** Folder of the reward model, for tasks scored by a learned one (tasks from files: added to the rewards). */
     reward_model: z.string().optional(),
     /** Weight of `reward_model` in the combined reward (tasks from files). */
@@ -254,12 +267,30 @@ function checkConsistency(config: TrainConfig, source: string): void {
       'reward_temperature',
     );
   }
+  checkLoraFields(config, source);
   if (config.model !== undefined && config.model.width % config.model.heads !== 0) {
     throw new ConfigError(
       `${source}: field "model.heads" must divide model.width = ${config.model.width} (${config.model.heads})`,
       'model.heads',
     );
   }
+}
+
+/** LoRA's other fields need lora_r > 0 (or an adapter folder, which brings its own). */
+function checkLoraFields(config: TrainConfig, source: string): void {
+  if (loraEnabled(config)) return;
+  for (const field of ['lora_alpha', 'lora_dropout', 'lora_target_modules'] as const) {
+    if (config[field] !== undefined)
+      throw new ConfigError(
+        `${source}: field "${field}" needs lora_r above 0 (or an adapter folder) to mean anything (${formatValue(config[field])})`,
+        field,
+      );
+  }
+}
+
+/** Whether the run trains LoRA adapters rather than every weight. */
+export function loraEnabled(config: Pick<TrainConfig, 'lora_r' | 'adapter'>): boolean {
+  return (config.lora_r ?? 0) > 0 || config.adapter !== undefined;
 }
 
 /** Minibatches per generation batch: `steps_per_generation`, else batch / `minibatch_size`, else 1. */

@@ -20,6 +20,7 @@ export const LIMITS = {
   heads: 1024,
   context_length: 65_536,
   vocab_size: 4_194_304,
+  lora_r: 4096,
 } as const;
 
 /** A model's shape, as far as its memory is concerned. */
@@ -49,6 +50,12 @@ export interface TrainingSize {
   /** More than one minibatch per optimizer step keeps a sum of gradients beside the new ones. */
   gradient_accumulation_steps?: number;
   steps_per_generation?: number;
+  /**
+   * LoRA: the adapters' parameter count (see `adapterParameterCount`); absent or 0 = every weight
+   * trains. With adapters the base is frozen and doubles as the reference (no copy), and gradients
+   * and AdamW moments exist for the adapters only.
+   */
+  adapterParameters?: number;
 }
 
 /** WebAssembly memory is addressed with 32 bits: the wasm backend's tensors share 4 GiB at most. */
@@ -85,7 +92,7 @@ const SCORING_VOCAB_ROWS_PER_TOKEN = 4;
 
 /** The parts of a training step's peak memory, in bytes (float32 tensors). */
 export interface MemoryEstimate {
-  /** The policy's weights, plus the frozen reference's when the run needs one. */
+  /** The policy's weights, plus the frozen reference's when the run needs one (never with LoRA), plus adapters. */
   weights: number;
   /** The gradients of one minibatch, plus their running sum under gradient accumulation. */
   gradients: number;
@@ -115,8 +122,13 @@ export function estimateMemory(shape: ModelShape, size: TrainingSize, longestPro
   const table = 4 * shape.vocabSize * shape.width;
   const minibatches = size.steps_per_generation ?? batchRows / updateRows;
   const accumulation = size.gradient_accumulation_steps ?? minibatches;
-  const weights = params * (needsReference(size) ? 2 : 1);
-  const gradients = params * (accumulation > 1 ? 2 : 1) + 2 * table;
+  const adapterCount = size.adapterParameters ?? 0;
+  const lora = adapterCount > 0;
+  // What the optimizer trains: every weight, or (LoRA) the adapters alone on a frozen base, whose
+  // reference pass is the base with the adapters off, and whose embedding table gets no gradient.
+  const trained = lora ? 4 * adapterCount : params;
+  const weights = lora ? params + trained : params * (needsReference(size) ? 2 : 1);
+  const gradients = trained * (accumulation > 1 ? 2 : 1) + (lora ? 0 : 2 * table);
   const tape =
     4 *
     updateRows *
@@ -129,8 +141,8 @@ export function estimateMemory(shape: ModelShape, size: TrainingSize, longestPro
     (tokens * shape.depth * SCORING_WIDTHS_PER_LAYER_TOKEN * shape.width +
       completion * SCORING_VOCAB_ROWS_PER_TOKEN * shape.vocabSize);
   const activations = Math.max(tape + gradients, scoring + table);
-  const optimizerMoments = 2 * params;
-  const momentsInJs = parameterCount(shape) > JS_MOMENTS_ABOVE_PARAMETERS;
+  const optimizerMoments = 2 * trained;
+  const momentsInJs = trained / 4 > JS_MOMENTS_ABOVE_PARAMETERS;
   const tensorBytes = weights + activations + (momentsInJs ? 0 : optimizerMoments);
   return {
     weights,
@@ -212,7 +224,7 @@ export function checkTrainingFits(
     const rows = size.minibatch_size ?? size.prompts_per_step * size.num_generations;
     throw new ConfigError(
       `${source}: the run needs about ${gib(needed)} of memory, more than the ${gib(budget)} the ${size.backend} backend can use here ` +
-        `(${parameterCount(shape)} parameters; ${rows} completions of up to ${size.max_completion_length} tokens per update); ` +
+        `(${parameterCount(shape)} parameters${(size.adapterParameters ?? 0) > 0 ? `, ${size.adapterParameters} of them LoRA adapters that train` : ''}; ${rows} completions of up to ${size.max_completion_length} tokens per update); ` +
         'lower max_completion_length or the model size, or update in smaller minibatches (minibatch_size with gradient_accumulation_steps = prompts_per_step x num_generations / minibatch_size keeps one optimizer step per batch)',
       'num_generations',
     );

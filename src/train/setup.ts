@@ -92,7 +92,7 @@ export function readConfigFile(path: string): ConfigFileLayer {
 
 /**
  * A config file's paths made absolute, relative to the file's folder (`prompts`, `eval_prompts_file`,
- * `rewards[].path`, `reward_model`, `policy`, and `task` when it names a module). A string
+ * `rewards[].path`, `reward_model`, `policy`, `adapter`, and `task` when it names a module). A string
  * `eval_prompts` names a held-out prompt file and becomes `eval_prompts_file` (a number stays the count).
  */
 export function resolveConfigPaths(values: Record<string, unknown>, base: string): Record<string, unknown> {
@@ -102,7 +102,7 @@ export function resolveConfigPaths(values: Record<string, unknown>, base: string
     delete out.eval_prompts;
   }
   const at = (value: unknown) => (typeof value === 'string' && value !== '' ? resolve(base, value) : value);
-  for (const key of ['prompts', 'eval_prompts_file', 'reward_model', 'policy', 'tools'])
+  for (const key of ['prompts', 'eval_prompts_file', 'reward_model', 'policy', 'tools', 'adapter'])
     out[key] = at(out[key]);
   // A chat template is a file or a template name: a path when such a file exists beside the config.
   if (typeof out.chat_template === 'string' && existsSync(resolve(base, out.chat_template)))

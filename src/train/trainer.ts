@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fracRewardZeroStd, groupAdvantages, meanGroupStd, sampleStd } from '../grpo/advantages.js';
 import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
 import { describeBackend, selectBackend } from '../nn/backends/backend.js';
-import { countParams } from '../nn/models/gptConfig.js';
+import { countParams, gptParamSpecs } from '../nn/models/gptConfig.js';
 import type { PolicyModel } from '../nn/models/policyModel.js';
 import { loadPolicyWeights, policyFolderFiles } from '../nn/weights/policyFolder.js';
 import { CheckpointError } from '../nn/weights/checkpointError.js';
@@ -22,8 +22,18 @@ import { hashUserFiles, USER_FILES_FILE } from '../tasks/sources/userFiles.js';
 import type { Task } from '../tasks/task.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { Rng } from '../util/rng.js';
-import { ConfigError, type TrainConfig } from './config.js';
+import { ConfigError, loraEnabled, type TrainConfig } from './config.js';
 import { checkTrainingFits, type ModelShape, needsReference } from './limits.js';
+import type { LoraAdapter } from '../nn/adapters/lora.js';
+import {
+  adaptersOffView,
+  createRunAdapter,
+  type LoraBase,
+  loraBaseOf,
+  loraCheckpointFiles,
+  plannedAdapterParameters,
+  restoreAdapter,
+} from './loraRun.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
 import type { TrainObserver } from './observer.js';
 import { promptIdsOf } from './promptIds.js';
@@ -136,34 +146,61 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   // Sizes first: a config.model too large must fail before its policy is allocated.
   const prompts = longestPromptTokens(task, config.max_prompt_length);
-  if (config.model !== undefined)
-    checkTrainingFits(modelShapeOf(config.model, task.tokenizer.vocabSize), config, prompts);
+  if (config.model !== undefined) {
+    const shape = modelShapeOf(config.model, task.tokenizer.vocabSize);
+    const adapterParameters = plannedAdapterParameters('gpt', gptParamSpecs(shape), config);
+    checkTrainingFits(shape, { ...config, adapterParameters }, prompts);
+  }
 
   const backendOptions = { blasThreads: config.blas_threads };
   const backend = await selectBackend(config.backend, backendOptions);
   const backendDetails = describeBackend(backend, backendOptions);
   const policy = task.createPolicy(config.seed, config);
   let lock: RunLock;
+  let lora: RunLora | undefined;
   const folderExisted = existsSync(outDir);
   try {
-    checkTrainingFits(shapeForLimits(policy), config, prompts);
+    lora = loraEnabled(config) ? attachRunAdapter(policy, config) : undefined;
+    checkTrainingFits(
+      shapeForLimits(policy),
+      { ...config, adapterParameters: lora?.adapter.parameterCount() },
+      prompts,
+    );
     ensureRunFolder(outDir);
     lock = acquireRunLock(
       outDir,
       options.lockAs ?? (options.resumeFrom === undefined ? 'train' : 'train --resume'),
     );
   } catch (error) {
+    lora?.adapter.dispose();
     policy.dispose();
     throw error;
   }
   try {
-    return await trainLocked(options, policy, { backend, backendDetails }, range, transformKind);
+    return await trainLocked(options, policy, lora, { backend, backendDetails }, range, transformKind);
   } finally {
     lock.release();
     // A run that failed before its first result (e.g. a reward function on its first batch) leaves
     // no folder behind if it made the folder: rmdir removes only an empty one.
     if (!folderExisted) removeEmptyFolder(outDir);
   }
+}
+
+/** A LoRA run's adapter and the base it sits on. */
+interface RunLora {
+  adapter: LoraAdapter;
+  base: LoraBase;
+}
+
+/** Creates the run's adapter and attaches it to the policy, whose weights then stay frozen. */
+function attachRunAdapter(policy: PolicyModel, config: TrainConfig): RunLora {
+  if (policy.attachAdapter === undefined)
+    throw new ConfigError('config: field "lora_r": this policy model takes no LoRA adapters', 'lora_r');
+  // The base's hash first: the checkpoints record it, and a resume checks it.
+  const base = loraBaseOf(policy, config);
+  const adapter = createRunAdapter(policy, config);
+  policy.attachAdapter(adapter);
+  return { adapter, base };
 }
 
 function removeEmptyFolder(dir: string): void {
@@ -231,6 +268,7 @@ interface SessionBackend {
 async function trainLocked(
   options: TrainOptions,
   policy: PolicyModel,
+  lora: RunLora | undefined,
   session: SessionBackend,
   range: [number, number] | undefined,
   transformKind: RewardTransformKind,
@@ -240,8 +278,10 @@ async function trainLocked(
   let optimizer: AdamW | undefined;
   try {
     const resumeFrom = prepareRunFolder(outDir, options.resumeFrom, observer);
-    // The frozen reference costs a copy of the weights: kept only when the run reads it.
-    if (needsReference(config)) reference = policy.copy({ trainable: false });
+    // The frozen reference costs a copy of the weights: kept only when the run reads it. With LoRA
+    // it is the base with the adapters off, and the optimizer sees the adapters only.
+    if (needsReference(config))
+      reference = lora ? adaptersOffView(policy, lora.adapter) : policy.copy({ trainable: false });
     optimizer = new AdamW(policy.variables(), {
       beta1: config.adam_beta1,
       beta2: config.adam_beta2,
@@ -251,9 +291,11 @@ async function trainLocked(
     });
     return await runSteps(
       { ...options, resumeFrom },
-      { policy, reference, optimizer, ...session, range, transformKind },
+      { policy, reference, optimizer, lora, ...session, range, transformKind },
     );
   } finally {
+    policy.attachAdapter?.(undefined);
+    lora?.adapter.dispose();
     policy.dispose();
     reference?.dispose();
     optimizer?.dispose();
@@ -266,12 +308,13 @@ async function runSteps(
     policy: PolicyModel;
     reference: PolicyModel | undefined;
     optimizer: AdamW;
+    lora: RunLora | undefined;
     range: [number, number] | undefined;
     transformKind: RewardTransformKind;
   },
 ): Promise<TrainResult> {
   const { config, task, outDir, observer } = options;
-  const { policy, reference, optimizer, backend, backendDetails, range, transformKind } = models;
+  const { policy, reference, optimizer, lora, backend, backendDetails, range, transformKind } = models;
   const samplingRng = Rng.derive(config.seed, 'sampling');
   const stream = new PromptStream(task.trainPrompts, config.seed);
   const metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
@@ -282,6 +325,7 @@ async function runSteps(
     policy,
     reference,
     optimizer,
+    lora,
     samplingRng,
     stream,
     range,
@@ -297,17 +341,22 @@ async function runSteps(
     if (options.resumeFrom !== undefined) {
       const { checkpointDir } = locateCheckpoint(options.resumeFrom);
       lastGoodCheckpoint = checkpointDir;
-      const restored = loadPolicyWeights(checkpointDir);
-      // Checked against the run's policy: a checkpoint of another shape is named with its first
-      // mismatching tensor.
-      try {
-        checkSameShapes(policy, restored, join(checkpointDir, 'model.safetensors'));
-      } catch (error) {
+      if (lora) {
+        // The base is the run's own (checked by hash); the checkpoint holds the adapter.
+        restoreAdapter(checkpointDir, lora.adapter, policy, lora.base);
+      } else {
+        const restored = loadPolicyWeights(checkpointDir);
+        // Checked against the run's policy: a checkpoint of another shape is named with its first
+        // mismatching tensor.
+        try {
+          checkSameShapes(policy, restored, join(checkpointDir, 'model.safetensors'));
+        } catch (error) {
+          restored.dispose();
+          throw error;
+        }
+        policy.assign(restored);
         restored.dispose();
-        throw error;
       }
-      policy.assign(restored);
-      restored.dispose();
       const { state, optimizer: moments } = readRunCheckpoint(checkpointDir);
       optimizer.loadState(moments, state.optimizerSteps, join(checkpointDir, 'optimizer.safetensors'));
       samplingRng.setState(state.samplingRng);
@@ -433,6 +482,8 @@ interface StepContext {
   /** The frozen initial policy; absent when the run never reads it (see `needsReference`). */
   reference: PolicyModel | undefined;
   optimizer: AdamW;
+  /** A LoRA run's adapter and base. */
+  lora: RunLora | undefined;
   samplingRng: Rng;
   stream: PromptStream;
   range: [number, number] | undefined;
@@ -521,20 +572,27 @@ async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow>
     totalSteps: config.steps,
     minRatio: config.min_lr_ratio,
   });
-  const update = await runUpdatePasses(
-    policy,
-    optimizer,
-    {
-      batch: ro.batch,
-      input: fullInput,
-      finished: ro.generation.finished,
-      oldLogProbs: old?.logProbs,
-      refLogProbs: ref,
-      advantages,
-    },
-    config,
-    { step, learningRate, padId: task.tokenizer.padId, yieldToEventLoop },
-  );
+  // LoRA dropout in the update's passes only, its masks seeded by the run's seed and the step.
+  ctx.lora?.adapter.setDropout(config.seed, `update step ${step}`);
+  let update: Awaited<ReturnType<typeof runUpdatePasses>>;
+  try {
+    update = await runUpdatePasses(
+      policy,
+      optimizer,
+      {
+        batch: ro.batch,
+        input: fullInput,
+        finished: ro.generation.finished,
+        oldLogProbs: old?.logProbs,
+        refLogProbs: ref,
+        advantages,
+      },
+      config,
+      { step, learningRate, padId: task.tokenizer.padId, yieldToEventLoop },
+    );
+  } finally {
+    ctx.lora?.adapter.setDropout(undefined);
+  }
   const t5 = now();
 
   let completionTokens = 0;
@@ -630,12 +688,18 @@ async function evaluate(
 }
 
 function saveCheckpoint(ctx: StepContext, outDir: string, step: number): string {
-  const files = policyFolderFiles(ctx.policy, ctx.task.tokenizer, {
-    task: ctx.task.name,
-    algo: ctx.config.algo,
-    seed: ctx.config.seed,
-    step,
-  });
+  const { lora } = ctx;
+  // A LoRA run's checkpoint holds the merged model (what sample, export --format hf and the
+  // dashboard read) and the adapter with its base's path and hash (what resume and export --format peft read).
+  const files = {
+    ...policyFolderFiles(
+      ctx.policy,
+      ctx.task.tokenizer,
+      { task: ctx.task.name, algo: ctx.config.algo, seed: ctx.config.seed, step },
+      { merge: lora?.adapter },
+    ),
+    ...(lora ? loraCheckpointFiles(lora.adapter, lora.base) : {}),
+  };
   return writeRunCheckpoint(
     outDir,
     {

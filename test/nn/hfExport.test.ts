@@ -214,7 +214,7 @@ describe('export of grpovi folders and bad input', () => {
     expect(char.stderr).toMatch(/char-level tokenizer/);
     const format = await cli(['export', ASSET.sentimentPolicy, '--format', 'onnx', '--out', out]);
     expect(format.code).toBe(2);
-    expect(format.stderr).toMatch(/--format must be "hf" \("onnx"\)/);
+    expect(format.stderr).toMatch(/--format must be "hf" or "peft" \("onnx"\)/);
     expect(
       (await cli(['export', ASSET.sentimentPolicy, '--format', 'hf', '--out', temp.dir])).stderr,
     ).toMatch(/already exists/);

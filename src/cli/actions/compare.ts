@@ -49,6 +49,15 @@ function taskFlagArgs(values: Record<string, unknown>): string[] {
   if (values.reward_model !== undefined)
     args.push('--reward-model', weighted(values.reward_model, values.reward_model_weight));
   if (values.policy !== undefined) args.push('--policy', String(values.policy));
+  if (values.adapter !== undefined) args.push('--adapter', String(values.adapter));
+  for (const [key, flag] of [
+    ['lora_r', '--lora-r'],
+    ['lora_alpha', '--lora-alpha'],
+    ['lora_dropout', '--lora-dropout'],
+  ] as const)
+    if (values[key] !== undefined) args.push(flag, String(values[key]));
+  if (values.lora_target_modules !== undefined)
+    args.push('--lora-target-modules', (values.lora_target_modules as string[]).join(','));
   return args;
 }
 

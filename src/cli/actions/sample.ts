@@ -12,6 +12,10 @@ import { loadUserRewards } from '../../tasks/sources/fileTask.js';
 import { chatTemplateFor, promptEncoder, renderPrompts } from '../../tasks/sources/chatPrompts.js';
 import { isConversational, type PromptRecord, readPromptFile } from '../../tasks/sources/promptFile.js';
 import { ConfigError } from '../../train/configError.js';
+import type { LoraAdapter } from '../../nn/adapters/lora.js';
+import { AdapterTargetError } from '../../nn/adapters/loraTargets.js';
+import { adapterFromPeftFolder, readPeftFolder } from '../../nn/weights/peftFolder.js';
+import { adapterFamilyOf } from '../../train/loraRun.js';
 import { Rng } from '../../util/rng.js';
 import { UserFileError } from '../../util/userFileError.js';
 import { UserInputError } from '../errors.js';
@@ -27,6 +31,7 @@ function userError(error: unknown): unknown {
     error instanceof UserFileError ||
     error instanceof CheckpointError ||
     error instanceof ConfigError ||
+    error instanceof AdapterTargetError ||
     error instanceof RewardFunctionError
   ) {
     return new UserInputError(error.message);
@@ -51,9 +56,11 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
   }
   await selectBackend(flags.backend);
   let policy: LoadedPolicy | undefined;
+  let adapter: LoraAdapter | undefined;
   let scoring: Awaited<ReturnType<typeof loadUserRewards>>;
   try {
     policy = loadPolicy(flags.policy);
+    if (flags.adapter !== undefined) adapter = attachAdapterFolder(policy, flags.adapter);
     scoring = await loadUserRewards(
       {
         rewards: flags.reward.map((r) => ({ path: r.path, weight: r.weight ?? 1 })),
@@ -64,6 +71,7 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
       flags.policy,
     );
   } catch (error) {
+    adapter?.dispose();
     policy?.model.dispose();
     throw userError(error);
   }
@@ -161,7 +169,18 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
     });
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
+    adapter?.dispose();
     model.dispose();
     scoring.dispose();
   }
+}
+
+/** `--adapter DIR`: a PEFT LoRA folder (grpovi's or PEFT's) put on the policy's projections. */
+function attachAdapterFolder(policy: LoadedPolicy, dir: string): LoraAdapter {
+  const { model } = policy;
+  if (model.attachAdapter === undefined)
+    throw new UserInputError(`--adapter ${dir}: the policy model takes no LoRA adapters`);
+  const adapter = adapterFromPeftFolder(readPeftFolder(dir), adapterFamilyOf(model), model.specs);
+  model.attachAdapter(adapter);
+  return adapter;
 }

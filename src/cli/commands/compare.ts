@@ -5,7 +5,7 @@ import { runBackendOption } from '../options/backend.js';
 import type { CompareFlags } from '../options/compare.js';
 import type { ConfigFlagSet } from '../options/train.js';
 import { integerArg } from '../parsers.js';
-import { addConfigFlags, TASK_FLAG_KEYS } from './train.js';
+import { addConfigFlags, LORA_FLAG_KEYS, TASK_FLAG_KEYS } from './train.js';
 
 const HELP_AFTER = `
 Runs every algorithm with the same seeds and the same config apart from the reward transform
@@ -81,8 +81,9 @@ export function registerCompare(program: Command): void {
     .command('compare')
     .description('compare GRPO and GRPOVI over seeds (and sweeps): runs, summary.json, plots and report.md')
     .usage('--out <dir> [options]');
-  // --task (a name or a module), --prompts, --eval-prompts, --reward, --reward-model, --policy, as in train.
-  const taskFlags: ConfigFlagSet = addConfigFlags(command, [], TASK_FLAG_KEYS);
+  // --task (a name or a module), --prompts, --eval-prompts, --reward, --reward-model, --policy and the
+  // LoRA flags, as in train.
+  const taskFlags: ConfigFlagSet = addConfigFlags(command, [], [...TASK_FLAG_KEYS, ...LORA_FLAG_KEYS]);
   command
     .option(
       '--allow-changed-files',

@@ -27,6 +27,11 @@ export function registerSample(program: Command): void {
       "tokens per completion at most (default: 16, within the policy's context)",
       integerArg(1),
     )
+    .option(
+      '--adapter <dir>',
+      'a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors) put on --policy, its base',
+      pathArg,
+    )
     .option('--seed <n>', 'sampling seed (same seed, same completions)', integerArg(0), 0)
     .option(
       '--json',
@@ -56,7 +61,8 @@ fields to the reward modules as rows, as in training.
 
 Examples:
   grpovi sample --policy assets/sentiment-policy --prompt "the garden in spring" --n 3
-  grpovi sample --policy runs/own/grpovi --prompts examples/own-task/prompts.jsonl --json`,
+  grpovi sample --policy runs/own/grpovi --prompts examples/own-task/prompts.jsonl --json
+  grpovi sample --policy models/SmolLM2-135M --adapter exported/my-adapter --prompt "Hello"`,
     )
     .action(async (flags: SampleFlags) => {
       const { executeSample } = await import('../actions/sample.js');

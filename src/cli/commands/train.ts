@@ -10,7 +10,15 @@ import { isTaskModulePath } from '../../tasks/sources/taskModule.js';
 import { formatDefault } from '../helpStyle.js';
 import { BACKEND_HELP } from '../options/backend.js';
 import type { ConfigFlagSet, TrainFlags } from '../options/train.js';
-import { integerArg, numberArg, pathArg, pathOrNameArg, rangeArg, weightedPathArg } from '../parsers.js';
+import {
+  integerArg,
+  nameListArg,
+  numberArg,
+  pathArg,
+  pathOrNameArg,
+  rangeArg,
+  weightedPathArg,
+} from '../parsers.js';
 
 /** A flag that sets one config key. */
 interface ConfigFlag {
@@ -90,6 +98,41 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
     parse: pathArg,
     defaultText:
       "the task's policy shipped in the package, e.g. assets/sentiment-policy; toy starts from a random one",
+  },
+  {
+    flags: '--lora-r <n>',
+    key: 'lora_r',
+    what: 'LoRA rank: train low-rank adapters on a frozen base (0: train every weight)',
+    parse: integerArg(0),
+    defaultText: '0',
+  },
+  {
+    flags: '--lora-alpha <number>',
+    key: 'lora_alpha',
+    what: 'LoRA scale numerator (the adapters add alpha/r B A)',
+    parse: numberArg({ positive: true }),
+    defaultText: "8, PEFT's",
+  },
+  {
+    flags: '--lora-dropout <number>',
+    key: 'lora_dropout',
+    what: "dropout on the adapters' input while training",
+    parse: numberArg({ min: 0, below: 1 }),
+    defaultText: '0',
+  },
+  {
+    flags: '--lora-target-modules <names>',
+    key: 'lora_target_modules',
+    what: "projections that get adapters, a comma list of PEFT's names (c_attn,c_proj,c_fc; q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj)",
+    parse: nameListArg,
+    defaultText: "PEFT's: c_attn for GPT-2 and grpovi's GPT, q_proj,v_proj for Llama and Qwen2",
+  },
+  {
+    flags: '--adapter <dir>',
+    key: 'adapter',
+    what: 'start from a PEFT LoRA adapter folder on top of --policy (its r, alpha, dropout and targets)',
+    parse: pathArg,
+    defaultText: 'none',
   },
   {
     flags: '--reward-model <dir[:weight]>',
@@ -429,6 +472,15 @@ export const TASK_FLAG_KEYS = [
   'rewards',
   'reward_model',
   'policy',
+] as const;
+
+/** The LoRA flags, which `compare` takes as well. */
+export const LORA_FLAG_KEYS = [
+  'lora_r',
+  'lora_alpha',
+  'lora_dropout',
+  'lora_target_modules',
+  'adapter',
 ] as const;
 
 /** Registers `grpovi train`. */

@@ -17,4 +17,6 @@ export interface SampleFlags {
   reward: { path: string; weight?: number }[];
   rewardModel?: { path: string; weight?: number };
   backend: BackendName;
+  /** A PEFT LoRA adapter folder put on the policy. */
+  adapter?: string;
 }

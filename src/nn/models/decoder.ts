@@ -10,6 +10,7 @@ import {
   saveForGradient,
   tidyCustomGrad,
 } from '../ops/layers.js';
+import type { LoraAdapter } from '../adapters/lora.js';
 import type { TrainableParam } from '../training/optimizer.js';
 import { CheckpointError } from '../weights/checkpointError.js';
 import type { NamedTensor } from '../weights/safetensors.js';
@@ -149,6 +150,8 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
   readonly layout: DecoderLayout;
   readonly specs: DecoderParamSpec[];
   private readonly params: Map<string, tf.Tensor>;
+  /** LoRA adapters on the projections they target (see `project`); not owned. */
+  private adapter: LoraAdapter | undefined;
 
   protected constructor(config: C, description: DecoderDescription, params: Map<string, tf.Tensor>) {
     this.config = config;
@@ -191,8 +194,18 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
     return out;
   }
 
-  /** The trainable variables with their names, in spec order. */
+  /**
+   * Puts LoRA adapters on the projections they target (undefined takes them off): `project` adds
+   * their delta, and `variables()` become theirs, so the base stays frozen. Not owned: the caller
+   * disposes the adapter.
+   */
+  attachAdapter(adapter: LoraAdapter | undefined): void {
+    this.adapter = adapter;
+  }
+
+  /** The trainable variables with their names, in spec order (the adapter's when one is attached). */
   variables(): TrainableParam[] {
+    if (this.adapter !== undefined) return this.adapter.variables();
     return this.specs.map((spec) => {
       const p = this.param(spec.name);
       if (!(p instanceof tf.Variable)) throw new Error(`parameter ${spec.name} is not trainable`);
@@ -269,14 +282,20 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
   protected project(name: string, x: tf.Tensor, mode: PassMode): tf.Tensor2D {
     const weight = this.param(`${name}.weight`);
     const bias = this.params.get(`${name}.bias`);
+    let base: tf.Tensor2D;
     if (mode.inference) {
-      return (
+      base = (
         bias === undefined
           ? tf.matMul(x as tf.Tensor2D, weight as tf.Tensor2D)
           : tf.fused.matMul({ a: x as tf.Tensor2D, b: weight as tf.Tensor2D, bias })
       ) as tf.Tensor2D;
+    } else {
+      base = bias === undefined ? matMul(x as tf.Tensor2D, weight as tf.Tensor2D) : linear(x, weight, bias);
     }
-    return bias === undefined ? matMul(x as tf.Tensor2D, weight as tf.Tensor2D) : linear(x, weight, bias);
+    // LoRA: + dropout(x) A^T B^T alpha/r where an adapter targets this module (and adapters are on).
+    return this.adapter === undefined
+      ? base
+      : this.adapter.apply(name, x as tf.Tensor2D, base, mode.inference);
   }
 
   /** The norm module `name` (LayerNorm: weight and bias; RMSNorm: weight) over the last axis. */

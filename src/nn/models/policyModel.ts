@@ -4,6 +4,7 @@ import type { ParamSpec } from './paramSpec.js';
 import type { TrainableParam } from '../training/optimizer.js';
 import type { NamedTensor } from '../weights/safetensors.js';
 import type { SequenceInput } from './sequenceBatch.js';
+import type { LoraAdapter } from '../adapters/lora.js';
 
 /** The sizes every caller of a policy reads (grpovi's GptConfig and HfDecoderConfig both have them). */
 export interface PolicyShape {
@@ -33,4 +34,9 @@ export interface PolicyModel {
   /** Weights by parameter name, as float32 arrays. */
   toTensors(): Record<string, NamedTensor>;
   dispose(): void;
+  /**
+   * LoRA: puts `adapter` on the projections it targets (undefined takes it off). While attached,
+   * `variables()` are the adapter's (the base is frozen); the model does not own or dispose it.
+   */
+  attachAdapter?(adapter: LoraAdapter | undefined): void;
 }

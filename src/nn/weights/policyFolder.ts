@@ -7,6 +7,7 @@ import { HfDecoder } from '../models/hfDecoder.js';
 import { hfFolderFiles, isHfFolder, readHfFolder } from './hfFolder.js';
 import { isClassifier } from '../models/hfParams.js';
 import type { PolicyModel } from '../models/policyModel.js';
+import type { LoraAdapter } from '../adapters/lora.js';
 
 /** A policy folder read from disk, before any tensor exists (tensors are made once the backend is chosen). */
 export interface PolicySource {
@@ -65,15 +66,19 @@ export function loadPolicyFolder(dir: string): PolicySource {
 /**
  * The model files of a checkpoint: a grpovi model folder for grpovi's GPT, a Hugging Face folder
  * (F32 weights, the original tokenizer files) for a Hugging Face model, so that a checkpoint of either
- * can be resumed, sampled from and exported like the folder it started from.
+ * can be resumed, sampled from and exported like the folder it started from. With `merge` (a LoRA
+ * run) the weights are the base's with the adapter merged in.
  */
 export function policyFolderFiles(
   policy: PolicyModel,
   tokenizer: Tokenizer,
   info: Record<string, unknown>,
+  options: { merge?: LoraAdapter } = {},
 ): Record<string, Uint8Array | string> {
+  const { merge } = options;
   if (policy instanceof HfDecoder) {
-    return hfFolderFiles(policy.config, policy.toHfTensors(), {
+    const tensors = policy.toHfTensors();
+    return hfFolderFiles(policy.config, merge ? merge.mergeIntoFileLayout(tensors) : tensors, {
       baseConfig: policy.origin?.rawConfig,
       sideFiles: policy.origin?.sideFiles ?? {},
     });
@@ -83,7 +88,7 @@ export function policyFolderFiles(
     kind: 'policy',
     config: policy.config,
     tokenizer,
-    tensors: policy.toTensors(),
+    tensors: merge ? merge.mergeInto(policy.toTensors()) : policy.toTensors(),
     info,
   });
 }

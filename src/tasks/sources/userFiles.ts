@@ -27,6 +27,8 @@ export interface UserFileFields {
   rewards?: readonly { path: string; weight: number }[];
   reward_model?: string;
   policy?: string;
+  /** A PEFT adapter folder on top of the policy. */
+  adapter?: string;
   /** A chat template file (a template name is not a file). */
   chat_template?: string;
   tools?: string;
@@ -56,6 +58,7 @@ export function userFilePaths(config: UserFileFields): { role: string; path: str
   for (const r of config.rewards ?? []) out.push({ role: 'reward module', path: r.path });
   if (config.reward_model !== undefined) out.push({ role: 'reward model', path: config.reward_model });
   if (config.policy !== undefined) out.push({ role: 'policy', path: config.policy });
+  if (config.adapter !== undefined) out.push({ role: 'adapter', path: config.adapter });
   if (config.tools !== undefined) out.push({ role: 'tool module', path: config.tools });
   if (config.chat_template !== undefined && existsSync(config.chat_template))
     out.push({ role: 'chat template', path: config.chat_template });
