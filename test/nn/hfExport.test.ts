@@ -183,7 +183,11 @@ describe.skipIf(PYTHON === undefined)(
       const lines = stdout.trim().split('\n');
       expect(lines.length).toBe(1);
       const expected = reference(folder, [PROMPTS[0]], 8).greedy?.[0] ?? [];
-      expect(JSON.parse(lines[0])).toEqual({ prompt, completion: source.tokenizer.decode(expected) });
+      expect(JSON.parse(lines[0])).toEqual({
+        prompt,
+        prompt_text: prompt,
+        completion: source.tokenizer.decode(expected),
+      });
     });
 
     it('a run from a Hugging Face policy resumed from its checkpoint equals the uninterrupted run', async () => {
