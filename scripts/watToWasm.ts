@@ -21,8 +21,8 @@ export const WASM_SOURCES: WasmSource[] = [
     name: 'DECODE_KERNELS_WASM',
   },
   {
-    wat: 'src/nn/backends/simd/adamw.wat',
-    generated: 'src/nn/backends/simd/adamwWasm.ts',
+    wat: 'src/nn/backends/heapKernels/adamw.wat',
+    generated: 'src/nn/backends/heapKernels/adamwWasm.ts',
     name: 'ADAMW_WASM',
   },
 ];

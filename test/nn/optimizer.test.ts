@@ -10,7 +10,7 @@ import {
 import { Rng } from '../../src/util/rng.js';
 import { TEST_BACKEND } from '../backends.js';
 import { compileWat, WASM_SOURCES } from '../../scripts/watToWasm.js';
-import { ADAMW_WASM } from '../../src/nn/backends/simd/adamwWasm.js';
+import { ADAMW_WASM } from '../../src/nn/backends/heapKernels/adamwWasm.js';
 
 beforeAll(async () => {
   await selectBackend(TEST_BACKEND);

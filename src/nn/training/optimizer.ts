@@ -8,7 +8,7 @@ import {
   type AdamWScalars,
   heapView,
   MomentMemory,
-} from '../backends/simd/adamwKernel.js';
+} from '../backends/heapKernels/adamwKernel.js';
 
 export interface AdamWOptions {
   beta1: number;
