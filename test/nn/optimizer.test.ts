@@ -157,6 +157,36 @@ describe('AdamW with its moments in JS memory', () => {
     for (const p of [...small, ...big]) p.variable.dispose();
   });
 
+  it('updates parameters larger than the moment memory scratch chunk (2^20 values) bit for bit', () => {
+    const rng = new Rng(11);
+    const size = 2 * 2 ** 20 + 7;
+    const make = () => {
+      const values = Float32Array.from({ length: size }, (_, i) => Math.sin(i) * 0.3);
+      return [{ name: 'big', variable: tf.variable(tf.tensor(values)), decay: true }];
+    };
+    const a = make();
+    const b = make();
+    const options = { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
+    const ours = new AdamW(a, options, true);
+    const reference = new TensorAdamW(b, options);
+    for (let step = 0; step < 2; step++) {
+      const grads = new Map([['big', tf.tensor(Float32Array.from({ length: size }, () => rng.normal()))]]);
+      ours.apply(grads, 1e-2);
+      reference.apply(grads, 1e-2);
+      for (const g of grads.values()) g.dispose();
+    }
+    const x = a[0].variable.dataSync() as Float32Array;
+    const y = b[0].variable.dataSync() as Float32Array;
+    expect(
+      Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+        Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+      ),
+    ).toBe(true);
+    ours.dispose();
+    reference.dispose();
+    for (const p of [...a, ...b]) p.variable.dispose();
+  });
+
   it('runs the SIMD loop on the wasm heap without leaking tensors', () => {
     const a = paramsOf(3);
     const ours = new AdamW(

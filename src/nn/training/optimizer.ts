@@ -8,6 +8,7 @@ import {
   type AdamWScalars,
   heapView,
   MomentMemory,
+  uninitializedHeapTensor,
 } from '../backends/heapKernels/adamwKernel.js';
 
 export interface AdamWOptions {
@@ -168,14 +169,20 @@ export class AdamW {
     if (this.momentMemory !== null) {
       for (const p of this.params) {
         const g = this.gradOf(grads, p.name);
-        // On wasm, views of the heap (no readSync copies); the cpu backend's values are JS arrays anyway.
-        const gValues = onWasm ? heapView(g) : (g.dataSync() as Float32Array);
-        const wValues = onWasm ? heapView(p.variable) : (p.variable.dataSync() as Float32Array);
-        const w = this.momentMemory.update(p.name, wValues, gValues, scalars(p));
-        // The wasm backend copies the values into its heap; the cpu backend would keep the scratch view.
-        const next = tf.tensor(onWasm ? w : w.slice(), p.variable.shape, 'float32');
-        p.variable.assign(next);
-        next.dispose();
+        if (onWasm) {
+          // Allocate first (it may grow the heap), then views of the heap: no readSync copies.
+          const next = uninitializedHeapTensor(p.variable.shape);
+          this.momentMemory.update(p.name, heapView(p.variable), heapView(g), heapView(next), scalars(p));
+          p.variable.assign(next);
+          next.dispose();
+        } else {
+          const w = new Float32Array(p.variable.size);
+          const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
+          this.momentMemory.update(p.name, values(p.variable), values(g), w, scalars(p));
+          const next = tf.tensor(w, p.variable.shape, 'float32');
+          p.variable.assign(next);
+          next.dispose();
+        }
       }
       return { gradNorm };
     }

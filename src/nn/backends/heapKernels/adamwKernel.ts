@@ -6,7 +6,7 @@
  *   gradient and moments all on the heap, the moments updated in place, no copy at all;
  * - `MomentMemory`: the moments in a WebAssembly memory of their own (outside the heap, which the
  *   weights, the reference, the gradients and the activations share), the same loop run there on
- *   copies of the gradient and the weights (plain memory copies, no readSync).
+ *   copies of the gradient and the weights, a chunk at a time (plain memory copies, no readSync).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
@@ -157,10 +157,12 @@ export function adamwOnHeap(
 const PAGE_BYTES = 65536;
 /** A wasm32 memory holds 4 GiB at most. */
 const MAX_PAGES = 65536;
+/** Values per pass through the scratch: large enough that a call costs nothing, small beside the moments. */
+const CHUNK = 1 << 20;
 
 /**
- * The two moments of every parameter in one WebAssembly memory of their own, plus room for one
- * parameter's gradient and weights, where the SIMD loop runs. Sized once (views stay valid).
+ * The two moments of every parameter in one WebAssembly memory of their own, plus a scratch of one
+ * chunk of gradient and weights, where the SIMD loop runs. Sized once (views stay valid).
  */
 export class MomentMemory {
   private readonly memory: WasmMemory;
@@ -170,7 +172,7 @@ export class MomentMemory {
 
   /** The bytes a memory for parameters of these sizes takes (null beyond a wasm32 memory's 4 GiB). */
   static bytesFor(sizes: number[]): number | null {
-    const values = 2 * sizes.reduce((a, b) => a + b, 0) + 2 * Math.max(0, ...sizes);
+    const values = 2 * sizes.reduce((a, b) => a + b, 0) + 2 * Math.min(CHUNK, Math.max(0, ...sizes));
     const pages = Math.ceil((4 * values) / PAGE_BYTES);
     return pages <= MAX_PAGES ? pages * PAGE_BYTES : null;
   }
@@ -197,21 +199,32 @@ export class MomentMemory {
   }
 
   /**
-   * Updates the moments of parameter `name` from gradient values `g` and returns the new weights
-   * computed from `w`, as a view of this memory's scratch (valid until the next call).
+   * Updates the moments of parameter `name` from gradient values `g` and writes the new weights,
+   * computed from `w`, into `out` (which may be `w`), a chunk at a time through the scratch.
    */
-  update(name: string, w: Float32Array, g: Float32Array, s: AdamWScalars): Float32Array {
+  update(name: string, w: Float32Array, g: Float32Array, out: Float32Array, s: AdamWScalars): void {
     const n = w.length;
     const at = this.offsets.get(name);
     if (at === undefined) throw new Error(`no moments for parameter ${name}`);
-    const gView = new Float32Array(this.memory.buffer, this.scratch, n);
-    const wView = new Float32Array(this.memory.buffer, this.scratch + 4 * n, n);
-    gView.set(g);
-    wView.set(w);
-    const wAt = this.scratch + 4 * n;
-    run(this.loop, { w: wAt, g: this.scratch, m: at, v: at + 4 * n, out: wAt }, n, s);
-    return wView;
+    const chunk = Math.min(CHUNK, n);
+    const gView = new Float32Array(this.memory.buffer, this.scratch, chunk);
+    const wAt = this.scratch + 4 * chunk;
+    const wView = new Float32Array(this.memory.buffer, wAt, chunk);
+    for (let begin = 0; begin < n; begin += chunk) {
+      const end = Math.min(n, begin + chunk);
+      gView.set(g.subarray(begin, end));
+      wView.set(w.subarray(begin, end));
+      const places = { w: wAt, g: this.scratch, m: at + 4 * begin, v: at + 4 * (n + begin), out: wAt };
+      run(this.loop, places, end - begin, s);
+      out.set(wView.subarray(0, end - begin), begin);
+    }
   }
+}
+
+/** A new float32 tensor on the wasm heap, its values not yet written (the caller fills them). */
+export function uninitializedHeapTensor(shape: number[]): tf.Tensor {
+  const backend = tf.backend() as BackendWasm;
+  return tf.engine().makeTensorFromTensorInfo(backend.makeOutput([...shape], 'float32'));
 }
 
 /** A float32 tensor's values as a view of the wasm heap (no copy; valid until the heap grows). */
