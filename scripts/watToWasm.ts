@@ -20,6 +20,11 @@ export const WASM_SOURCES: WasmSource[] = [
     generated: 'src/nn/backends/blas/decodeKernelsWasm.ts',
     name: 'DECODE_KERNELS_WASM',
   },
+  {
+    wat: 'src/nn/backends/heapKernels/adamw.wat',
+    generated: 'src/nn/backends/heapKernels/adamwWasm.ts',
+    name: 'ADAMW_WASM',
+  },
 ];
 
 /** The binary of a .wat file (SIMD enabled, no names section, so the bytes depend on the code only). */

@@ -9,6 +9,8 @@ import {
 } from '../../src/nn/training/optimizer.js';
 import { Rng } from '../../src/util/rng.js';
 import { TEST_BACKEND } from '../backends.js';
+import { compileWat, WASM_SOURCES } from '../../scripts/watToWasm.js';
+import { ADAMW_WASM } from '../../src/nn/backends/heapKernels/adamwWasm.js';
 
 beforeAll(async () => {
   await selectBackend(TEST_BACKEND);
@@ -98,18 +100,24 @@ describe('AdamW with its moments in JS memory', () => {
     ['plain', { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 0 }],
     ['decay and clipping', { beta1: 0.8, beta2: 0.99, epsilon: 1e-6, weightDecay: 0.1, maxGradNorm: 0.5 }],
   ];
-  for (const [[label, options], inJs] of cases.flatMap(
-    (c) =>
-      [
-        [c, true],
-        [c, false],
-      ] as const,
+  // The three places the update runs: the SIMD loop on the heap as a wasm kernel (the tensor formula
+  // on other backends), the SIMD loop in the optimizer's own moment memory, the JS loop.
+  const storages: [string, boolean, boolean][] = [
+    ['tensors', false, true],
+    ['a moment memory', true, true],
+    ['JS arrays', true, false],
+  ];
+  for (const [[label, options], [where, inJs, simd]] of cases.flatMap((c) =>
+    storages.map((s) => [c, s] as const),
   )) {
-    it(`updates the weights bit for bit as the tensor formula does (${label}, moments in ${inJs ? 'JS' : 'tensors'})`, () => {
+    it(`updates the weights bit for bit as the tensor formula does (${label}, moments in ${where})`, () => {
       const a = paramsOf(5);
       const b = paramsOf(5);
-      const ours = new AdamW(a, options, inJs);
+      const ours = new AdamW(a, options, inJs, simd);
       const reference = new TensorAdamW(b, options);
+      // A tensor sharing the first weight's buffer must keep its values (the update writes a new buffer).
+      const shared = tf.clone(a[0].variable);
+      const before = shared.dataSync().slice();
       const rng = new Rng(9);
       for (let step = 0; step < 6; step++) {
         const grads = gradsOf(a, rng, step % 2 === 0 ? 1 : 0.01);
@@ -126,7 +134,10 @@ describe('AdamW with its moments in JS memory', () => {
           Buffer.from(y.buffer, y.byteOffset, y.byteLength),
         );
       });
+      expect(shared.dataSync()).toEqual(before);
+      shared.dispose();
       reference.dispose();
+      ours.dispose();
       for (const p of [...a, ...b]) p.variable.dispose();
     });
   }
@@ -144,6 +155,60 @@ describe('AdamW with its moments in JS memory', () => {
       new AdamW(big, { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 1 }).momentsInJs,
     ).toBe(true);
     for (const p of [...small, ...big]) p.variable.dispose();
+  });
+
+  it('updates parameters larger than the moment memory scratch chunk (2^20 values) bit for bit', () => {
+    const rng = new Rng(11);
+    const size = 2 * 2 ** 20 + 7;
+    const make = () => {
+      const values = Float32Array.from({ length: size }, (_, i) => Math.sin(i) * 0.3);
+      return [{ name: 'big', variable: tf.variable(tf.tensor(values)), decay: true }];
+    };
+    const a = make();
+    const b = make();
+    const options = { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.1, maxGradNorm: 1 };
+    const ours = new AdamW(a, options, true);
+    const reference = new TensorAdamW(b, options);
+    for (let step = 0; step < 2; step++) {
+      const grads = new Map([['big', tf.tensor(Float32Array.from({ length: size }, () => rng.normal()))]]);
+      ours.apply(grads, 1e-2);
+      reference.apply(grads, 1e-2);
+      for (const g of grads.values()) g.dispose();
+    }
+    const x = a[0].variable.dataSync() as Float32Array;
+    const y = b[0].variable.dataSync() as Float32Array;
+    expect(
+      Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+        Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+      ),
+    ).toBe(true);
+    ours.dispose();
+    reference.dispose();
+    for (const p of [...a, ...b]) p.variable.dispose();
+  });
+
+  it('runs the SIMD loop on the wasm heap without leaking tensors', () => {
+    const a = paramsOf(3);
+    const ours = new AdamW(
+      a,
+      { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.1, maxGradNorm: 1 },
+      false,
+    );
+    const grads = gradsOf(a, new Rng(1), 1);
+    ours.apply(grads, 1e-2);
+    const live = tf.memory().numTensors;
+    ours.apply(grads, 1e-2);
+    expect(tf.memory().numTensors).toBe(live);
+    for (const g of grads.values()) g.dispose();
+    ours.dispose();
+    for (const p of a) p.variable.dispose();
+  });
+
+  it('keeps the wasm bytes of adamw.wat current (npm run build:wasm regenerates them)', async () => {
+    const source = WASM_SOURCES.find((s) => s.name === 'ADAMW_WASM');
+    expect(source).toBeDefined();
+    const compiled = await compileWat((source as (typeof WASM_SOURCES)[number]).wat);
+    expect(Buffer.from(ADAMW_WASM, 'base64').equals(Buffer.from(compiled))).toBe(true);
   });
 
   it('restores its moments from stateTensors (the next update equals an uninterrupted one)', () => {

@@ -2,6 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { CheckpointError } from '../weights/checkpointError.js';
 import { NonFiniteError } from './nonFiniteError.js';
 import type { NamedTensor } from '../weights/safetensors.js';
+import {
+  adamwKernelAvailable,
+  adamwOnHeap,
+  type AdamWScalars,
+  heapView,
+  MomentMemory,
+  uninitializedHeapTensor,
+} from '../backends/heapKernels/adamwKernel.js';
 
 export interface AdamWOptions {
   beta1: number;
@@ -36,13 +44,17 @@ function zeroVariable(like: tf.Tensor): tf.Variable {
 /**
  * AdamW (Loshchilov & Hutter) with global-norm gradient clipping; state saved as named tensors.
  *
- * For models above JS_MOMENTS_ABOVE_PARAMETERS the two moments live in JS Float32Arrays, not in the
- * backend's memory: for a model of 100M parameters they are 800 MB the wasm heap (4 GB at most,
- * shared with the policy, the reference, the gradients and the activations) does not have to hold.
- * Their update runs in JS, each operation
- * rounded to float32 in the order the tensor formula below applies them (m * b1 + g * w1, ...): float32
- * +, -, *, / and sqrt are correctly rounded, and so is a float64 result rounded once to float32, so
- * the weights come out bit for bit as the backend's elementwise kernels computed them.
+ * For models above JS_MOMENTS_ABOVE_PARAMETERS the two moments live outside the backend's memory:
+ * for a model of 100M parameters they are 800 MB the wasm heap (4 GB at most, shared with the
+ * policy, the reference, the gradients and the activations) does not have to hold. They sit in a
+ * WebAssembly memory of their own (`MomentMemory`), where the SIMD loop of adamw.wat updates them;
+ * beyond its 4 GiB, in Float32Arrays updated by a JS loop. Below the threshold on the wasm backend
+ * the same loop runs on the heap as a kernel (`ADAMW_UPDATE`), with the moments as backend tensors.
+ *
+ * Every path rounds each operation to float32 in the order the tensor formula below applies them
+ * (m * b1 + g * w1, ...): float32 +, -, *, / and sqrt are correctly rounded, wasm has no fused
+ * multiply-add, and a float64 result rounded once to float32 is correctly rounded too, so the
+ * weights come out bit for bit as the backend's elementwise kernels computed them.
  */
 export class AdamW {
   readonly options: AdamWOptions;
@@ -52,18 +64,30 @@ export class AdamW {
   /** The moments as backend tensors, for models at most JS_MOMENTS_ABOVE_PARAMETERS large. */
   private readonly firstTensor = new Map<string, tf.Variable>();
   private readonly secondTensor = new Map<string, tf.Variable>();
+  /** The moments outside the backend, in a WebAssembly memory of their own (when they fit one). */
+  private readonly momentMemory: MomentMemory | null = null;
   /** Whether the moments live in JS memory. */
   readonly momentsInJs: boolean;
   /** Updates applied so far (drives the bias correction). */
   stepCount = 0;
 
-  constructor(params: TrainableParam[], options: AdamWOptions, momentsInJs?: boolean) {
+  /**
+   * `momentsInJs` overrides the choice by size; `simd` false keeps the moments of `momentsInJs` in
+   * Float32Arrays updated by the JS loop (the path beyond a WebAssembly memory's 4 GiB, for tests).
+   */
+  constructor(params: TrainableParam[], options: AdamWOptions, momentsInJs?: boolean, simd = true) {
     this.params = params;
     this.options = options;
     const total = params.reduce((n, p) => n + p.variable.size, 0);
     this.momentsInJs = momentsInJs ?? total > JS_MOMENTS_ABOVE_PARAMETERS;
+    const sizes = params.map((p) => ({ name: p.name, size: p.variable.size }));
+    if (this.momentsInJs && simd && MomentMemory.bytesFor(sizes.map((p) => p.size)) !== null)
+      this.momentMemory = new MomentMemory(sizes);
     for (const p of params) {
-      if (this.momentsInJs) {
+      if (this.momentMemory !== null) {
+        this.firstMoment.set(p.name, this.momentMemory.moment('m', p.name, p.variable.size));
+        this.secondMoment.set(p.name, this.momentMemory.moment('v', p.name, p.variable.size));
+      } else if (this.momentsInJs) {
         this.firstMoment.set(p.name, new Float32Array(p.variable.size));
         this.secondMoment.set(p.name, new Float32Array(p.variable.size));
       } else {
@@ -122,6 +146,46 @@ export class AdamW {
     const denominatorEps = f32(epsilon * rootC2);
     const gradWeight1 = f32((1 - beta1) * scale);
     const gradWeight2 = f32((1 - beta2) * scale * scale);
+    const scalars = (p: TrainableParam): AdamWScalars => ({
+      b1,
+      b2,
+      gradWeight1,
+      gradWeight2,
+      eps: denominatorEps,
+      stepSize,
+      decay: p.decay && weightDecay > 0 ? f32(1 - lr * weightDecay) : 1,
+    });
+    const onWasm = adamwKernelAvailable();
+    if (!this.momentsInJs && onWasm) {
+      for (const p of this.params) {
+        const m = this.firstTensor.get(p.name)!;
+        const v = this.secondTensor.get(p.name)!;
+        const next = adamwOnHeap(p.variable, this.gradOf(grads, p.name), m, v, scalars(p));
+        p.variable.assign(next);
+        next.dispose();
+      }
+      return { gradNorm };
+    }
+    if (this.momentMemory !== null) {
+      for (const p of this.params) {
+        const g = this.gradOf(grads, p.name);
+        if (onWasm) {
+          // Allocate first (it may grow the heap), then views of the heap: no readSync copies.
+          const next = uninitializedHeapTensor(p.variable.shape);
+          this.momentMemory.update(p.name, heapView(p.variable), heapView(g), heapView(next), scalars(p));
+          p.variable.assign(next);
+          next.dispose();
+        } else {
+          const w = new Float32Array(p.variable.size);
+          const values = (t: tf.Tensor) => t.dataSync() as Float32Array;
+          this.momentMemory.update(p.name, values(p.variable), values(g), w, scalars(p));
+          const next = tf.tensor(w, p.variable.shape, 'float32');
+          p.variable.assign(next);
+          next.dispose();
+        }
+      }
+      return { gradNorm };
+    }
     if (!this.momentsInJs) {
       // One scope per parameter: the temporaries of a scope live until it ends.
       for (const p of this.params) {
