@@ -110,6 +110,9 @@ export function embeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2
     if (!(ids[n] >= 0 && ids[n] < rows))
       throw new RangeError(`token id ${ids[n]} is outside the table of ${rows} rows`);
   }
+  // On a GPU the table stays there: gather and its gradient (a segment sum) run as shaders, and a
+  // synchronous read of GPU data is not possible in Node.
+  if (tf.getBackend() === 'webgpu') return tf.tidy(() => tf.gather(table, tf.tensor1d(ids, 'int32')));
   const lookup = tidyCustomGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const values = tableValues(inputs[0] as tf.Tensor);
     const out = new Float32Array(ids.length * width);
