@@ -71,7 +71,7 @@ const CONFIG_FLAGS: readonly ConfigFlag[] = [
   {
     flags: '--backend <name>',
     key: 'backend',
-    what: 'TF.js backend: auto = blas (matrix products through the system CBLAS) when a library loads, else wasm',
+    what: 'TF.js backend: auto = webgpu on a real GPU adapter, else blas (matrix products through the system CBLAS) when a library loads, else wasm',
     choices: BACKENDS,
   },
   {

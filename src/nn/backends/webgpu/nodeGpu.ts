@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { installDawnPump } from './dawnPump.js';
 
 /**
  * The WebGPU entry point: the browser's `navigator.gpu`, or in Node the one made by Dawn's `webgpu`
@@ -43,6 +44,8 @@ export async function gpuEntryPoint(): Promise<GpuLike> {
   }
   // TF.js's WebGPU backend looks for GPUBufferUsage & co. and for navigator.gpu when it is imported.
   Object.assign(globalThis, dawn.globals);
+  // Before Dawn schedules anything: synchronous reads pump its events (dawnPump.ts).
+  installDawnPump();
   const gpu = dawn.create([]);
   if (holder.navigator === undefined)
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../backendError.js';
 import { type WebgpuAdapterInfo, adapterLine, readAdapterInfo } from './adapterInfo.js';
 import { GpuUnavailableError, gpuEntryPoint, missingAdapterHint, releaseNodeGpu } from './nodeGpu.js';
+import { type WebgpuBackendInternals, readSynchronouslyThroughDawn } from './syncRead.js';
 
 /** The adapter the webgpu backend runs on in this process, once it started. */
 let active: WebgpuAdapterInfo | undefined;
@@ -57,29 +58,13 @@ export async function activateWebgpu(): Promise<WebgpuAdapterInfo> {
   return info;
 }
 
-/** TF.js's webgpu backend, as far as grpovi touches it. */
-interface WebgpuBackendInternals {
-  readSync(dataId: object): unknown;
-  tensorMap: { get(dataId: object): { values?: unknown } | undefined };
-}
-
 /**
- * A synchronous read of GPU data needs OffscreenCanvas, which Node lacks: TF.js then fails with
- * "OffscreenCanvas is not defined". Say what happened instead. Values already downloaded (by
- * `await tensor.data()`) are cached and read synchronously as before.
+ * In Node, TF.js's synchronous read needs OffscreenCanvas: read through Dawn instead (syncRead.ts).
+ * The browser keeps TF.js's own.
  */
 function guardSynchronousReads(): void {
   if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined') return;
-  const backend = tf.backend() as unknown as WebgpuBackendInternals;
-  const original = backend.readSync.bind(backend);
-  backend.readSync = (dataId: object) => {
-    if (backend.tensorMap.get(dataId)?.values == null) {
-      throw new Error(
-        'webgpu backend: a tensor was read synchronously (dataSync/arraySync) before its values were downloaded; in Node, GPU data can only be read with await tensor.data()',
-      );
-    }
-    return original(dataId);
-  };
+  readSynchronouslyThroughDawn(tf.backend() as unknown as WebgpuBackendInternals);
 }
 
 /** Downloads the values of tensors on the GPU so that later synchronous reads of them succeed. */
