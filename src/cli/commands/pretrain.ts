@@ -133,7 +133,10 @@ export function registerPretrain(program: Command): void {
       corpusOption('--eval-every <n>', 'steps between held-out evaluations', integerArg(0), 'evalEvery'),
     )
     .addOption(
-      new Option('--backend <name>', 'TF.js backend (auto: webgpu on a real GPU adapter, else blas when a CBLAS library loads, else wasm)')
+      new Option(
+        '--backend <name>',
+        'TF.js backend (auto: webgpu on a real GPU adapter, else blas when a CBLAS library loads, else wasm)',
+      )
         .choices(BACKENDS)
         .default('auto'),
     )

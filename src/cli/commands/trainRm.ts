@@ -48,7 +48,10 @@ export function registerTrainRm(program: Command): void {
     .option('--lr <x>', 'peak learning rate', numberArg({ positive: true }), 5e-4)
     .option('--seed <n>', 'seed of sampling, label noise, head initialization and batches', integerArg(0), 0)
     .addOption(
-      new Option('--backend <name>', 'TF.js backend (auto: webgpu on a real GPU adapter, else blas when a CBLAS library loads, else wasm)')
+      new Option(
+        '--backend <name>',
+        'TF.js backend (auto: webgpu on a real GPU adapter, else blas when a CBLAS library loads, else wasm)',
+      )
         .choices(BACKENDS)
         .default('auto'),
     )

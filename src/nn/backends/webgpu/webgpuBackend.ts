@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { BackendError } from '../backendError.js';
 import { type WebgpuAdapterInfo, adapterLine, readAdapterInfo } from './adapterInfo.js';
 import { GpuUnavailableError, gpuEntryPoint, missingAdapterHint, releaseNodeGpu } from './nodeGpu.js';
+import { installWebgpuKernels } from './webgpuKernels.js';
 import { type WebgpuBackendInternals, readSynchronouslyThroughDawn } from './syncRead.js';
 
 /** The adapter the webgpu backend runs on in this process, once it started. */
@@ -40,6 +41,7 @@ export async function activateWebgpu(): Promise<WebgpuAdapterInfo> {
   const info = readAdapterInfo(adapter.info ?? {}, adapter.isFallbackAdapter);
   await import('@tensorflow/tfjs-backend-webgpu');
   tf.env().set('WEBGPU_CPU_FORWARD', false);
+  installWebgpuKernels();
   let started = false;
   try {
     started = await tf.setBackend('webgpu');
