@@ -46,6 +46,7 @@ interface Results {
 }
 
 const NEW_TOKENS = 4;
+const LR = 1e-2;
 
 async function run(backend: ActiveBackend, c: Case): Promise<Results> {
   await selectBackend(backend);
@@ -91,7 +92,7 @@ async function run(backend: ActiveBackend, c: Case): Promise<Results> {
       { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.01, maxGradNorm: 1 },
       false,
     );
-    const { loss, gradNorm } = optimizer.applyVariableGrads({ value, grads }, 1e-2);
+    const { loss, gradNorm } = optimizer.applyVariableGrads({ value, grads }, LR);
     const updated: Record<string, Float32Array> = {};
     for (const p of params) updated[p.name] = p.variable.dataSync().slice() as Float32Array;
     optimizer.dispose();
@@ -154,8 +155,10 @@ function checkCase(c: Case, options: { repeat: boolean }) {
     expect(Math.abs(gpu.gradNorm - cpu.gradNorm)).toBeLessThan(1e-4 * cpu.gradNorm);
   });
   it('one AdamW step gives the same weights', () => {
+    // Adam's first step is about lr * g / |g|: where |g| is near epsilon, float differences of the
+    // gradient move the step at the scale of lr, so the bound is a share of lr.
     for (const name of Object.keys(cpu.updated))
-      expect(worstDifference(gpu.updated[name], cpu.updated[name]), name).toBeLessThan(1e-5);
+      expect(worstDifference(gpu.updated[name], cpu.updated[name]), name).toBeLessThan(5e-3 * LR);
   });
   it.runIf(options.repeat)(
     'a second run on WebGPU is bit-identical',
