@@ -170,6 +170,9 @@ async function matmulTflops(backend: ActiveBackend, n: number): Promise<number> 
   return (10 * 2 * n ** 3) / best / 1e12;
 }
 
+/** TFLOP/s with enough digits for a software adapter's figures too. */
+const tflops = (t: number) => `${t.toPrecision(3)} TFLOP/s`;
+
 const format = (p: Phases) =>
   `step ${p.step.toFixed(2)} s (sample ${p.sample.toFixed(2)}, score ${p.score.toFixed(2)}, reward ${p.reward.toFixed(2)}, update ${p.update.toFixed(2)})`;
 
@@ -189,7 +192,7 @@ async function main(): Promise<void> {
   const mmBase = await matmulTflops(baseline, MATMUL);
   const mmGpu = await matmulTflops('webgpu', MATMUL);
   console.log(
-    `matmul ${MATMUL}^3 fp32: ${baseline} ${mmBase.toFixed(3)} TFLOP/s, webgpu ${mmGpu.toFixed(3)} TFLOP/s (webgpu / ${baseline} = ${(mmGpu / mmBase).toFixed(2)})`,
+    `matmul ${MATMUL}^3 fp32: ${baseline} ${tflops(mmBase)}, webgpu ${tflops(mmGpu)} (webgpu / ${baseline} = ${(mmGpu / mmBase).toFixed(2)})`,
   );
   for (const shape of SHAPES) {
     const base = await measure(baseline, shape);

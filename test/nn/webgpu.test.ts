@@ -1,7 +1,12 @@
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ActiveBackend, selectBackend } from '../../src/nn/backends/backend.js';
+import {
+  type ActiveBackend,
+  fusedKernels,
+  productsThroughBlas,
+  selectBackend,
+} from '../../src/nn/backends/backend.js';
 import { webgpuAdapter } from '../../src/nn/backends/webgpu/webgpuBackend.js';
 import {
   type CompletionBatch,
@@ -183,6 +188,14 @@ describe.skipIf(SKIPPED !== '')(`WebGPU against wasm${SKIPPED}`, () => {
     const adapter = webgpuAdapter();
     expect(adapter).toBeDefined();
     expect(`${adapter?.vendor}${adapter?.architecture}${adapter?.description}`).not.toBe('');
+  });
+
+  it('leaves nothing of the BLAS path active (products, fused and decode kernels)', async () => {
+    await selectBackend('blas').catch(() => selectBackend('wasm'));
+    await selectBackend('webgpu');
+    expect(tf.getBackend()).toBe('webgpu');
+    expect(productsThroughBlas()).toBe(false);
+    expect(fusedKernels()).toBe(false);
   });
 
   describe("grpovi's GPT", () => {
