@@ -192,7 +192,7 @@ async function main(): Promise<void> {
   const mmBase = await matmulTflops(baseline, MATMUL);
   const mmGpu = await matmulTflops('webgpu', MATMUL);
   console.log(
-    `matmul ${MATMUL}^3 fp32: ${baseline} ${tflops(mmBase)}, webgpu ${tflops(mmGpu)} (webgpu / ${baseline} = ${(mmGpu / mmBase).toFixed(2)})`,
+    `matmul ${MATMUL}^3 fp32: ${baseline} ${tflops(mmBase)}, webgpu ${tflops(mmGpu)} (webgpu / ${baseline} = ${(mmGpu / mmBase).toPrecision(3)})`,
   );
   for (const shape of SHAPES) {
     const base = await measure(baseline, shape);
