@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { pumpDawn } from './dawnPump.js';
+import { pumpDawnUntil } from './dawnPump.js';
 
 /** TF.js's webgpu backend, as far as a synchronous read touches it. */
 interface TensorData {
@@ -67,14 +67,14 @@ export function readSynchronouslyThroughDawn(backend: WebgpuBackendInternals): v
     staging.mapAsync(usage.read).catch((error: unknown) => {
       failure = error;
     });
-    const deadline = performance.now() + READ_TIMEOUT_MS;
-    while (staging.mapState !== 'mapped') {
-      if (failure !== undefined)
-        throw syncReadError(`mapping its staging buffer failed (${String(failure)})`);
-      if (!pumpDawn()) throw syncReadError('Dawn had no event processing scheduled to wait on');
-      if (performance.now() > deadline)
-        throw syncReadError(`the GPU did not answer in ${READ_TIMEOUT_MS / 1000} s`);
-    }
+    pumpDawnUntil(() => staging.mapState === 'mapped', READ_TIMEOUT_MS, {
+      stalled: () => syncReadError('Dawn had no event processing scheduled to wait on'),
+      late: () => syncReadError(`the GPU did not answer in ${READ_TIMEOUT_MS / 1000} s`),
+      failed: () =>
+        failure === undefined
+          ? undefined
+          : syncReadError(`mapping its staging buffer failed (${String(failure)})`),
+    });
     const values = tf.util.convertBackendValuesAndArrayBuffer(staging.getMappedRange().slice(0), data.dtype);
     staging.unmap();
     backend.bufferManager.releaseBuffer(staging);
