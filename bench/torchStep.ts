@@ -240,7 +240,7 @@ async function main(): Promise<void> {
   console.log('');
 
   const checkDir = mkdtempSync(join(tmpdir(), 'grpovi-torch-'));
-  const runs: Record<Side, RunTimes[]> = { torch: [], blas: [], wasm: [], cpu: [] };
+  const runs: Record<Side, RunTimes[]> = { torch: [], blas: [], wasm: [], webgpu: [], cpu: [] };
   let check: TorchCheck | undefined;
   let threads = settings.threads;
   try {

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { describeFsError } from './fsErrors.js';
+import { releaseNodeGpu } from '../nn/backends/webgpu/nodeGpu.js';
 import { runCli } from './main.js';
 import { describeSystemError } from './systemErrors.js';
 import { brokenPipeWatched, isBrokenPipe, markStdioBroken, stdioBroken } from '../train/interrupt.js';
@@ -28,13 +29,16 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-runCli(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-    process.stderr.write(`grpovi: internal error: ${detail}\n`);
-    process.exitCode = 1;
-  },
-);
+runCli(process.argv.slice(2))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      process.stderr.write(`grpovi: internal error: ${detail}\n`);
+      process.exitCode = 1;
+    },
+  )
+  // Dawn's GPU (--backend webgpu) keeps Node alive while it is reachable.
+  .finally(releaseNodeGpu);

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { RewardInputError } from '../adjust/errors.js';
+import { BackendError } from '../nn/backends/backendError.js';
 import { CheckpointError } from '../nn/weights/checkpointError.js';
 import { ConfigError } from '../train/configError.js';
 import { UserFileError } from '../util/userFileError.js';
@@ -71,6 +72,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     // Bad model folders and bad configurations are the user's to fix: the message alone, no stack.
     if (
+      error instanceof BackendError ||
       error instanceof RewardInputError ||
       error instanceof CheckpointError ||
       error instanceof ConfigError ||

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type BackendName, selectBackend } from '../nn/backends/backend.js';
+import { type BackendName, backendLine, describeBackend, selectBackend } from '../nn/backends/backend.js';
 import { Gpt } from '../nn/models/gpt.js';
 import { countParams } from '../nn/models/gptConfig.js';
 import { languageModelBatch, languageModelNll, languageModelStep } from '../nn/training/languageModel.js';
@@ -159,7 +159,7 @@ export async function pretrain(
   );
   const parameters = countParams(model.specs);
   log(
-    `backend ${backend}; ${config.corpus === 'text' ? `text of ${(config.text ?? []).join(', ')}` : `corpus ${config.corpus}`}: ${train.length} training and ${heldOutSequences.length} held-out texts; ` +
+    `${backendLine(describeBackend(backend))}; ${config.corpus === 'text' ? `text of ${(config.text ?? []).join(', ')}` : `corpus ${config.corpus}`}: ${train.length} training and ${heldOutSequences.length} held-out texts; ` +
       `${tokenizer.kind}-level vocabulary ${tokenizer.vocabSize}; ${parameters} parameters`,
   );
   const optimizer = new AdamW(model.variables(), {

@@ -1,3 +1,4 @@
+import { adapterLine } from '../nn/backends/webgpu/adapterInfo.js';
 import { MultiBar, type SingleBar } from 'cli-progress';
 import type { MetricsRow } from './metrics.js';
 import type { TrainObserver } from './observer.js';
@@ -29,6 +30,7 @@ function short(value: number | undefined): string {
 
 function blasText(info: StartInfo): string {
   const details = info.backendDetails;
+  if (details?.webgpu_adapter !== undefined) return ` (adapter ${adapterLine(details.webgpu_adapter)})`;
   if (details?.blas_library === undefined) return '';
   return ` (${details.blas_library}, ${details.blas_threads} BLAS thread(s))`;
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type BackendName, selectBackend } from '../nn/backends/backend.js';
+import { type BackendName, backendLine, describeBackend, selectBackend } from '../nn/backends/backend.js';
 import { CheckpointError } from '../nn/weights/checkpointError.js';
 import { isHfFolder, readHfFolder, writeFolderAtomic } from '../nn/weights/hfFolder.js';
 import { HfBradleyTerryModel } from '../nn/models/hfRewardModel.js';
@@ -184,7 +184,7 @@ export async function trainRewardModel(
   policy.dispose();
   const tieFraction = sampled.ties / (sampled.ties + sampled.pairs.length);
   log(
-    `backend ${backend}; sampled ${sampled.pairs.length} training pairs and ${heldOut.pairs.length} held-out pairs ` +
+    `${backendLine(describeBackend(backend))}; sampled ${sampled.pairs.length} training pairs and ${heldOut.pairs.length} held-out pairs ` +
       `(${(100 * tieFraction).toFixed(1)}% of sampled pairs tied on the gold reward and were skipped)`,
   );
 
@@ -396,7 +396,7 @@ export async function trainRewardModelOnPreferences(
   const isHeldOut = new Set(order.slice(0, heldOutCount));
   const backend = await selectBackend(config.backend);
   log(
-    `backend ${backend}; ${pairs.length - heldOutCount} training pairs and ${heldOutCount} held-out pairs from ${config.preferences}`,
+    `${backendLine(describeBackend(backend))}; ${pairs.length - heldOutCount} training pairs and ${heldOutCount} held-out pairs from ${config.preferences}`,
   );
   const info = { made_by: 'grpovi train-rm --preferences', train_rm: config, backend };
   return fitRewardModel({

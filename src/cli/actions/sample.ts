@@ -1,4 +1,4 @@
-import { selectBackend } from '../../nn/backends/backend.js';
+import { backendLine, describeBackend, selectBackend } from '../../nn/backends/backend.js';
 import { CheckpointError } from '../../nn/weights/checkpointError.js';
 import { type LoadedPolicy, loadPolicy } from '../../nn/weights/policyDir.js';
 import { generate } from '../../nn/generation/sampler.js';
@@ -54,7 +54,9 @@ export async function executeSample(flags: SampleFlags): Promise<void> {
   } catch (error) {
     throw userError(error);
   }
-  await selectBackend(flags.backend);
+  const backend = await selectBackend(flags.backend);
+  // The adapter is worth a line (on stderr: stdout carries the samples); the CPU backends are not.
+  if (backend === 'webgpu') process.stderr.write(`${backendLine(describeBackend(backend))}\n`);
   let policy: LoadedPolicy | undefined;
   let adapter: LoraAdapter | undefined;
   let scoring: Awaited<ReturnType<typeof loadUserRewards>>;

@@ -3,7 +3,7 @@ import { BACKENDS, DEFAULT_BACKEND } from '../../nn/backends/backendNames.js';
 
 /** What `auto` means, said once for every command's --help. */
 export const BACKEND_HELP =
-  'TF.js backend (auto: blas, matrix products through the system CBLAS, when a library loads, else wasm)';
+  'TF.js backend (auto: webgpu on a real GPU adapter, else blas, matrix products through the system CBLAS, when a library loads, else wasm)';
 
 /** `--backend NAME` of a command that runs a model outside a training config: defaults to `auto`. */
 export function backendOption(): Option {

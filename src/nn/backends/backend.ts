@@ -10,8 +10,14 @@ import {
 } from './blas/blasKernels.js';
 import { type CblasLibrary, type CblasSearch, findCblas, processCandidates } from './blas/cblasLibrary.js';
 import type { ActiveBackend, BackendName } from './backendNames.js';
+import { BackendError } from './backendError.js';
+import { type WebgpuAdapterInfo, adapterLine } from './webgpu/adapterInfo.js';
+import { probeAdapterInChild } from './webgpu/probe.js';
+import { activateWebgpu, webgpuAdapter } from './webgpu/webgpuBackend.js';
 
 export { type ActiveBackend, BACKENDS, type BackendName } from './backendNames.js';
+export { BackendError } from './backendError.js';
+export { releaseWebgpu } from './webgpu/webgpuBackend.js';
 
 let quieted = false;
 
@@ -27,13 +33,6 @@ function quietBanner(): void {
       return;
     originalWarn(...args);
   };
-}
-
-export class BackendError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BackendError';
-  }
 }
 
 let search: CblasSearch | undefined;
@@ -81,16 +80,28 @@ export function requireBlas(found: CblasSearch): CblasLibrary {
   );
 }
 
+/** Why `auto` did not pick WebGPU, for the log line (undefined when it was not considered). */
+let autoSkippedGpu: string | undefined;
+
 /**
- * Activates the preferred backend and resolves to the one that actually runs. `auto` is `blas`
- * when a CBLAS library loads, else `wasm`; `wasm` falls back to `cpu` if it cannot start; `blas`
- * without a library is an error naming what was tried.
+ * Activates the preferred backend and resolves to the one that actually runs. `auto` is `webgpu`
+ * when a real (not fallback or software) GPU adapter is found, else `blas` when a CBLAS library
+ * loads, else `wasm`; `wasm` falls back to `cpu` if it cannot start; `blas` without a library and
+ * `webgpu` without an adapter are errors naming what is missing.
  */
 export async function selectBackend(
   preferred: BackendName = 'auto',
   options: SelectOptions = {},
 ): Promise<ActiveBackend> {
   quietBanner();
+  autoSkippedGpu = undefined;
+  if (preferred === 'webgpu' || (preferred === 'auto' && realGpuFound())) {
+    // The BLAS kernels live in the wasm backend's registry: nothing of them serves webgpu, and
+    // productsThroughBlas() is false off wasm.
+    uninstallBlasKernels();
+    await activateWebgpu();
+    return 'webgpu';
+  }
   if (preferred === 'cpu') {
     uninstallBlasKernels();
     await activate('cpu');
@@ -112,10 +123,23 @@ export async function selectBackend(
   return 'blas';
 }
 
+/** For `auto`: whether a real GPU adapter is there (asked in a child process; see probe.ts). */
+function realGpuFound(): boolean {
+  if (process.env.GRPOVI_AUTO_WEBGPU === '0') {
+    autoSkippedGpu = 'GRPOVI_AUTO_WEBGPU=0';
+    return false;
+  }
+  const adapter = probeAdapterInChild();
+  if (adapter === undefined) autoSkippedGpu = undefined;
+  else if (adapter.fallback) autoSkippedGpu = `the WebGPU adapter ${adapterLine(adapter)} is a software one`;
+  return adapter !== undefined && !adapter.fallback;
+}
+
 /** The backend in use now, if it is one of ours. */
 export function currentBackend(): ActiveBackend | undefined {
   const name = tf.getBackend();
   if (name === 'wasm') return installedBlas() ? 'blas' : 'wasm';
+  if (name === 'webgpu') return 'webgpu';
   return name === 'cpu' ? name : undefined;
 }
 
@@ -137,14 +161,22 @@ export function fusedKernels(): boolean {
 
 export { setFusedKernels };
 
-/** What runs, for logs and run records: the backend, and the library and threads behind `blas`. */
+/**
+ * What runs, for logs and run records: the backend, the library and threads behind `blas`, the
+ * adapter behind `webgpu`.
+ */
 export interface BackendDescription {
   backend: ActiveBackend;
   blas_library?: string;
   blas_threads?: number;
+  webgpu_adapter?: WebgpuAdapterInfo;
 }
 
 export function describeBackend(backend: ActiveBackend, options: SelectOptions = {}): BackendDescription {
+  if (backend === 'webgpu') {
+    const adapter = webgpuAdapter();
+    return adapter === undefined ? { backend } : { backend, webgpu_adapter: adapter };
+  }
   const library = installedBlas();
   if (backend !== 'blas' || library === null) return { backend };
   return { backend, blas_library: library.path, blas_threads: blasThreadCount(options.blasThreads) };
@@ -152,8 +184,15 @@ export function describeBackend(backend: ActiveBackend, options: SelectOptions =
 
 /** One line for the start of a run's log. */
 export function backendLine(description: BackendDescription): string {
+  if (description.backend === 'webgpu') {
+    const adapter = description.webgpu_adapter;
+    return `backend webgpu (${adapter === undefined ? 'adapter unknown' : adapterLine(adapter)})`;
+  }
   if (description.backend !== 'blas') {
-    const why = description.backend === 'wasm' && search?.library === null ? ' (no CBLAS library found)' : '';
+    const reasons = [];
+    if (description.backend === 'wasm' && search?.library === null) reasons.push('no CBLAS library found');
+    if (autoSkippedGpu !== undefined) reasons.push(`not webgpu: ${autoSkippedGpu}`);
+    const why = reasons.length > 0 ? ` (${reasons.join('; ')})` : '';
     return `backend ${description.backend}${why}`;
   }
   return `backend blas (${description.blas_library}, ${description.blas_threads} thread(s))`;

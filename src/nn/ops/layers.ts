@@ -110,6 +110,7 @@ export function embeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2
     if (!(ids[n] >= 0 && ids[n] < rows))
       throw new RangeError(`token id ${ids[n]} is outside the table of ${rows} rows`);
   }
+  if (tf.getBackend() === 'webgpu') return gpuEmbeddingLookup(table, ids);
   const lookup = tidyCustomGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const values = tableValues(inputs[0] as tf.Tensor);
     const out = new Float32Array(ids.length * width);
@@ -128,6 +129,28 @@ export function embeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2
       return tf.tensor2d(grad, [rows, width]);
     };
     return { value: tf.tensor2d(out, [ids.length, width]), gradFunc };
+  });
+  return lookup(table) as tf.Tensor2D;
+}
+
+/** Above this many one-hot entries (256 MB of float32) the GPU gradient is TF.js's segment sum. */
+const ONE_HOT_GRADIENT_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * `embeddingLookup` on WebGPU: the table stays on the GPU. The gradient is the product
+ * one_hot(ids)^T dy, whose sums run in a fixed order, so that a rerun gives the same bits; TF.js's
+ * own gradient of gather (UnsortedSegmentSum) adds with float atomics in whatever order the
+ * threads arrive. For tables times tokens above the limit the one-hot matrix would not be worth
+ * its memory, and the segment sum serves (reruns then differ in the last bits).
+ */
+function gpuEmbeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
+  const rows = table.shape[0];
+  if (rows * ids.length > ONE_HOT_GRADIENT_LIMIT)
+    return tf.tidy(() => tf.gather(table, tf.tensor1d(ids, 'int32')));
+  const lookup = tidyCustomGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const value = tf.tidy(() => tf.gather(inputs[0] as tf.Tensor2D, tf.tensor1d(ids, 'int32')));
+    const gradFunc = (dy: tf.Tensor) => tf.matMul(oneHotFloat(ids, rows), dy as tf.Tensor2D, true, false);
+    return { value, gradFunc };
   });
   return lookup(table) as tf.Tensor2D;
 }

@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Kernels grpovi puts into TF.js's webgpu backend, through its kernel registry (as the BLAS path
+ * does for wasm): sums and products that give the same bits on every run.
+ *
+ * AddN: TF.js binds every input of `tf.addN` as one storage buffer of a single shader, and a
+ * WebGPU device offers 8 storage buffers per shader stage by default: with more than 7 inputs the
+ * pipeline is invalid and the sum is garbage (the AdamW gradient norm sums one square per
+ * parameter). Sums of more inputs are done in groups the device accepts.
+ */
+const ADD_N_GROUP = 4;
+
+/**
+ * Matrix products: for a single product with a long inner dimension (2000 or more) and a small
+ * output, TF.js picks a split-K shader whose partial sums meet through float atomics, in whatever
+ * order the threads arrive, so reruns differ in the last bits (the gradient of a vocabulary-wide
+ * output layer is such a product). Those products run with the small-output shader instead, which
+ * also adds more workgroups for a small output but sums each element in one thread.
+ */
+const SPLIT_K_INNER = 2000;
+const MATMUL_SMALL_OUTPUT_PROGRAM = 2;
+const MATMUL_PROGRAM_FLAG = 'WEBGPU_MATMUL_PROGRAM_TYPE';
+
+/** TF.js 4.22's choice of the split-K shader (BatchMatMul_impl.ts), repeated to avoid it. */
+function wouldSplitK(
+  a: number[],
+  b: number[],
+  attrs: { transposeA?: boolean; transposeB?: boolean } | undefined,
+  backend: unknown,
+): boolean {
+  const rank = a.length;
+  const batch = Math.max(
+    a.slice(0, -2).reduce((n, d) => n * d, 1),
+    b.slice(0, -2).reduce((n, d) => n * d, 1),
+  );
+  const inner = attrs?.transposeA ? a[rank - 2] : a[rank - 1];
+  const outerA = attrs?.transposeA ? a[rank - 1] : a[rank - 2];
+  const outerB = attrs?.transposeB ? b[b.length - 2] : b[b.length - 1];
+  const threshold =
+    tf.env().getNumber('WEBGPU_THRESHOLD_TO_INCREASE_WORKGROUPS_FOR_MATMUL') > 0
+      ? tf.env().getNumber('WEBGPU_THRESHOLD_TO_INCREASE_WORKGROUPS_FOR_MATMUL')
+      : (backend as { thresholdToIncreaseWorkgroups: number }).thresholdToIncreaseWorkgroups;
+  const workgroups = batch * Math.ceil(outerA / 32) * Math.ceil(outerB / 32);
+  const few = workgroups <= threshold || (outerA <= 8 && workgroups <= threshold * 2);
+  return few && batch * outerA * outerB > 128 && batch === 1 && inner >= SPLIT_K_INNER;
+}
+
+function withoutSplitK(kernelName: string): void {
+  const original = tf.getKernel(kernelName, 'webgpu');
+  if (original === undefined) return;
+  const run = original.kernelFunc;
+  const guarded: tf.KernelFunc = (args) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean } | undefined;
+    const env = tf.env();
+    const chosen = env.getNumber(MATMUL_PROGRAM_FLAG);
+    if (chosen >= 0 || !wouldSplitK(a.shape, b.shape, attrs, args.backend)) return run(args);
+    env.set(MATMUL_PROGRAM_FLAG, MATMUL_SMALL_OUTPUT_PROGRAM);
+    try {
+      return run(args);
+    } finally {
+      env.set(MATMUL_PROGRAM_FLAG, chosen);
+    }
+  };
+  tf.unregisterKernel(kernelName, 'webgpu');
+  tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: guarded });
+}
+
+let installed = false;
+
+export function installWebgpuKernels(): void {
+  if (installed) return;
+  const original = tf.getKernel('AddN', 'webgpu');
+  if (original === undefined) return;
+  installed = true;
+  const addN = original.kernelFunc;
+  const grouped: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+    let level = Object.values(inputs) as tf.TensorInfo[];
+    const made: tf.TensorInfo[] = [];
+    while (level.length > ADD_N_GROUP) {
+      const next: tf.TensorInfo[] = [];
+      for (let i = 0; i < level.length; i += ADD_N_GROUP) {
+        const group = level.slice(i, i + ADD_N_GROUP);
+        if (group.length === 1) next.push(group[0]);
+        else {
+          const sum = addN({
+            inputs: group as unknown as tf.NamedTensorInfoMap,
+            backend,
+            attrs,
+          }) as tf.TensorInfo;
+          made.push(sum);
+          next.push(sum);
+        }
+      }
+      level = next;
+    }
+    const result = addN({
+      inputs: level as unknown as tf.NamedTensorInfoMap,
+      backend,
+      attrs,
+    }) as tf.TensorInfo;
+    for (const partial of made) (backend as tf.KernelBackend).disposeData(partial.dataId);
+    return result;
+  };
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({ kernelName: 'AddN', backendName: 'webgpu', kernelFunc: grouped });
+  withoutSplitK('BatchMatMul');
+  withoutSplitK('_FusedMatMul');
+}
