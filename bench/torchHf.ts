@@ -77,12 +77,19 @@ interface RunReport {
   peak_rss_bytes: number;
   /** Trained parameters (the adapters' with LoRA). */
   parameters?: number;
-  /** Every parameter of the model, base and adapters (the twin's count). */
-  total_parameters?: number;
+  /** The base model's parameters (the twin's count). */
+  base_parameters?: number;
   /** The adapted modules' target names (the twin's, LoRA runs). */
   lora_targets?: string[];
   torch?: string;
-  check?: { rows: number; positions: number; max_abs_logit: number; logits_max_abs_diff: number };
+  check?: {
+    rows: number;
+    positions: number;
+    max_abs_logit: number;
+    logits_max_abs_diff: number;
+    /** LoRA: the largest |logit with adapters - logit without| (what the agreement is measured against). */
+    adapter_max_abs_effect?: number;
+  };
 }
 
 interface Settings {
@@ -337,7 +344,7 @@ function compareMode(key: ModelKey, mode: Mode, dir: string, settings: Settings)
   }
   const pooled = (side: 'grpovi' | 'torch', phase: Phase, clock: 'ms' | 'cpu_ms') =>
     median(runs[side].flatMap((r) => r[clock][phase]));
-  const total = runs.torch[0].total_parameters;
+  const total = runs.torch[0].base_parameters;
   const trained = ((runs.grpovi[0].parameters ?? 0) / 1e6).toFixed(2);
   const what =
     mode === 'full'
@@ -366,7 +373,7 @@ function compareMode(key: ModelKey, mode: Mode, dir: string, settings: Settings)
   const check = runs.torch[0].check;
   if (check)
     console.log(
-      `logits agreement${mode === 'lora' ? ' (adapters on)' : ''}: max |grpovi - PyTorch| = ${check.logits_max_abs_diff.toExponential(2)} over ${check.rows} rows x ${check.positions} positions (largest |logit| ${check.max_abs_logit.toFixed(2)}, tolerance 1e-3)`,
+      `logits agreement${mode === 'lora' ? ' (adapters on)' : ''}: max |grpovi - PyTorch| = ${check.logits_max_abs_diff.toExponential(2)} over ${check.rows} rows x ${check.positions} positions (largest |logit| ${check.max_abs_logit.toFixed(2)}${check.adapter_max_abs_effect === undefined ? '' : `; the adapters move the logits by up to ${check.adapter_max_abs_effect.toExponential(2)}`}, tolerance 1e-3)`,
     );
 }
 

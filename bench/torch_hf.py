@@ -283,12 +283,19 @@ def check(folder, config, tensors, adapter=None):
         logits = model.logits(model.hidden(ids, positions_of(ids.shape[0], 0, ids.shape[1])))
     file = "lora_logits.f32" if adapter is not None else "logits.f32"
     theirs = torch.from_numpy(np.fromfile(os.path.join(folder, file), dtype="<f4").reshape(logits.shape))
-    return {
+    out = {
         "rows": ids.shape[0],
         "positions": ids.shape[1],
         "max_abs_logit": logits.abs().max().item(),
         "logits_max_abs_diff": (theirs - logits).abs().max().item(),
     }
+    if adapter is not None:
+        # How far the adapters move the logits: the agreement above is only meaningful well above it.
+        model.adapters_on = False
+        with torch.inference_mode():
+            base = model.logits(model.hidden(ids, positions_of(ids.shape[0], 0, ids.shape[1])))
+        out["adapter_max_abs_effect"] = (logits - base).abs().max().item()
+    return out
 
 
 def median(values):
@@ -363,8 +370,7 @@ def main():
         "median_ms": {name: median(v) for name, v in times.items()},
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "parameters": sum(p.numel() for p in policy.parameters()),
-        "total_parameters": sum(p.numel() for p in policy.p.values())
-        + sum(m.numel() for pair in policy.lora.values() for m in pair),
+        "base_parameters": sum(p.numel() for p in policy.p.values()),
     }
     if policy.lora:
         out["lora_targets"] = sorted({name.rsplit(".", 1)[-1] for name in policy.lora})
