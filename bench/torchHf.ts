@@ -24,23 +24,20 @@
  * `--python PATH` (else GRPOVI_TORCH_PYTHON, else /usr/bin/python3), `--no-lora` (full fine-tuning only; `--lora` is accepted and is the default).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { groupAdvantages } from '../src/grpo/advantages.js';
-import { LoraAdapter, type LoraOptions } from '../src/nn/adapters/lora.js';
-import { PEFT_DEFAULT_TARGETS } from '../src/nn/adapters/loraTargets.js';
 import { selectBackend } from '../src/nn/backends/backend.js';
 import { parseHfConfig } from '../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../src/nn/models/hfDecoder.js';
 import type { RewardModel } from '../src/nn/models/rewardModel.js';
-import { buildSequenceInput } from '../src/nn/models/sequenceBatch.js';
-import { readFloats } from '../src/nn/ops/layers.js';
-import { decodeSafetensors, encodeSafetensors } from '../src/nn/weights/safetensors.js';
+import { decodeSafetensors } from '../src/nn/weights/safetensors.js';
 import { adaptersOffView } from '../src/train/loraRun.js';
 import { Rng } from '../src/util/rng.js';
 import { DISTILGPT2_CONFIG, SMOLLM2_135M_CONFIG } from './hfShapes.js';
+import { ADAPTER_FILE, LORA, loadAdapter, writeTwinFolder } from './torchHfFolder.js';
 import { median, printTable, rlPhases, trainerAdamW } from './rlPhases.js';
 import { DEFAULT_TORCH_PYTHON, torchVersion } from './torchCheck.js';
 
@@ -52,11 +49,6 @@ const PROMPT_TOKENS = 16;
 const NEW_TOKENS = 16;
 const CHECK_ROWS = 4;
 const SEED = 20241206;
-/** The LoRA rows: PEFT's default targets for the family (LoraAdapter's default), r 16, alpha 32. */
-const LORA: LoraOptions = { r: 16, alpha: 32, dropout: 0 };
-/** B's entries, uniform in +-this: nonzero so the logits check exercises the adapters. */
-const LORA_B_RANGE = 0.05;
-const ADAPTER_FILE = 'adapter_model.safetensors';
 
 const MODELS = {
   gpt2: { label: 'distilgpt2 shape (GPT-2)', config: DISTILGPT2_CONFIG },
@@ -147,58 +139,14 @@ function parseSettings(argv: string[]): Settings {
 // ---------------------------------------------------------------------------------------------
 // Workers (each in a process of its own)
 
-/** Seeded random weights as a transformers folder, and grpovi's logits on a check batch beside them. */
+/** Seeded random weights of a shape as the folder both sides load (see bench/torchHfFolder.ts). */
 async function prepare(key: ModelKey, dir: string): Promise<void> {
   await selectBackend('auto', { blasThreads: 1 });
-  const raw = MODELS[key].config;
-  const config = parseHfConfig(raw, MODELS[key].label);
-  const model = HfDecoder.init(config, SEED, { trainable: false });
-  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
-  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(model.toHfTensors()));
-  const rng = new Rng(SEED + 1);
-  const ids = Array.from({ length: CHECK_ROWS }, () =>
-    Array.from({ length: PROMPT_TOKENS + NEW_TOKENS }, () => rng.int(config.vocabSize)),
-  );
-  const input = buildSequenceInput(
-    ids.map((row) => row.slice(0, PROMPT_TOKENS)),
-    Int32Array.from(ids.flatMap((row) => row.slice(PROMPT_TOKENS))),
-    NEW_TOKENS,
-    0,
-  );
-  const writeLogits = (file: string) => {
-    const logits = readFloats(() => model.logits(model.forward(input).hidden));
-    writeFileSync(join(dir, file), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
-  };
-  writeLogits('logits.f32');
-  // The adapter both sides load: grpovi's fresh one (A Kaiming-uniform), B drawn nonzero.
-  const fresh = LoraAdapter.init(config.modelType, model.specs, LORA, SEED + 2);
-  const tensors = fresh.toPeftTensors();
-  fresh.dispose();
-  const bRng = new Rng(SEED + 3);
-  for (const [name, t] of Object.entries(tensors))
-    if (name.endsWith('.lora_B.weight'))
-      t.data = Float32Array.from(t.data, () => (2 * bRng.uniform() - 1) * LORA_B_RANGE);
-  writeFileSync(join(dir, ADAPTER_FILE), encodeSafetensors(tensors));
-  const adapter = loadAdapter(dir, model);
-  model.attachAdapter(adapter);
-  writeLogits('lora_logits.f32');
-  model.attachAdapter(undefined);
-  adapter.dispose();
-  const lora = {
-    r: LORA.r,
-    alpha: LORA.alpha,
-    targets: PEFT_DEFAULT_TARGETS[config.modelType],
-    modules: adapter.modules().map((m) => m.module),
-  };
-  writeFileSync(join(dir, 'check.json'), `${JSON.stringify({ ids, lora })}\n`);
-  model.dispose();
-}
-
-/** The adapter written beside the weights, as LoRA options over this model's projections. */
-function loadAdapter(dir: string, model: HfDecoder): LoraAdapter {
-  const file = join(dir, ADAPTER_FILE);
-  const { tensors } = decodeSafetensors(readFileSync(file), file);
-  return LoraAdapter.fromPeftTensors(model.config.modelType, model.specs, LORA, tensors, file);
+  writeTwinFolder(dir, MODELS[key].config, MODELS[key].label, {
+    seed: SEED,
+    rows: CHECK_ROWS,
+    length: PROMPT_TOKENS + NEW_TOKENS,
+  });
 }
 
 /** The fraction of even token ids per completion (the twin's stand-in reward too). */
