@@ -3,7 +3,12 @@
  * twin (bench/torch_hf.py, run by Debian's /usr/bin/python3 with python3-torch), one thread each, on
  * the same weights: random weights of distilgpt2's (GPT-2, 81.9M) and SmolLM2-135M's (Llama, 134.5M)
  * shapes, written once as a transformers folder (config.json + model.safetensors) that both sides
- * load. Full fine-tuning; `--lora` is the switch point for the LoRA phases once grpovi has adapters.
+ * load. Full fine-tuning, then LoRA (unless `--no-lora`): r 16, alpha 32, dropout 0 on PEFT's default
+ * targets (gpt2: c_attn; llama: q_proj, v_proj), the same adapter matrices on both sides (A
+ * Kaiming-uniform, B nonzero so the check exercises them; adapter_model.safetensors beside the
+ * weights), the base frozen, the reference pass the base with the adapters off, AdamW over the
+ * adapters only. grpovi's side attaches them as the trainer does (Decoder.attachAdapter,
+ * adaptersOffView).
  *
  * A step: 2 prompts x 4 completions (16 random prompt ids, 16 new tokens, every row drawing all of
  * them): KV-cached sampling, the frozen reference's log-probs of the completions, the update
@@ -12,13 +17,14 @@
  * peak RSS is its own; the sides take turns round by round (rotating order) so they meet the same
  * spells of background load. Printed: the median wall ms of each phase over all rounds, their
  * ratio, each round's whole-step ratio, both peaks, and the largest logit difference on a batch of
- * 4 x 32 tokens (grpovi's logits written beside the weights; the script fails beyond 1e-3).
+ * 4 x 32 tokens (grpovi's logits written beside the weights; the script fails beyond 1e-3), with
+ * the adapters on for the LoRA rows.
  *
  * Flags: `--rounds N` (3), `--steps N` (1), `--warmup N` (1), `--threads N` (1), `--only gpt2|llama`,
- * `--python PATH` (else GRPOVI_TORCH_PYTHON, else /usr/bin/python3), `--lora` (not yet: says so).
+ * `--python PATH` (else GRPOVI_TORCH_PYTHON, else /usr/bin/python3), `--no-lora` (full fine-tuning only; `--lora` is accepted and is the default).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,11 +33,11 @@ import { selectBackend } from '../src/nn/backends/backend.js';
 import { parseHfConfig } from '../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../src/nn/models/hfDecoder.js';
 import type { RewardModel } from '../src/nn/models/rewardModel.js';
-import { buildSequenceInput } from '../src/nn/models/sequenceBatch.js';
-import { readFloats } from '../src/nn/ops/layers.js';
-import { decodeSafetensors, encodeSafetensors } from '../src/nn/weights/safetensors.js';
+import { decodeSafetensors } from '../src/nn/weights/safetensors.js';
+import { adaptersOffView } from '../src/train/loraRun.js';
 import { Rng } from '../src/util/rng.js';
 import { DISTILGPT2_CONFIG, SMOLLM2_135M_CONFIG } from './hfShapes.js';
+import { ADAPTER_FILE, LORA, loadAdapter, writeTwinFolder } from './torchHfFolder.js';
 import { median, printTable, rlPhases, trainerAdamW } from './rlPhases.js';
 import { DEFAULT_TORCH_PYTHON, torchVersion } from './torchCheck.js';
 
@@ -53,6 +59,7 @@ type ModelKey = keyof typeof MODELS;
 const PHASES = ['sampling', 'reference', 'update', 'step'] as const;
 type Phase = (typeof PHASES)[number];
 type PhaseTimes = Record<Phase, number[]>;
+type Mode = 'full' | 'lora';
 
 /** What a run of either side reports. */
 interface RunReport {
@@ -60,9 +67,21 @@ interface RunReport {
   /** Process CPU ms of the same intervals (less inflated by other jobs on a shared machine). */
   cpu_ms: PhaseTimes;
   peak_rss_bytes: number;
+  /** Trained parameters (the adapters' with LoRA). */
   parameters?: number;
+  /** The base model's parameters (the twin's count). */
+  base_parameters?: number;
+  /** The adapted modules' target names (the twin's, LoRA runs). */
+  lora_targets?: string[];
   torch?: string;
-  check?: { rows: number; positions: number; max_abs_logit: number; logits_max_abs_diff: number };
+  check?: {
+    rows: number;
+    positions: number;
+    max_abs_logit: number;
+    logits_max_abs_diff: number;
+    /** LoRA: the largest |logit with adapters - logit without| (what the agreement is measured against). */
+    adapter_max_abs_effect?: number;
+  };
 }
 
 interface Settings {
@@ -72,10 +91,19 @@ interface Settings {
   threads: number;
   only?: ModelKey;
   python: string;
+  /** Whether the LoRA rows run too (default yes; `--no-lora` skips them). */
+  lora: boolean;
 }
 
 function parseSettings(argv: string[]): Settings {
-  const settings: Settings = { rounds: 3, steps: 1, warmup: 1, threads: 1, python: DEFAULT_TORCH_PYTHON };
+  const settings: Settings = {
+    rounds: 3,
+    steps: 1,
+    warmup: 1,
+    threads: 1,
+    python: DEFAULT_TORCH_PYTHON,
+    lora: true,
+  };
   const counts = {
     '--rounds': 'rounds',
     '--steps': 'steps',
@@ -84,11 +112,9 @@ function parseSettings(argv: string[]): Settings {
   } as const;
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (flag === '--lora')
-      throw new RangeError(
-        '--lora: grpovi has no LoRA adapters yet; the LoRA phases come with them (issue 24)',
-      );
-    if (flag === '--python') {
+    if (flag === '--lora') settings.lora = true;
+    else if (flag === '--no-lora') settings.lora = false;
+    else if (flag === '--python') {
       const path = argv[++i];
       if (!path) throw new RangeError(`--python takes a path (${JSON.stringify(path ?? null)})`);
       settings.python = path;
@@ -113,28 +139,14 @@ function parseSettings(argv: string[]): Settings {
 // ---------------------------------------------------------------------------------------------
 // Workers (each in a process of its own)
 
-/** Seeded random weights as a transformers folder, and grpovi's logits on a check batch beside them. */
+/** Seeded random weights of a shape as the folder both sides load (see bench/torchHfFolder.ts). */
 async function prepare(key: ModelKey, dir: string): Promise<void> {
   await selectBackend('auto', { blasThreads: 1 });
-  const raw = MODELS[key].config;
-  const config = parseHfConfig(raw, MODELS[key].label);
-  const model = HfDecoder.init(config, SEED, { trainable: false });
-  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(raw, null, 2)}\n`);
-  writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(model.toHfTensors()));
-  const rng = new Rng(SEED + 1);
-  const ids = Array.from({ length: CHECK_ROWS }, () =>
-    Array.from({ length: PROMPT_TOKENS + NEW_TOKENS }, () => rng.int(config.vocabSize)),
-  );
-  const input = buildSequenceInput(
-    ids.map((row) => row.slice(0, PROMPT_TOKENS)),
-    Int32Array.from(ids.flatMap((row) => row.slice(PROMPT_TOKENS))),
-    NEW_TOKENS,
-    0,
-  );
-  const logits = readFloats(() => model.logits(model.forward(input).hidden));
-  writeFileSync(join(dir, 'logits.f32'), new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength));
-  writeFileSync(join(dir, 'check.json'), `${JSON.stringify({ ids })}\n`);
-  model.dispose();
+  writeTwinFolder(dir, MODELS[key].config, MODELS[key].label, {
+    seed: SEED,
+    rows: CHECK_ROWS,
+    length: PROMPT_TOKENS + NEW_TOKENS,
+  });
 }
 
 /** The fraction of even token ids per completion (the twin's stand-in reward too). */
@@ -147,7 +159,7 @@ function evenTokenRewards(tokens: Int32Array, rows: number, length: number): num
 }
 
 /** grpovi's side: load the folder, run the steps, report the timed ones and the peak RSS. */
-async function grpoviRun(dir: string, settings: Settings, round: number): Promise<RunReport> {
+async function grpoviRun(dir: string, settings: Settings, round: number, mode: Mode): Promise<RunReport> {
   await selectBackend('auto', { blasThreads: settings.threads });
   const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as unknown;
   const config = parseHfConfig(raw, join(dir, 'config.json'));
@@ -156,7 +168,11 @@ async function grpoviRun(dir: string, settings: Settings, round: number): Promis
     trainable: true,
     source: file,
   });
-  const reference = policy.copy({ trainable: false });
+  // As the trainer does: full fine-tuning keeps a frozen copy as the reference; LoRA attaches the
+  // adapter (policy.variables() become its matrices) and scores with the adapters off, no copy.
+  const adapter = mode === 'lora' ? loadAdapter(dir, policy) : undefined;
+  if (adapter) policy.attachAdapter(adapter);
+  const reference = adapter ? adaptersOffView(policy, adapter) : policy.copy({ trainable: false });
   const optimizer = trainerAdamW(policy);
   const rng = Rng.derive(SEED, `torch-hf/${round}`);
   const distinct = Array.from({ length: PROMPTS }, () =>
@@ -203,6 +219,8 @@ async function grpoviRun(dir: string, settings: Settings, round: number): Promis
   const parameters = policy.variables().reduce((n, p) => n + p.variable.size, 0);
   optimizer.dispose();
   reference.dispose();
+  policy.attachAdapter(undefined);
+  adapter?.dispose();
   policy.dispose();
   return { ms, cpu_ms: cpuMs, peak_rss_bytes: process.resourceUsage().maxRSS * 1024, parameters };
 }
@@ -239,58 +257,72 @@ function compare(key: ModelKey, settings: Settings): void {
       console.error(`bench:torch-hf: writing the ${key} weights failed (exit ${prepared.status})`);
       process.exit(1);
     }
-    const runs: Record<'grpovi' | 'torch', RunReport[]> = { grpovi: [], torch: [] };
-    const counts = [
-      '--steps',
-      String(settings.steps),
-      '--warmup',
-      String(settings.warmup),
-      '--threads',
-      String(settings.threads),
-    ];
-    for (let round = 0; round < settings.rounds; round++) {
-      const order = round % 2 === 0 ? (['torch', 'grpovi'] as const) : (['grpovi', 'torch'] as const);
-      for (const side of order) {
-        if (side === 'torch') {
-          const check = round === 0 ? ['--check', dir] : [];
-          const args = [TWIN, '--model', dir, ...counts, '--seed', String(round), ...check];
-          runs.torch.push(spawnJson(settings.python, args, 'the PyTorch twin'));
-        } else {
-          const args = worker(['grpovi', dir, String(round), ...counts]);
-          runs.grpovi.push(spawnJson(process.execPath, args, 'the grpovi run'));
-        }
-      }
-    }
-    const pooled = (side: 'grpovi' | 'torch', phase: Phase, clock: 'ms' | 'cpu_ms') =>
-      median(runs[side].flatMap((r) => r[clock][phase]));
-    console.log('');
-    console.log(
-      `${MODELS[key].label}, ${((runs.grpovi[0].parameters ?? 0) / 1e6).toFixed(1)}M parameters, full fine-tuning (wall ms, then process CPU ms):`,
-    );
-    printTable(
-      ['phase', 'grpovi ms', 'PyTorch ms', 'ratio', 'grpovi CPU ms', 'PyTorch CPU ms', 'CPU ratio'],
-      PHASES.map((phase) => {
-        const cells = (['ms', 'cpu_ms'] as const).flatMap((clock) => {
-          const [ours, theirs] = [pooled('grpovi', phase, clock), pooled('torch', phase, clock)];
-          return [ours.toFixed(0), theirs.toFixed(0), (ours / theirs).toFixed(2)];
-        });
-        return [phase === 'step' ? 'whole step' : phase, ...cells];
-      }),
-    );
-    const ratios = runs.grpovi.map((r, i) => median(r.ms.step) / median(runs.torch[i].ms.step));
-    console.log(`whole-step ratio of each round: ${ratios.map((x) => x.toFixed(2)).join(', ')}`);
-    const peak = (side: 'grpovi' | 'torch') => Math.max(...runs[side].map((r) => r.peak_rss_bytes));
-    console.log(
-      `peak RSS: grpovi ${gib(peak('grpovi'))}, PyTorch ${gib(peak('torch'))} (ratio ${(peak('grpovi') / peak('torch')).toFixed(2)})`,
-    );
-    const check = runs.torch[0].check;
-    if (check)
-      console.log(
-        `logits agreement: max |grpovi - PyTorch| = ${check.logits_max_abs_diff.toExponential(2)} over ${check.rows} rows x ${check.positions} positions (largest |logit| ${check.max_abs_logit.toFixed(2)}, tolerance 1e-3)`,
-      );
+    const modes: Mode[] = settings.lora ? ['full', 'lora'] : ['full'];
+    for (const mode of modes) compareMode(key, mode, dir, settings);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The rounds of one mode (full fine-tuning or LoRA) on the prepared folder, and their table. */
+function compareMode(key: ModelKey, mode: Mode, dir: string, settings: Settings): void {
+  const runs: Record<'grpovi' | 'torch', RunReport[]> = { grpovi: [], torch: [] };
+  const counts = [
+    '--steps',
+    String(settings.steps),
+    '--warmup',
+    String(settings.warmup),
+    '--threads',
+    String(settings.threads),
+  ];
+  for (let round = 0; round < settings.rounds; round++) {
+    const order = round % 2 === 0 ? (['torch', 'grpovi'] as const) : (['grpovi', 'torch'] as const);
+    for (const side of order) {
+      if (side === 'torch') {
+        const check = round === 0 ? ['--check', dir] : [];
+        const lora =
+          mode === 'lora' ? ['--lora', join(dir, ADAPTER_FILE), '--lora-alpha', String(LORA.alpha)] : [];
+        const args = [TWIN, '--model', dir, ...counts, '--seed', String(round), ...lora, ...check];
+        runs.torch.push(spawnJson(settings.python, args, `the PyTorch twin (${mode})`));
+      } else {
+        const args = worker(['grpovi', dir, String(round), mode, ...counts]);
+        runs.grpovi.push(spawnJson(process.execPath, args, `the grpovi run (${mode})`));
+      }
+    }
+  }
+  const pooled = (side: 'grpovi' | 'torch', phase: Phase, clock: 'ms' | 'cpu_ms') =>
+    median(runs[side].flatMap((r) => r[clock][phase]));
+  const total = runs.torch[0].base_parameters;
+  const trained = ((runs.grpovi[0].parameters ?? 0) / 1e6).toFixed(2);
+  const what =
+    mode === 'full'
+      ? `full fine-tuning (${trained}M trained)`
+      : `LoRA r ${LORA.r}, alpha ${LORA.alpha} on ${runs.torch[0].lora_targets?.join(', ')} (${trained}M trained, PyTorch ${((runs.torch[0].parameters ?? 0) / 1e6).toFixed(2)}M)`;
+  console.log('');
+  console.log(
+    `${MODELS[key].label}, ${((total ?? 0) / 1e6).toFixed(1)}M parameters, ${what} (wall ms, then process CPU ms):`,
+  );
+  printTable(
+    ['phase', 'grpovi ms', 'PyTorch ms', 'ratio', 'grpovi CPU ms', 'PyTorch CPU ms', 'CPU ratio'],
+    PHASES.map((phase) => {
+      const cells = (['ms', 'cpu_ms'] as const).flatMap((clock) => {
+        const [ours, theirs] = [pooled('grpovi', phase, clock), pooled('torch', phase, clock)];
+        return [ours.toFixed(0), theirs.toFixed(0), (ours / theirs).toFixed(2)];
+      });
+      return [phase === 'step' ? 'whole step' : phase, ...cells];
+    }),
+  );
+  const ratios = runs.grpovi.map((r, i) => median(r.ms.step) / median(runs.torch[i].ms.step));
+  console.log(`whole-step ratio of each round: ${ratios.map((x) => x.toFixed(2)).join(', ')}`);
+  const peak = (side: 'grpovi' | 'torch') => Math.max(...runs[side].map((r) => r.peak_rss_bytes));
+  console.log(
+    `peak RSS: grpovi ${gib(peak('grpovi'))}, PyTorch ${gib(peak('torch'))} (ratio ${(peak('grpovi') / peak('torch')).toFixed(2)})`,
+  );
+  const check = runs.torch[0].check;
+  if (check)
+    console.log(
+      `logits agreement${mode === 'lora' ? ' (adapters on)' : ''}: max |grpovi - PyTorch| = ${check.logits_max_abs_diff.toExponential(2)} over ${check.rows} rows x ${check.positions} positions (largest |logit| ${check.max_abs_logit.toFixed(2)}${check.adapter_max_abs_effect === undefined ? '' : `; the adapters move the logits by up to ${check.adapter_max_abs_effect.toExponential(2)}`}, tolerance 1e-3)`,
+    );
 }
 
 async function main(): Promise<void> {
@@ -298,7 +330,8 @@ async function main(): Promise<void> {
   if (argv[0] === '--worker') {
     const [, kind, ...rest] = argv;
     if (kind === 'prepare') return prepare(rest[0] as ModelKey, rest[1]);
-    const report = await grpoviRun(rest[0], parseSettings(rest.slice(2)), Number(rest[1]));
+    const mode = rest[2] === 'lora' ? 'lora' : 'full';
+    const report = await grpoviRun(rest[0], parseSettings(rest.slice(3)), Number(rest[1]), mode);
     console.log(JSON.stringify(report));
     return;
   }

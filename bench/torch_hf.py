@@ -17,8 +17,14 @@ prompt of the same length (no padding), every row drawing all its new tokens:
              plus 0.04 x the k3 KL to the reference, per-row token mean, mean over rows), backward,
              global-norm clip at 1, torch.optim.AdamW (betas 0.9/0.99, eps 1e-8, wd 0);
   step       the three together.
+With --lora FILE (a PEFT adapter_model.safetensors grpovi wrote beside the weights): LoRA as PEFT
+computes it, in plain PyTorch (no peft): each adapted projection adds (x A^T) B^T * alpha / r with
+A [r, in] and B [out, r] read from the file, the base frozen (requires_grad False), the reference
+pass the same model with the adapters off (PEFT's disable_adapter()), AdamW and the clip over the
+adapter matrices only.
 Prints JSON: wall ms and process CPU ms per phase of each timed step, peak RSS (ru_maxrss), and with --check DIR the
-largest |logit - grpovi's logit| on the batch grpovi wrote there (exit 1 beyond 1e-3).
+largest |logit - grpovi's logit| on the batch grpovi wrote there (exit 1 beyond 1e-3; with --lora
+against grpovi's logits with the adapters on, lora_logits.f32).
 """
 
 import argparse
@@ -44,6 +50,8 @@ def parse_args():
     parser.add_argument("--prompt-tokens", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lora", help="a PEFT adapter_model.safetensors to train instead of every weight")
+    parser.add_argument("--lora-alpha", type=float, default=8.0)
     parser.add_argument("--check", help="folder with check.json and grpovi's logits (see bench/torchHf.ts)")
     return parser.parse_args()
 
@@ -108,9 +116,33 @@ class Decoder:
         self.head_width = self.width // self.heads
         self.table = self.p["wte.weight" if self.family == "gpt2" else "embed_tokens.weight"]
         self.out = self.p.get("lm_head.weight", self.table)
+        self.lora = {}  # module name -> (A [r, in], B [out, r])
+        self.lora_scale = 0.0
+        self.adapters_on = True
+
+    def attach_lora(self, tensors, alpha):
+        """PEFT-keyed adapter tensors (base_model.model.<transformers path>.lora_A/B.weight), trainable."""
+        prefix = "base_model.model.transformer." if self.family == "gpt2" else "base_model.model.model."
+        for key, a in tensors.items():
+            if not key.endswith(".lora_A.weight"):
+                continue
+            module = key[len(prefix) : -len(".lora_A.weight")]
+            b = tensors[key.replace(".lora_A.", ".lora_B.")]
+            self.lora[module] = (a.clone().requires_grad_(True), b.clone().requires_grad_(True))
+        r = next(iter(self.lora.values()))[0].shape[0]
+        self.lora_scale = alpha / r
 
     def parameters(self):
+        if self.lora:
+            return [m for pair in self.lora.values() for m in pair]
         return list(self.p.values())
+
+    def adapted(self, x2d, y2d, name):
+        """y + (x A^T) B^T * scale for an adapted module while adapters are on."""
+        pair = self.lora.get(name) if self.adapters_on else None
+        if pair is None:
+            return y2d
+        return y2d + torch.matmul(torch.matmul(x2d, pair[0].t()), pair[1].t()) * self.lora_scale
 
     def norm(self, x, name):
         if self.family == "gpt2":
@@ -119,12 +151,16 @@ class Decoder:
         return x * torch.rsqrt(variance + self.eps) * self.p[f"{name}.weight"]
 
     def conv1d(self, x, name):
-        return torch.addmm(self.p[f"{name}.bias"], x.reshape(-1, x.shape[-1]), self.p[f"{name}.weight"]).reshape(
-            *x.shape[:-1], -1
-        )
+        x2d = x.reshape(-1, x.shape[-1])
+        y2d = torch.addmm(self.p[f"{name}.bias"], x2d, self.p[f"{name}.weight"])
+        return self.adapted(x2d, y2d, name).reshape(*x.shape[:-1], -1)
 
     def linear(self, x, name):
-        return F.linear(x, self.p[f"{name}.weight"], self.p.get(f"{name}.bias"))
+        y = F.linear(x, self.p[f"{name}.weight"], self.p.get(f"{name}.bias"))
+        if not self.lora:
+            return y
+        x2d = x.reshape(-1, x.shape[-1])
+        return self.adapted(x2d, y.reshape(-1, y.shape[-1]), name).reshape(*y.shape)
 
     def rope(self, x, cos, sin):
         half = x.shape[-1] // 2
@@ -236,20 +272,30 @@ def even_token_advantages(completions, group):
     return out.reshape(-1).float()
 
 
-def check(folder, config, tensors):
+def check(folder, config, tensors, adapter=None):
     with open(os.path.join(folder, "check.json"), encoding="utf-8") as f:
         spec = json.load(f)
     ids = torch.tensor(spec["ids"], dtype=torch.int64)
     model = Decoder(config, tensors, trainable=False)
+    if adapter is not None:
+        model.attach_lora(adapter, ARGS.lora_alpha)
     with torch.inference_mode():
         logits = model.logits(model.hidden(ids, positions_of(ids.shape[0], 0, ids.shape[1])))
-    theirs = torch.from_numpy(np.fromfile(os.path.join(folder, "logits.f32"), dtype="<f4").reshape(logits.shape))
-    return {
+    file = "lora_logits.f32" if adapter is not None else "logits.f32"
+    theirs = torch.from_numpy(np.fromfile(os.path.join(folder, file), dtype="<f4").reshape(logits.shape))
+    out = {
         "rows": ids.shape[0],
         "positions": ids.shape[1],
         "max_abs_logit": logits.abs().max().item(),
         "logits_max_abs_diff": (theirs - logits).abs().max().item(),
     }
+    if adapter is not None:
+        # How far the adapters move the logits: the agreement above is only meaningful well above it.
+        model.adapters_on = False
+        with torch.inference_mode():
+            base = model.logits(model.hidden(ids, positions_of(ids.shape[0], 0, ids.shape[1])))
+        out["adapter_max_abs_effect"] = (logits - base).abs().max().item()
+    return out
 
 
 def median(values):
@@ -263,15 +309,22 @@ def main():
     with open(os.path.join(ARGS.model, "config.json"), encoding="utf-8") as f:
         config = json.load(f)
     tensors = read_safetensors(os.path.join(ARGS.model, "model.safetensors"))
+    adapter = read_safetensors(ARGS.lora) if ARGS.lora else None
     checked = None
     if ARGS.check:
-        checked = check(ARGS.check, config, tensors)
+        checked = check(ARGS.check, config, tensors, adapter)
         if not checked["logits_max_abs_diff"] <= LOGITS_TOLERANCE:
             json.dump({"check": checked}, sys.stdout)
             print(f"\ntorch_hf.py: FAILED: logits differ from grpovi's by {checked['logits_max_abs_diff']:.3g}", file=sys.stderr)
             sys.exit(1)
-    policy = Decoder(config, tensors, trainable=True)
-    reference = Decoder(config, tensors, trainable=False)
+    if adapter is None:
+        policy = Decoder(config, tensors, trainable=True)
+        reference = Decoder(config, tensors, trainable=False)
+    else:
+        # The frozen base carries the adapters; the reference is the same model with them off.
+        policy = Decoder(config, tensors, trainable=False)
+        policy.attach_lora(adapter, ARGS.lora_alpha)
+        reference = None
     del tensors
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-5, betas=(0.9, 0.99), eps=1e-8, weight_decay=0)
     generator = torch.Generator().manual_seed(ARGS.seed)
@@ -288,7 +341,12 @@ def main():
         completions = completions.clone()
         marks.append((time.perf_counter(), time.process_time()))
         with torch.inference_mode():
-            ref = token_log_probs(reference, prompts, completions)
+            if reference is None:
+                policy.adapters_on = False
+                ref = token_log_probs(policy, prompts, completions)
+                policy.adapters_on = True
+            else:
+                ref = token_log_probs(reference, prompts, completions)
         ref = ref.clone()
         marks.append((time.perf_counter(), time.process_time()))
         advantages = even_token_advantages(completions, ARGS.generations)
@@ -312,7 +370,10 @@ def main():
         "median_ms": {name: median(v) for name, v in times.items()},
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "parameters": sum(p.numel() for p in policy.parameters()),
+        "base_parameters": sum(p.numel() for p in policy.p.values()),
     }
+    if policy.lora:
+        out["lora_targets"] = sorted({name.rsplit(".", 1)[-1] for name in policy.lora})
     if checked is not None:
         out["check"] = checked
     json.dump(out, sys.stdout)
