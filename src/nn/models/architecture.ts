@@ -8,7 +8,8 @@ export type Activation = 'gelu_new' | 'gelu' | 'quick_gelu' | 'silu' | 'relu';
  * qwen2) is one of these plus a parameter layout. Pre-norm blocks: x += attention(norm1(x)),
  * x += mlp(norm2(x)), then a final norm and the output projection.
  */
-export interface DecoderArchitecture {
+/** The sizes every decoder has, however its family names them. */
+export interface DecoderShape {
   vocabSize: number;
   /** Longest sequence (the learned position table's rows, or RoPE's max_position_embeddings). */
   contextLength: number;
@@ -22,6 +23,9 @@ export interface DecoderArchitecture {
   headWidth: number;
   /** The MLP's hidden width. */
   innerWidth: number;
+}
+
+export interface DecoderArchitecture extends DecoderShape {
   /** Learned absolute positions added to the token embedding, or rotary embeddings on q and k. */
   positions: { kind: 'learned' } | { kind: 'rope'; theta: number };
   /** LayerNorm (gain and bias) or RMSNorm (gain only), with its epsilon. */

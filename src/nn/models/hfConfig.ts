@@ -1,5 +1,5 @@
 import { CheckpointError, describeJsonValue } from '../weights/checkpointError.js';
-import type { Activation } from './architecture.js';
+import type { Activation, DecoderShape } from './architecture.js';
 
 /**
  * The Hugging Face `config.json` of a decoder-only language model, read into one description that
@@ -10,23 +10,12 @@ import type { Activation } from './architecture.js';
 export type HfModelType = 'gpt2' | 'llama' | 'qwen2';
 export type HfActivation = Activation;
 
-export interface HfDecoderConfig {
+export interface HfDecoderConfig extends DecoderShape {
   modelType: HfModelType;
   /** Which block layout the weights follow. */
   family: 'gpt2' | 'llama';
   /** `architectures[0]` as written, e.g. "GPT2LMHeadModel" or "LlamaForSequenceClassification". */
   architecture: string;
-  vocabSize: number;
-  /** Longest sequence: GPT-2's n_positions (its position table), Llama's max_position_embeddings. */
-  contextLength: number;
-  width: number;
-  depth: number;
-  heads: number;
-  /** Key/value heads (grouped-query attention); equals `heads` for GPT-2. */
-  kvHeads: number;
-  headWidth: number;
-  /** MLP hidden width (GPT-2's n_inner, default 4 * width; Llama's intermediate_size). */
-  innerWidth: number;
   normEps: number;
   activation: HfActivation;
   /** RoPE base (Llama family only). */
