@@ -203,6 +203,35 @@ describe.skipIf(PYTHON === undefined)(`conversational prompts through the CLI ($
       .map((l) => JSON.parse(l) as Record<string, number>);
     const step = metrics.find((m) => m['tools/call_frequency'] !== undefined);
     expect(step?.['tools/failure_frequency']).toBeGreaterThanOrEqual(0);
+    // Dynamic sampling logs them too, beside its own metrics, in the same training step's row.
+    const dynamicOut = at('tools-dynamic');
+    const dynamic = await run([
+      'train',
+      '--prompts',
+      join(example, 'prompts.jsonl'),
+      '--reward',
+      join(example, 'reward.mjs'),
+      '--tools',
+      join(example, 'calculator.mjs'),
+      '--policy',
+      join(root, 'qwen2-chat'),
+      '--steps',
+      '1',
+      '--dynamic-sampling',
+      '--dynamic-sampling-max-rounds',
+      '1',
+      '--out',
+      dynamicOut,
+      ...SMALL,
+    ]);
+    expect(dynamic.code, dynamic.stderr).toBe(0);
+    const dynamicStep = readFileSync(join(dynamicOut, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>)
+      .find((m) => m['dynamic_sampling/rounds'] !== undefined);
+    expect(dynamicStep?.['tools/call_frequency']).toBeGreaterThanOrEqual(0);
+    expect(dynamicStep?.['tools/failure_frequency']).toBeGreaterThanOrEqual(0);
     const sample = JSON.parse(readFileSync(join(out, 'samples.jsonl'), 'utf8').split('\n')[0]) as {
       prompt: string;
     };
