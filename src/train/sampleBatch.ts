@@ -13,7 +13,7 @@ import { dynamicSample } from './dynamicSampling.js';
 import type { MetricsRow } from './metrics.js';
 import type { PromptStream } from './promptStream.js';
 import type { Rollout, SamplingSettings } from './rollout.js';
-import { taskRollout } from './tools/taskRollout.js';
+import { sumToolCounts, taskRollout, toolMetrics } from './tools/taskRollout.js';
 
 /** The sampling options of a config. */
 export function samplingSettings(config: TrainConfig): SamplingSettings {
@@ -70,7 +70,7 @@ export async function sampleBatch(
     const picked = source.stream.nextIndices(count);
     const prompts = picked.map((i) => task.trainPrompts[i]);
     const rows = groupRows(task.trainRows, picked, G);
-    const { ro, conversations, toolMetrics } = await taskRollout(
+    const { ro, conversations, toolCounts } = await taskRollout(
       task,
       config,
       policy,
@@ -91,11 +91,11 @@ export async function sampleBatch(
     );
     rolloutSeconds += t1 - t0;
     rewardSeconds += now() - t1;
-    return { ro, scores, toolMetrics };
+    return { ro, scores, toolCounts };
   };
   if (!config.dynamic_sampling) {
-    const { ro, scores, toolMetrics } = await draw(config.prompts_per_step);
-    return { ro, scores, rolloutSeconds, rewardSeconds, dynamic: toolMetrics };
+    const { ro, scores, toolCounts } = await draw(config.prompts_per_step);
+    return { ro, scores, rolloutSeconds, rewardSeconds, dynamic: toolMetrics(toolCounts) };
   }
   const result = await dynamicSample(draw, (d) => d.scores.total, {
     groups: config.prompts_per_step,
@@ -116,6 +116,8 @@ export async function sampleBatch(
     'dynamic_sampling/extra_prompts': result.extraPrompts,
     'dynamic_sampling/zero_std_groups': result.zeroStdGroups,
     'dynamic_sampling/filled_groups': result.filledGroups,
+    // Over every completion sampled this step, the dropped groups' too: their tool calls ran.
+    ...toolMetrics(sumToolCounts(result.draws.map((d) => d.toolCounts))),
   };
   return { ro, scores, rolloutSeconds, rewardSeconds, dynamic };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeFixtures, PYTHON, SKIP_REASON } from '../nn/hfFixtures.js';
+import { latestWeights, metricsWithoutTiming } from '../train/helpers.js';
 import { CLI_BIN, type ProcessRun, ROOT, runNode } from './cliBin.js';
 
 /**
@@ -107,6 +108,67 @@ describe.skipIf(PYTHON === undefined)(`conversational prompts through the CLI ($
     expect(config.prompts).toBe(at('chat.jsonl'));
   }, 240_000);
 
+  it('--resume continues a conversational run exactly as the straight run goes', async () => {
+    const policy = join(root, 'qwen2-chat');
+    const common = ['--prompts', at('chat.jsonl'), '--reward', at('reward.mjs'), '--policy', policy];
+    const common2 = ['--eval-every', '2', ...SMALL];
+    const straight = await run(['train', ...common, '--steps', '4', '--out', at('straight'), ...common2]);
+    expect(straight.code, straight.stderr).toBe(0);
+    const half = await run(['train', ...common, '--steps', '2', '--out', at('half'), ...common2]);
+    expect(half.code, half.stderr).toBe(0);
+    const resumed = await run(['train', '--resume', at('half'), '--steps', '4']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('resuming at step 2 of 4');
+    expect(Buffer.compare(latestWeights(at('half')), latestWeights(at('straight')))).toBe(0);
+    expect(metricsWithoutTiming(at('half'))).toEqual(metricsWithoutTiming(at('straight')));
+    expect(readFileSync(at('half', 'config.json'), 'utf8')).toBe(
+      readFileSync(at('straight', 'config.json'), 'utf8'),
+    );
+    expect(readFileSync(at('half', 'samples.jsonl'), 'utf8')).toBe(
+      readFileSync(at('straight', 'samples.jsonl'), 'utf8'),
+    );
+  }, 240_000);
+
+  it('compare runs on conversational prompts and its samples hold the rendered prompts', async () => {
+    const out = at('cmp');
+    // compare takes the sizes through a config file (its flags are the run-defining ones).
+    writeFileSync(
+      at('small.json'),
+      JSON.stringify({ prompts_per_step: 2, num_generations: 2, max_completion_length: 4 }),
+    );
+    const r = await run([
+      'compare',
+      '--prompts',
+      at('chat.jsonl'),
+      '--reward',
+      at('reward.mjs'),
+      '--policy',
+      join(root, 'qwen2-chat'),
+      '--seeds',
+      '1',
+      '--steps',
+      '2',
+      '--config',
+      at('small.json'),
+      '--out',
+      out,
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(existsSync(join(out, 'summary.json'))).toBe(true);
+    for (const algo of ['grpo', 'grpovi']) {
+      const samples = readFileSync(join(out, 'default', algo, 'seed-0', 'samples.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { prompt: string });
+      expect(samples.length).toBeGreaterThan(0);
+      for (const s of samples) {
+        expect(s.prompt).toMatch(
+          /^<\|im_start\|>system\n[^]*<\|im_start\|>user\nWhat is [^]*<\|im_start\|>assistant\n$/,
+        );
+      }
+    }
+  }, 240_000);
+
   it('sample --json prints the messages as given and the rendered prompt_text; --chat-template FILE overrides', async () => {
     const policy = join(root, 'qwen2-chat');
     writeFileSync(
@@ -203,6 +265,35 @@ describe.skipIf(PYTHON === undefined)(`conversational prompts through the CLI ($
       .map((l) => JSON.parse(l) as Record<string, number>);
     const step = metrics.find((m) => m['tools/call_frequency'] !== undefined);
     expect(step?.['tools/failure_frequency']).toBeGreaterThanOrEqual(0);
+    // Dynamic sampling logs them too, beside its own metrics, in the same training step's row.
+    const dynamicOut = at('tools-dynamic');
+    const dynamic = await run([
+      'train',
+      '--prompts',
+      join(example, 'prompts.jsonl'),
+      '--reward',
+      join(example, 'reward.mjs'),
+      '--tools',
+      join(example, 'calculator.mjs'),
+      '--policy',
+      join(root, 'qwen2-chat'),
+      '--steps',
+      '1',
+      '--dynamic-sampling',
+      '--dynamic-sampling-max-rounds',
+      '1',
+      '--out',
+      dynamicOut,
+      ...SMALL,
+    ]);
+    expect(dynamic.code, dynamic.stderr).toBe(0);
+    const dynamicStep = readFileSync(join(dynamicOut, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>)
+      .find((m) => m['dynamic_sampling/rounds'] !== undefined);
+    expect(dynamicStep?.['tools/call_frequency']).toBeGreaterThanOrEqual(0);
+    expect(dynamicStep?.['tools/failure_frequency']).toBeGreaterThanOrEqual(0);
     const sample = JSON.parse(readFileSync(join(out, 'samples.jsonl'), 'utf8').split('\n')[0]) as {
       prompt: string;
     };

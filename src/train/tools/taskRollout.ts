@@ -17,8 +17,35 @@ export interface TaskRollout {
   ro: Rollout;
   /** Each row's completion as messages (tool turns included), for reward functions that take messages. */
   conversations?: ChatMessage[][];
-  /** `tools/call_frequency` (calls per completion) and `tools/failure_frequency` (failed calls per call). */
-  toolMetrics?: Partial<MetricsRow>;
+  /** The tool calls made, when the task has tools (summed over dynamic sampling's rollouts). */
+  toolCounts?: ToolCounts;
+}
+
+/** Tool calls and failed calls over a number of sampled completions. */
+export interface ToolCounts {
+  completions: number;
+  calls: number;
+  failures: number;
+}
+
+/** The sum of several rollouts' tool counts (undefined when none has tools). */
+export function sumToolCounts(parts: readonly (ToolCounts | undefined)[]): ToolCounts | undefined {
+  const present = parts.filter((c): c is ToolCounts => c !== undefined);
+  if (present.length === 0) return undefined;
+  return {
+    completions: present.reduce((a, c) => a + c.completions, 0),
+    calls: present.reduce((a, c) => a + c.calls, 0),
+    failures: present.reduce((a, c) => a + c.failures, 0),
+  };
+}
+
+/** `tools/call_frequency` (calls per completion) and `tools/failure_frequency` (failed calls per call). */
+export function toolMetrics(counts: ToolCounts | undefined): Partial<MetricsRow> {
+  if (counts === undefined) return {};
+  return {
+    'tools/call_frequency': counts.completions > 0 ? counts.calls / counts.completions : 0,
+    'tools/failure_frequency': counts.calls > 0 ? counts.failures / counts.calls : 0,
+  };
 }
 
 /**
@@ -46,13 +73,9 @@ export async function taskRollout(
     timeoutMs: 1000 * (config.tool_timeout ?? DEFAULT_TOOL_TIMEOUT),
     encode: (text) => task.tokenizer.encode(text, { addSpecialTokens: false }),
   });
-  const completions = ro.completionTexts.length;
   return {
     ro,
     conversations: ro.completionMessages,
-    toolMetrics: {
-      'tools/call_frequency': completions > 0 ? ro.toolCalls / completions : 0,
-      'tools/failure_frequency': ro.toolCalls > 0 ? ro.toolFailures / ro.toolCalls : 0,
-    },
+    toolCounts: { completions: ro.completionTexts.length, calls: ro.toolCalls, failures: ro.toolFailures },
   };
 }
