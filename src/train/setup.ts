@@ -240,6 +240,18 @@ function refuseIgnoredInputs(name: string, context: TaskContext): void {
       fileInputs[0] === '--reward' ? 'rewards' : 'prompts',
     );
   }
+  // Built-in tasks have plain prompts: no chat template renders them and no tool is offered.
+  for (const [given, field] of [
+    [context.chatTemplate !== undefined && `--chat-template ${context.chatTemplate}`, 'chat_template'],
+    [context.tools !== undefined && `--tools ${context.tools}`, 'tools'],
+  ] as const) {
+    if (given !== false)
+      throw new ConfigError(
+        `${given} cannot be used with the built-in task ${JSON.stringify(name)}: its prompts are plain text, which no chat template renders; ` +
+          'give conversational prompts with --prompts FILE',
+        field,
+      );
+  }
   const takes = BUILT_IN_INPUTS[name] ?? { policy: true, rewardModel: true };
   if (context.policy !== undefined && !takes.policy) {
     throw new ConfigError(

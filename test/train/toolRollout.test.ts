@@ -179,6 +179,9 @@ describe.skipIf(PYTHON === undefined)(`the tool-calling rollout (${SKIP_REASON})
     const { ro, template, tools } = await roll(calculator);
     expect(ro.toolCalls).toBe(4);
     expect(ro.toolFailures).toBe(0);
+    // Per row: one call each (the counts `sample --tools` prints per completion).
+    expect(ro.rowToolCalls).toEqual([1, 1, 1, 1]);
+    expect(ro.rowToolFailures).toEqual([0, 0, 0, 0]);
     for (let r = 0; r < 4; r++) {
       const question = questions[Math.floor(r / 2)];
       const expression = /What is (.+?)\?/.exec(question[0].content)?.[1] as string;
@@ -228,6 +231,7 @@ describe.skipIf(PYTHON === undefined)(`the tool-calling rollout (${SKIP_REASON})
     });
     expect(failing.ro.toolCalls).toBe(4);
     expect(failing.ro.toolFailures).toBe(4);
+    expect(failing.ro.rowToolFailures).toEqual([1, 1, 1, 1]);
     expect(failing.ro.completionMessages[0][1]).toEqual({
       role: 'tool',
       name: 'calculator',
@@ -242,6 +246,7 @@ describe.skipIf(PYTHON === undefined)(`the tool-calling rollout (${SKIP_REASON})
   it('max_tool_calling_iterations 0 calls no tool; a budget that ends in the tool turn leaves the row unfinished', async () => {
     const none = await roll(calculator, 0);
     expect(none.ro.toolCalls).toBe(0);
+    expect(none.ro.rowToolCalls).toEqual([0, 0, 0, 0]);
     expect(none.ro.completionMessages[0]).toHaveLength(1);
     expect(none.ro.completionMessages[0][0].content).toContain('<tool_call>');
     expect(

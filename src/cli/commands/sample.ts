@@ -35,12 +35,27 @@ export function registerSample(program: Command): void {
     .option('--seed <n>', 'sampling seed (same seed, same completions)', integerArg(0), 0)
     .option(
       '--json',
-      'one JSON object per line: {"prompt", "prompt_text", "completion"} (and "reward", "rewards")',
+      'one JSON object per line: {"prompt", "prompt_text", "completion"} (and "reward", "rewards"; with --tools "messages", "tool_calls", "tool_failures")',
     )
     .option(
       '--chat-template <file|name>',
       "chat template for conversational prompts: a Jinja file, or the name of one of the policy's templates",
       pathOrNameArg,
+    )
+    .option(
+      '--tools <module>',
+      'tools the policy may call, as in train: a module exporting functions with "description" and "parameters" (conversational prompts)',
+      pathArg,
+    )
+    .option(
+      '--max-tool-calling-iterations <n>',
+      'tool-calling rounds per completion at most (default: until the completion budget is spent)',
+      integerArg(0),
+    )
+    .option(
+      '--tool-timeout <seconds>',
+      'seconds a tool call may take before it fails (default: 10)',
+      numberArg({ positive: true }),
     )
     .addOption(
       new Option('--reward <module[:weight]>', 'score completions with a reward module (repeatable)')
@@ -57,12 +72,15 @@ Conversational prompts (JSONL "prompt" as a list of {"role", "content"} messages
 policy's chat template; "prompt" is the prompt as given, "prompt_text" the text the policy read.
 "completion" is the decoded generated tokens only. With --reward / --reward-model each completion gets
 the weighted sum ("reward") and each function's score ("rewards"); JSONL prompt files hand their other
-fields to the reward modules as rows, as in training.
+fields to the reward modules as rows, as in training. With --tools (conversational prompts) the
+policy's tool calls run as in training: "messages" is the completion as messages (assistant turns with
+their tool calls, the tool results, the last answer), and stderr ends with the tool call counts.
 
 Examples:
   grpovi sample --policy assets/sentiment-policy --prompt "the garden in spring" --n 3
   grpovi sample --policy runs/own/grpovi --prompts examples/own-task/prompts.jsonl --json
-  grpovi sample --policy models/SmolLM2-135M --adapter exported/my-adapter --prompt "Hello"`,
+  grpovi sample --policy models/SmolLM2-135M --adapter exported/my-adapter --prompt "Hello"
+  grpovi sample --policy models/Qwen2.5-0.5B-Instruct --prompts examples/tools/prompts.jsonl --tools examples/tools/calculator.mjs --json`,
     )
     .action(async (flags: SampleFlags) => {
       const { executeSample } = await import('../actions/sample.js');

@@ -19,4 +19,10 @@ export interface SampleFlags {
   backend: BackendName;
   /** A PEFT LoRA adapter folder put on the policy. */
   adapter?: string;
+  /** A module of tools the policy may call (conversational prompts). */
+  tools?: string;
+  /** Seconds a tool call may take. */
+  toolTimeout?: number;
+  /** Tool-calling rounds per completion at most. */
+  maxToolCallingIterations?: number;
 }

@@ -45,12 +45,46 @@ export function chatTemplateFor(
       throw new ChatTemplateError(
         `--chat-template ${choice}: no such file, and the policy ${policyDir} has no named chat templates`,
       );
+    if (choice !== undefined && !templates.has(choice))
+      throw new ChatTemplateError(
+        `--chat-template ${choice}: no such file, and the policy ${policyDir} has no chat template of that name ` +
+          `(it has ${[...templates.keys()].map((n) => JSON.stringify(n)).join(', ')})`,
+      );
     const text = pickChatTemplate(templates, { name: choice, withTools, source: `the policy ${policyDir}` });
     return new ChatTemplate(text, specials, policyDir);
   } catch (error) {
     if (error instanceof ChatTemplateError) throw new ConfigError(error.message, 'chat_template');
     throw error;
   }
+}
+
+/**
+ * The chat template of a run's prompts, with `--chat-template` checked whatever the prompts are: a
+ * choice that does not resolve (no such file, no such template) is a ConfigError naming the flag and
+ * the value even for plain prompts. Plain prompts render without a template, so a choice that does
+ * resolve is then unused, and `unused` says so (once, for stderr).
+ */
+export function chatTemplateForPrompts(
+  tokenizer: Tokenizer,
+  policyDir: string,
+  choice: string | undefined,
+  conversational: boolean,
+  withTools = false,
+): { template?: ChatTemplate; unused?: string } {
+  if (conversational) return { template: chatTemplateFor(tokenizer, policyDir, choice, withTools) };
+  if (choice === undefined) return {};
+  const template = chatTemplateFor(tokenizer, policyDir, choice, withTools);
+  return {
+    unused:
+      `--chat-template ${choice} (${template.source === choice ? 'a file' : `a template of ${policyDir}`}) is unused: ` +
+      'the prompts are plain text, which the policy reads as written; a chat template renders conversational prompts (a "prompt" list of messages)',
+  };
+}
+
+/** The one line refusing tools for plain prompts: tools are rendered by the chat template. */
+export function toolsNeedConversations(tools: string, prompts: string | undefined): string {
+  const where = prompts === undefined ? 'of a --prompts FILE' : `of ${prompts}`;
+  return `--tools ${tools} needs conversational prompts (a "prompt" list of messages per line ${where}): tools are rendered by the chat template`;
 }
 
 /**

@@ -15,7 +15,12 @@ import { ASSET } from '../assets.js';
 import { DATA_SPLIT_SEED } from '../datasets.js';
 import type { Task, TaskContext, TaskPolicyOptions } from '../task.js';
 import { loadToolModule } from '../../train/tools/toolModule.js';
-import { chatTemplateFor, promptEncoder, renderPrompts } from './chatPrompts.js';
+import {
+  chatTemplateForPrompts,
+  promptEncoder,
+  renderPrompts,
+  toolsNeedConversations,
+} from './chatPrompts.js';
 import { isConversational, type PromptRecord, readPromptFile } from './promptFile.js';
 import { unknownTokenWarning } from './promptText.js';
 import { vocabularyDifference } from './vocabulary.js';
@@ -137,16 +142,18 @@ export async function createFileTask(context: TaskContext): Promise<Task> {
       `holds ${conversational ? 'plain prompts' : 'conversations'} where ${context.prompts} holds ${conversational ? 'conversations' : 'plain prompts'}`,
     );
   if (context.tools !== undefined && !conversational)
-    throw new ConfigError(
-      `--tools ${context.tools} needs conversational prompts (a "prompt" list of messages per line of ${context.prompts}): tools are rendered by the chat template`,
-      'tools',
-    );
+    throw new ConfigError(toolsNeedConversations(context.tools, context.prompts), 'tools');
   const tools = context.tools === undefined ? undefined : await loadToolModule(context.tools);
-  const template = conversational
-    ? chatTemplateFor(tokenizer, policyDir, context.chatTemplate, tools !== undefined)
-    : undefined;
+  const { template, unused } = chatTemplateForPrompts(
+    tokenizer,
+    policyDir,
+    context.chatTemplate,
+    conversational,
+    tools !== undefined,
+  );
   if (template !== undefined)
     notices.push(`conversational prompts: rendered with the chat template of ${template.source}`);
+  if (unused !== undefined) notices.push(unused);
   if (tools !== undefined)
     notices.push(`tools: ${tools.tools.map((t) => t.name).join(', ')} from ${tools.path}`);
   const train = renderPrompts(trainRecords, tokenizer, template, tools?.schemas);

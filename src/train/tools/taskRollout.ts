@@ -1,5 +1,6 @@
 import type { PolicyModel } from '../../nn/models/policyModel.js';
-import type { ChatMessage } from '../../nn/tokenizers/chatTemplate.js';
+import type { ChatMessage, ChatTemplate } from '../../nn/tokenizers/chatTemplate.js';
+import type { Tokenizer } from '../../nn/tokenizers/tokenizer.js';
 import type { PromptRow } from '../../rewards/rewardFunction.js';
 import type { Task } from '../../tasks/task.js';
 import type { Rng } from '../../util/rng.js';
@@ -7,7 +8,8 @@ import type { TrainConfig } from '../config.js';
 import type { MetricsRow } from '../metrics.js';
 import { promptIdsOf } from '../promptIds.js';
 import { type Rollout, rollout, type SamplingSettings } from '../rollout.js';
-import { toolRollout } from './toolRollout.js';
+import type { ToolSet } from './toolModule.js';
+import { type ToolRollout, toolRollout, type ToolRolloutOptions } from './toolRollout.js';
 
 /** Seconds a tool may run before its call fails, when the config does not say. */
 export const DEFAULT_TOOL_TIMEOUT = 10;
@@ -65,17 +67,42 @@ export async function taskRollout(
   const encode = promptIdsOf(task, config.max_prompt_length);
   if (task.tools === undefined || task.chatTemplate === undefined || rows === undefined)
     return { ro: rollout(policy, task.tokenizer, prompts, groupSize, sampling, rng, encode) };
-  const ro = await toolRollout(policy, task.tokenizer, prompts, groupSize, sampling, rng, encode, {
-    template: task.chatTemplate,
-    tools: task.tools,
-    conversations: rows.map((r) => r.prompt as ChatMessage[]),
-    maxIterations: config.max_tool_calling_iterations,
-    timeoutMs: 1000 * (config.tool_timeout ?? DEFAULT_TOOL_TIMEOUT),
-    encode: (text) => task.tokenizer.encode(text, { addSpecialTokens: false }),
-  });
+  const ro = await toolRollout(
+    policy,
+    task.tokenizer,
+    prompts,
+    groupSize,
+    sampling,
+    rng,
+    encode,
+    toolRolloutOptions(task.chatTemplate, task.tools, rows, task.tokenizer, config),
+  );
+  return { ro, conversations: ro.completionMessages, toolCounts: toolCountsOf(ro) };
+}
+
+/**
+ * The tool-calling rollout's options from the run's settings (`train`'s config keys, which
+ * `sample`'s flags mirror): each prompt's messages from its row, the timeout in seconds
+ * (DEFAULT_TOOL_TIMEOUT when not given), tool turns encoded without added special tokens.
+ */
+export function toolRolloutOptions(
+  template: ChatTemplate,
+  tools: ToolSet,
+  rows: readonly PromptRow[],
+  tokenizer: Tokenizer,
+  settings: Pick<TrainConfig, 'max_tool_calling_iterations' | 'tool_timeout'>,
+): ToolRolloutOptions {
   return {
-    ro,
-    conversations: ro.completionMessages,
-    toolCounts: { completions: ro.completionTexts.length, calls: ro.toolCalls, failures: ro.toolFailures },
+    template,
+    tools,
+    conversations: rows.map((r) => r.prompt as ChatMessage[]),
+    maxIterations: settings.max_tool_calling_iterations,
+    timeoutMs: 1000 * (settings.tool_timeout ?? DEFAULT_TOOL_TIMEOUT),
+    encode: (text) => tokenizer.encode(text, { addSpecialTokens: false }),
   };
+}
+
+/** A tool-calling rollout's counts. */
+export function toolCountsOf(ro: ToolRollout): ToolCounts {
+  return { completions: ro.completionTexts.length, calls: ro.toolCalls, failures: ro.toolFailures };
 }

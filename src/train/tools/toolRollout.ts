@@ -33,6 +33,9 @@ export interface ToolRollout extends Rollout {
   completionMessages: ChatMessage[][];
   toolCalls: number;
   toolFailures: number;
+  /** Each row's tool calls and failed calls. */
+  rowToolCalls: number[];
+  rowToolFailures: number[];
 }
 
 interface RowState {
@@ -43,6 +46,8 @@ interface RowState {
   logProbs: number[];
   messages: ChatMessage[];
   iterations: number;
+  calls: number;
+  failures: number;
   finished: boolean;
 }
 
@@ -96,6 +101,8 @@ export async function toolRollout(
         logProbs: [],
         messages: [],
         iterations: 0,
+        calls: 0,
+        failures: 0,
         finished: false,
       });
     }
@@ -149,7 +156,11 @@ export async function toolRollout(
       for (const call of parsed.calls) {
         const result = await callTool(options.tools, call, options.timeoutMs);
         toolCalls++;
-        if (result.failed) toolFailures++;
+        row.calls++;
+        if (result.failed) {
+          toolFailures++;
+          row.failures++;
+        }
         toolMessages.push({ role: 'tool', name: call.name, content: result.content });
       }
       const suffix = toolSuffix(
@@ -210,5 +221,7 @@ function assemble(
     completionMessages: rows.map((r) => r.messages),
     toolCalls,
     toolFailures,
+    rowToolCalls: rows.map((r) => r.calls),
+    rowToolFailures: rows.map((r) => r.failures),
   };
 }
