@@ -1,5 +1,11 @@
 import type { DecoderDescription } from '../architecture.js';
-import { type HfDecoderConfig, isClassifier } from '../hfConfig.js';
+import {
+  type HfConfigReader,
+  type HfFamily,
+  type HfFamilyConfig,
+  type HfFamilyFields,
+  isClassifier,
+} from '../hfFamily.js';
 import { tableSpec } from '../paramSpec.js';
 import { gpt2BlockNames, gpt2StyleSpecs } from './grpoviGpt.js';
 
@@ -10,7 +16,7 @@ import { gpt2BlockNames, gpt2StyleSpecs } from './grpoviGpt.js';
  * Names as in the file under the `transformer.` prefix (`wte.weight`, `h.N.attn.c_attn.weight`, ...);
  * `lm_head.weight` when the embedding is not tied.
  */
-export function gpt2Description(config: HfDecoderConfig): DecoderDescription {
+export function gpt2Description(config: HfFamilyConfig): DecoderDescription {
   const { vocabSize, contextLength, width, depth, innerWidth } = config;
   const specs = gpt2StyleSpecs(
     { token: 'wte.weight', position: 'wpe.weight' },
@@ -52,3 +58,40 @@ export function gpt2Description(config: HfDecoderConfig): DecoderDescription {
     },
   };
 }
+
+/** config.json of GPT-2 (n_embd, n_head, n_layer, n_positions, ...), checked. */
+export function parseGpt2Fields(r: HfConfigReader): HfFamilyFields {
+  const c = r.raw;
+  // GPT-2 options that change the computation and that this implementation does not have.
+  if (c.scale_attn_by_inverse_layer_idx === true)
+    r.fail('"scale_attn_by_inverse_layer_idx" true is not supported');
+  if (c.scale_attn_weights === false) r.fail('"scale_attn_weights" false is not supported');
+  if (c.add_cross_attention === true) r.fail('"add_cross_attention" true is not supported');
+  const width = r.int('n_embd');
+  const heads = r.int('n_head');
+  if (width % heads !== 0) r.fail(`"n_head" ${heads} must divide "n_embd" ${width}`);
+  return {
+    family: 'gpt2',
+    vocabSize: r.int('vocab_size'),
+    contextLength: r.int('n_positions'),
+    width,
+    depth: r.int('n_layer'),
+    heads,
+    kvHeads: heads,
+    headWidth: width / heads,
+    innerWidth: r.int('n_inner', 4 * width),
+    normEps: r.positive('layer_norm_epsilon', 1e-5),
+    activation: r.activation('activation_function', 'gelu_new'),
+    ropeTheta: 0,
+    qkvBias: true,
+    outBias: true,
+    mlpBias: true,
+    tiedEmbeddings: r.flag('tie_word_embeddings', true),
+  };
+}
+
+export const gpt2Family: HfFamily = {
+  architectures: { causal: 'GPT2LMHeadModel', classifier: 'GPT2ForSequenceClassification' },
+  parse: parseGpt2Fields,
+  describe: gpt2Description,
+};

@@ -1,5 +1,12 @@
 import type { BlockNames, DecoderDescription } from '../architecture.js';
-import { type HfDecoderConfig, isClassifier } from '../hfConfig.js';
+import {
+  type HfConfigReader,
+  type HfFamily,
+  type HfFamilyConfig,
+  type HfFamilyFields,
+  isClassifier,
+} from '../hfFamily.js';
+import { describeJsonValue } from '../../weights/checkpointError.js';
 import { type DecoderParamSpec, projectionSpec, tableSpec, vectorSpec } from '../paramSpec.js';
 
 /**
@@ -25,7 +32,7 @@ function llamaBlockNames(l: number): BlockNames {
 }
 
 /** The Llama layout and architecture; Qwen2 (qwen2.ts) is this with its own biases. */
-export function llamaDescription(config: HfDecoderConfig): DecoderDescription {
+export function llamaDescription(config: HfFamilyConfig): DecoderDescription {
   const { vocabSize: V, width: d, depth, innerWidth: f, heads, kvHeads, headWidth: hd } = config;
   const specs: DecoderParamSpec[] = [tableSpec('embed_tokens.weight', V, d)];
   const blocks: BlockNames[] = [];
@@ -78,3 +85,96 @@ export function llamaDescription(config: HfDecoderConfig): DecoderDescription {
     },
   };
 }
+
+/** The biases of a Llama-family block, from `attention_bias` (and, for Llama, `mlp_bias`). */
+export type LlamaBiases = (
+  attentionBias: boolean,
+  r: HfConfigReader,
+) => Pick<HfFamilyFields, 'qkvBias' | 'outBias' | 'mlpBias'>;
+
+/** Llama has both attention biases or neither (attention_bias), and MLP biases as mlp_bias says. */
+const llamaBiases: LlamaBiases = (attentionBias, r) => ({
+  qkvBias: attentionBias,
+  outBias: attentionBias,
+  mlpBias: r.flag('mlp_bias', false),
+});
+
+/**
+ * config.json of the Llama family (hidden_size, num_attention_heads, num_key_value_heads, head_dim,
+ * RoPE, ...), checked. A family built on it (Qwen2) adds its own checks before RoPE's and its biases.
+ */
+export function parseLlamaFields(
+  r: HfConfigReader,
+  variant: { checks?: (r: HfConfigReader) => void; biases?: LlamaBiases } = {},
+): HfFamilyFields {
+  const c = r.raw;
+  const width = r.int('hidden_size');
+  const heads = r.int('num_attention_heads');
+  const kvHeads = r.int('num_key_value_heads', heads);
+  if (heads % kvHeads !== 0)
+    r.fail(`"num_key_value_heads" ${kvHeads} must divide "num_attention_heads" ${heads}`);
+  if (c.head_dim === undefined && width % heads !== 0)
+    r.fail(`"num_attention_heads" ${heads} must divide "hidden_size" ${width} (or set "head_dim")`);
+  const headWidth = r.int('head_dim', width / heads);
+  if (headWidth % 2 !== 0) r.fail(`the head width must be even for RoPE (${headWidth})`);
+  variant.checks?.(r);
+  const ropeTheta = readRope(r);
+  const attentionBias = r.flag('attention_bias', false);
+  const vocabSize = r.int('vocab_size');
+  const contextLength = r.int('max_position_embeddings');
+  const depth = r.int('num_hidden_layers');
+  const innerWidth = r.int('intermediate_size');
+  const normEps = r.positive('rms_norm_eps', 1e-6);
+  const activation = r.activation('hidden_act', 'silu');
+  const biases = (variant.biases ?? llamaBiases)(attentionBias, r);
+  return {
+    family: 'llama',
+    vocabSize,
+    contextLength,
+    width,
+    depth,
+    heads,
+    kvHeads,
+    headWidth,
+    innerWidth,
+    normEps,
+    activation,
+    ropeTheta,
+    qkvBias: biases.qkvBias,
+    outBias: biases.outBias,
+    mlpBias: biases.mlpBias,
+    tiedEmbeddings: r.flag('tie_word_embeddings', false),
+  };
+}
+
+/**
+ * The RoPE base. Only plain RoPE is implemented: a `rope_scaling` (transformers 4) or a
+ * `rope_parameters.rope_type` (transformers 5) other than "default" is refused by name.
+ */
+function readRope(r: HfConfigReader): number {
+  const c = r.raw;
+  const params = c.rope_parameters;
+  let theta = c.rope_theta;
+  for (const [field, value] of [
+    ['rope_scaling', c.rope_scaling],
+    ['rope_parameters', params],
+  ] as const) {
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'object') r.fail(`"${field}" must be an object (${describeJsonValue(value)})`);
+    const v = value as Record<string, unknown>;
+    const kind = v.rope_type ?? v.type ?? 'default';
+    if (kind !== 'default')
+      r.fail(`"${field}" of type ${describeJsonValue(kind)} is not supported (only plain RoPE, "default")`);
+    if (field === 'rope_parameters' && v.rope_theta !== undefined) theta = v.rope_theta;
+  }
+  theta ??= 10000;
+  if (typeof theta !== 'number' || !(theta > 0))
+    r.fail(`"rope_theta" must be a positive number (${describeJsonValue(theta)})`);
+  return theta as number;
+}
+
+export const llamaFamily: HfFamily = {
+  architectures: { causal: 'LlamaForCausalLM', classifier: 'LlamaForSequenceClassification' },
+  parse: (r) => parseLlamaFields(r),
+  describe: llamaDescription,
+};
