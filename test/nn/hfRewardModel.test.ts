@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../src/nn/backends/backend.js';
 import { readHfFolder } from '../../src/nn/weights/hfFolder.js';
-import { HfRewardModel } from '../../src/nn/models/hfRewardModel.js';
+import * as tf from '@tensorflow/tfjs';
+import { HfBradleyTerryModel, HfRewardModel } from '../../src/nn/models/hfRewardModel.js';
+import { buildSequenceInput } from '../../src/nn/models/sequenceBatch.js';
 import { hfRewardModelReward } from '../../src/rewards/hfRewardModel.js';
 import { createSentimentTask } from '../../src/tasks/sentiment.js';
 import { makeFixtures, PYTHON, reference, SKIP_REASON } from './hfFixtures.js';
@@ -67,5 +69,56 @@ describe.skipIf(PYTHON === undefined)(`Hugging Face reward models (${SKIP_REASON
     const config = JSON.parse(readFileSync(join(two, 'config.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(two, 'config.json'), JSON.stringify({ ...config, num_labels: 2 }));
     expect(() => hfRewardModelReward(two)).toThrow(/"num_labels" is 2/);
+  });
+
+  it("a trainable reward model scores through the Decoder's lastHidden: the full pass's last rows, and their gradients", () => {
+    const folder = readHfFolder(join(root, 'gpt2-tied-f32'));
+    const model = HfBradleyTerryModel.init(folder, 3);
+    const pad = model.padId;
+    const sequences = [
+      [464, 3616, 286, 1204, 318],
+      [40, 41],
+      [1212, 318, 257],
+    ];
+    const params = model.variables();
+    const head = params.find((p) => p.name === 'score.weight')?.variable as tf.Variable;
+    // Independently: every position through the full forward pass, then the last row of each sequence.
+    const fullPass = () => {
+      const input = buildSequenceInput(sequences, new Int32Array(0), 0, pad);
+      const { hidden } = model.body.forward(input);
+      const rows = sequences.length;
+      const last = hidden
+        .reshape([rows, input.length, model.body.config.width])
+        .slice([0, input.length - 1, 0], [rows, 1, model.body.config.width])
+        .reshape([rows, model.body.config.width]) as tf.Tensor2D;
+      return tf.matMul(last, head).reshape([rows]) as tf.Tensor1D;
+    };
+    const scored = () => model.scoreTensor(sequences, pad);
+    const weights = tf.tensor1d([1, -2, 0.5]);
+    const gradsOf = (f: () => tf.Tensor1D) =>
+      tf.variableGrads(
+        () => f().mul(weights).sum() as tf.Scalar,
+        params.map((p) => p.variable),
+      );
+    const a = gradsOf(scored);
+    const b = gradsOf(fullPass);
+    const got = a.value.dataSync()[0];
+    expect(Math.abs(got - b.value.dataSync()[0])).toBeLessThan(1e-5 * Math.max(1, Math.abs(got)));
+    const values = Array.from(scored().dataSync());
+    const reference = Array.from(fullPass().dataSync());
+    values.forEach((v, i) => expect(Math.abs(v - reference[i])).toBeLessThan(1e-5));
+    let checked = 0;
+    for (const p of params) {
+      const ga = a.grads[p.variable.name].dataSync();
+      const gb = b.grads[p.variable.name].dataSync();
+      let scale = 0;
+      for (const g of gb) scale = Math.max(scale, Math.abs(g));
+      for (let i = 0; i < ga.length; i++)
+        expect(Math.abs(ga[i] - gb[i])).toBeLessThanOrEqual(1e-4 * scale + 1e-7);
+      checked++;
+    }
+    expect(checked).toBe(params.length);
+    tf.dispose([a.value, b.value, weights, ...Object.values(a.grads), ...Object.values(b.grads)]);
+    model.dispose();
   });
 });

@@ -17,7 +17,8 @@ const SCORE_WEIGHT = 'score.weight';
 /**
  * The score of each sequence at its last non-pad token, as transformers pools it: trailing pad tokens
  * are dropped (at least one token is kept), the rows are left-padded so every last token sits in the
- * last position, and `head` ([width, 1]) maps that hidden state to a scalar. Differentiable.
+ * last position, and `head` ([width, 1]) maps that hidden state (the Decoder's `lastHidden`) to a
+ * scalar. Differentiable.
  */
 function lastTokenScores(
   body: HfDecoder,
@@ -30,15 +31,10 @@ function lastTokenScores(
     while (end > 1 && s[end - 1] === padId) end--;
     return s.slice(0, Math.max(end, 1));
   });
-  const width = body.config.width;
-  const rows = trimmed.length;
   const input = buildSequenceInput(trimmed, new Int32Array(0), 0, padId);
-  const { hidden } = body.forward(input);
-  const last = hidden
-    .reshape([rows, input.length, width])
-    .slice([0, input.length - 1, 0], [rows, 1, width])
-    .reshape([rows, width]) as tf.Tensor2D;
-  return matMul(last, head).reshape([rows]) as tf.Tensor1D;
+  // The Decoder's own last-position pass: its last block skips the other positions' queries and MLP.
+  const last = body.lastHidden(input);
+  return matMul(last, head).reshape([trimmed.length]) as tf.Tensor1D;
 }
 
 /**
