@@ -7,6 +7,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { TrainConfig } from '../train/config.js';
 import type { MetricsRow } from '../train/metrics.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
 import { type Algo, type ComparisonRecord, planComparison, readComparisonRecord } from './plan.js';
@@ -21,6 +22,7 @@ import {
   type MeanStd,
   meanStd,
   type PerSeedStepsToTarget,
+  rowsWithComputedKl,
   type SeedRun,
   type StepsToTarget,
 } from './stats.js';
@@ -153,12 +155,16 @@ function regimeAlgo(best: Candidate, candidates: readonly Candidate[]): RegimeAl
 }
 
 /** The finished runs of one (setting, algorithm), on the raw scale; unfinished ones are left out. */
-function finishedRuns(dir: string, record: ComparisonRecord, relDirs: Map<number, string>): SeedRun[] {
+function finishedRuns(
+  dir: string,
+  record: ComparisonRecord,
+  cells: Map<number, { relDir: string; config: TrainConfig }>,
+): SeedRun[] {
   const runs: SeedRun[] = [];
-  for (const [seed, relDir] of relDirs) {
+  for (const [seed, { relDir, config }] of cells) {
     const runDir = join(dir, relDir);
     if (inspectRun(runDir, record.steps).state !== 'finished') continue;
-    runs.push({ seed, rows: rawScaleRows(readRunMetrics(runDir)) });
+    runs.push({ seed, rows: rowsWithComputedKl(rawScaleRows(readRunMetrics(runDir)), config) });
   }
   return runs;
 }
@@ -185,10 +191,8 @@ function bestRuns(dir: string, record: ComparisonRecord): BestRuns[] {
     for (const algo of record.algos) {
       const candidates: Candidate[] = [];
       for (const setting of settings) {
-        const relDirs = new Map(
-          record.seeds.map((seed) => [seed, plan.cell(setting.label, algo, seed).relDir]),
-        );
-        const runs = finishedRuns(dir, record, relDirs);
+        const cells = new Map(record.seeds.map((seed) => [seed, plan.cell(setting.label, algo, seed)]));
+        const runs = finishedRuns(dir, record, cells);
         if (runs.length === 0) continue;
         const learningRate = Number(setting.overrides.learning_rate ?? record.base_config.learning_rate);
         candidates.push({ learningRate, runs, stats: algoStats(runs) });

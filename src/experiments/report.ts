@@ -7,7 +7,13 @@ import type { MachineInfo } from './machine.js';
 import type { Algo, ComparisonRecord } from './plan.js';
 import type { SampleRow } from '../train/samples.js';
 import type { RenderedPlot } from './render.js';
-import type { MeanStd, PairedDifference, Spread, StepsToTarget } from './stats.js';
+import {
+  KL_NOT_COMPUTED,
+  type MeanStd,
+  type PairedDifference,
+  type Spread,
+  type StepsToTarget,
+} from './stats.js';
 import type { AlgoSummary, Comparison, ComparisonSummary } from './summary.js';
 import { formatSweepValue } from './sweep.js';
 
@@ -290,7 +296,8 @@ function howToRead(summary: ComparisonSummary): string[] {
       `**Target** is the reward at which GRPO has made ${percent}% of the improvement its seed-averaged evaluation curve shows from step 0 to the last step (the dashed line on the reward plot). ` +
       "**Steps to target** is each algorithm's first evaluation step with its seed-averaged curve at or above the target (measured steps only, so the resolution is `eval_every`). " +
       "**Ratio** is GRPOVI's steps divided by GRPO's: below 1 means GRPOVI got there in fewer steps, e.g. 0.5 in half. " +
-      '**AUC** is the time-averaged evaluation reward (area under the curve over the step span), and **final KL** the divergence from the starting policy over the last training steps: what the reward cost.',
+      '**AUC** is the time-averaged evaluation reward (area under the curve over the step span), and **final KL** the divergence from the starting policy over the last training steps: what the reward cost ' +
+      `(– where it was not computed: ${KL_NOT_COMPUTED} unless log_kl is set).`,
     '',
   ];
 }

@@ -7,7 +7,7 @@ import type { MetricsRow } from '../train/metrics.js';
 import type { RenderedPlot } from './render.js';
 import { formatNumber } from './report.js';
 import { firstAndLastSamples, type RunView, type SampleRow } from './runView.js';
-import { evalCurve, FINAL_KL_STEPS, finalKl } from './stats.js';
+import { evalCurve, FINAL_KL_STEPS, finalKl, KL_NOT_COMPUTED, klComputed } from './stats.js';
 
 /** Samples shown per evaluation. */
 export const SAMPLES_SHOWN = 8;
@@ -79,7 +79,11 @@ function headline(view: RunView): string[] {
     const kl = finalKl(view.rows);
     lines.push(
       `Over the last ${lastTen.length} training step${lastTen.length === 1 ? '' : 's'}: mean training reward ${formatNumber(meanReward)}` +
-        (kl === null ? '.' : `, mean KL to the reference ${formatNumber(kl, 4)}.`),
+        (kl !== null
+          ? `, mean KL to the reference ${formatNumber(kl, 4)}.`
+          : klComputed(view.config)
+            ? '.'
+            : `, KL to the reference not computed (${KL_NOT_COMPUTED}).`),
     );
   }
   return lines;

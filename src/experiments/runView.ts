@@ -10,6 +10,7 @@ import type { MetricsRow } from '../train/metrics.js';
 import { CHECKPOINTS_DIR } from '../train/runCheckpoint.js';
 import { SAMPLES_FILE, type SampleRow } from '../train/samples.js';
 import { ComparisonError } from './errors.js';
+import { rowsWithComputedKl } from './stats.js';
 import { jsonProblem, parseJson } from '../util/boundedJson.js';
 
 export const CONFIG_FILE = 'config.json';
@@ -128,7 +129,8 @@ function lastWrite(dir: string): number | null {
 /** Reads a run folder; `now` is injectable for tests. */
 export function readRunView(dir: string, now = Date.now()): RunView {
   const config = readRunConfig(dir);
-  const rows = readMetricsRows(dir);
+  // A run at beta 0 logs kl 0 without computing it: its rows leave kl out, so it shows as not computed.
+  const rows = rowsWithComputedKl(readMetricsRows(dir), config);
   const samples = readSamples(dir);
   const lastStep = rows.length > 0 ? Math.max(...rows.map((row) => row.step)) : null;
   const steps = typeof config.steps === 'number' ? config.steps : null;

@@ -13,6 +13,7 @@
  *   or `reward_std` in older runs; `adjusted_reward_std`), averaged over steps, then over seeds.
  * - Steps to target: see `stepsToTarget`.
  */
+import { needsReference, type TrainingSize } from '../train/limits.js';
 import type { MetricsRow } from '../train/metrics.js';
 
 export type EvalField = 'eval_reward' | 'eval_gold';
@@ -327,6 +328,35 @@ function meanOfField(
     return typeof v === 'number' && Number.isFinite(v) ? [v] : [];
   });
   return values.length > 0 ? mean(values) : null;
+}
+
+/**
+ * Whether a run computed its KL to the reference, from its resolved config: at beta 0 without
+ * log_kl (and without GRPOVI weights that read the reference) the trainer keeps no reference and
+ * logs `kl` 0, which means "not computed", not "no divergence". A config without `beta` (none
+ * found) counts as computed.
+ */
+export function klComputed(config: Readonly<Record<string, unknown>> | TrainingSize): boolean {
+  const c = config as Record<string, unknown>;
+  if (typeof c.beta !== 'number') return true;
+  return needsReference(config as TrainingSize);
+}
+
+/** Why a run has no KL, in the words tables and reports use. */
+export const KL_NOT_COMPUTED = 'beta 0, so no reference policy is kept';
+
+/**
+ * A run's rows with `kl` left out when the run did not compute it, so that every table, report, plot
+ * and page shows it as not computed ("–") rather than as a KL of 0: its config keeps no reference
+ * (`klComputed`) and every logged `kl` is the trainer's placeholder 0 (a nonzero one was measured,
+ * whatever the config says).
+ */
+export function rowsWithComputedKl<R extends MetricsRow>(
+  rows: R[],
+  config: Readonly<Record<string, unknown>> | TrainingSize,
+): R[] {
+  if (klComputed(config) || rows.some((row) => row.kl !== undefined && row.kl !== 0)) return rows;
+  return rows.map(({ kl: _kl, ...rest }) => rest as R);
 }
 
 /** How many of the last training steps `final_kl` averages (one step's KL is noisy). */

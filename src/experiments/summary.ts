@@ -12,6 +12,7 @@ import {
   type HeadToHead,
   headToHead,
   type PerSeedStepsToTarget,
+  rowsWithComputedKl,
   type SeedRun,
   type StepsToTarget,
 } from './stats.js';
@@ -230,7 +231,7 @@ export function buildSummary(
       runData.set(run.relDir, { state });
       continue;
     }
-    const rows = readRunMetrics(runDir);
+    const rows = rowsWithComputedKl(readRunMetrics(runDir), run.config);
     const worker = readWorkerRecord(runDir);
     runData.set(run.relDir, {
       rows,

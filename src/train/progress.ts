@@ -13,6 +13,11 @@ export interface ProgressOptions {
   quiet?: boolean;
   /** Without a bar, log a line every this many steps (default 10), on every evaluation step, and at the last step. */
   logEvery?: number;
+  /**
+   * Whether the run computes its KL to the reference (`needsReference`; default true). When it does
+   * not (beta 0), the rows' kl 0 is a placeholder: lines leave it out and the bar shows "–".
+   */
+  klComputed?: boolean;
 }
 
 type StartInfo = Parameters<NonNullable<TrainObserver['onStart']>>[0];
@@ -67,6 +72,7 @@ export class TrainProgress implements TrainObserver {
   private readonly useBar: boolean;
   private readonly quiet: boolean;
   private readonly logEvery: number;
+  private readonly klComputed: boolean;
   private bars?: MultiBar;
   private bar?: SingleBar;
   private lastEval?: number;
@@ -79,6 +85,7 @@ export class TrainProgress implements TrainObserver {
     this.useBar = options.bar ?? stream.isTTY === true;
     this.quiet = options.quiet ?? false;
     this.logEvery = Math.max(1, options.logEvery ?? 10);
+    this.klComputed = options.klComputed ?? true;
   }
 
   onStart(info: StartInfo): void {
@@ -98,7 +105,11 @@ export class TrainProgress implements TrainObserver {
       gracefulExit: false,
       etaBuffer: 20,
     });
-    this.bar = this.bars.create(info.steps, info.startStep, { reward: '-', eval: '-', kl: '-' });
+    this.bar = this.bars.create(info.steps, info.startStep, {
+      reward: '-',
+      eval: '-',
+      kl: this.klComputed ? '-' : '–',
+    });
   }
 
   onStep(row: MetricsRow, totalSteps: number): void {
@@ -107,7 +118,7 @@ export class TrainProgress implements TrainObserver {
     if (this.bar) {
       const payload: Record<string, string> = { eval: short(this.lastEval) };
       if (row.reward_mean !== undefined) payload.reward = short(row.reward_mean);
-      if (row.kl !== undefined) payload.kl = short(row.kl);
+      if (row.kl !== undefined && this.klComputed) payload.kl = short(row.kl);
       this.bar.update(row.step, payload);
       return;
     }
@@ -118,7 +129,8 @@ export class TrainProgress implements TrainObserver {
     const perStep = steps > 0 ? (time - this.lastLineTime) / 1000 / steps : undefined;
     this.lastLineTime = time;
     this.lastLineStep = row.step;
-    this.stream.write(`${formatStepLine(row, totalSteps, perStep)}\n`);
+    const shown = this.klComputed ? row : { ...row, kl: undefined };
+    this.stream.write(`${formatStepLine(shown, totalSteps, perStep)}\n`);
   }
 
   onCheckpoint(path: string, step: number): void {

@@ -7,6 +7,7 @@ import type { TrainConfig } from '../../train/config.js';
 import { ConfigError } from '../../train/configError.js';
 import { INTERRUPTED_EXIT_CODE, STOP_SIGNALS, watchInterrupts } from '../../train/interrupt.js';
 import { type MetricsRow, readMetrics } from '../../train/metrics.js';
+import { needsReference } from '../../train/limits.js';
 import { TrainProgress } from '../../train/progress.js';
 import { RunFolderError } from '../../train/runFolderError.js';
 import {
@@ -138,7 +139,7 @@ export async function executeTrain(flags: TrainFlags, configFlags: ConfigFlagSet
     return;
   }
 
-  const progress = new TrainProgress({ quiet: flags.quiet });
+  const progress = new TrainProgress({ quiet: flags.quiet, klComputed: needsReference(config) });
   const interrupts = watchInterrupts(
     (signal, parentGone) => {
       const what = parentGone
