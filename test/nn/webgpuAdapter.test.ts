@@ -4,9 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { adapterLine, readAdapterInfo } from '../../src/nn/backends/webgpu/adapterInfo.js';
 import {
+  dawnModulePath,
   gpuWorthProbing,
   isSoftwareDriver,
+  loaderSummary,
   vulkanDriverManifests,
+  vulkanLoaderPresent,
 } from '../../src/nn/backends/webgpu/nodeGpu.js';
 import { CLI_BIN, runNode } from '../cli/cliBin.js';
 
@@ -64,6 +67,25 @@ describe('Vulkan drivers for auto', () => {
   });
 });
 
+describe('the loader text in the no-adapter error', () => {
+  it('keeps each distinct message once, without "Warning:" and Dawn\'s source locations, on one line', () => {
+    const stderr = [
+      'Warning: loader_get_json: Failed to open JSON file /x.json',
+      'Warning: vkCreateInstance: Found no drivers!',
+      'Warning: vkCreateInstance: Found no drivers!',
+      '    at CheckVkSuccessImpl (/dawn/src/dawn/native/vulkan/VulkanError.cpp:106)',
+      '',
+    ].join('\n');
+    expect(loaderSummary(stderr)).toBe(
+      'loader_get_json: Failed to open JSON file /x.json; vkCreateInstance: Found no drivers!',
+    );
+    expect(loaderSummary('')).toBe('');
+    const long = loaderSummary(`Warning: ${'x'.repeat(500)}`);
+    expect(long).toHaveLength(300);
+    expect(long.endsWith('...')).toBe(true);
+  });
+});
+
 describe.skipIf(!existsSync(CLI_BIN))('--backend webgpu without an adapter', () => {
   it('is one line naming what is missing, exit 2, and no run folder', async () => {
     const out = join(dir, 'run');
@@ -72,9 +94,15 @@ describe.skipIf(!existsSync(CLI_BIN))('--backend webgpu without an adapter', () 
       { env: { ...process.env, VK_ICD_FILENAMES: join(dir, 'no-such-driver.json') } },
     );
     expect(result.code).toBe(2);
-    const ours = result.stderr.split('\n').filter((line) => line.startsWith('grpovi:'));
-    expect(ours).toHaveLength(1);
-    expect(ours[0]).toMatch(/^grpovi: backend "webgpu": (no WebGPU adapter found|the optional dependency)/);
+    // Only grpovi's line: the Vulkan loader's and Dawn's messages stay in the probing child.
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^grpovi: backend "webgpu": (no WebGPU adapter found|the optional dependency)/);
+    // What the loader said is summarized in that line (it names the missing driver file).
+    if (dawnModulePath() !== undefined && vulkanLoaderPresent())
+      expect(lines[0]).toContain(
+        `the Vulkan loader said: loader_get_json: Failed to open JSON file ${join(dir, 'no-such-driver.json')}`,
+      );
     expect(existsSync(out)).toBe(false);
   }, 60_000);
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -42,6 +43,10 @@ export async function gpuEntryPoint(): Promise<GpuLike> {
       `the optional dependency "webgpu" (Dawn for Node) did not load (${(error as Error).message.split('\n')[0]}); reinstall grpovi on a platform it supports`,
     );
   }
+  // Asked first in a child whose stderr is kept: without a driver, the Vulkan loader and Dawn print
+  // their complaints on this process's stderr, and the user should see one line of ours.
+  const answer = askDawnInChild();
+  if (answer.adapter === null) throw new GpuUnavailableError(noAdapterMessage(answer.stderr));
   // TF.js's WebGPU backend looks for GPUBufferUsage & co. and for navigator.gpu when it is imported.
   Object.assign(globalThis, dawn.globals);
   // Before Dawn schedules anything: synchronous reads pump its events (dawnPump.ts).
@@ -153,4 +158,76 @@ export function missingAdapterHint(env: NodeJS.ProcessEnv = process.env): string
   if (!vulkanLoaderPresent(env))
     return 'no Vulkan loader (libvulkan.so.1) was found: install it (Debian: apt-get install libvulkan1) with a GPU driver';
   return "the Vulkan loader found no usable driver: install the GPU vendor's Vulkan driver, or for the software adapter set VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (Debian package chromium)";
+}
+
+/** What Dawn answered when asked for an adapter in a child process. */
+export interface ChildAdapterAnswer {
+  /** The adapter's info (GPUAdapterInfo's fields); null when Dawn found none; undefined when the child failed. */
+  adapter: Record<string, unknown> | null | undefined;
+  /** What the child printed on stderr: the Vulkan loader's and Dawn's messages. */
+  stderr: string;
+}
+
+/** The answer for this process's environment (asking costs a Node start and Dawn's start). */
+let answerForProcess: ChildAdapterAnswer | undefined;
+
+/**
+ * Asks Dawn for an adapter in a child process whose stderr is captured, so that a machine without a
+ * usable driver prints nothing on ours, and nothing stays loaded here. For `auto` (probe.ts) and
+ * before `--backend webgpu` loads Dawn in this process.
+ */
+export function askDawnInChild(env: NodeJS.ProcessEnv = process.env): ChildAdapterAnswer {
+  if (env === process.env && answerForProcess !== undefined) return answerForProcess;
+  const module = dawnModulePath();
+  if (module === undefined) return { adapter: undefined, stderr: '' };
+  const script = `
+const { create, globals } = await import(process.argv[1]);
+Object.assign(globalThis, globals);
+const gpu = create([]);
+const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+const info = adapter?.info ?? {};
+process.stdout.write(JSON.stringify(adapter === null ? null : {
+  vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description,
+  isFallbackAdapter: info.isFallbackAdapter ?? adapter.isFallbackAdapter,
+}));
+process.exit(0);
+`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script, module], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 20_000,
+  });
+  let adapter: ChildAdapterAnswer['adapter'];
+  if (result.status === 0) {
+    try {
+      const parsed = JSON.parse(result.stdout) as unknown;
+      if (parsed === null || (typeof parsed === 'object' && !Array.isArray(parsed)))
+        adapter = parsed as Record<string, unknown> | null;
+    } catch {
+      adapter = undefined;
+    }
+  }
+  const answer = { adapter, stderr: result.stderr ?? '' };
+  if (env === process.env) answerForProcess = answer;
+  return answer;
+}
+
+/**
+ * The gist of what the Vulkan loader and Dawn printed, on one line: distinct messages without their
+ * "Warning:" prefix and Dawn's source locations, at most about 300 characters.
+ */
+export function loaderSummary(stderr: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim().replace(/^Warning:\s*/, ''))
+    .filter((line) => line !== '' && !line.startsWith('at '));
+  const text = [...new Set(lines)].join('; ');
+  return text.length > 300 ? `${text.slice(0, 297)}...` : text;
+}
+
+/** The error of a machine where Dawn found no adapter: what to install, and what the loader said. */
+export function noAdapterMessage(stderr: string, env: NodeJS.ProcessEnv = process.env): string {
+  const said = loaderSummary(stderr);
+  return `no WebGPU adapter found (${missingAdapterHint(env)}${said === '' ? '' : `; the Vulkan loader said: ${said}`})`;
 }
