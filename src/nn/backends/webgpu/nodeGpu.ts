@@ -168,8 +168,20 @@ export interface ChildAdapterAnswer {
   stderr: string;
 }
 
-/** The answer for this process's environment (asking costs a Node start and Dawn's start). */
-let answerForProcess: ChildAdapterAnswer | undefined;
+/** Answers by the environment the loader reads (asking costs a Node start and Dawn's start). */
+const answers = new Map<string, ChildAdapterAnswer>();
+
+/** The variables that decide what the Vulkan loader finds. */
+function loaderEnvironment(env: NodeJS.ProcessEnv): string {
+  return JSON.stringify(
+    Object.entries(env)
+      .filter(
+        ([name]) =>
+          name.startsWith('VK_') || /^(LD_LIBRARY_PATH|XDG_CONFIG_DIRS|XDG_DATA_DIRS|HOME)$/.test(name),
+      )
+      .sort(([a], [b]) => (a < b ? -1 : 1)),
+  );
+}
 
 /**
  * Asks Dawn for an adapter in a child process whose stderr is captured, so that a machine without a
@@ -177,7 +189,9 @@ let answerForProcess: ChildAdapterAnswer | undefined;
  * before `--backend webgpu` loads Dawn in this process.
  */
 export function askDawnInChild(env: NodeJS.ProcessEnv = process.env): ChildAdapterAnswer {
-  if (env === process.env && answerForProcess !== undefined) return answerForProcess;
+  const key = loaderEnvironment(env);
+  const known = answers.get(key);
+  if (known !== undefined) return known;
   const module = dawnModulePath();
   if (module === undefined) return { adapter: undefined, stderr: '' };
   const script = `
@@ -209,7 +223,8 @@ process.exit(0);
     }
   }
   const answer = { adapter, stderr: result.stderr ?? '' };
-  if (env === process.env) answerForProcess = answer;
+  // A failed child is asked again next time.
+  if (adapter !== undefined) answers.set(key, answer);
   return answer;
 }
 
