@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outDir = join(root, 'dist', 'browser');
+// The entry and the folder may be overridden (the tests build a bad entry to see the build refuse it).
+const entry = process.env.GRPOVI_BROWSER_ENTRY ?? join(root, 'src', 'browser', 'index.ts');
+const outDir = process.env.GRPOVI_BROWSER_OUT ?? join(root, 'dist', 'browser');
 /** grpovi modules that need Node: if one is in the bundle, something imported it by mistake. */
 const NODE_HOSTS = [
   /src\/nn\/backends\/backend\.ts$/,
@@ -31,7 +33,7 @@ const refuseNode = {
 };
 
 const result = await esbuild.build({
-  entryPoints: [join(root, 'src', 'browser', 'index.ts')],
+  entryPoints: [entry],
   outfile: join(outDir, 'grpovi.js'),
   bundle: true,
   platform: 'browser',
