@@ -86,7 +86,7 @@ function folderFiles(dir: string, prefix: string): Record<string, ServedFile> {
  * compiled modules (`/lib/*`), the bundle (`/grpovi/*`), the wasm backend's binaries
  * (`/wasm/*.wasm`) and vega's builds (`/vendor/*`).
  */
-export function playgroundFiles(): Record<string, ServedFile> {
+export function playgroundFiles(bundleDir = BUNDLE_DIR): Record<string, ServedFile> {
   const wasmDist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
   const wasm: Record<string, ServedFile> = {};
   for (const name of readdirSync(wasmDist))
@@ -96,7 +96,7 @@ export function playgroundFiles(): Record<string, ServedFile> {
   return {
     ...folderFiles(PAGE_DIR, ''),
     '/': { path: join(PAGE_DIR, 'index.html'), type: TYPES['.html'] },
-    ...folderFiles(BUNDLE_DIR, '/grpovi'),
+    ...folderFiles(bundleDir, '/grpovi'),
     ...Object.fromEntries(
       PAGE_MODULES.map((module) => [`/lib/${module}`, { path: join(DIST_DIR, module), type: TYPES['.js'] }]),
     ),
@@ -110,6 +110,8 @@ export interface PlaygroundOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
+  /** The browser bundle's folder (default: the package's dist/browser/). */
+  bundleDir?: string;
 }
 
 export interface RunningPlayground {
@@ -151,7 +153,7 @@ function handler(files: Record<string, ServedFile>, boundHost: string, port: () 
 /** Starts the playground's server; resolves once it listens. */
 export function startPlayground(options: PlaygroundOptions = {}): Promise<RunningPlayground> {
   const host = options.host ?? '127.0.0.1';
-  const files = playgroundFiles();
+  const files = playgroundFiles(options.bundleDir);
   const port = () => (server.address() as AddressInfo | null)?.port ?? 0;
   const server: Server = createServer(handler(files, host, port));
   return new Promise((resolvePromise, reject) => {
