@@ -61,13 +61,12 @@ function clearError() {
 }
 
 /** A setting's value from the form: a number, or undefined when left empty (the task's default). */
-function numberSetting(name) {
-  const raw = form.elements[name].value.trim();
+function numberSetting(name, raw = form.elements[name].value.trim(), what = 'setting') {
   if (raw === '') return undefined;
   const value = Number(raw);
   if (!Number.isFinite(value) || (WHOLE.has(name) && !Number.isInteger(value)))
     throw new Error(
-      `setting "${name}" must be ${WHOLE.has(name) ? 'a whole number' : 'a number'} (${JSON.stringify(raw)})`,
+      `${what} "${name}" must be ${WHOLE.has(name) ? 'a whole number' : 'a number'} (${JSON.stringify(raw)})`,
     );
   return value;
 }
@@ -90,8 +89,9 @@ function applyQuery(params) {
         );
       select.value = value;
     } else if (NUMBER_SETTINGS.includes(name)) {
+      if (numberSetting(name, value.trim(), 'query parameter') === undefined)
+        throw new Error(`query parameter "${name}" needs a value (${JSON.stringify(value)})`);
       form.elements[name].value = value;
-      numberSetting(name);
     } else {
       throw new Error(
         `unknown query parameter "${name}" (known: task, steps, backend, algo, autostart, ${NUMBER_SETTINGS.filter((n) => n !== 'steps').join(', ')})`,
@@ -216,8 +216,17 @@ async function train() {
       await appendRow(rows, { ...(await trainer.evaluate()), step: 0 }, algo);
     }
     while (trainer.stepsDone < steps && !stopRequested) {
-      setState('training', `step ${trainer.stepsDone + 1} of ${steps} on ${backend.name}…`);
-      await appendRow(rows, await trainer.step(), algo);
+      const step = trainer.stepsDone + 1;
+      setState('training', `step ${step} of ${steps} on ${backend.name}…`);
+      let row;
+      try {
+        row = await trainer.step();
+      } catch (error) {
+        throw new Error(`step ${step}: ${error instanceof Error ? error.message : String(error)}`, {
+          cause: error,
+        });
+      }
+      await appendRow(rows, row, algo);
     }
     setState(
       'finished',

@@ -104,5 +104,16 @@ export async function rewardFromSource(source: string, file: string): Promise<Pa
   } finally {
     URL.revokeObjectURL(url);
   }
-  return rewardOfExport(module.default, file);
+  const reward = rewardOfExport(module.default, file);
+  const score = reward.score;
+  // What the function throws names the module it came from (the trainer adds the function's name).
+  reward.score = async (prompts, completions, rows) => {
+    try {
+      return await score(prompts, completions, rows);
+    } catch (error) {
+      const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      throw new Error(`${message} (in ${file})`, { cause: error });
+    }
+  };
+  return reward;
 }
