@@ -1,0 +1,189 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningPlayground, startPlayground } from '../../src/playground/server.js';
+
+// End to end in Debian's chromium (never a downloaded browser), driven by playwright-core: the page
+// trains the toy task in the tab through grpovi's browser bundle (dist/browser/, `npm run build`),
+// on WebGPU (`--enable-unsafe-webgpu` gives SwiftShader's software adapter here) and on wasm, and
+// loads nothing from anywhere but the playground server. CI installs chromium (.ci/run); without
+// it this suite is skipped, saying so. The settings are the smallest that still make a GRPO step
+// (two prompts of two completions): a step on the software adapter is slow.
+const CHROMIUM = process.env.GRPOVI_CHROMIUM ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (!HAVE_CHROMIUM) {
+  console.warn(`playground browser test skipped: no chromium at ${CHROMIUM} (apt-get install -y chromium)`);
+}
+
+const STEPS = 2;
+const SMALL = `num_generations=2&prompts_per_step=2&max_completion_length=4`;
+/** Fields every training row of metrics.jsonl carries (src/train/metrics.ts). */
+const TRAINING_FIELDS = [
+  'step',
+  'reward_mean',
+  'reward_std',
+  'adjusted_reward_std',
+  'kl',
+  'loss',
+  'entropy',
+  'grad_norm',
+  'completion_length',
+  'learning_rate',
+  'step_seconds',
+];
+
+let playground: RunningPlayground;
+let browser: Browser;
+
+interface PageRun {
+  state: string;
+  error: string;
+  backend: string;
+  rows: Record<string, unknown>[];
+  requests: string[];
+  pageErrors: string[];
+  seconds: number;
+}
+
+/** Opens the page with `query`, waits until it finished or stopped on an error, and reads it. */
+async function runPage(query: string, timeout: number): Promise<PageRun> {
+  const page = await browser.newPage();
+  const requests: string[] = [];
+  const pageErrors: string[] = [];
+  page.on('request', (request) => requests.push(request.url()));
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  const started = Date.now();
+  try {
+    await page.goto(`${playground.url}?${query}`);
+    await page.waitForFunction(
+      () => ['finished', 'error'].includes(document.body.dataset.state ?? ''),
+      null,
+      {
+        timeout,
+        polling: 500,
+      },
+    );
+    const text = await page.locator('#metrics').innerText();
+    return {
+      state: (await page.evaluate(() => document.body.dataset.state)) ?? '',
+      error: await page.locator('#error').innerText(),
+      backend: await page.locator('#backend').innerText(),
+      rows: text
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+      requests,
+      pageErrors,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } finally {
+    await page.close();
+  }
+}
+
+function expectTrainingRows(run: PageRun, algo: string): void {
+  expect(run.error).toBe('');
+  expect(run.state).toBe('finished');
+  const training = run.rows.filter((row) => row.step !== 0);
+  expect(training.map((row) => row.step)).toEqual([1, 2]);
+  for (const row of training) {
+    for (const field of TRAINING_FIELDS.filter((f) => algo === 'grpovi' || f !== 'adjusted_reward_std')) {
+      expect(typeof row[field], `${field} in ${JSON.stringify(row)}`).toBe('number');
+      expect(Number.isFinite(row[field]), `${field} in ${JSON.stringify(row)}`).toBe(true);
+    }
+  }
+  expect(run.requests.length).toBeGreaterThan(5);
+  for (const url of run.requests) expect(url.startsWith(playground.url), url).toBe(true);
+  expect(run.pageErrors).toEqual([]);
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
+  beforeAll(async () => {
+    playground = await startPlayground({ port: 0 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await playground?.close();
+  });
+
+  it('trains the toy task with GRPOVI on WebGPU and loads everything from the server', async () => {
+    const run = await runPage(
+      `task=toy&steps=${STEPS}&backend=webgpu&autostart=1&algo=grpovi&eval_every=0&${SMALL}`,
+      540_000,
+    );
+    console.log(`playground browser test: ${STEPS} toy steps on WebGPU in ${run.seconds.toFixed(1)} s`);
+    expect(run.backend).toBe('webgpu');
+    expect(run.rows).toHaveLength(STEPS);
+    expectTrainingRows(run, 'grpovi');
+  }, 600_000);
+
+  it('trains the toy task with GRPO on wasm, with the evaluation rows of metrics.jsonl', async () => {
+    const run = await runPage(
+      `task=toy&steps=${STEPS}&backend=wasm&autostart=1&algo=grpo&eval_every=2&${SMALL}`,
+      240_000,
+    );
+    console.log(`playground browser test: ${STEPS} toy steps on wasm in ${run.seconds.toFixed(1)} s`);
+    expect(run.backend).toBe('wasm');
+    // Step 0 evaluates the starting policy; the last step carries the evaluation after it.
+    expect(run.rows.map((row) => row.step)).toEqual([0, 1, 2]);
+    expect(typeof run.rows[0].eval_reward).toBe('number');
+    expect(typeof run.rows[2].eval_reward).toBe('number');
+    expect(run.rows[1].eval_reward).toBeUndefined();
+    expectTrainingRows(run, 'grpo');
+  }, 300_000);
+
+  it('shows the user a bad prompts file, reward module or model folder by name, line and value', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grpovi-playground-files-'));
+    try {
+      mkdirSync(join(dir, 'my-model'));
+      writeFileSync(join(dir, 'my-model', 'model.json'), '{}');
+      mkdirSync(join(dir, 'photos'));
+      writeFileSync(join(dir, 'photos', 'cat.png'), 'not a model');
+      writeFileSync(join(dir, 'prompts.jsonl'), '{"prompt": "a"}\n\n{"prompt": nope}\n');
+      writeFileSync(join(dir, 'good.jsonl'), '{"prompt": "a"}\n');
+      writeFileSync(join(dir, 'broken.mjs'), 'export default function (p, c) { return c.map(( => 1); }\n');
+      const page = await browser.newPage();
+      const attempt = async (folder: string, prompts: string, reward?: string) => {
+        await page.goto(`${playground.url}?task=files&steps=1&backend=wasm`);
+        await page.waitForFunction(() => document.body.dataset.state === 'ready');
+        await page.setInputFiles('#model-folder', join(dir, folder));
+        await page.setInputFiles('#prompts-file', join(dir, prompts));
+        if (reward) {
+          await page.setInputFiles('#reward-file', join(dir, reward));
+          await expect.poll(() => page.locator('#reward-source').inputValue()).toContain('c.map');
+        }
+        await page.click('#start');
+        await page.waitForFunction(() => document.body.dataset.state === 'error');
+        return page.locator('#error').innerText();
+      };
+      expect(await attempt('my-model', 'prompts.jsonl')).toMatch(
+        /^prompts\.jsonl line 3: is not valid JSON \(/,
+      );
+      expect(await attempt('my-model', 'good.jsonl', 'broken.mjs')).toMatch(
+        /^broken\.mjs: reward module failed to load: /,
+      );
+      expect(await attempt('my-model', 'good.jsonl')).toBe(
+        'my-model: has model.json (a grpovi folder) but no model.safetensors',
+      );
+      expect(await attempt('photos', 'good.jsonl')).toMatch(
+        /^photos: is not a model folder: .*\["cat\.png"\]$/,
+      );
+      await page.goto(`${playground.url}?task=toy&steps=two&autostart=1`);
+      await page.waitForFunction(() => document.body.dataset.state === 'error');
+      expect(await page.locator('#error').innerText()).toBe(
+        'query parameter "steps" must be a whole number ("two")',
+      );
+      await page.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
