@@ -1,9 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningPlayground, startPlayground } from '../../src/playground/server.js';
+import { runCli } from '../cli/cliBin.js';
 
 // End to end in Debian's chromium (never a downloaded browser), driven by playwright-core: the page
 // trains the toy task in the tab through grpovi's browser bundle (dist/browser/, `npm run build`),
@@ -47,8 +49,12 @@ interface PageRun {
   seconds: number;
 }
 
-/** Opens the page with `query`, waits until it finished or stopped on an error, and reads it. */
-async function runPage(query: string, timeout: number): Promise<PageRun> {
+/** Opens the page with `query`, waits until it finished or stopped on an error, and reads it; `after` runs on the page before it closes. */
+async function runPage(
+  query: string,
+  timeout: number,
+  after?: (page: Page) => Promise<void>,
+): Promise<PageRun> {
   const page = await browser.newPage();
   const requests: string[] = [];
   const pageErrors: string[] = [];
@@ -66,6 +72,7 @@ async function runPage(query: string, timeout: number): Promise<PageRun> {
       },
     );
     const text = await page.locator('#metrics').innerText();
+    await after?.(page);
     return {
       state: (await page.evaluate(() => document.body.dataset.state)) ?? '',
       error: await page.locator('#error').innerText(),
@@ -126,9 +133,18 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
   }, 600_000);
 
   it('trains the toy task with GRPO on wasm, with the evaluation rows of metrics.jsonl', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'grpovi-playground-download-'));
+    // The trained policy, downloaded as a zip (headless chromium has no showDirectoryPicker).
+    const saveZip = async (page: Page) => {
+      if (!(await page.locator('#save-zip').isEnabled())) return;
+      const download = page.waitForEvent('download');
+      await page.click('#save-zip');
+      await (await download).saveAs(join(out, 'policy.zip'));
+    };
     const run = await runPage(
       `task=toy&steps=${STEPS}&backend=wasm&autostart=1&algo=grpo&eval_every=2&${SMALL}`,
       240_000,
+      saveZip,
     );
     console.log(`playground browser test: ${STEPS} toy steps on wasm in ${run.seconds.toFixed(1)} s`);
     expect(run.backend).toBe('wasm');
@@ -138,6 +154,36 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
     expect(typeof run.rows[2].eval_reward).toBe('number');
     expect(run.rows[1].eval_reward).toBeUndefined();
     expectTrainingRows(run, 'grpo');
+    try {
+      // The download unzips into a folder that `grpovi sample --policy` reads.
+      const unzip = spawnSync(
+        'python3',
+        [
+          '-c',
+          'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])',
+          join(out, 'policy.zip'),
+          join(out, 'policy'),
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(unzip.stderr).toBe('');
+      expect(readdirSync(join(out, 'policy'))).toContain('model.safetensors');
+      const sample = await runCli([
+        'sample',
+        '--policy',
+        join(out, 'policy'),
+        '--prompt',
+        'abc:',
+        '--json',
+        '--backend',
+        'wasm',
+      ]);
+      expect(sample.stderr).toBe('');
+      expect(sample.code).toBe(0);
+      expect(JSON.parse(sample.stdout.trim().split('\n')[0])).toMatchObject({ prompt: 'abc:' });
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it('shows the user a bad prompts file, reward module or model folder by name, line and value', async () => {
