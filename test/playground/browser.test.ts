@@ -39,6 +39,14 @@ const TRAINING_FIELDS = [
 let playground: RunningPlayground;
 let browser: Browser;
 
+/** Waits until the page's `<body data-state>` is one of `states` (the test has no DOM types: a string runs in the page). */
+function waitForState(page: Page, states: string[], timeout = 30_000) {
+  return page.waitForFunction(`${JSON.stringify(states)}.includes(document.body.dataset.state)`, null, {
+    timeout,
+    polling: 500,
+  });
+}
+
 interface PageRun {
   state: string;
   error: string;
@@ -63,18 +71,11 @@ async function runPage(
   const started = Date.now();
   try {
     await page.goto(`${playground.url}?${query}`);
-    await page.waitForFunction(
-      () => ['finished', 'error'].includes(document.body.dataset.state ?? ''),
-      null,
-      {
-        timeout,
-        polling: 500,
-      },
-    );
+    await waitForState(page, ['finished', 'error'], timeout);
     const text = await page.locator('#metrics').innerText();
     await after?.(page);
     return {
-      state: (await page.evaluate(() => document.body.dataset.state)) ?? '',
+      state: (await page.locator('body').getAttribute('data-state')) ?? '',
       error: await page.locator('#error').innerText(),
       backend: await page.locator('#backend').innerText(),
       rows: text
@@ -199,7 +200,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
       const page = await browser.newPage();
       const attempt = async (folder: string, prompts: string, reward?: string) => {
         await page.goto(`${playground.url}?task=files&steps=1&backend=wasm`);
-        await page.waitForFunction(() => document.body.dataset.state === 'ready');
+        await waitForState(page, ['ready']);
         await page.setInputFiles('#model-folder', join(dir, folder));
         await page.setInputFiles('#prompts-file', join(dir, prompts));
         if (reward) {
@@ -207,7 +208,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
           await expect.poll(() => page.locator('#reward-source').inputValue()).toContain('c.map');
         }
         await page.click('#start');
-        await page.waitForFunction(() => document.body.dataset.state === 'error');
+        await waitForState(page, ['error']);
         return page.locator('#error').innerText();
       };
       expect(await attempt('my-model', 'prompts.jsonl')).toMatch(
@@ -223,7 +224,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
         /^photos: is not a model folder: .*\["cat\.png"\]$/,
       );
       await page.goto(`${playground.url}?task=toy&steps=two&autostart=1`);
-      await page.waitForFunction(() => document.body.dataset.state === 'error');
+      await waitForState(page, ['error']);
       expect(await page.locator('#error').innerText()).toBe(
         'query parameter "steps" must be a whole number ("two")',
       );
