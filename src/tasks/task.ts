@@ -1,6 +1,6 @@
 import type { PolicyModel } from '../nn/models/policyModel.js';
 import type { ChatTemplate } from '../nn/tokenizers/chatTemplate.js';
-import type { ToolSet } from '../train/tools/toolModule.js';
+import type { ToolSet } from '../train/tools/toolCall.js';
 import type { Tokenizer } from '../nn/tokenizers/tokenizer.js';
 import type { PromptRow, RewardFunction, WeightedReward } from '../rewards/rewardFunction.js';
 import type { TrainConfigInput } from '../train/config.js';

@@ -1,4 +1,3 @@
-import { totalmem } from 'node:os';
 import { JS_MOMENTS_ABOVE_PARAMETERS } from '../nn/training/momentStorage.js';
 import { ConfigError } from './configError.js';
 
@@ -59,7 +58,7 @@ export interface TrainingSize {
 }
 
 /** WebAssembly memory is addressed with 32 bits: the wasm backend's tensors share 4 GiB at most. */
-const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
+export const WASM_MEMORY_BYTES = 4 * 1024 ** 3;
 
 /** Parameters of a GPT of this shape (tied embeddings counted once), or the shape's own count. */
 export function parameterCount(shape: ModelShape): number {
@@ -160,16 +159,6 @@ export function estimateTrainingBytes(shape: ModelShape, size: TrainingSize, lon
   return size.backend === 'cpu' ? estimate.totalBytes : estimate.tensorBytes;
 }
 
-/** The bytes a backend can give tensors here: the machine's memory, and for wasm its 4 GiB address space. */
-export function memoryBudget(backend: string, machineBytes = totalmem()): number {
-  const usable = machineBytes * 0.8;
-  return backend === 'cpu' ? usable : Math.min(usable, WASM_MEMORY_BYTES);
-}
-
-function gib(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GiB`;
-}
-
 /**
  * Checks the batch sizes against LIMITS (values that pass the config schema's own bounds); throws
  * a ConfigError naming the field, the limit and the value.
@@ -196,37 +185,5 @@ export function checkShapeLimits(shape: ModelShape, source: string): void {
   for (const [key, limit, name] of fields) {
     if (shape[key] > limit)
       throw new ConfigError(`${source}: ${name} must be at most ${limit} (${shape[key]})`, `model.${key}`);
-  }
-}
-
-/**
- * Checks that a run fits its model before the run allocates: a prompt plus `max_completion_length`
- * within the model's context, and the estimated peak memory within the backend's budget.
- */
-export function checkTrainingFits(
-  shape: ModelShape,
-  size: TrainingSize,
-  longestPrompt: number,
-  options: { source?: string; machineBytes?: number } = {},
-): void {
-  const source = options.source ?? 'config';
-  checkShapeLimits(shape, `${source}: model`);
-  checkBatchLimits(size, source);
-  if (longestPrompt + size.max_completion_length > shape.contextLength) {
-    throw new ConfigError(
-      `${source}: field "max_completion_length" must leave room for the longest prompt (${longestPrompt} tokens) in the model's context of ${shape.contextLength} tokens, so be at most ${Math.max(0, shape.contextLength - longestPrompt)} (${size.max_completion_length})`,
-      'max_completion_length',
-    );
-  }
-  const needed = estimateTrainingBytes(shape, size, longestPrompt);
-  const budget = memoryBudget(size.backend, options.machineBytes);
-  if (needed > budget) {
-    const rows = size.minibatch_size ?? size.prompts_per_step * size.num_generations;
-    throw new ConfigError(
-      `${source}: the run needs about ${gib(needed)} of memory, more than the ${gib(budget)} the ${size.backend} backend can use here ` +
-        `(${parameterCount(shape)} parameters${(size.adapterParameters ?? 0) > 0 ? `, ${size.adapterParameters} of them LoRA adapters that train` : ''}; ${rows} completions of up to ${size.max_completion_length} tokens per update); ` +
-        'lower max_completion_length or the model size, or update in smaller minibatches (minibatch_size with gradient_accumulation_steps = prompts_per_step x num_generations / minibatch_size keeps one optimizer step per batch)',
-      'num_generations',
-    );
   }
 }

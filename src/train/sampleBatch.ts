@@ -10,7 +10,7 @@ import type { Rng } from '../util/rng.js';
 import { gatherRollout, gatherScores } from './batchRows.js';
 import type { TrainConfig } from './config.js';
 import { dynamicSample } from './dynamicSampling.js';
-import type { MetricsRow } from './metrics.js';
+import type { MetricsRow } from './core/metricsRow.js';
 import type { PromptStream } from './promptStream.js';
 import type { Rollout, SamplingSettings } from './rollout.js';
 import { sumToolCounts, taskRollout, toolMetrics } from './tools/taskRollout.js';

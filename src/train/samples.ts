@@ -5,21 +5,8 @@ import { parseJson } from '../util/boundedJson.js';
 /** `samples.jsonl` in a run folder: held-out completions with their rewards, written at every evaluation. */
 export const SAMPLES_FILE = 'samples.jsonl';
 
-/** Held-out prompts per evaluation whose completions are kept in `samples.jsonl`. */
-export const SAMPLES_PER_EVAL = 8;
-
-/** One line of `samples.jsonl`. */
-export interface SampleRow {
-  step: number;
-  prompt: string;
-  completion: string;
-  /** The weighted sum the trainer optimizes. */
-  reward: number;
-  /** Each reward function's raw score, by name. */
-  rewards: Record<string, number>;
-  /** The task's gold reward, when it has one. */
-  gold?: number;
-}
+export { SAMPLES_PER_EVAL, type SampleRow } from './core/sampleRow.js';
+import type { SampleRow } from './core/sampleRow.js';
 
 function parseLines(text: string): SampleRow[] {
   return text

@@ -1,29 +1,16 @@
 import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fracRewardZeroStd, groupAdvantages, meanGroupStd, sampleStd } from '../grpo/advantages.js';
-import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
 import { describeBackend, selectBackend } from '../nn/backends/backend.js';
 import { countParams, gptParamSpecs } from '../nn/models/gptConfig.js';
 import type { PolicyModel } from '../nn/models/policyModel.js';
 import { loadPolicyWeights, policyFolderFiles } from '../nn/weights/policyFolder.js';
 import { CheckpointError } from '../nn/weights/checkpointError.js';
-import { firstNonFiniteParam } from '../nn/training/finite.js';
-import { NonFiniteError } from '../nn/training/nonFiniteError.js';
-import { AdamW, learningRateAt } from '../nn/training/optimizer.js';
-import { scoreLogProbs } from '../nn/training/policyUpdate.js';
-import {
-  combinedRange,
-  type Scores,
-  scoreCompletions,
-  type WeightedReward,
-} from '../rewards/rewardFunction.js';
-import { compressible, compressRewards, rewardCompression } from '../rewards/rewardTemperature.js';
 import { hashUserFiles, USER_FILES_FILE } from '../tasks/sources/userFiles.js';
 import type { Task } from '../tasks/task.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
-import { Rng } from '../util/rng.js';
 import { ConfigError, loraEnabled, type TrainConfig } from './config.js';
-import { checkTrainingFits, type ModelShape, needsReference } from './limits.js';
+import type { ModelShape } from './limits.js';
+import { checkTrainingFits } from './trainingFits.js';
 import type { LoraAdapter } from '../nn/adapters/lora.js';
 import {
   adaptersOffView,
@@ -35,15 +22,23 @@ import {
   restoreAdapter,
 } from './loraRun.js';
 import { MetricsLog, type MetricsRow } from './metrics.js';
+import {
+  checkRewardRange,
+  createStepContext,
+  disposeStepContext,
+  evaluate,
+  evaluationDue,
+  guardedStep,
+  type StepContext,
+  streamState,
+  trainingRewards,
+} from './core/step.js';
+
+export { checkRewardRange, resolveRewardRange, trainingRewards } from './core/step.js';
 import type { TrainObserver } from './observer.js';
 import { promptIdsOf } from './promptIds.js';
-import { taskRollout } from './tools/taskRollout.js';
-import { PromptStream } from './promptStream.js';
-import { sampleBatch, samplingSettings } from './sampleBatch.js';
-import { policyMovesDuringUpdate, runUpdatePasses } from './updatePasses.js';
-import { sequenceSums, sliceBatch, tokenMean } from './rollout.js';
 import { locateCheckpoint, readRunCheckpoint, writeRunCheckpoint } from './runCheckpoint.js';
-import { SAMPLES_FILE, SAMPLES_PER_EVAL, type SampleRow, SamplesLog } from './samples.js';
+import { SAMPLES_FILE, SamplesLog } from './samples.js';
 import {
   clearUncheckpointedRun,
   ensureRunFolder,
@@ -52,8 +47,7 @@ import {
 } from './runFolder.js';
 import { RunFolderError } from './runFolderError.js';
 import { acquireRunLock, type RunLock } from './runLock.js';
-import { describeRangeSource, rewardOutOfRange } from './rewardRange.js';
-import { divergenceCause, RewardRangeError, TrainingDivergedError } from './trainingErrors.js';
+import { describeRangeSource } from './rewardRange.js';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -81,49 +75,6 @@ export interface TrainResult {
   checkpoint?: string;
 }
 
-/** The reward range GRPOVI keeps rewards in: the config's, else the reward functions' declared one. */
-export function resolveRewardRange(config: TrainConfig, task: Task): [number, number] | undefined {
-  if (config.reward_range) return [config.reward_range[0], config.reward_range[1]];
-  return combinedRange(task.rewards);
-}
-
-/**
- * The reward range of a run, checked: GRPOVI cannot run without one. Throws a ConfigError naming
- * the reward functions that declare none.
- */
-export function checkRewardRange(config: TrainConfig, task: Task): [number, number] | undefined {
-  const range = resolveRewardRange(config, task);
-  if (config.algo === 'grpovi' && range === undefined) {
-    const undeclared = task.rewards.filter((r) => !r.fn.range).map((r) => r.fn.name);
-    throw new ConfigError(
-      `config: field "reward_range" is needed for grpovi: reward function(s) ${undeclared.join(', ')} declare no range (undefined)`,
-      'reward_range',
-    );
-  }
-  return range;
-}
-
-/**
- * The rewards a run trains on: the task's, with its learned rewards compressed when the config sets
- * `reward_temperature` or `reward_temperature_range`. Throws a ConfigError when the config asks for
- * a compression the task's rewards cannot take (no learned reward model among them).
- */
-export function trainingRewards(config: TrainConfig, task: Task): readonly WeightedReward[] {
-  const compression = rewardCompression(config);
-  if (compression === undefined) return task.rewards;
-  if (compressible(task.rewards).length === 0) {
-    const field = config.reward_temperature_range ? 'reward_temperature_range' : 'reward_temperature';
-    const value = config.reward_temperature_range ?? config.reward_temperature;
-    throw new ConfigError(
-      `config: field "${field}" needs a learned reward model, but task ${task.name}'s rewards (${task.rewards.map((r) => r.fn.name).join(', ')}) have none (${JSON.stringify(value)})`,
-      field,
-    );
-  }
-  return compressRewards(task.rewards, compression);
-}
-
-const now = () => performance.now() / 1000;
-
 /** Resolves after the event loop has polled for I/O and signals once. */
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -137,7 +88,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { config, task, outDir } = options;
   const range = checkRewardRange(config, task);
   trainingRewards(config, task); // refuses a compression the task's rewards cannot take, before anything is written
-  const transformKind: RewardTransformKind = config.algo === 'grpovi' ? 'variance-increase' : 'none';
   if (options.resumeFrom === undefined && runFolderInUse(outDir)) {
     // A fresh run would append to the old metrics and replace its config: never mix two runs.
     throw new RunFolderError(
@@ -177,7 +127,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw error;
   }
   try {
-    return await trainLocked(options, policy, lora, { backend, backendDetails }, range, transformKind);
+    return await trainLocked(options, policy, lora, { backend, backendDetails }, range);
   } finally {
     lock.release();
     // A run that failed before its first result (e.g. a reward function on its first batch) leaves
@@ -271,69 +221,41 @@ async function trainLocked(
   lora: RunLora | undefined,
   session: SessionBackend,
   range: [number, number] | undefined,
-  transformKind: RewardTransformKind,
 ): Promise<TrainResult> {
-  const { config, outDir, observer } = options;
-  let reference: PolicyModel | undefined;
-  let optimizer: AdamW | undefined;
+  const { config, task, outDir, observer } = options;
+  let context: StepContext | undefined;
   try {
     const resumeFrom = prepareRunFolder(outDir, options.resumeFrom, observer);
-    // The frozen reference costs a copy of the weights: kept only when the run reads it. With LoRA
-    // it is the base with the adapters off, and the optimizer sees the adapters only.
-    if (needsReference(config))
-      reference = lora ? adaptersOffView(policy, lora.adapter) : policy.copy({ trainable: false });
-    optimizer = new AdamW(policy.variables(), {
-      beta1: config.adam_beta1,
-      beta2: config.adam_beta2,
-      epsilon: config.adam_epsilon,
-      weightDecay: config.weight_decay,
-      maxGradNorm: config.max_grad_norm,
+    context = createStepContext({
+      config,
+      task,
+      policy,
+      lora,
+      reference: lora ? () => adaptersOffView(policy, lora.adapter) : undefined,
+      range,
+      rangeSource: describeRangeSource(config, task.rewards, options.rewardRangeSource),
+      yieldToEventLoop,
     });
-    return await runSteps(
-      { ...options, resumeFrom },
-      { policy, reference, optimizer, lora, ...session, range, transformKind },
-    );
+    return await runSteps({ ...options, resumeFrom }, context, lora, session);
   } finally {
     policy.attachAdapter?.(undefined);
     lora?.adapter.dispose();
     policy.dispose();
-    reference?.dispose();
-    optimizer?.dispose();
+    if (context) disposeStepContext(context);
   }
 }
 
 async function runSteps(
   options: TrainOptions,
-  models: SessionBackend & {
-    policy: PolicyModel;
-    reference: PolicyModel | undefined;
-    optimizer: AdamW;
-    lora: RunLora | undefined;
-    range: [number, number] | undefined;
-    transformKind: RewardTransformKind;
-  },
+  context: StepContext,
+  lora: RunLora | undefined,
+  session: SessionBackend,
 ): Promise<TrainResult> {
   const { config, task, outDir, observer } = options;
-  const { policy, reference, optimizer, lora, backend, backendDetails, range, transformKind } = models;
-  const samplingRng = Rng.derive(config.seed, 'sampling');
-  const stream = new PromptStream(task.trainPrompts, config.seed);
+  const { policy, optimizer, samplingRng, stream } = context;
+  const { backend, backendDetails } = session;
   const metrics = new MetricsLog(join(outDir, 'metrics.jsonl'));
   const samples = new SamplesLog(join(outDir, SAMPLES_FILE));
-  const context: StepContext = {
-    config,
-    task,
-    policy,
-    reference,
-    optimizer,
-    lora,
-    samplingRng,
-    stream,
-    range,
-    rangeSource: describeRangeSource(config, task.rewards, options.rewardRangeSource),
-    transformKind,
-    // Checked (and so known to succeed) in train() before anything was allocated.
-    rewards: trainingRewards(config, task),
-  };
 
   {
     let startStep = 0;
@@ -425,8 +347,7 @@ async function runSteps(
       step++;
       const row = await guardedStep(context, step, checkpoint ?? lastGoodCheckpoint);
       const isLast = step === config.steps;
-      if (config.eval_every > 0 && (step % config.eval_every === 0 || isLast))
-        Object.assign(row, await evaluateAndLog(step));
+      if (evaluationDue(config, step)) Object.assign(row, await evaluateAndLog(step));
       record();
       metrics.append(row);
       lastRow = row;
@@ -435,7 +356,7 @@ async function runSteps(
       await yieldToEventLoop();
       interrupted = !isLast && (options.shouldStop?.() ?? false);
       if (isLast || interrupted || (config.checkpoint_every > 0 && step % config.checkpoint_every === 0)) {
-        checkpoint = saveCheckpoint(context, outDir, step);
+        checkpoint = saveCheckpoint(context, lora, outDir, step);
         observer?.onCheckpoint?.(checkpoint, step);
       }
       if (interrupted) break;
@@ -445,250 +366,7 @@ async function runSteps(
   }
 }
 
-/**
- * One step, stopped with a TrainingDivergedError when its loss, gradient or updated weights are not
- * finite: nothing of the step is logged or checkpointed, so the last good checkpoint stays the latest.
- */
-async function guardedStep(
-  ctx: StepContext,
-  step: number,
-  lastCheckpoint: string | undefined,
-): Promise<MetricsRow> {
-  let row: MetricsRow;
-  try {
-    row = await trainingStep(ctx, step);
-    if (!Number.isFinite(row.loss)) throw new NonFiniteError('loss', `the loss is not finite (${row.loss})`);
-    const bad = firstNonFiniteParam(ctx.policy);
-    if (bad !== undefined)
-      throw new NonFiniteError('weights', `the updated weights are not finite (parameter "${bad}")`);
-  } catch (error) {
-    if (error instanceof RewardRangeError)
-      throw new RewardRangeError(step, error.detail, lastCheckpoint ?? null);
-    if (!(error instanceof NonFiniteError)) throw error;
-    const cause = divergenceCause({
-      quantity: error.quantity,
-      updates: ctx.optimizer.stepCount,
-      learningRate: ctx.config.learning_rate,
-    });
-    throw new TrainingDivergedError(step, error.message, cause, lastCheckpoint);
-  }
-  return row;
-}
-
-interface StepContext {
-  config: TrainConfig;
-  task: Task;
-  policy: PolicyModel;
-  /** The frozen initial policy; absent when the run never reads it (see `needsReference`). */
-  reference: PolicyModel | undefined;
-  optimizer: AdamW;
-  /** A LoRA run's adapter and base. */
-  lora: RunLora | undefined;
-  samplingRng: Rng;
-  stream: PromptStream;
-  range: [number, number] | undefined;
-  /** Where `range` came from, in words (the flag, the config, the reward functions' declared ranges). */
-  rangeSource: string;
-  transformKind: RewardTransformKind;
-  /** The rewards trained on: the task's, or compressed ones (then `task.rewards` are the raw ones). */
-  rewards: readonly WeightedReward[];
-}
-
-/** Stops the step (before anything of it is logged) when a reward is outside the range GRPOVI adjusts within. */
-function checkStepRewards(
-  ctx: StepContext,
-  step: number,
-  ro: { promptTexts: string[]; completionTexts: string[] },
-  scores: Scores,
-): void {
-  const detail = rewardOutOfRange(
-    scores,
-    ctx.range as [number, number],
-    ctx.rangeSource,
-    ctx.rewards,
-    ctx.config.num_generations,
-    ro.promptTexts,
-    ro.completionTexts,
-  );
-  if (detail !== undefined) throw new RewardRangeError(step, detail);
-}
-
-/** One GRPO/GRPOVI step; returns its metrics row. */
-async function trainingStep(ctx: StepContext, step: number): Promise<MetricsRow> {
-  const { config, task, policy, reference, optimizer } = ctx;
-  const G = config.num_generations;
-  const t0 = now();
-
-  const sampled = await sampleBatch(ctx, yieldToEventLoop);
-  const { ro, scores } = sampled;
-  const rows = ro.promptTexts.length;
-  const L = ro.batch.length;
-  const t2 = now();
-
-  const weightsMode = ctx.transformKind === 'variance-increase' ? config.grpovi_weights : 'uniform';
-  const needOld = policyMovesDuringUpdate(config) || weightsMode === 'importance';
-  // log_kl: the KL to the reference is measured for the metrics even at beta 0 (the update ignores it).
-  const needRef = needsReference(config);
-  // The whole batch with its model input, built once: scoring uses it, and so does the update when
-  // one minibatch covers the batch (the default).
-  const full = sliceBatch(ro.batch, 0, rows, task.tokenizer.padId);
-  const fullInput = full.input;
-  // The old policy through the update's own full forward pass (not a shared prompt): the first
-  // pass's ratio is then exactly 1, and GRPOVI with 0/1 rewards stays bit-identical to GRPO.
-  const old = needOld
-    ? scoreLogProbs(policy, ro.batch, fullInput, {
-        temperature: config.temperature,
-        entropy: true,
-        sharedPrefix: false,
-      })
-    : undefined;
-  const ref = needRef
-    ? scoreLogProbs(reference as PolicyModel, ro.batch, fullInput, { temperature: config.temperature })
-        .logProbs
-    : undefined;
-  const t3 = now();
-
-  if (ctx.transformKind === 'variance-increase' && ctx.range !== undefined)
-    checkStepRewards(ctx, step, ro, scores);
-  const adjusted = transformRewards(scores.total, {
-    kind: ctx.transformKind,
-    groupSize: G,
-    range: ctx.range,
-    weights: weightsMode,
-    refLogProbs: ref && sequenceSums(ref, ro.batch.mask, rows, L),
-    oldLogProbs: old && sequenceSums(old.logProbs, ro.batch.mask, rows, L),
-    strength: config.grpovi_strength,
-    maxStd: config.grpovi_max_std,
-  });
-  const advantages = Float32Array.from(
-    groupAdvantages(adjusted, G, { scale: config.scale_rewards, eps: config.advantage_epsilon }),
-  );
-  const t4 = now();
-
-  const learningRate = learningRateAt(step - 1, {
-    kind: config.lr_schedule,
-    base: config.learning_rate,
-    warmupSteps: config.warmup_steps,
-    totalSteps: config.steps,
-    minRatio: config.min_lr_ratio,
-  });
-  // LoRA dropout in the update's passes only, its masks seeded by the run's seed and the step.
-  ctx.lora?.adapter.setDropout(config.seed, `update step ${step}`);
-  let update: Awaited<ReturnType<typeof runUpdatePasses>>;
-  try {
-    update = await runUpdatePasses(
-      policy,
-      optimizer,
-      {
-        batch: ro.batch,
-        input: fullInput,
-        finished: ro.generation.finished,
-        oldLogProbs: old?.logProbs,
-        refLogProbs: ref,
-        advantages,
-      },
-      config,
-      { step, learningRate, padId: task.tokenizer.padId, yieldToEventLoop },
-    );
-  } finally {
-    ctx.lora?.adapter.setDropout(undefined);
-  }
-  const t5 = now();
-
-  let completionTokens = 0;
-  for (const len of ro.generation.lengths) completionTokens += len;
-  const row: MetricsRow = {
-    step,
-    reward_mean: mean(scores.total),
-    // TRL's reward_std is the std of the whole batch's rewards; the mean of the groups' stds is reward_std_group.
-    reward_std: sampleStd(scores.total),
-    reward_std_group: meanGroupStd(scores.total, G),
-    adjusted_reward_std: meanGroupStd(adjusted, G),
-    frac_reward_zero_std: fracRewardZeroStd(scores.total, G, config.scale_rewards),
-    kl: needRef ? update.kl : 0,
-    loss: update.loss,
-    clip_frac: update.clipFraction,
-    'clip_ratio/low_mean': update.clipLow,
-    'clip_ratio/high_mean': update.clipHigh,
-    'clip_ratio/region_mean': update.clipFraction,
-    entropy: old?.entropy ? tokenMean(old.entropy, update.lossMask) : (update.entropy ?? 0),
-    grad_norm: update.gradNorm,
-    completion_length: completionTokens / rows,
-    learning_rate: learningRate,
-    step_seconds: t5 - t0,
-    tokens_per_second: completionTokens / (t5 - t0),
-    rollout_seconds: sampled.rolloutSeconds,
-    reward_seconds: sampled.rewardSeconds,
-    transform_seconds: t4 - t3,
-    update_seconds: t3 - t2 + (t5 - t4),
-    score_seconds: t3 - t2,
-    ...sampled.dynamic,
-  };
-  for (const [name, values] of scores.byFunction) row[`rewards/${name}`] = mean(values);
-  return row;
-}
-
-/**
- * Mean reward (and gold) of one sample per held-out prompt; the same random stream at every
- * evaluation. The first `SAMPLES_PER_EVAL` completions come back as samples with their rewards.
- */
-async function evaluate(
-  ctx: StepContext,
-  step: number,
-): Promise<{ row: Partial<MetricsRow>; samples: SampleRow[] }> {
-  const { config, task, policy } = ctx;
-  const prompts = task.evalPrompts.slice(0, config.eval_prompts);
-  const rows = task.evalRows?.slice(0, prompts.length);
-  const { ro, conversations } = await taskRollout(
-    task,
-    config,
-    policy,
-    prompts,
-    rows,
-    1,
-    samplingSettings(config),
-    Rng.derive(config.seed, 'eval'),
-  );
-  const scores = await scoreCompletions(ctx.rewards, ro.promptTexts, ro.completionTexts, rows, conversations);
-  const out: Partial<MetricsRow> = {
-    eval_reward: mean(scores.total),
-    eval_completion_length: mean(ro.generation.lengths),
-  };
-  if (ctx.rewards !== task.rewards) {
-    // Compressed runs also report the reward at temperature 1, so that runs compare on one scale.
-    const raw = await scoreCompletions(task.rewards, ro.promptTexts, ro.completionTexts, rows, conversations);
-    out.eval_reward_raw = mean(raw.total);
-  }
-  let gold: Float64Array | undefined;
-  if (task.gold) {
-    gold = (
-      await scoreCompletions(
-        [{ fn: task.gold, weight: 1 }],
-        ro.promptTexts,
-        ro.completionTexts,
-        rows,
-        conversations,
-      )
-    ).total;
-    out.eval_gold = mean(gold);
-  }
-  const samples: SampleRow[] = [];
-  for (let i = 0; i < Math.min(SAMPLES_PER_EVAL, prompts.length); i++) {
-    const sample: SampleRow = {
-      step,
-      prompt: ro.promptTexts[i],
-      completion: ro.completionTexts[i],
-      reward: scores.total[i],
-      rewards: Object.fromEntries([...scores.byFunction].map(([name, values]) => [name, values[i]])),
-    };
-    if (gold) sample.gold = gold[i];
-    samples.push(sample);
-  }
-  return { row: out, samples };
-}
-
-function saveCheckpoint(ctx: StepContext, outDir: string, step: number): string {
-  const { lora } = ctx;
+function saveCheckpoint(ctx: StepContext, lora: RunLora | undefined, outDir: string, step: number): string {
   // A LoRA run's checkpoint holds the merged model (what sample, export --format hf and the
   // dashboard read) and the adapter with its base's path and hash (what resume and export --format peft read).
   const files = {
@@ -700,23 +378,7 @@ function saveCheckpoint(ctx: StepContext, outDir: string, step: number): string 
     ),
     ...(lora ? loraCheckpointFiles(lora.adapter, lora.base) : {}),
   };
-  return writeRunCheckpoint(
-    outDir,
-    {
-      step,
-      optimizerSteps: ctx.optimizer.stepCount,
-      samplingRng: ctx.samplingRng.getState(),
-      promptStream: ctx.stream.state(),
-    },
-    ctx.optimizer.stateTensors(),
-    files,
-  );
-}
-
-function mean(values: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < values.length; i++) s += values[i];
-  return values.length > 0 ? s / values.length : 0;
+  return writeRunCheckpoint(outDir, { step, ...streamState(ctx) }, ctx.optimizer.stateTensors(), files);
 }
 
 /**

@@ -2,14 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { countParams, gptParamSpecs } from '../../src/nn/models/gptConfig.js';
 import { ConfigError, parseTrainConfig } from '../../src/train/config.js';
-import {
-  checkTrainingFits,
-  estimateMemory,
-  estimateTrainingBytes,
-  LIMITS,
-  memoryBudget,
-  parameterCount,
-} from '../../src/train/limits.js';
+import { estimateMemory, estimateTrainingBytes, LIMITS, parameterCount } from '../../src/train/limits.js';
+import { checkTrainingFits, memoryBudget } from '../../src/train/trainingFits.js';
 
 const TOY = { vocabSize: 30, contextLength: 16, width: 32, depth: 2, heads: 2 };
 const SIZE = {

@@ -9,12 +9,8 @@ import { parseHfConfig } from '../../src/nn/models/hfConfig.js';
 import { hfParamSpecs } from '../../src/nn/models/hfParams.js';
 import { parseTrainConfig } from '../../src/train/config.js';
 import { plannedAdapterParameters } from '../../src/train/loraRun.js';
-import {
-  checkTrainingFits,
-  estimateMemory,
-  type ModelShape,
-  type TrainingSize,
-} from '../../src/train/limits.js';
+import { estimateMemory, type ModelShape, type TrainingSize } from '../../src/train/limits.js';
+import { checkTrainingFits } from '../../src/train/trainingFits.js';
 
 /** SmolLM2's shapes as their config.json files give them (tied embeddings). */
 function smolLm2(hidden: number, layers: number, heads: number, kvHeads: number, intermediate: number) {

@@ -2,7 +2,6 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import {
-  fusedKernelsActive,
   installBlasKernels,
   installedBlas,
   setFusedKernels,
@@ -143,21 +142,7 @@ export function currentBackend(): ActiveBackend | undefined {
   return name === 'cpu' ? name : undefined;
 }
 
-/**
- * Whether products fold transposes and strided groups into sgemm: then a transposed operand costs
- * nothing and `groupedMatMul` in the token-major layout is the fast attention product.
- */
-export function productsThroughBlas(): boolean {
-  return tf.getBackend() === 'wasm' && installedBlas() !== null;
-}
-
-/**
- * Whether the BLAS path's fused kernels (target log-probs, heap-copy slices and concatenations) serve
- * the model code now; `setFusedKernels(false)` keeps the BLAS products only (for measurements).
- */
-export function fusedKernels(): boolean {
-  return productsThroughBlas() && fusedKernelsActive();
-}
+export { fusedKernels, productsThroughBlas } from './kernelRoute.js';
 
 export { setFusedKernels };
 

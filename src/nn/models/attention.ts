@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { productsThroughBlas } from '../backends/backend.js';
+import { productsThroughBlas } from '../backends/kernelRoute.js';
 import { DECODE_ATTENTION } from '../backends/blas/decodeKernels.js';
 import { columnSums, groupedMatMul, stridedGroupedMatMul } from '../ops/layers.js';
 import type { KvCacheEntry } from './kvCache.js';

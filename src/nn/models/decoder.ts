@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
-import { fusedKernels, productsThroughBlas } from '../backends/backend.js';
+import { fusedKernels, productsThroughBlas } from '../backends/kernelRoute.js';
 import { DECODE_LAYER_NORM } from '../backends/blas/decodeKernels.js';
 import {
   embeddingLookup,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { fusedKernels, productsThroughBlas } from '../backends/backend.js';
+import { fusedKernels, productsThroughBlas } from '../backends/kernelRoute.js';
 import { GROUPED_MATMUL, SOFTMAX_ENTROPY } from '../backends/blas/blasKernels.js';
 import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from '../backends/blas/logProbKernels.js';
 

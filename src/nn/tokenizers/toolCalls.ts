@@ -7,7 +7,7 @@
  * A call whose JSON does not parse, or lacks a name, is kept with its problem, so that the rollout can
  * answer it with an error message (and count it as failed) rather than ignore it.
  */
-import { jsonProblem, parseJson } from '../../util/boundedJson.js';
+import { jsonProblem, parseJson } from '../../util/jsonText.js';
 
 export interface ParsedToolCall {
   name: string;

@@ -1,4 +1,4 @@
-import { describeValue, jsonProblem, parseJson } from '../../util/boundedJson.js';
+import { describeValue, jsonProblem, parseJson } from '../../util/jsonText.js';
 
 /**
  * A checkpoint file (weights, tokenizer, ...) that cannot be used as it stands. The message starts with

@@ -1,52 +1,19 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../util/atomicWrite.js';
-import { CheckpointError, describeJsonValue, parseCheckpointJson } from './checkpointError.js';
-import { type GptConfig, validateGptConfig } from '../models/gptConfig.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
-import { type Tokenizer, type TokenizerJson, tokenizerFromJson } from '../tokenizers/tokenizer.js';
+import { CheckpointError } from './checkpointError.js';
+import { diskFolder } from './diskFolder.js';
+import { type ModelFiles, type ModelKind, modelDirFiles, parseModelFolder } from './modelFiles.js';
 
-/** What a model folder holds: a policy (language model) or a reward model (transformer with a scalar head). */
-export type ModelKind = 'policy' | 'reward-model';
-
-export const WEIGHTS_FILE = 'model.safetensors';
-export const MODEL_JSON_FILE = 'model.json';
-const FORMAT = 'grpovi-model';
-
-/** A model folder's contents, before any tensor is created. */
-export interface ModelFiles {
-  kind: ModelKind;
-  config: GptConfig;
-  tokenizer: Tokenizer;
-  tensors: Record<string, NamedTensor>;
-  /** Free-form facts about how the model was made (command, seed, held-out metrics). */
-  info: Record<string, unknown>;
-}
-
-interface ModelJson {
-  format: typeof FORMAT;
-  version: 1;
-  kind: ModelKind;
-  config: GptConfig;
-  tokenizer: TokenizerJson;
-  info: Record<string, unknown>;
-}
-
-/** The two files of a model folder, by name; the JSON is listed last because it must be written last. */
-export function modelDirFiles(files: ModelFiles): Record<string, Uint8Array | string> {
-  const json: ModelJson = {
-    format: FORMAT,
-    version: 1,
-    kind: files.kind,
-    config: files.config,
-    tokenizer: files.tokenizer.toJSON(),
-    info: files.info,
-  };
-  return {
-    [WEIGHTS_FILE]: encodeSafetensors(files.tensors, { format: 'pt', producer: 'grpovi' }),
-    [MODEL_JSON_FILE]: `${JSON.stringify(json, null, 2)}\n`,
-  };
-}
+export {
+  checkFiniteTensors,
+  type ModelFiles,
+  type ModelKind,
+  MODEL_JSON_FILE,
+  modelDirFiles,
+  parseModelFolder,
+  WEIGHTS_FILE,
+} from './modelFiles.js';
 
 /**
  * Writes `dir/model.safetensors` then `dir/model.json`, each atomically. The JSON goes last, so a
@@ -57,75 +24,9 @@ export function saveModelDir(dir: string, files: ModelFiles): void {
   for (const [name, data] of Object.entries(modelDirFiles(files))) writeFileAtomic(join(dir, name), data);
 }
 
-function readFile(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new CheckpointError(
-      path,
-      code === 'ENOENT' ? 'file not found' : `cannot be read (${code ?? String(error)})`,
-    );
-  }
-}
-
-/** Reads and checks a model folder; every problem is a CheckpointError naming the file. */
+/** Reads and checks a model folder on disk; every problem is a CheckpointError naming the file. */
 export function loadModelDir(dir: string, expectedKind?: ModelKind): ModelFiles {
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new CheckpointError(dir, 'model folder not found');
-  const jsonPath = join(dir, MODEL_JSON_FILE);
-  const parsed = parseCheckpointJson(readFile(jsonPath).toString('utf8'), jsonPath);
-  if (typeof parsed !== 'object' || parsed === null)
-    throw new CheckpointError(jsonPath, `must hold a JSON object (${describeJsonValue(parsed)})`);
-  const json = parsed as Partial<ModelJson>;
-  if (json.format !== FORMAT)
-    throw new CheckpointError(jsonPath, `"format" must be "${FORMAT}" (${describeJsonValue(json.format)})`);
-  if (json.kind !== 'policy' && json.kind !== 'reward-model') {
-    throw new CheckpointError(
-      jsonPath,
-      `"kind" must be "policy" or "reward-model" (${describeJsonValue(json.kind)})`,
-    );
-  }
-  if (expectedKind !== undefined && json.kind !== expectedKind) {
-    throw new CheckpointError(jsonPath, `holds a ${json.kind}, but a ${expectedKind} is needed here`);
-  }
-  if (typeof json.config !== 'object' || json.config === null) {
-    throw new CheckpointError(jsonPath, `"config" must be an object (${describeJsonValue(json.config)})`);
-  }
-  try {
-    validateGptConfig(json.config, 'config');
-  } catch (error) {
-    throw new CheckpointError(jsonPath, (error as Error).message);
-  }
-  const tokenizer = tokenizerFromJson(json.tokenizer, `${jsonPath} "tokenizer"`);
-  if (tokenizer.vocabSize !== json.config.vocabSize) {
-    throw new CheckpointError(
-      jsonPath,
-      `the tokenizer has ${tokenizer.vocabSize} tokens but config.vocabSize is ${json.config.vocabSize}`,
-    );
-  }
-  const weightsPath = join(dir, WEIGHTS_FILE);
-  const { tensors } = decodeSafetensors(new Uint8Array(readFile(weightsPath)), weightsPath);
-  checkFiniteTensors(tensors, weightsPath);
-  const info = typeof json.info === 'object' && json.info !== null ? json.info : {};
-  return { kind: json.kind, config: json.config, tokenizer, tensors, info };
-}
-
-/**
- * Refuses weights holding NaN or infinities (a diverged run, a corrupt file): loaded, they would
- * only turn every output into NaN later, far from the cause.
- */
-export function checkFiniteTensors(tensors: Record<string, NamedTensor>, file: string): void {
-  for (const [name, tensor] of Object.entries(tensors)) {
-    const { data } = tensor;
-    for (let i = 0; i < data.length; i++) {
-      const value = Number(data[i]);
-      if (!Number.isFinite(value)) {
-        throw new CheckpointError(
-          file,
-          `tensor "${name}" holds a non-finite value (${value} at element ${i}): the weights are unusable`,
-        );
-      }
-    }
-  }
+  return parseModelFolder(diskFolder(dir), expectedKind);
 }

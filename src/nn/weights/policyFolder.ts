@@ -1,96 +1,20 @@
-import { join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
 import { CheckpointError } from './checkpointError.js';
-import { Gpt } from '../models/gpt.js';
-import { loadModelDir, modelDirFiles, WEIGHTS_FILE } from './modelDir.js';
-import type { Tokenizer } from '../tokenizers/tokenizer.js';
-import { HfDecoder } from '../models/hfDecoder.js';
-import { hfFolderFiles, isHfFolder, readHfFolder } from './hfFolder.js';
-import { isClassifier } from '../models/hfParams.js';
+import { diskFolder } from './diskFolder.js';
+import { type PolicySource, policySourceOf } from './policyFiles.js';
 import type { PolicyModel } from '../models/policyModel.js';
-import type { LoraAdapter } from '../adapters/lora.js';
 
-/** A policy folder read from disk, before any tensor exists (tensors are made once the backend is chosen). */
-export interface PolicySource {
-  /** `grpovi` for model.json folders, `hf` for Hugging Face folders (config.json + safetensors + tokenizer.json). */
-  format: 'grpovi' | 'hf';
-  dir: string;
-  tokenizer: Tokenizer;
-  /** What the folder says about how it was made (grpovi folders' `info`; empty for Hugging Face ones). */
-  info: Record<string, unknown>;
-  /** Builds the model; trainable by default. */
-  create(options?: { trainable?: boolean }): PolicyModel;
-}
+export { type PolicySource, policyFolderFiles, policySourceOf } from './policyFiles.js';
 
 /**
  * Reads any policy folder grpovi accepts: its own (model.json) or a Hugging Face causal LM (gpt2,
  * llama, qwen2). Every problem is a CheckpointError naming the file and field.
  */
 export function loadPolicyFolder(dir: string): PolicySource {
-  if (isHfFolder(dir)) {
-    const folder = readHfFolder(dir);
-    if (isClassifier(folder.config))
-      throw new CheckpointError(
-        join(dir, 'config.json'),
-        `holds a ${folder.config.architecture} (a reward model); a policy needs a causal LM such as ${folder.config.modelType === 'gpt2' ? 'GPT2LMHeadModel' : 'LlamaForCausalLM'}`,
-      );
-    return {
-      format: 'hf',
-      dir,
-      tokenizer: folder.tokenizer,
-      info: {},
-      create(options = {}) {
-        const model = HfDecoder.fromHfTensors(folder.config, folder.tensors, {
-          trainable: options.trainable ?? true,
-          source: dir,
-        });
-        model.origin = { rawConfig: folder.rawConfig, sideFiles: folder.sideFiles };
-        return model;
-      },
-    };
-  }
-  const files = loadModelDir(dir, 'policy');
-  return {
-    format: 'grpovi',
-    dir,
-    tokenizer: files.tokenizer,
-    info: files.info,
-    create(options = {}) {
-      return Gpt.fromTensors(files.config, files.tensors, {
-        trainable: options.trainable ?? true,
-        source: join(dir, WEIGHTS_FILE),
-      });
-    },
-  };
-}
-
-/**
- * The model files of a checkpoint: a grpovi model folder for grpovi's GPT, a Hugging Face folder
- * (F32 weights, the original tokenizer files) for a Hugging Face model, so that a checkpoint of either
- * can be resumed, sampled from and exported like the folder it started from. With `merge` (a LoRA
- * run) the weights are the base's with the adapter merged in.
- */
-export function policyFolderFiles(
-  policy: PolicyModel,
-  tokenizer: Tokenizer,
-  info: Record<string, unknown>,
-  options: { merge?: LoraAdapter } = {},
-): Record<string, Uint8Array | string> {
-  const { merge } = options;
-  if (policy instanceof HfDecoder) {
-    const tensors = policy.toHfTensors();
-    return hfFolderFiles(policy.config, merge ? merge.mergeIntoFileLayout(tensors) : tensors, {
-      baseConfig: policy.origin?.rawConfig,
-      sideFiles: policy.origin?.sideFiles ?? {},
-    });
-  }
-  if (!(policy instanceof Gpt)) throw new TypeError('unknown policy model class');
-  return modelDirFiles({
-    kind: 'policy',
-    config: policy.config,
-    tokenizer,
-    tensors: merge ? merge.mergeInto(policy.toTensors()) : policy.toTensors(),
-    info,
-  });
+  // A folder that is not there is named as such (not as its missing model.json).
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new CheckpointError(dir, 'model folder not found');
+  return policySourceOf(diskFolder(dir));
 }
 
 /** The policy saved in a checkpoint (or any policy folder), frozen: what a resumed run assigns from. */

@@ -15,7 +15,7 @@
  * fields in the order dtype, shape, data_offsets, and no whitespace except the padding.
  */
 import { CheckpointError, describeJsonValue } from './checkpointError.js';
-import { jsonProblem, parseJson } from '../../util/boundedJson.js';
+import { jsonProblem, parseJson } from '../../util/jsonText.js';
 
 /** The dtypes this module reads and writes. */
 export type SafetensorsDtype = 'F32' | 'F64' | 'I32' | 'U8';

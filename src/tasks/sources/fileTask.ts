@@ -9,10 +9,9 @@ import type { WeightedReward } from '../../rewards/rewardFunction.js';
 import { rewardModelReward } from '../../rewards/rewardModel.js';
 import { distinctNames, loadRewardModule } from '../../rewards/rewardModule.js';
 import { ConfigError } from '../../train/configError.js';
-import { Rng } from '../../util/rng.js';
 import { UserFileError } from '../../util/userFileError.js';
 import { ASSET } from '../assets.js';
-import { DATA_SPLIT_SEED } from '../datasets.js';
+import { HELD_OUT_SHARE, holdOutPrompts } from './heldOut.js';
 import type { Task, TaskContext, TaskPolicyOptions } from '../task.js';
 import { loadToolModule } from '../../train/tools/toolModule.js';
 import { chatTemplateFor, promptEncoder, renderPrompts } from './chatPrompts.js';
@@ -23,23 +22,7 @@ import { vocabularyDifference } from './vocabulary.js';
 /** The config's `task` value for a task made from files (`--prompts`, `--reward`, `--reward-model`). */
 export const FILE_TASK = 'files';
 
-/** Share of a prompt file held out for evaluation when no eval file is given. */
-export const HELD_OUT_SHARE = 0.1;
-
-/**
- * Splits prompt records into train and held-out ones: a shuffle with a fixed seed (not the run's, so
- * that every seed of a comparison evaluates on the same prompts), about 10% and at least one held out.
- */
-export function holdOutPrompts<T>(records: readonly T[]): { train: T[]; heldOut: T[] } {
-  const n = records.length;
-  const heldOutCount = Math.max(1, Math.round(HELD_OUT_SHARE * n));
-  const order = Rng.derive(DATA_SPLIT_SEED, 'prompt-file-held-out').shuffle(records.map((_, i) => i));
-  const heldOut = new Set(order.slice(0, heldOutCount));
-  return {
-    train: records.filter((_, i) => !heldOut.has(i)),
-    heldOut: records.filter((_, i) => heldOut.has(i)),
-  };
-}
+export { HELD_OUT_SHARE, holdOutPrompts } from './heldOut.js';
 
 /**
  * The reward modules and the reward model of a context, as weighted rewards with distinct names.

@@ -5,7 +5,7 @@ import type { Tokenizer } from '../../nn/tokenizers/tokenizer.js';
 import { parseToolCalls } from '../../nn/tokenizers/toolCalls.js';
 import type { Rng } from '../../util/rng.js';
 import type { Rollout, SamplingSettings } from '../rollout.js';
-import { callTool, type ToolSet } from './toolModule.js';
+import { callTool, type ToolSet } from './toolCall.js';
 
 /**
  * The rollout of a policy that may call tools (TRL's agent training): sample, parse each completion's

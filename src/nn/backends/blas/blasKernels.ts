@@ -6,7 +6,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS, type CblasLibrary } from './cblasLibrary.js';
+// The constants from their own module: the kernels must not pull the Node loader into a browser bundle.
+import { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS } from './cblasConstants.js';
+import type { CblasLibrary } from './cblasLibrary.js';
 import { batchMatMulPlan, type GemmPlan, groupedMatMulPlan, isDegenerate } from './productPlan.js';
 import { sliceRuns } from './slicePlan.js';
 import { LOG_PROB_KERNELS } from './logProbKernels.js';

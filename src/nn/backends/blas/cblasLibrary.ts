@@ -7,10 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename } from 'node:path';
 
-/** CBLAS enum values (cblas.h): row-major storage, no transpose, transpose. */
-export const CBLAS_ROW_MAJOR = 101;
-export const CBLAS_NO_TRANS = 111;
-export const CBLAS_TRANS = 112;
+export { CBLAS_NO_TRANS, CBLAS_ROW_MAJOR, CBLAS_TRANS } from './cblasConstants.js';
 
 /** `cblas_sgemm` in row-major form: C = alpha op(A) op(B) + beta C. */
 export type Sgemm = (
