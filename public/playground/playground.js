@@ -1,6 +1,6 @@
 // The playground page: trains GRPO or GRPOVI in this tab with grpovi's browser bundle, on WebGPU when
 // the browser has it, else on wasm. Everything it loads comes from the playground server: the bundle
-// (/grpovi/), TF.js's wasm binaries (/wasm/), vega (/vendor/) and the page's own modules (/lib/, the
+// with TF.js's wasm binaries beside it (/grpovi/), vega (/vendor/) and the page's own modules (/lib/, the
 // dashboard's chart specs among them). The files the user picks are read here and never sent anywhere.
 //
 // Automation: ?task=toy&steps=N&backend=webgpu|wasm&autostart=1 (and the settings' names, e.g.
@@ -13,7 +13,7 @@ import { EXAMPLE_REWARD, rewardFromSource } from '/lib/playground/page/reward.js
 import { zipFiles } from '/lib/playground/page/zip.js';
 
 const BUNDLE = '/grpovi/grpovi.js';
-const WASM_PATH = '/wasm/';
+const WASM_PATH = '/grpovi/';
 /** Numeric settings: the form's inputs, the query parameters and the TrainConfig fields share these names. */
 const NUMBER_SETTINGS = [
   'steps',

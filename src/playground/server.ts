@@ -1,7 +1,7 @@
 /**
  * The playground's HTTP server (Node's own `http`): the page and its scripts, grpovi's browser
- * bundle (`dist/browser/`), TF.js's wasm binaries and vega/vega-lite's browser builds, all from the
- * installed package. The page trains in the browser tab: the server holds no state, reads no file
+ * bundle (`dist/browser/`, with TF.js's wasm binaries) and vega/vega-lite's browser builds, all from
+ * the installed package. The page trains in the browser tab: the server holds no state, reads no file
  * the user names and writes nothing. Every other path is a 404: files are looked up by exact URL
  * path in a table built at start, never joined onto a folder, so `..` cannot reach anything.
  */
@@ -62,45 +62,40 @@ export interface ServedFile {
   type: string;
 }
 
-/** Files of a folder's tree with a served type, keyed `prefix/relative/path`. */
-function folderFiles(dir: string, prefix: string): Record<string, ServedFile> {
+/** Files of a folder (not its subfolders) whose names `keep` accepts, keyed `prefix/name`. */
+function folderFiles(
+  dir: string,
+  prefix: string,
+  keep: (name: string) => boolean,
+): Record<string, ServedFile> {
   const files: Record<string, ServedFile> = {};
   if (!existsSync(dir)) return files;
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile()) continue;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const type = typeOf(entry.name);
-    if (type === undefined) continue;
-    const path = join(entry.parentPath, entry.name);
-    const relative = path
-      .slice(dir.length)
-      .split(/[\\/]+/)
-      .filter(Boolean)
-      .join('/');
-    files[`${prefix}/${relative}`] = { path, type };
+    if (!entry.isFile() || type === undefined || !keep(entry.name)) continue;
+    files[`${prefix}/${entry.name}`] = { path: join(dir, entry.name), type };
   }
   return files;
 }
 
+/** The bundle's files: the entry module (and its source map) and the wasm binaries beside it, not tsc's modules there. */
+const isBundleFile = (name: string) => /^grpovi\.js(\.map)?$|\.wasm$/.test(name);
+
 /**
  * The only files the server hands out, by URL path: the page (`/` and `public/playground/*`), its
- * compiled modules (`/lib/*`), the bundle (`/grpovi/*`), the wasm backend's binaries
- * (`/wasm/*.wasm`) and vega's builds (`/vendor/*`).
+ * compiled modules (`/lib/*`), the bundle with the wasm backend's binaries the build copies beside
+ * it (`/grpovi/*`) and vega's builds (`/vendor/*`).
  */
 export function playgroundFiles(bundleDir = BUNDLE_DIR): Record<string, ServedFile> {
-  const wasmDist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
-  const wasm: Record<string, ServedFile> = {};
-  for (const name of readdirSync(wasmDist))
-    if (name.endsWith('.wasm')) wasm[`/wasm/${name}`] = { path: join(wasmDist, name), type: TYPES['.wasm'] };
   const vegaBuild = dirname(require.resolve('vega'));
   const vegaLiteBuild = dirname(require.resolve('vega-lite'));
   return {
-    ...folderFiles(PAGE_DIR, ''),
+    ...folderFiles(PAGE_DIR, '', () => true),
     '/': { path: join(PAGE_DIR, 'index.html'), type: TYPES['.html'] },
-    ...folderFiles(bundleDir, '/grpovi'),
+    ...folderFiles(bundleDir, '/grpovi', isBundleFile),
     ...Object.fromEntries(
       PAGE_MODULES.map((module) => [`/lib/${module}`, { path: join(DIST_DIR, module), type: TYPES['.js'] }]),
     ),
-    ...wasm,
     '/vendor/vega.min.js': { path: join(vegaBuild, 'vega.min.js'), type: TYPES['.js'] },
     '/vendor/vega-lite.min.js': { path: join(vegaLiteBuild, 'vega-lite.min.js'), type: TYPES['.js'] },
   };

@@ -46,6 +46,9 @@ describe('grpovi playground', () => {
     expect((await fetch(new URL('/package.json', running.url))).status).toBe(404);
     // The build (npm test builds first) writes the browser bundle; the server serves it.
     expect((await fetch(new URL('/grpovi/grpovi.js', running.url))).status).toBe(200);
+    const wasm = await fetch(new URL('/grpovi/tfjs-backend-wasm-simd.wasm', running.url));
+    expect(wasm.status).toBe(200);
+    expect(wasm.headers.get('content-type')).toBe('application/wasm');
     expect(running.stderr()).toBe('');
     expect(await running.stop()).toBe(0);
   });

@@ -128,6 +128,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
       540_000,
     );
     console.log(`playground browser test: ${STEPS} toy steps on WebGPU in ${run.seconds.toFixed(1)} s`);
+    expect(run.error).toBe('');
     expect(run.backend).toBe('webgpu');
     expect(run.rows).toHaveLength(STEPS);
     expectTrainingRows(run, 'grpovi');
@@ -148,6 +149,7 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
       saveZip,
     );
     console.log(`playground browser test: ${STEPS} toy steps on wasm in ${run.seconds.toFixed(1)} s`);
+    expect(run.error).toBe('');
     expect(run.backend).toBe('wasm');
     // Step 0 evaluates the starting policy; the last step carries the evaluation after it.
     expect(run.rows.map((row) => row.step)).toEqual([0, 1, 2]);
