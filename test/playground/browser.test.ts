@@ -47,6 +47,11 @@ function waitForState(page: Page, states: string[], timeout = 30_000) {
   });
 }
 
+/** Whether a request went to the playground server (or to a blob: URL the page made, which stays in the tab). */
+function fromServer(url: string): boolean {
+  return url.startsWith(playground.url) || url.startsWith(`blob:${playground.url}`);
+}
+
 interface PageRun {
   state: string;
   error: string;
@@ -103,7 +108,7 @@ function expectTrainingRows(run: PageRun, algo: string): void {
     }
   }
   expect(run.requests.length).toBeGreaterThan(5);
-  for (const url of run.requests) expect(url.startsWith(playground.url), url).toBe(true);
+  for (const url of run.requests) expect(fromServer(url), url).toBe(true);
   expect(run.pageErrors).toEqual([]);
 }
 
@@ -186,6 +191,68 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
       expect(JSON.parse(sample.stdout.trim().split('\n')[0])).toMatchObject({ prompt: 'abc:' });
     } finally {
       rmSync(out, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('trains a model folder picked from disk on a prompts file with a reward typed into the page (wasm)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grpovi-playground-own-'));
+    try {
+      // The packaged arithmetic policy (char-level, 2 layers); the answer column reaches the reward as rows[i].
+      const sums = [
+        [3, 4],
+        [5, 2],
+        [1, 1],
+        [6, 3],
+        [2, 7],
+        [4, 4],
+      ];
+      writeFileSync(
+        join(dir, 'sums.jsonl'),
+        sums.map(([a, b]) => JSON.stringify({ prompt: `${a}+${b}=`, answer: String(a + b) })).join('\n'),
+      );
+      const page = await browser.newPage();
+      const requests: string[] = [];
+      page.on('request', (request) => requests.push(request.url()));
+      const attempt = async (reward: string) => {
+        await page.goto(
+          `${playground.url}?task=files&steps=1&backend=wasm&algo=grpovi&num_generations=2&prompts_per_step=2&max_completion_length=3&eval_every=0`,
+        );
+        await waitForState(page, ['ready']);
+        await page.setInputFiles('#model-folder', join('assets', 'arithmetic-policy'));
+        await page.setInputFiles('#prompts-file', join(dir, 'sums.jsonl'));
+        await page.fill('#reward-source', reward);
+        await page.click('#start');
+        await waitForState(page, ['finished', 'error'], 120_000);
+        return {
+          error: await page.locator('#error').innerText(),
+          rows: (await page.locator('#metrics').innerText())
+            .split('\n')
+            .filter((line) => line.trim() !== '')
+            .map((line) => JSON.parse(line) as Record<string, unknown>),
+        };
+      };
+      const exact = [
+        'export default function exact(prompts, completions, rows) {',
+        '  return completions.map((c, i) => (c.trim() === rows[i].answer ? 1 : 0));',
+        '}',
+        'exact.range = [0, 1];',
+      ].join('\n');
+      const good = await attempt(exact);
+      expect(good.error).toBe('');
+      expect(good.rows.map((row) => row.step)).toEqual([1]);
+      expect(typeof good.rows[0]['rewards/exact']).toBe('number');
+      expect(good.rows[0].reward_mean).toBe(good.rows[0]['rewards/exact']);
+      const throwing = await attempt(
+        'export default function picky(p, c, rows) { throw new Error(`no answer for ${rows[0].prompt}`); }\npicky.range = [0, 1];',
+      );
+      expect(throwing.error).toMatch(
+        /^step 1: .*picky.*no answer for \d\+\d= \(in reward \(typed in the page\)\)/,
+      );
+      // The typed module is imported from a blob: URL the page made itself; nothing else is loaded.
+      for (const url of requests) expect(fromServer(url), url).toBe(true);
+      await page.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 300_000);
 
