@@ -4,7 +4,7 @@
  * Fails when anything Node-only would enter the bundle: a `node:` import, a Node built-in without a
  * browser replacement, or one of grpovi's Node hosts (backend selection, BLAS loader, file readers).
  */
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,8 @@ const refuseNode = {
   },
 };
 
+// A source map of an earlier build would no longer match the bundle.
+rmSync(join(outDir, 'grpovi.js.map'), { force: true });
 const result = await esbuild.build({
   entryPoints: [entry],
   outfile: join(outDir, 'grpovi.js'),
@@ -50,6 +52,23 @@ if (hosts.length > 0) {
   process.exit(1);
 }
 mkdirSync(outDir, { recursive: true });
+// Node's globals resolve to nothing in a browser, and esbuild cannot see them: refuse them in
+// grpovi's own modules. onnxGraph.ts is reached only by the ONNX export, which the browser never calls.
+const NODE_GLOBAL = /\b(Buffer\.|setImmediate\(|__dirname|__filename|require\()/;
+const globals = [];
+for (const input of Object.keys(result.metafile.inputs)) {
+  if (!input.startsWith('src/') || input.endsWith('src/nn/weights/onnxGraph.ts')) continue;
+  readFileSync(join(root, input), 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (NODE_GLOBAL.test(line) && !/^\s*(\/\/|\*|\/\*)/.test(line))
+        globals.push(`${input}:${i + 1}: ${line.trim()}`);
+    });
+}
+if (globals.length > 0) {
+  console.error(`dist/browser/grpovi.js would use Node globals:\n${globals.join('\n')}`);
+  process.exit(1);
+}
 const wasmDir = dirname(
   createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'),
 );

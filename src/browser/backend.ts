@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
+import { installWebgpuKernels } from '../nn/backends/webgpu/webgpuKernels.js';
 
 /**
  * The browser's backend entry: WebGPU when the browser gives an adapter, else wasm (without the
@@ -115,6 +116,9 @@ export async function useBackend(
     if (adapter !== undefined) {
       // Small ops would otherwise silently run on the CPU.
       tf.env().set('WEBGPU_CPU_FORWARD', false);
+      // grpovi's kernels for the webgpu backend, as the Node selection installs them (sums of more
+      // inputs than a shader's storage buffers, products that give the same bits on every run).
+      installWebgpuKernels();
       if (await activate('webgpu')) return { name: 'webgpu', adapter };
     }
     if (choice === 'webgpu')

@@ -10,6 +10,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DECODE_KERNELS_WASM } from './decodeKernelsWasm.js';
+import { base64Bytes } from '../../../util/base64.js';
 
 /**
  * KV-cached attention of one layer for `queries` new tokens per sequence (1 at a decode step, the
@@ -84,7 +85,7 @@ function decodeProducts(backend: BackendWasm): DecodeProducts {
   const memory = (backend.wasm as unknown as { asm: { memory: object } }).asm.memory;
   if (products === null || products.memory !== memory) {
     const api = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
-    const module = new api.Module(Buffer.from(DECODE_KERNELS_WASM, 'base64'));
+    const module = new api.Module(base64Bytes(DECODE_KERNELS_WASM));
     const { exports } = new api.Instance(module, { env: { memory } });
     products = {
       memory,

@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ADAMW_WASM } from './adamwWasm.js';
+import { base64Bytes } from '../../../util/base64.js';
 
 /** Inputs w, g, m, v (float32, one shape); attrs below. Returns the new weights; m and v are updated in place. */
 export const ADAMW_UPDATE = 'GrpoviAdamWUpdate';
@@ -63,7 +64,7 @@ function loopOn(memory: object): AdamWLoop {
   let loop = loops.get(memory);
   if (loop === undefined) {
     const api = wasmApi();
-    compiled ??= new api.Module(Buffer.from(ADAMW_WASM, 'base64'));
+    compiled ??= new api.Module(base64Bytes(ADAMW_WASM));
     loop = new api.Instance(compiled, { env: { memory } }).exports.adamw as AdamWLoop;
     loops.set(memory, loop);
   }
