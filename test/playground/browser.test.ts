@@ -1,5 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -67,8 +75,10 @@ async function runPage(
   query: string,
   timeout: number,
   after?: (page: Page) => Promise<void>,
+  init?: string,
 ): Promise<PageRun> {
   const page = await browser.newPage();
+  if (init !== undefined) await page.addInitScript(init);
   const requests: string[] = [];
   const pageErrors: string[] = [];
   page.on('request', (request) => requests.push(request.url()));
@@ -142,16 +152,43 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
   it('trains the toy task with GRPO on wasm, with the evaluation rows of metrics.jsonl', async () => {
     const out = mkdtempSync(join(tmpdir(), 'grpovi-playground-download-'));
     // The trained policy, downloaded as a zip (headless chromium has no showDirectoryPicker).
+    let savedFolder: Record<string, number[]> = {};
     const saveZip = async (page: Page) => {
       if (!(await page.locator('#save-zip').isEnabled())) return;
       const download = page.waitForEvent('download');
       await page.click('#save-zip');
       await (await download).saveAs(join(out, 'policy.zip'));
+      // "Save the model as a folder" through the picker stand-in below.
+      await page.click('#save');
+      await expect
+        .poll(() => page.locator('#status').innerText())
+        .toMatch(/^saved \d+ files into the folder picked$/);
+      savedFolder = (await page.evaluate('window.savedFiles')) as Record<string, number[]>;
     };
+    // Headless chromium has no folder picker to click through: an in-memory stand-in of the File
+    // System Access handles records what the page writes, by path.
+    const pickerStandIn = `
+      window.savedFiles = {};
+      const folder = (prefix) => ({
+        name: 'picked',
+        getDirectoryHandle: async (name) => folder(prefix + name + '/'),
+        getFileHandle: async (name) => ({
+          createWritable: async () => {
+            const parts = [];
+            return {
+              write: async (bytes) => parts.push(...bytes),
+              close: async () => { window.savedFiles[prefix + name] = parts; },
+            };
+          },
+        }),
+      });
+      window.showDirectoryPicker = async () => folder('');
+    `;
     const run = await runPage(
       `task=toy&steps=${STEPS}&backend=wasm&autostart=1&algo=grpo&eval_every=2&${SMALL}`,
       240_000,
       saveZip,
+      pickerStandIn,
     );
     console.log(`playground browser test: ${STEPS} toy steps on wasm in ${run.seconds.toFixed(1)} s`);
     expect(run.error).toBe('');
@@ -176,6 +213,10 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
       );
       expect(unzip.stderr).toBe('');
       expect(readdirSync(join(out, 'policy'))).toContain('model.safetensors');
+      // The folder written through the picker holds the same files as the zip.
+      expect(Object.keys(savedFolder).sort()).toEqual(readdirSync(join(out, 'policy')).sort());
+      for (const [name, bytes] of Object.entries(savedFolder))
+        expect(Buffer.from(bytes).equals(readFileSync(join(out, 'policy', name))), name).toBe(true);
       const sample = await runCli([
         'sample',
         '--policy',
