@@ -25,7 +25,8 @@ export const BUNDLE_URL = '/grpovi/grpovi.js';
 const DIST_DIR = join(PACKAGE_ROOT, 'dist');
 /**
  * The page's own modules (src/playground/page/) and the project modules they and the page import:
- * the dashboard's chart specs and the user-input error helpers. All free of Node and of bare
+ * the dashboard's chart specs, the reading of a reward module's default export (the CLI's own) and
+ * the user-input error helpers. All free of Node and of bare
  * imports (test/playground/server.test.ts checks that every import among them resolves to another).
  */
 export const PAGE_MODULES = [
@@ -33,6 +34,9 @@ export const PAGE_MODULES = [
   'playground/page/reward.js',
   'playground/page/folder.js',
   'playground/page/zip.js',
+  'rewards/rewardExport.js',
+  'nn/weights/checkpointError.js',
+  'util/jsonText.js',
   'experiments/runPlots.js',
   'experiments/vegaLiteBase.js',
   'experiments/stats.js',

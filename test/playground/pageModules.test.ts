@@ -7,15 +7,16 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { folderFiles, modelFolderKind } from '../../src/playground/page/folder.js';
 import { messageProblem, parsePromptText } from '../../src/playground/page/prompts.js';
-import { EXAMPLE_REWARD, rewardOfExport } from '../../src/playground/page/reward.js';
+import { EXAMPLE_REWARD } from '../../src/playground/page/reward.js';
 import { crc32, zipFiles } from '../../src/playground/page/zip.js';
 import { describeMessageProblem } from '../../src/nn/tokenizers/chatTemplate.js';
-import { rewardFunctionOf } from '../../src/rewards/rewardModule.js';
+import { rewardFunctionOf } from '../../src/rewards/rewardExport.js';
 import { readPromptFile } from '../../src/tasks/sources/promptFile.js';
 import { UserFileError } from '../../src/util/userFileError.js';
 
 // The page reads the user's files from their text (the browser has no paths); it must read them as
-// `grpovi train` does. Each case runs both readers on the same bytes and compares records or errors.
+// `grpovi train` does. Each prompts case runs both readers on the same bytes and compares records or
+// errors. (Reward modules are read by the CLI's own rewardExport.ts in the page.)
 
 const dir = mkdtempSync(join(tmpdir(), 'grpovi-playground-page-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -99,52 +100,12 @@ describe('parsePromptText (the page) against readPromptFile (grpovi train)', () 
   });
 });
 
-describe('rewardOfExport (the page) against rewardFunctionOf (grpovi train)', () => {
-  function lengthReward(_p: readonly unknown[], c: readonly unknown[]) {
-    return c.map((x) => String(x).length);
-  }
-  const ranged = Object.assign((_p: readonly unknown[], c: readonly unknown[]) => c.map(() => 1), {
-    range: [0, 1],
-    rewardName: 'always_one',
-  });
-  const exports: [string, unknown][] = [
-    ['named function', lengthReward],
-    ['function with range and rewardName', ranged],
-    ['anonymous function', Object.assign(() => [], {})],
-    ['object', { name: 'obj', range: [-1, 1], score: () => [0] }],
-    ['object without name', { score: () => [0] }],
-    ['bad range', Object.assign(() => [], { range: [1, 0] })],
-    ['range with NaN', { score: () => [], range: [0, Number.NaN] }],
-    ['no default export', undefined],
-    ['null', null],
-    ['a number', 42],
-    ['an object without score', { name: 'x', scores: () => [] }],
-  ];
-  it.each(exports)('%s: the same name and range, or the same error', (_what, exported) => {
-    const file = join(dir, 'my_reward.mjs');
-    const pick = (r: { name: string; range?: readonly [number, number]; messages?: boolean }) => ({
-      name: r.name,
-      range: r.range,
-      messages: r.messages,
-    });
-    expect(outcome(() => pick(rewardOfExport(exported, file)))).toEqual(
-      outcome(() => pick(rewardFunctionOf(exported, file))),
-    );
-  });
-
-  it('scores through the object form with the arguments it is given', async () => {
-    const reward = rewardOfExport(
-      { name: 'n', score: (p: unknown[], c: unknown[]) => c.map((x, i) => i + p.length) },
-      'r.js',
-    );
-    expect(await reward.score(['a', 'b'], ['x', 'y'], [])).toEqual([2, 3]);
-  });
-
-  it('the example module in the page is a valid reward module (imported by Node from a file)', async () => {
+describe('the reward module the page starts with', () => {
+  it('is a valid reward module (imported by Node from a file, read as grpovi train reads it)', async () => {
     const file = join(dir, 'example.mjs');
     writeFileSync(file, EXAMPLE_REWARD);
     const module = (await import(file)) as { default: unknown };
-    const reward = rewardOfExport(module.default, file);
+    const reward = rewardFunctionOf(module.default, file);
     expect(reward.name).toBe('lengthBonus');
     expect(reward.range).toEqual([0, 1]);
     expect(await reward.score(['p', 'p'], ['short', 'x'.repeat(40)])).toEqual([0.25, 1]);
