@@ -116,8 +116,9 @@ async function renderCharts(rows, algo) {
       box = element('figure', undefined, 'chart');
       box.dataset.chart = chart.name;
       box.append(element('div'), element('p', chart.caption));
-      container.append(box);
     }
+    // In runPlots' order, whichever chart got its first point first (as the dashboard shows them).
+    container.append(box);
     views.get(chart.name)?.finalize();
     const view = new vega.View(vega.parse(vegaLite.compile(chart.spec).spec), {
       renderer: 'svg',
