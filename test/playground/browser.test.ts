@@ -17,10 +17,12 @@ import { runCli } from '../cli/cliBin.js';
 
 // End to end in Debian's chromium (never a downloaded browser), driven by playwright-core: the page
 // trains the toy task in the tab through grpovi's browser bundle (dist/browser/, `npm run build`),
-// on WebGPU (`--enable-unsafe-webgpu` gives SwiftShader's software adapter here) and on wasm, and
-// loads nothing from anywhere but the playground server. CI installs chromium (.ci/run); without
-// it this suite is skipped, saying so. The settings are the smallest that still make a GRPO step
-// (two prompts of two completions): a step on the software adapter is slow.
+// on WebGPU and on wasm, and loads nothing from anywhere but the playground server. CI installs
+// chromium (.ci/run); without it this suite is skipped, saying so. `--enable-unsafe-webgpu` alone
+// gives SwiftShader's adapter, but TF.js's synchronous reads on it (through a canvas) then come back
+// as zeros and the first update diverges: ANGLE and Vulkan on SwiftShader too make them work (see
+// docs/browser.md). The settings are the smallest that still make a GRPO step (two prompts of two
+// completions): a step on the software adapter is slow.
 const CHROMIUM = process.env.GRPOVI_CHROMIUM ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) {
@@ -128,7 +130,15 @@ describe.skipIf(!HAVE_CHROMIUM)('the playground in headless chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--enable-unsafe-webgpu',
+        '--use-angle=swiftshader',
+        '--enable-features=Vulkan',
+        '--use-vulkan=swiftshader',
+        '--disable-background-networking',
+      ],
     });
   });
 
