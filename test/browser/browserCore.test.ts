@@ -182,6 +182,83 @@ describe.skipIf(PYTHON === undefined)(`policyFromFiles on Hugging Face folders (
     },
   );
 
+  it('a prompts task with a reward function trains as `grpovi train --prompts --reward --policy` (same rows)', async () => {
+    const policyDir = join(root, 'gpt2-tied-f32');
+    const work = mkdtempSync(join(tmpdir(), 'grpovi-prompts-'));
+    try {
+      // Rows with a column the reward reads, as a prompts JSONL file holds them.
+      const rows = Array.from({ length: 12 }, (_, i) => ({
+        prompt: `the number ${i} is`,
+        target: String(i % 10),
+      }));
+      writeFileSync(join(work, 'prompts.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const rewardSource = `export default function digit_match(prompts, completions, rows) {
+  return completions.map((c, i) => (c.includes(rows[i].target) ? 0.5 : 0) + (c.length % 5) / 5);
+}
+digit_match.range = [0, 1.5];
+`;
+      writeFileSync(join(work, 'reward.mjs'), rewardSource);
+      const flags = [
+        '--steps',
+        '2',
+        '--eval-every',
+        '2',
+        '--group-size',
+        '4',
+        '--prompts-per-step',
+        '2',
+        '--max-completion-length',
+        '6',
+      ];
+      const out = join(work, 'run');
+      const cli = await runCli([
+        'train',
+        '--prompts',
+        join(work, 'prompts.jsonl'),
+        '--reward',
+        join(work, 'reward.mjs'),
+        '--policy',
+        policyDir,
+        '--algo',
+        'grpovi',
+        '--backend',
+        'wasm',
+        '--seed',
+        '5',
+        ...flags,
+        '--out',
+        out,
+      ]);
+      expect(cli.stderr).not.toMatch(/Error/);
+      expect(cli.code, cli.stderr).toBe(0);
+      const reward = (await import(join(work, 'reward.mjs'))) as { default: (...args: never[]) => number[] };
+      const trainer = await createTrainer({
+        task: promptsTask({ prompts: rows, reward: reward.default }),
+        policy: policyFromFiles(readFolder(policyDir)),
+        config: {
+          algo: 'grpovi',
+          steps: 2,
+          eval_every: 2,
+          num_generations: 4,
+          prompts_per_step: 2,
+          max_completion_length: 6,
+        },
+        seed: 5,
+      });
+      try {
+        const got = [await trainer.evaluate(), await trainer.step(), await trainer.step()];
+        expect(untimed(got)).toEqual(untimed(readMetrics(join(out, 'metrics.jsonl'))));
+        // A reward that varies within groups: the update has something to learn from.
+        expect(got[1].reward_std_group).toBeGreaterThan(0);
+        expect(got[1]['rewards/digit_match']).toBeTypeOf('number');
+      } finally {
+        trainer.dispose();
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 240_000);
+
   it('names the missing file of an incomplete folder', () => {
     const files = readFolder(join(root, 'gpt2-tied-f32'));
     delete files['tokenizer.json'];
