@@ -30,4 +30,12 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // The playground page's script is a module (it imports the page's modules and grpovi's bundle).
+    files: ['public/playground/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: { window: 'readonly', location: 'readonly', Blob: 'readonly', URLSearchParams: 'readonly' },
+    },
+  },
 );

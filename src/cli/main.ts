@@ -25,6 +25,7 @@ const COMMANDS: ReadonlyArray<readonly [string, () => Promise<Registrar>]> = [
   ['dashboard', async () => (await import('./commands/dashboard.js')).registerDashboard],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
   ['export', async () => (await import('./commands/export.js')).registerExport],
+  ['playground', async () => (await import('./commands/playground.js')).registerPlayground],
   ['report', async () => (await import('./commands/report.js')).registerReport],
   ['pretrain', async () => (await import('./commands/pretrain.js')).registerPretrain],
   ['sample', async () => (await import('./commands/sample.js')).registerSample],

@@ -45,7 +45,7 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+export function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
   res.end(body);
 }
@@ -56,7 +56,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
  * On a loopback address, only requests naming this machine in their Host header are served: a web
  * page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) cannot read the runs.
  */
-function hostAllowed(req: IncomingMessage, boundHost: string, port: () => number): boolean {
+export function hostAllowed(req: IncomingMessage, boundHost: string, port: () => number): boolean {
   if (!LOOPBACK.has(boundHost)) return true;
   const host = req.headers.host ?? '';
   return [`127.0.0.1:${port()}`, `localhost:${port()}`, `[::1]:${port()}`].includes(host.toLowerCase());

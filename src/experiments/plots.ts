@@ -5,16 +5,9 @@
 import type { Algo } from './plan.js';
 import type { AlgoSummary, Comparison, ComparisonSummary } from './summary.js';
 import { formatSweepValue } from './sweep.js';
+import { type PlotSpec, SCHEMA, STEP_AXIS, type VegaLiteSpec } from './vegaLiteBase.js';
 
-export type VegaLiteSpec = Record<string, unknown>;
-
-export interface PlotSpec {
-  /** File name without extension. */
-  name: string;
-  /** What the plot shows, for the report. */
-  caption: string;
-  spec: VegaLiteSpec;
-}
+export { type PlotSpec, SCHEMA, STEP_AXIS, type VegaLiteSpec } from './vegaLiteBase.js';
 
 /** One panel: a title and the algorithms' summaries to draw in it. */
 interface Panel {
@@ -27,14 +20,6 @@ interface Panel {
 const ALGO_COLORS: Record<Algo, string> = { grpo: '#4c78a8', grpovi: '#f58518' };
 const PANEL_WIDTH = 360;
 const PANEL_HEIGHT = 220;
-export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
-/** Steps are whole numbers: no ticks between them. */
-export const STEP_AXIS = {
-  field: 'step',
-  type: 'quantitative',
-  title: 'step',
-  axis: { tickMinStep: 1, format: 'd' },
-};
 
 function seriesOf(comparison: Comparison, suffix: (algo: Algo) => string = () => ''): Panel['series'] {
   return (Object.entries(comparison.algorithms) as [Algo, AlgoSummary][]).map(([algo, summary]) => ({

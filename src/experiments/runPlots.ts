@@ -1,10 +1,11 @@
 /**
  * Vega-Lite specifications of the curves of one or several training runs (pure): rewards, KL,
  * entropy, completion length, gradient norm and the raw against adjusted reward std. `grpovi report
- * RUN` renders them to SVG; the dashboard sends the same specs to the browser.
+ * RUN` renders them to SVG; the dashboard sends the same specs to the browser, and the playground
+ * page imports this module itself (it and its imports must stay free of Node: test/playground checks).
  */
 import type { MetricsRow } from '../train/metrics.js';
-import { type PlotSpec, SCHEMA, STEP_AXIS, type VegaLiteSpec } from './plots.js';
+import { type PlotSpec, SCHEMA, STEP_AXIS, type VegaLiteSpec } from './vegaLiteBase.js';
 import { groupRewardStd } from './stats.js';
 
 /** One run's metrics under the label its curves carry. */

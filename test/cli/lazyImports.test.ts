@@ -56,6 +56,7 @@ const LIGHT: [string[], number][] = [
   [['adjust', '--help'], 0],
   [['compare', '--help'], 0],
   [['dashboard', '--help'], 0],
+  [['playground', '--help'], 0],
   [['demo', '--help'], 0],
   [['report', '--help'], 0],
   [['pretrain', '--help'], 0],
