@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainer, policyFromFiles, promptsTask, toyTask, useBackend } from '../../src/browser/index.js';
+import type { RewardExport } from '../../src/browser/tasks.js';
 import { buildSequenceInput } from '../../src/nn/models/sequenceBatch.js';
 import type { PolicyModel } from '../../src/nn/models/policyModel.js';
 import { memoryFolder } from '../../src/nn/weights/folderReader.js';
@@ -231,7 +232,7 @@ digit_match.range = [0, 1.5];
       ]);
       expect(cli.stderr).not.toMatch(/Error/);
       expect(cli.code, cli.stderr).toBe(0);
-      const reward = (await import(join(work, 'reward.mjs'))) as { default: (...args: never[]) => number[] };
+      const reward = (await import(join(work, 'reward.mjs'))) as { default: RewardExport };
       const trainer = await createTrainer({
         task: promptsTask({ prompts: rows, reward: reward.default }),
         policy: policyFromFiles(readFolder(policyDir)),
