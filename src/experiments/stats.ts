@@ -13,7 +13,8 @@
  *   or `reward_std` in older runs; `adjusted_reward_std`), averaged over steps, then over seeds.
  * - Steps to target: see `stepsToTarget`.
  */
-import { needsReference, type TrainingSize } from '../train/limits.js';
+import type { TrainingSize } from '../train/limits.js';
+import { needsReference } from '../train/referencePolicy.js';
 import type { MetricsRow } from '../train/metrics.js';
 
 export type EvalField = 'eval_reward' | 'eval_gold';

@@ -40,6 +40,7 @@ export const PAGE_MODULES = [
   'experiments/runPlots.js',
   'experiments/vegaLiteBase.js',
   'experiments/stats.js',
+  'train/referencePolicy.js',
   'util/describeValue.js',
   'util/strictJson.js',
   'util/userFileError.js',

@@ -1,5 +1,8 @@
 import { JS_MOMENTS_ABOVE_PARAMETERS } from '../nn/training/momentStorage.js';
 import { ConfigError } from './configError.js';
+import { needsReference } from './referencePolicy.js';
+
+export { needsReference };
 
 /**
  * Resource limits, checked before anything is allocated or written: a size far beyond what a
@@ -65,15 +68,6 @@ export function parameterCount(shape: ModelShape): number {
   if (shape.parameters !== undefined) return shape.parameters;
   const d = shape.width;
   return (shape.vocabSize + shape.contextLength) * d + shape.depth * (12 * d * d + 13 * d) + 2 * d;
-}
-
-/**
- * Whether a run scores its completions under the frozen reference policy (and so keeps a copy of
- * it): the KL term (beta > 0), the KL logged at beta 0 (log_kl), or GRPOVI weights that read it.
- */
-export function needsReference(size: TrainingSize): boolean {
-  const weights = size.algo === 'grpovi' ? (size.grpovi_weights ?? 'uniform') : 'uniform';
-  return (size.beta ?? 0) > 0 || size.log_kl === true || weights !== 'uniform';
 }
 
 /**
