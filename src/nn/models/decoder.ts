@@ -4,11 +4,13 @@ import { fusedKernels, productsThroughBlas } from '../backends/backend.js';
 import { DECODE_LAYER_NORM } from '../backends/blas/decodeKernels.js';
 import {
   embeddingLookup,
+  frozen,
   layerNorm,
   linear,
   matMul,
   saveForGradient,
   tidyCustomGrad,
+  unusedGradient,
 } from '../ops/layers.js';
 import type { LoraAdapter } from '../adapters/lora.js';
 import type { TrainableParam } from '../training/optimizer.js';
@@ -124,6 +126,7 @@ function projectOnTable(hidden: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [hs, ws] = restore(saved) as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
+        if (frozen(table)) return [tf.matMul(d, ws), unusedGradient()];
         const dTable = flags ? tf.matMul(d, hs, true, false) : tf.matMul(tf.transpose(d), hs);
         return [tf.matMul(d, ws), dTable];
       },
@@ -201,6 +204,9 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
    */
   attachAdapter(adapter: LoraAdapter | undefined): void {
     this.adapter = adapter;
+    // The base's variables are marked untrainable while adapters are on, so the custom gradients
+    // skip their weight gradients (see `frozen` in ops/layers.ts); taken off, they train again.
+    for (const p of this.params.values()) if (p instanceof tf.Variable) p.trainable = adapter === undefined;
   }
 
   /** The trainable variables with their names, in spec order (the adapter's when one is attached). */

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedKernels, productsThroughBlas } from '../backends/backend.js';
 import { GROUPED_MATMUL, SOFTMAX_ENTROPY } from '../backends/blas/blasKernels.js';
 import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from '../backends/blas/logProbKernels.js';
+// Frees saved tensors and intermediate gradients during backward passes (see the module).
+import './leanBackprop.js';
 
 /**
  * XNNPACK's multipass average pooling in TF.js 4.22's wasm backend writes out of bounds (corrupting
@@ -25,6 +27,26 @@ export function tidyCustomGrad<T extends tf.Tensor>(
     const { value, gradFunc } = f(...inputs);
     return { value, gradFunc: (dy: T, saved: tf.Tensor[]) => tf.tidy(() => gradFunc(dy, saved)) };
   });
+}
+
+/**
+ * Whether nobody can ask for a gradient by `t`: a variable marked untrainable (a base model's
+ * weights while LoRA adapters are attached, see `Decoder.attachAdapter`). TF.js computes every
+ * gradient a custom gradient returns, needed or not, and keeps it to the end of the backward pass:
+ * for a frozen base that was every weight's gradient (its whole size again) and the products that
+ * make them.
+ */
+export function frozen(t: tf.Tensor): boolean {
+  return t instanceof tf.Variable && !t.trainable;
+}
+
+/**
+ * What a custom gradient returns for a frozen input: TF.js wants a tensor for every input but
+ * never reads those of inputs off the path to the differentiated variables (if one were read, its
+ * shape check would fail loudly).
+ */
+export function unusedGradient(): tf.Tensor {
+  return tf.scalar(0);
 }
 
 /**
@@ -69,7 +91,11 @@ export function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps = 
           .sub(xHat.mul(tf.mean(dxHat.mul(xHat), -1, true)))
           .mul(inv);
         const rows2d = (t: tf.Tensor) => t.reshape([-1, t.shape[t.shape.length - 1]]) as tf.Tensor2D;
-        return [dInput, columnSums(rows2d(dy.mul(xHat))), columnSums(rows2d(dy))];
+        return [
+          dInput,
+          frozen(gain) ? unusedGradient() : columnSums(rows2d(dy.mul(xHat))),
+          frozen(bias) ? unusedGradient() : columnSums(rows2d(dy)),
+        ];
       },
     };
   });
@@ -119,6 +145,7 @@ export function embeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2
       out.set(values.subarray(src, src + width), n * width);
     }
     const gradFunc = (dy: tf.Tensor) => {
+      if (frozen(table)) return unusedGradient();
       const upstream = dy.dataSync();
       const grad = new Float32Array(rows * width);
       for (let n = 0; n < ids.length; n++) {
@@ -149,7 +176,8 @@ function gpuEmbeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
     return tf.tidy(() => tf.gather(table, tf.tensor1d(ids, 'int32')));
   const lookup = tidyCustomGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const value = tf.tidy(() => tf.gather(inputs[0] as tf.Tensor2D, tf.tensor1d(ids, 'int32')));
-    const gradFunc = (dy: tf.Tensor) => tf.matMul(oneHotFloat(ids, rows), dy as tf.Tensor2D, true, false);
+    const gradFunc = (dy: tf.Tensor) =>
+      frozen(table) ? unusedGradient() : tf.matMul(oneHotFloat(ids, rows), dy as tf.Tensor2D, true, false);
     return { value, gradFunc };
   });
   return lookup(table) as tf.Tensor2D;
@@ -198,15 +226,19 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeB = false): tf.T
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ys] = restore(saved) as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
+        const unless = (input: tf.Tensor, gradient: () => tf.Tensor) =>
+          frozen(input) ? unusedGradient() : gradient();
         if (transposeB) {
           // out = x y^T: dx = d y, dy^T = d^T x.
-          return flags
-            ? [tf.matMul(d, ys), tf.matMul(d, xs, true, false)]
-            : [tf.matMul(d, ys), tf.matMul(tf.transpose(d), xs)];
+          return [
+            unless(a, () => tf.matMul(d, ys)),
+            unless(b, () => (flags ? tf.matMul(d, xs, true, false) : tf.matMul(tf.transpose(d), xs))),
+          ];
         }
-        return flags
-          ? [tf.matMul(d, ys, false, true), tf.matMul(xs, d, true, false)]
-          : [tf.matMul(d, tf.transpose(ys)), tf.matMul(tf.transpose(xs), d)];
+        return [
+          unless(a, () => (flags ? tf.matMul(d, ys, false, true) : tf.matMul(d, tf.transpose(ys)))),
+          unless(b, () => (flags ? tf.matMul(xs, d, true, false) : tf.matMul(tf.transpose(xs), d))),
+        ];
       },
     };
   });
@@ -296,10 +328,13 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Ten
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [as, ws] = restore(saved) as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
-        const products = flags
-          ? [tf.matMul(d, ws, false, true), tf.matMul(as, d, true, false)]
-          : [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(as), d)];
-        return [...products, columnSums(d)];
+        const dx = flags ? tf.matMul(d, ws, false, true) : tf.matMul(d, tf.transpose(ws));
+        const dw = frozen(weight)
+          ? unusedGradient()
+          : flags
+            ? tf.matMul(as, d, true, false)
+            : tf.matMul(tf.transpose(as), d);
+        return [dx, dw, frozen(bias) ? unusedGradient() : columnSums(d)];
       },
     };
   });

@@ -4,7 +4,8 @@ import { writeFileAtomic } from '../../util/atomicWrite.js';
 import { CheckpointError, describeJsonValue, parseCheckpointJson } from './checkpointError.js';
 import { parseJson } from '../../util/boundedJson.js';
 import { HfTokenizer } from '../tokenizers/hfTokenizer.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
+import { encodeSafetensors, type NamedTensor } from './safetensors.js';
+import { openSafetensorsFile } from './safetensorsFile.js';
 import { type HfDecoderConfig, parseHfConfig } from '../models/hfConfig.js';
 import { bodyPrefix, hfParamSpecs, isClassifier } from '../models/hfParams.js';
 import { type OnnxExportOptions, onnxCausalLm } from './onnxExport.js';
@@ -68,8 +69,8 @@ function readJsonObject(path: string): Record<string, unknown> {
 function readWeights(dir: string): Record<string, NamedTensor> {
   const single = join(dir, HF_WEIGHTS_FILE);
   const indexPath = join(dir, HF_INDEX_FILE);
-  const decode = (path: string) =>
-    decodeSafetensors(new Uint8Array(readFileSync(path)), path, { widenHalfFloats: true }).tensors;
+  // Tensors are read from the file when a model is built from them, one at a time (safetensorsFile.ts).
+  const decode = (path: string) => openSafetensorsFile(path, { widenHalfFloats: true }).tensors;
   if (existsSync(single)) return decode(single);
   if (!existsSync(indexPath))
     throw new CheckpointError(
