@@ -289,7 +289,17 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
     const weight = this.param(`${name}.weight`);
     const bias = this.params.get(`${name}.bias`);
     let base: tf.Tensor2D;
-    if (mode.inference) {
+    if (mode.inference && bias !== undefined && productsThroughBlas()) {
+      // The BLAS kernel takes 2-D operands as they are: without the op's reshapes to 3-D and its
+      // custom-gradient wrapper, which cost more than the product at a decode step's few rows.
+      base = tf
+        .engine()
+        .runKernel(
+          tf._FusedMatMul,
+          { a: x, b: weight, bias },
+          { transposeA: false, transposeB: false, activation: 'linear' },
+        ) as tf.Tensor2D;
+    } else if (mode.inference) {
       base = (
         bias === undefined
           ? tf.matMul(x as tf.Tensor2D, weight as tf.Tensor2D)

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { fusedKernels, productsThroughBlas } from '../backends/backend.js';
 import { GROUPED_MATMUL, SOFTMAX_ENTROPY } from '../backends/blas/blasKernels.js';
 import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from '../backends/blas/logProbKernels.js';
@@ -111,18 +112,55 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * The values of a tensor as a Float32Array, cached per data buffer: TF.js tensors are immutable and a
- * variable gets a new buffer on every assign, so a buffer's values never change. Lets the sampler's
- * decode steps read the embedding tables once instead of once per step.
+ * The values of a float32 tensor in place on the wasm backend's heap (valid until the next
+ * allocation on the backend, which may grow the heap); undefined on other backends.
+ */
+function heapValues(t: tf.Tensor): Float32Array | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  return (tf.backend() as unknown as BackendWasm).typedArrayFromHeap(t) as Float32Array;
+}
+
+/**
+ * The values of a tensor as a Float32Array: on wasm a view of the heap (no copy: a vocabulary-wide
+ * table is 154 MB at distilgpt2's size, and a cached copy per model outlived every step); elsewhere
+ * read once per data buffer and cached (TF.js tensors are immutable and a variable gets a new
+ * buffer on every assign, so a buffer's values never change), so that the sampler's decode steps
+ * read the tables once.
  */
 const tableCache = new WeakMap<object, Float32Array>();
 function tableValues(table: tf.Tensor): Float32Array {
+  const onHeap = heapValues(table);
+  if (onHeap !== undefined) return onHeap;
   let values = tableCache.get(table.dataId);
   if (values === undefined) {
     values = table.dataSync() as Float32Array;
     tableCache.set(table.dataId, values);
   }
   return values;
+}
+
+/**
+ * The embedding gradient: the rows of `upstream` [ids, width] added at the rows `ids` of a zero
+ * table [rows, width]. On wasm the table is filled and added into on the heap (no JS-side copy of
+ * table size); the sums run in the same order either way.
+ */
+function scatterAddRows(upstream: tf.Tensor, ids: Int32Array, rows: number, width: number): tf.Tensor2D {
+  const add = (grad: Float32Array, dy: Float32Array) => {
+    for (let n = 0; n < ids.length; n++) {
+      const dst = ids[n] * width;
+      const src = n * width;
+      for (let k = 0; k < width; k++) grad[dst + k] += dy[src + k];
+    }
+  };
+  if (tf.getBackend() === 'wasm') {
+    const grad = tf.fill([rows, width], 0, 'float32') as tf.Tensor2D;
+    // Views after the allocation: allocating may grow the heap and detach earlier ones.
+    add(heapValues(grad) as Float32Array, heapValues(upstream) as Float32Array);
+    return grad;
+  }
+  const grad = new Float32Array(rows * width);
+  add(grad, upstream.dataSync() as Float32Array);
+  return tf.tensor2d(grad, [rows, width]);
 }
 
 /**
@@ -144,17 +182,8 @@ export function embeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2
       const src = ids[n] * width;
       out.set(values.subarray(src, src + width), n * width);
     }
-    const gradFunc = (dy: tf.Tensor) => {
-      if (frozen(table)) return unusedGradient();
-      const upstream = dy.dataSync();
-      const grad = new Float32Array(rows * width);
-      for (let n = 0; n < ids.length; n++) {
-        const dst = ids[n] * width;
-        const src = n * width;
-        for (let k = 0; k < width; k++) grad[dst + k] += upstream[src + k];
-      }
-      return tf.tensor2d(grad, [rows, width]);
-    };
+    const gradFunc = (dy: tf.Tensor) =>
+      frozen(table) ? unusedGradient() : scatterAddRows(dy, ids, rows, width);
     return { value: tf.tensor2d(out, [ids.length, width]), gradFunc };
   });
   return lookup(table) as tf.Tensor2D;
