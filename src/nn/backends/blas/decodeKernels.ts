@@ -102,6 +102,14 @@ interface KernelArgs {
   attrs: tf.NamedAttrMap;
 }
 
+/**
+ * words[to..to+n) = words[from..from+n) for short runs (a head's values): a plain loop, where
+ * `copyWithin`'s per-call cost exceeded the copy at a few dozen values. The runs never overlap.
+ */
+function copyRun(words: Float32Array, to: number, from: number, n: number): void {
+  for (let i = 0; i < n; i++) words[to + i] = words[from + i];
+}
+
 function heap(backend: BackendWasm, info: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
@@ -170,11 +178,11 @@ function decodeAttentionKernel(args: KernelArgs): tf.TensorInfo[] {
       } else {
         for (let h = 0; h < heads; h++) {
           const to = query + (((h % repeat) * rows + b) * kvHeads + Math.floor(h / repeat)) * headWidth;
-          words.copyWithin(to, row + h * headWidth, row + (h + 1) * headWidth);
+          copyRun(words, to, row + h * headWidth, headWidth);
         }
       }
-      words.copyWithin(at(k) / 4 + cacheRow + b * kvWidth, row + width, row + width + kvWidth);
-      words.copyWithin(at(v) / 4 + cacheRow + b * kvWidth, row + width + kvWidth, row + width + 2 * kvWidth);
+      copyRun(words, at(k) / 4 + cacheRow + b * kvWidth, row + width, kvWidth);
+      copyRun(words, at(v) / 4 + cacheRow + b * kvWidth, row + width + kvWidth, kvWidth);
     }
   }
   for (let t = 0; t < queries; t++) {
@@ -221,7 +229,7 @@ function decodeAttentionKernel(args: KernelArgs): tf.TensorInfo[] {
     for (let b = 0; b < rows; b++) {
       for (let h = 0; h < heads; h++) {
         const from = mixed / 4 + (((h % repeat) * rows + b) * kvHeads + Math.floor(h / repeat)) * headWidth;
-        words.copyWithin(outRows + b * width + h * headWidth, from, from + headWidth);
+        copyRun(words, outRows + b * width + h * headWidth, from, headWidth);
       }
     }
   }
@@ -373,8 +381,11 @@ function swigluKernel(args: KernelArgs): tf.TensorInfo {
     .kernelFunc({ inputs: { x: gate }, backend, attrs: {} }) as tf.TensorInfo;
   const out = backend.makeOutput([...gate.shape], 'float32');
   const [gs, ss, us, os] = [gate, sigmoid, up, out].map((t) => heap(backend, t));
-  const f = Math.fround;
-  for (let i = 0; i < gs.length; i++) os[i] = f(gs[i] * ss[i]) * us[i];
+  // Each store into the float32 output rounds as a float32 product does.
+  for (let i = 0; i < gs.length; i++) {
+    os[i] = gs[i] * ss[i];
+    os[i] *= us[i];
+  }
   backend.disposeData(sigmoid.dataId);
   return out;
 }
