@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend, setFusedKernels } from '../../src/nn/backends/backend.js';
 import {
   DECODE_ATTENTION,
+  DECODE_GELU_NEW,
   DECODE_LAYER_NORM,
   DECODE_RMS_NORM,
   DECODE_ROPE_QKV,
@@ -13,6 +14,7 @@ import { DECODE_KERNELS_WASM } from '../../src/nn/backends/blas/decodeKernelsWas
 import { Gpt } from '../../src/nn/models/gpt.js';
 import { completionInput, completionLogProbs } from '../../src/nn/generation/logProbs.js';
 import { layerNorm } from '../../src/nn/ops/layers.js';
+import { geluNew } from '../../src/nn/ops/activations.js';
 import { generate } from '../../src/nn/generation/sampler.js';
 import { MASKED } from '../../src/nn/models/sequenceBatch.js';
 import { Rng } from '../../src/util/rng.js';
@@ -319,6 +321,22 @@ describe.skipIf(!BLAS_AVAILABLE)(`decode kernels on the BLAS path${BLAS_SKIPPED}
       expect(maxRelativeError(out.dataSync(), expected)).toBeLessThan(1e-6);
       const ops = g.mul(tf.sigmoid(g)).mul(u).dataSync();
       expect(Buffer.from(out.dataSync().buffer).equals(Buffer.from(ops.buffer))).toBe(true);
+    });
+  });
+
+  it('gelu_new matches a float64 brute force and geluNew (the op the model otherwise runs)', () => {
+    const rng = Rng.derive(2, 'decode-gelu-new');
+    const x = normals(rng, 4000, 4);
+    const expected = Float32Array.from(
+      x,
+      (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))),
+    );
+    tf.tidy(() => {
+      const xt = tf.tensor2d(x, [40, 100]);
+      const out = tf.engine().runKernel(DECODE_GELU_NEW, { x: xt }, {}) as tf.Tensor;
+      expect(out.shape).toEqual([40, 100]);
+      expect(maxRelativeError(out.dataSync(), expected)).toBeLessThan(1e-6);
+      expect(maxRelativeError(out.dataSync(), geluNew(xt).dataSync())).toBeLessThan(1e-6);
     });
   });
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
 import { fusedKernels, productsThroughBlas } from '../backends/backend.js';
 import {
+  DECODE_GELU_NEW,
   DECODE_LAYER_NORM,
   DECODE_RMS_NORM,
   DECODE_ROPE_QKV,
@@ -346,6 +347,8 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
         .runKernel(DECODE_SWIGLU, { gate, up: this.project(block.up, x, mode) }, {}) as tf.Tensor;
     } else if (gated) {
       inner = activate(act, this.project(block.gate as string, x, mode)).mul(this.project(block.up, x, mode));
+    } else if (act === 'gelu_new' && mode.kernels) {
+      inner = tf.engine().runKernel(DECODE_GELU_NEW, { x: this.project(block.up, x, mode) }, {}) as tf.Tensor;
     } else inner = activate(act, this.project(block.up, x, mode));
     return this.project(block.down, inner, mode);
   }

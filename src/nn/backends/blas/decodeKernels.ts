@@ -390,6 +390,38 @@ function swigluKernel(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/**
+ * GPT-2's tanh GELU (`gelu_new`) for cached passes: x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)) with
+ * the backend's SIMD sigmoid, where the geluNew kernel takes one float64 exp per value in JS (the
+ * MLP's widest tensor, every layer and token). Input x; within float32 rounding of geluNew.
+ */
+export const DECODE_GELU_NEW = 'GrpoviDecodeGeluNew';
+
+const GELU_SCALE = 2 * Math.sqrt(2 / Math.PI);
+const GELU_CUBIC = 0.044715;
+
+function geluNewDecodeKernel(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs;
+  if (x === undefined || x.dtype !== 'float32')
+    throw new TypeError(`${DECODE_GELU_NEW} needs a float32 input x${x ? ` (got ${x.dtype})` : ''}`);
+  const { backend } = args;
+  const out = backend.makeOutput([...x.shape], 'float32');
+  let [xs, os] = [x, out].map((t) => heap(backend, t));
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    os[i] = GELU_SCALE * (v + GELU_CUBIC * v * v * v);
+  }
+  const sigmoid = tf
+    .getKernel(tf.Sigmoid, 'wasm')
+    .kernelFunc({ inputs: { x: out }, backend, attrs: {} }) as tf.TensorInfo;
+  // Views again: the sigmoid's output may have grown the heap.
+  [xs, os] = [x, out].map((t) => heap(backend, t));
+  const ss = heap(backend, sigmoid);
+  for (let i = 0; i < xs.length; i++) os[i] = xs[i] * ss[i];
+  backend.disposeData(sigmoid.dataId);
+  return out;
+}
+
 export const DECODE_KERNELS: {
   name: string;
   kernel: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
@@ -399,4 +431,5 @@ export const DECODE_KERNELS: {
   { name: DECODE_ROPE_QKV, kernel: ropeQkvKernel },
   { name: DECODE_RMS_NORM, kernel: rmsNormKernel },
   { name: DECODE_SWIGLU, kernel: swigluKernel },
+  { name: DECODE_GELU_NEW, kernel: geluNewDecodeKernel },
 ];
