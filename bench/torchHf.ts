@@ -26,6 +26,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { groupAdvantages } from '../src/grpo/advantages.js';
@@ -33,7 +34,7 @@ import { selectBackend } from '../src/nn/backends/backend.js';
 import { parseHfConfig } from '../src/nn/models/hfConfig.js';
 import { HfDecoder } from '../src/nn/models/hfDecoder.js';
 import type { RewardModel } from '../src/nn/models/rewardModel.js';
-import { decodeSafetensors } from '../src/nn/weights/safetensors.js';
+import { openSafetensorsFile } from '../src/nn/weights/safetensorsFile.js';
 import { adaptersOffView } from '../src/train/loraRun.js';
 import { Rng } from '../src/util/rng.js';
 import { DISTILGPT2_CONFIG, SMOLLM2_135M_CONFIG } from './hfShapes.js';
@@ -158,13 +159,28 @@ function evenTokenRewards(tokens: Int32Array, rows: number, length: number): num
   });
 }
 
+/**
+ * With GRPOVI_TORCH_HF_TRACE set, the worker writes to stderr the peak RSS so far and the wasm heap's
+ * size after loading and after each phase of each step (where the peak is reached).
+ */
+function traceMemory(what: string): void {
+  if (!process.env.GRPOVI_TORCH_HF_TRACE) return;
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.byteLength ?? 0;
+  const mib = (bytes: number) => `${(bytes / 1024 ** 2).toFixed(0)} MiB`;
+  process.stderr.write(
+    `memory ${what}: peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}, RSS ${mib(process.memoryUsage.rss())}, wasm heap ${mib(heap)}\n`,
+  );
+}
+
 /** grpovi's side: load the folder, run the steps, report the timed ones and the peak RSS. */
 async function grpoviRun(dir: string, settings: Settings, round: number, mode: Mode): Promise<RunReport> {
   await selectBackend('auto', { blasThreads: settings.threads });
   const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as unknown;
   const config = parseHfConfig(raw, join(dir, 'config.json'));
   const file = join(dir, 'model.safetensors');
-  const policy = HfDecoder.fromHfTensors(config, decodeSafetensors(readFileSync(file), file).tensors, {
+  traceMemory('started');
+  // As readHfFolder reads it: one tensor at a time from the file.
+  const policy = HfDecoder.fromHfTensors(config, openSafetensorsFile(file).tensors, {
     trainable: true,
     source: file,
   });
@@ -174,6 +190,7 @@ async function grpoviRun(dir: string, settings: Settings, round: number, mode: M
   if (adapter) policy.attachAdapter(adapter);
   const reference = adapter ? adaptersOffView(policy, adapter) : policy.copy({ trainable: false });
   const optimizer = trainerAdamW(policy);
+  traceMemory('loaded');
   const rng = Rng.derive(SEED, `torch-hf/${round}`);
   const distinct = Array.from({ length: PROMPTS }, () =>
     Array.from({ length: PROMPT_TOKENS }, () => rng.int(config.vocabSize)),
@@ -196,10 +213,12 @@ async function grpoviRun(dir: string, settings: Settings, round: number, mode: M
     const generation = phases.sample();
     marks.push(performance.now());
     cpu.push(cpuNow());
+    traceMemory(`step ${step} sampled`);
     const scored = phases.inputs(generation);
     const refLogProbs = phases.score(scored);
     marks.push(performance.now());
     cpu.push(cpuNow());
+    traceMemory(`step ${step} scored`);
     const rewards = evenTokenRewards(generation.tokens, prompts.length, generation.length);
     const advantages = Float32Array.from(
       groupAdvantages(rewards, GENERATIONS, { scale: 'group', eps: 1e-4 }),
@@ -207,6 +226,7 @@ async function grpoviRun(dir: string, settings: Settings, round: number, mode: M
     phases.update(scored, refLogProbs, advantages);
     marks.push(performance.now());
     cpu.push(cpuNow());
+    traceMemory(`step ${step} updated`);
     if (step < settings.warmup) continue;
     for (const [record, clock] of [
       [ms, marks],

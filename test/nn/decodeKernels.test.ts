@@ -1,11 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend, setFusedKernels } from '../../src/nn/backends/backend.js';
-import { DECODE_ATTENTION, DECODE_LAYER_NORM } from '../../src/nn/backends/blas/decodeKernels.js';
+import {
+  DECODE_ATTENTION,
+  DECODE_GELU_NEW,
+  DECODE_LAYER_NORM,
+  DECODE_RMS_NORM,
+  DECODE_ROPE_QKV,
+  DECODE_SWIGLU,
+} from '../../src/nn/backends/blas/decodeKernels.js';
+import { applyRope, ropeTables } from '../../src/nn/models/rope.js';
 import { DECODE_KERNELS_WASM } from '../../src/nn/backends/blas/decodeKernelsWasm.js';
 import { Gpt } from '../../src/nn/models/gpt.js';
 import { completionInput, completionLogProbs } from '../../src/nn/generation/logProbs.js';
 import { layerNorm } from '../../src/nn/ops/layers.js';
+import { geluNew } from '../../src/nn/ops/activations.js';
 import { generate } from '../../src/nn/generation/sampler.js';
 import { MASKED } from '../../src/nn/models/sequenceBatch.js';
 import { Rng } from '../../src/util/rng.js';
@@ -234,6 +243,101 @@ describe.skipIf(!BLAS_AVAILABLE)(`decode kernels on the BLAS path${BLAS_SKIPPED}
         expect(maxRelativeError(out.dataSync(), reference)).toBeLessThan(1e-5);
       });
     }
+  });
+
+  it('RoPE on q and k, laid side by side with v: the same bits as applyRope and a concatenation', () => {
+    const rng = Rng.derive(2, 'decode-rope-qkv');
+    for (let trial = 0; trial < 20; trial++) {
+      const rows = 1 + rng.int(9);
+      const kvHeads = 1 + rng.int(3);
+      const heads = kvHeads * (1 + rng.int(3));
+      const d = 2 * (1 + rng.int(12));
+      const positions = Int32Array.from({ length: rows }, () => rng.int(500));
+      tf.tidy(() => {
+        const tables = ropeTables(positions, d, 10000);
+        const q = tf.tensor2d(normals(rng, rows * heads * d, 2), [rows, heads * d]);
+        const k = tf.tensor2d(normals(rng, rows * kvHeads * d, 2), [rows, kvHeads * d]);
+        const v = tf.tensor2d(normals(rng, rows * kvHeads * d, 2), [rows, kvHeads * d]);
+        const out = tf
+          .engine()
+          .runKernel(
+            DECODE_ROPE_QKV,
+            { q, k, v, cos: tables.cos, sin: tables.sin },
+            { heads, kvHeads },
+          ) as tf.Tensor;
+        const expected = tf.concat([applyRope(q, heads, d, tables), applyRope(k, kvHeads, d, tables), v], 1);
+        expect(out.shape).toEqual(expected.shape);
+        expect(Buffer.from(out.dataSync().buffer).equals(Buffer.from(expected.dataSync().buffer))).toBe(true);
+      });
+    }
+    expect(() =>
+      tf.tidy(() => {
+        const t = tf.zeros([2, 8]);
+        const c = tf.zeros([2, 1, 4]);
+        tf.engine().runKernel(
+          DECODE_ROPE_QKV,
+          { q: t, k: t, v: tf.zeros([2, 4]), cos: c, sin: c },
+          { heads: 2, kvHeads: 2 },
+        );
+      }),
+    ).toThrow(/GrpoviDecodeRopeQkv: shapes do not fit .*v \[2, 4\]/);
+  });
+
+  it('RMSNorm matches a float64 brute force and the ops the model otherwise runs', () => {
+    const rng = Rng.derive(2, 'decode-rms-norm');
+    for (let trial = 0; trial < 20; trial++) {
+      const rows = 1 + rng.int(20);
+      const width = 1 + rng.int(70);
+      const x = normals(rng, rows * width, 3);
+      const gain = normals(rng, width);
+      const expected = new Float32Array(rows * width);
+      for (let r = 0; r < rows; r++) {
+        let squares = 0;
+        for (let i = 0; i < width; i++) squares += x[r * width + i] ** 2;
+        const scale = 1 / Math.sqrt(squares / width + 1e-6);
+        for (let i = 0; i < width; i++) expected[r * width + i] = x[r * width + i] * scale * gain[i];
+      }
+      tf.tidy(() => {
+        const xt = tf.tensor2d(x, [rows, width]);
+        const g = tf.tensor1d(gain);
+        const out = tf.engine().runKernel(DECODE_RMS_NORM, { x: xt, gain: g }, { eps: 1e-6 }) as tf.Tensor;
+        expect(maxRelativeError(out.dataSync(), expected)).toBeLessThan(1e-6);
+        const ops = xt.mul(tf.rsqrt(tf.mean(tf.square(xt), -1, true).add(1e-6))).mul(g);
+        expect(maxRelativeError(out.dataSync(), ops.dataSync())).toBeLessThan(1e-5);
+      });
+    }
+  });
+
+  it('silu(gate) * up matches a float64 brute force, and the ops the model otherwise runs bit for bit', () => {
+    const rng = Rng.derive(2, 'decode-swiglu');
+    const size = 3000;
+    const gate = normals(rng, size, 6);
+    const up = normals(rng, size, 2);
+    const expected = Float32Array.from(gate, (g, i) => (g / (1 + Math.exp(-g))) * up[i]);
+    tf.tidy(() => {
+      const [g, u] = [tf.tensor2d(gate, [30, 100]), tf.tensor2d(up, [30, 100])];
+      const out = tf.engine().runKernel(DECODE_SWIGLU, { gate: g, up: u }, {}) as tf.Tensor;
+      expect(out.shape).toEqual([30, 100]);
+      expect(maxRelativeError(out.dataSync(), expected)).toBeLessThan(1e-6);
+      const ops = g.mul(tf.sigmoid(g)).mul(u).dataSync();
+      expect(Buffer.from(out.dataSync().buffer).equals(Buffer.from(ops.buffer))).toBe(true);
+    });
+  });
+
+  it('gelu_new matches a float64 brute force and geluNew (the op the model otherwise runs)', () => {
+    const rng = Rng.derive(2, 'decode-gelu-new');
+    const x = normals(rng, 4000, 4);
+    const expected = Float32Array.from(
+      x,
+      (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))),
+    );
+    tf.tidy(() => {
+      const xt = tf.tensor2d(x, [40, 100]);
+      const out = tf.engine().runKernel(DECODE_GELU_NEW, { x: xt }, {}) as tf.Tensor;
+      expect(out.shape).toEqual([40, 100]);
+      expect(maxRelativeError(out.dataSync(), expected)).toBeLessThan(1e-6);
+      expect(maxRelativeError(out.dataSync(), geluNew(xt).dataSync())).toBeLessThan(1e-6);
+    });
   });
 
   it('KV-cached sampling through the kernels: the log-probs of a full forward pass, and the same tokens as without them', () => {

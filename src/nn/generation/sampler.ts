@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
+import { productsThroughBlas } from '../backends/backend.js';
 import type { KvCache } from '../models/kvCache.js';
 import type { PolicyModel } from '../models/policyModel.js';
 import { readFloats } from '../ops/layers.js';
@@ -52,7 +53,7 @@ export interface Generation {
  */
 function lastProbabilities(
   model: PolicyModel,
-  projection: tf.Tensor2D,
+  projection: tf.Tensor2D | undefined,
   hidden: tf.Tensor2D,
   rows: number,
   length: number,
@@ -119,8 +120,11 @@ export function generate(
   const shared = (options.sharedPrefix ?? sharedPrefixEnabled()) ? distinctRows(prompts) : null;
   const prefillPrompts = shared ? Array.from(shared.representatives, (r) => prompts[r]) : prompts;
   const prefill = buildSequenceInput(prefillPrompts, new Int32Array(0), 0, options.padId);
-  // The weights stay fixed while sampling: transpose the output projection once for all steps.
-  const projection = model.outputProjection();
+  // The weights stay fixed while sampling: on the wasm kernels, transpose the output projection once
+  // for all steps. Through BLAS the table goes in as it is (sgemm's transpose flag): a transposed
+  // copy would cost a 38M-element transpose per call (about 0.3 s at distilgpt2's vocabulary) and
+  // its 154 MB at the peak.
+  const projection = productsThroughBlas() ? undefined : model.outputProjection();
   let cache: KvCache = [];
   let steps = 0;
   /** Runs the model on `input` after the cache, replacing the cache; returns next-token probabilities. */
@@ -183,7 +187,7 @@ export function generate(
     }
   } finally {
     disposeCache(cache);
-    projection.dispose();
+    projection?.dispose();
   }
 
   const length = Math.max(1, steps);

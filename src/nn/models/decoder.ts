@@ -1,14 +1,22 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
 import { fusedKernels, productsThroughBlas } from '../backends/kernelRoute.js';
-import { DECODE_LAYER_NORM } from '../backends/blas/decodeKernels.js';
+import {
+  DECODE_GELU_NEW,
+  DECODE_LAYER_NORM,
+  DECODE_RMS_NORM,
+  DECODE_ROPE_QKV,
+  DECODE_SWIGLU,
+} from '../backends/blas/decodeKernels.js';
 import {
   embeddingLookup,
+  frozen,
   layerNorm,
   linear,
   matMul,
   saveForGradient,
   tidyCustomGrad,
+  unusedGradient,
 } from '../ops/layers.js';
 import type { LoraAdapter } from '../adapters/lora.js';
 import type { TrainableParam } from '../training/optimizer.js';
@@ -124,6 +132,7 @@ function projectOnTable(hidden: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [hs, ws] = restore(saved) as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
+        if (frozen(table)) return [tf.matMul(d, ws), unusedGradient()];
         const dTable = flags ? tf.matMul(d, hs, true, false) : tf.matMul(tf.transpose(d), hs);
         return [tf.matMul(d, ws), dTable];
       },
@@ -201,6 +210,9 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
    */
   attachAdapter(adapter: LoraAdapter | undefined): void {
     this.adapter = adapter;
+    // The base's variables are marked untrainable while adapters are on, so the custom gradients
+    // skip their weight gradients (see `frozen` in ops/layers.ts); taken off, they train again.
+    for (const p of this.params.values()) if (p instanceof tf.Variable) p.trainable = adapter === undefined;
   }
 
   /** The trainable variables with their names, in spec order (the adapter's when one is attached). */
@@ -283,7 +295,17 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
     const weight = this.param(`${name}.weight`);
     const bias = this.params.get(`${name}.bias`);
     let base: tf.Tensor2D;
-    if (mode.inference) {
+    if (mode.inference && bias !== undefined && productsThroughBlas()) {
+      // The BLAS kernel takes 2-D operands as they are: without the op's reshapes to 3-D and its
+      // custom-gradient wrapper, which cost more than the product at a decode step's few rows.
+      base = tf
+        .engine()
+        .runKernel(
+          tf._FusedMatMul,
+          { a: x, b: weight, bias },
+          { transposeA: false, transposeB: false, activation: 'linear' },
+        ) as tf.Tensor2D;
+    } else if (mode.inference) {
       base = (
         bias === undefined
           ? tf.matMul(x as tf.Tensor2D, weight as tf.Tensor2D)
@@ -303,6 +325,8 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
     const { kind, eps } = this.architecture.norm;
     const weight = this.param(`${name}.weight`);
     if (kind === 'rms') {
+      if (mode.kernels)
+        return tf.engine().runKernel(DECODE_RMS_NORM, { x, gain: weight }, { eps }) as tf.Tensor;
       // transformers computes it in float32 whatever the weights' dtype; here everything is float32.
       return x.mul(tf.rsqrt(tf.mean(tf.square(x), -1, true).add(eps))).mul(weight);
     }
@@ -314,10 +338,18 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
 
   private mlp(block: BlockNames, x: tf.Tensor, mode: PassMode): tf.Tensor {
     const act = this.architecture.activation;
-    const inner =
-      this.architecture.gatedMlp && block.gate !== undefined
-        ? activate(act, this.project(block.gate, x, mode)).mul(this.project(block.up, x, mode))
-        : activate(act, this.project(block.up, x, mode));
+    const gated = this.architecture.gatedMlp && block.gate !== undefined;
+    let inner: tf.Tensor;
+    if (gated && act === 'silu' && mode.kernels) {
+      const gate = this.project(block.gate as string, x, mode);
+      inner = tf
+        .engine()
+        .runKernel(DECODE_SWIGLU, { gate, up: this.project(block.up, x, mode) }, {}) as tf.Tensor;
+    } else if (gated) {
+      inner = activate(act, this.project(block.gate as string, x, mode)).mul(this.project(block.up, x, mode));
+    } else if (act === 'gelu_new' && mode.kernels) {
+      inner = tf.engine().runKernel(DECODE_GELU_NEW, { x: this.project(block.up, x, mode) }, {}) as tf.Tensor;
+    } else inner = activate(act, this.project(block.up, x, mode));
     return this.project(block.down, inner, mode);
   }
 
@@ -327,6 +359,7 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
     x: tf.Tensor,
     rope: RopeTables,
     mode: PassMode,
+    rotate = true,
   ): [tf.Tensor, tf.Tensor, tf.Tensor] {
     const { heads, kvHeads, headWidth } = this.architecture;
     let q: tf.Tensor;
@@ -343,7 +376,7 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
       k = this.project(block.key as string, x, mode);
       v = this.project(block.value as string, x, mode);
     }
-    if (rope) {
+    if (rope && rotate) {
       q = applyRope(q, heads, headWidth, rope);
       k = applyRope(k, kvHeads, headWidth, rope);
     }
@@ -405,11 +438,23 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
     past: KvCacheEntry | undefined,
     mode: PassMode,
   ): { out: tf.Tensor; k: tf.Tensor3D; v: tf.Tensor3D; length: number } {
-    const { heads, headWidth } = this.architecture;
-    const qkv =
-      this.architecture.fusedQkv && block.qkv !== undefined && rope === undefined
-        ? this.project(block.qkv, x, mode)
-        : (tf.concat(this.queryKeyValue(block, x, rope, mode), 1) as tf.Tensor2D);
+    const { heads, kvHeads, headWidth } = this.architecture;
+    let qkv: tf.Tensor2D;
+    if (this.architecture.fusedQkv && block.qkv !== undefined && rope === undefined) {
+      qkv = this.project(block.qkv, x, mode);
+    } else if (rope !== undefined) {
+      // Rotated and laid side by side in one kernel (the same values as applyRope and a concat).
+      const [q, k, v] = this.queryKeyValue(block, x, rope, mode, false);
+      qkv = tf
+        .engine()
+        .runKernel(
+          DECODE_ROPE_QKV,
+          { q, k, v, cos: rope.cos, sin: rope.sin },
+          { heads, kvHeads },
+        ) as tf.Tensor2D;
+    } else {
+      qkv = tf.concat(this.queryKeyValue(block, x, rope, mode), 1) as tf.Tensor2D;
+    }
     const attended = decodeAttention(qkv, bias, past, this.heads(B), T, this.architecture.contextLength);
     const out = this.project(block.attentionOut, attended.mixed.reshape([T * B, heads * headWidth]), mode);
     return { out, k: attended.k, v: attended.v, length: attended.length };

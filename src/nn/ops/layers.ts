@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { fusedKernels, productsThroughBlas } from '../backends/kernelRoute.js';
 import { GROUPED_MATMUL, SOFTMAX_ENTROPY } from '../backends/blas/blasKernels.js';
 import { ADD_AT_TARGETS, TARGET_LOG_PROBS } from '../backends/blas/logProbKernels.js';
+// Frees saved tensors and intermediate gradients during backward passes (see the module).
+import './leanBackprop.js';
 
 /**
  * XNNPACK's multipass average pooling in TF.js 4.22's wasm backend writes out of bounds (corrupting
@@ -25,6 +28,26 @@ export function tidyCustomGrad<T extends tf.Tensor>(
     const { value, gradFunc } = f(...inputs);
     return { value, gradFunc: (dy: T, saved: tf.Tensor[]) => tf.tidy(() => gradFunc(dy, saved)) };
   });
+}
+
+/**
+ * Whether nobody can ask for a gradient by `t`: a variable marked untrainable (a base model's
+ * weights while LoRA adapters are attached, see `Decoder.attachAdapter`). TF.js computes every
+ * gradient a custom gradient returns, needed or not, and keeps it to the end of the backward pass:
+ * for a frozen base that was every weight's gradient (its whole size again) and the products that
+ * make them.
+ */
+export function frozen(t: tf.Tensor): boolean {
+  return t instanceof tf.Variable && !t.trainable;
+}
+
+/**
+ * What a custom gradient returns for a frozen input: TF.js wants a tensor for every input but
+ * never reads those of inputs off the path to the differentiated variables (if one were read, its
+ * shape check would fail loudly).
+ */
+export function unusedGradient(): tf.Tensor {
+  return tf.scalar(0);
 }
 
 /**
@@ -69,7 +92,11 @@ export function layerNorm(x: tf.Tensor, gain: tf.Tensor, bias: tf.Tensor, eps = 
           .sub(xHat.mul(tf.mean(dxHat.mul(xHat), -1, true)))
           .mul(inv);
         const rows2d = (t: tf.Tensor) => t.reshape([-1, t.shape[t.shape.length - 1]]) as tf.Tensor2D;
-        return [dInput, columnSums(rows2d(dy.mul(xHat))), columnSums(rows2d(dy))];
+        return [
+          dInput,
+          frozen(gain) ? unusedGradient() : columnSums(rows2d(dy.mul(xHat))),
+          frozen(bias) ? unusedGradient() : columnSums(rows2d(dy)),
+        ];
       },
     };
   });
@@ -85,18 +112,55 @@ export function gelu(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * The values of a tensor as a Float32Array, cached per data buffer: TF.js tensors are immutable and a
- * variable gets a new buffer on every assign, so a buffer's values never change. Lets the sampler's
- * decode steps read the embedding tables once instead of once per step.
+ * The values of a float32 tensor in place on the wasm backend's heap (valid until the next
+ * allocation on the backend, which may grow the heap); undefined on other backends.
+ */
+function heapValues(t: tf.Tensor): Float32Array | undefined {
+  if (tf.getBackend() !== 'wasm') return undefined;
+  return (tf.backend() as unknown as BackendWasm).typedArrayFromHeap(t) as Float32Array;
+}
+
+/**
+ * The values of a tensor as a Float32Array: on wasm a view of the heap (no copy: a vocabulary-wide
+ * table is 154 MB at distilgpt2's size, and a cached copy per model outlived every step); elsewhere
+ * read once per data buffer and cached (TF.js tensors are immutable and a variable gets a new
+ * buffer on every assign, so a buffer's values never change), so that the sampler's decode steps
+ * read the tables once.
  */
 const tableCache = new WeakMap<object, Float32Array>();
 function tableValues(table: tf.Tensor): Float32Array {
+  const onHeap = heapValues(table);
+  if (onHeap !== undefined) return onHeap;
   let values = tableCache.get(table.dataId);
   if (values === undefined) {
     values = table.dataSync() as Float32Array;
     tableCache.set(table.dataId, values);
   }
   return values;
+}
+
+/**
+ * The embedding gradient: the rows of `upstream` [ids, width] added at the rows `ids` of a zero
+ * table [rows, width]. On wasm the table is filled and added into on the heap (no JS-side copy of
+ * table size); the sums run in the same order either way.
+ */
+function scatterAddRows(upstream: tf.Tensor, ids: Int32Array, rows: number, width: number): tf.Tensor2D {
+  const add = (grad: Float32Array, dy: Float32Array) => {
+    for (let n = 0; n < ids.length; n++) {
+      const dst = ids[n] * width;
+      const src = n * width;
+      for (let k = 0; k < width; k++) grad[dst + k] += dy[src + k];
+    }
+  };
+  if (tf.getBackend() === 'wasm') {
+    const grad = tf.fill([rows, width], 0, 'float32') as tf.Tensor2D;
+    // Views after the allocation: allocating may grow the heap and detach earlier ones.
+    add(heapValues(grad) as Float32Array, heapValues(upstream) as Float32Array);
+    return grad;
+  }
+  const grad = new Float32Array(rows * width);
+  add(grad, upstream.dataSync() as Float32Array);
+  return tf.tensor2d(grad, [rows, width]);
 }
 
 /**
@@ -118,16 +182,8 @@ export function embeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2
       const src = ids[n] * width;
       out.set(values.subarray(src, src + width), n * width);
     }
-    const gradFunc = (dy: tf.Tensor) => {
-      const upstream = dy.dataSync();
-      const grad = new Float32Array(rows * width);
-      for (let n = 0; n < ids.length; n++) {
-        const dst = ids[n] * width;
-        const src = n * width;
-        for (let k = 0; k < width; k++) grad[dst + k] += upstream[src + k];
-      }
-      return tf.tensor2d(grad, [rows, width]);
-    };
+    const gradFunc = (dy: tf.Tensor) =>
+      frozen(table) ? unusedGradient() : scatterAddRows(dy, ids, rows, width);
     return { value: tf.tensor2d(out, [ids.length, width]), gradFunc };
   });
   return lookup(table) as tf.Tensor2D;
@@ -149,7 +205,8 @@ function gpuEmbeddingLookup(table: tf.Tensor2D, ids: Int32Array): tf.Tensor2D {
     return tf.tidy(() => tf.gather(table, tf.tensor1d(ids, 'int32')));
   const lookup = tidyCustomGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const value = tf.tidy(() => tf.gather(inputs[0] as tf.Tensor2D, tf.tensor1d(ids, 'int32')));
-    const gradFunc = (dy: tf.Tensor) => tf.matMul(oneHotFloat(ids, rows), dy as tf.Tensor2D, true, false);
+    const gradFunc = (dy: tf.Tensor) =>
+      frozen(table) ? unusedGradient() : tf.matMul(oneHotFloat(ids, rows), dy as tf.Tensor2D, true, false);
     return { value, gradFunc };
   });
   return lookup(table) as tf.Tensor2D;
@@ -198,15 +255,19 @@ export function matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeB = false): tf.T
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ys] = restore(saved) as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
+        const unless = (input: tf.Tensor, gradient: () => tf.Tensor) =>
+          frozen(input) ? unusedGradient() : gradient();
         if (transposeB) {
           // out = x y^T: dx = d y, dy^T = d^T x.
-          return flags
-            ? [tf.matMul(d, ys), tf.matMul(d, xs, true, false)]
-            : [tf.matMul(d, ys), tf.matMul(tf.transpose(d), xs)];
+          return [
+            unless(a, () => tf.matMul(d, ys)),
+            unless(b, () => (flags ? tf.matMul(d, xs, true, false) : tf.matMul(tf.transpose(d), xs))),
+          ];
         }
-        return flags
-          ? [tf.matMul(d, ys, false, true), tf.matMul(xs, d, true, false)]
-          : [tf.matMul(d, tf.transpose(ys)), tf.matMul(tf.transpose(xs), d)];
+        return [
+          unless(a, () => (flags ? tf.matMul(d, ys, false, true) : tf.matMul(d, tf.transpose(ys)))),
+          unless(b, () => (flags ? tf.matMul(xs, d, true, false) : tf.matMul(tf.transpose(xs), d))),
+        ];
       },
     };
   });
@@ -296,10 +357,13 @@ export function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Ten
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [as, ws] = restore(saved) as tf.Tensor2D[];
         const d = dy as tf.Tensor2D;
-        const products = flags
-          ? [tf.matMul(d, ws, false, true), tf.matMul(as, d, true, false)]
-          : [tf.matMul(d, tf.transpose(ws)), tf.matMul(tf.transpose(as), d)];
-        return [...products, columnSums(d)];
+        const dx = flags ? tf.matMul(d, ws, false, true) : tf.matMul(d, tf.transpose(ws));
+        const dw = frozen(weight)
+          ? unusedGradient()
+          : flags
+            ? tf.matMul(as, d, true, false)
+            : tf.matMul(tf.transpose(as), d);
+        return [dx, dw, frozen(bias) ? unusedGradient() : columnSums(d)];
       },
     };
   });

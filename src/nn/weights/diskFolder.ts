@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError } from './checkpointError.js';
 import type { FolderReader } from './folderReader.js';
+import { openSafetensorsFile } from './safetensorsFile.js';
 
 /** A folder on disk as a FolderReader: messages name `join(dir, name)`. */
 export function diskFolder(dir: string): FolderReader {
@@ -21,5 +22,6 @@ export function diskFolder(dir: string): FolderReader {
         );
       }
     },
+    safetensors: (name, options) => openSafetensorsFile(join(dir, name), options).tensors,
   };
 }

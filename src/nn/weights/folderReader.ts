@@ -1,4 +1,5 @@
 import { CheckpointError } from './checkpointError.js';
+import { type DecodeOptions, decodeSafetensors, type NamedTensor } from './safetensors.js';
 
 /**
  * A model folder's files as the loaders read them, wherever they are: on disk (diskFolder.ts, Node)
@@ -12,6 +13,22 @@ export interface FolderReader {
   has(name: string): boolean;
   /** The file's bytes; a missing or unreadable file is a CheckpointError naming it. */
   read(name: string): Uint8Array;
+  /**
+   * A safetensors file's tensors, where the reader can do better than decoding `read(name)`: on
+   * disk each tensor is read from the file only when used (safetensorsFile.ts), so a large model is
+   * never held twice. Readers without it are decoded by `readSafetensors`.
+   */
+  safetensors?(name: string, options: DecodeOptions): Record<string, NamedTensor>;
+}
+
+/** A safetensors file of the folder as named tensors (validated as `decodeSafetensors` does). */
+export function readSafetensors(
+  folder: FolderReader,
+  name: string,
+  options: DecodeOptions = {},
+): Record<string, NamedTensor> {
+  if (folder.safetensors !== undefined) return folder.safetensors(name, options);
+  return decodeSafetensors(folder.read(name), folder.path(name), options).tensors;
 }
 
 /** A folder held in memory: files by name (`onnx/model.onnx` for a subfolder). */

@@ -1,8 +1,8 @@
 import { parseJson } from '../../util/jsonText.js';
 import { CheckpointError, describeJsonValue, parseCheckpointJson } from './checkpointError.js';
-import { type FolderReader, readText } from './folderReader.js';
+import { type FolderReader, readSafetensors, readText } from './folderReader.js';
 import { HfTokenizer } from '../tokenizers/hfTokenizer.js';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
+import { encodeSafetensors, type NamedTensor } from './safetensors.js';
 import { type HfDecoderConfig, parseHfConfig } from '../models/hfConfig.js';
 import { bodyPrefix, hfParamSpecs, isClassifier } from '../models/hfParams.js';
 import { type OnnxExportOptions, onnxCausalLm } from './onnxExport.js';
@@ -56,8 +56,8 @@ function readJsonObject(folder: FolderReader, name: string): Record<string, unkn
 /** Tensors of a single file or of the shards an index names; every name is checked against its shard. */
 function readWeights(folder: FolderReader): Record<string, NamedTensor> {
   const indexPath = folder.path(HF_INDEX_FILE);
-  const decode = (name: string) =>
-    decodeSafetensors(folder.read(name), folder.path(name), { widenHalfFloats: true }).tensors;
+  // On disk, tensors are read from the file one at a time when a model is built from them.
+  const decode = (name: string) => readSafetensors(folder, name, { widenHalfFloats: true });
   if (folder.has(HF_WEIGHTS_FILE)) return decode(HF_WEIGHTS_FILE);
   if (!folder.has(HF_INDEX_FILE))
     throw new CheckpointError(

@@ -227,19 +227,11 @@ export function encodeSafetensors(
 }
 
 /** 16-bit float dtypes that `decodeSafetensors` widens to F32 when asked (Hugging Face checkpoints). */
-type HalfDtype = 'F16' | 'BF16';
+export type HalfDtype = 'F16' | 'BF16';
 
 export interface DecodeOptions {
   /** Read F16 and BF16 tensors, returned as exact F32 values (default: refuse them). */
   widenHalfFloats?: boolean;
-}
-
-interface HeaderEntry {
-  name: string;
-  dtype: SafetensorsDtype | HalfDtype;
-  shape: number[];
-  begin: number;
-  end: number;
 }
 
 /**
@@ -254,27 +246,75 @@ export function decodeSafetensors(
   source: string,
   options: DecodeOptions = {},
 ): DecodedSafetensors {
+  const layout = parseSafetensorsLayout(bytes, bytes.length, source, options);
+  const data = bytes.subarray(layout.dataStart);
+  const tensors = Object.fromEntries(
+    layout.entries.map((e): [string, NamedTensor] => [
+      e.name,
+      { dtype: storedDtype(e), shape: e.shape, data: entryData(e, data.subarray(e.begin, e.end)) },
+    ]),
+  );
+  return { tensors, metadata: layout.metadata };
+}
+
+/** One tensor of a safetensors header: its dtype in the file and its bytes in the data section. */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDtype | HalfDtype;
+  shape: number[];
+  /** Byte offsets in the data section, end exclusive. */
+  begin: number;
+  end: number;
+}
+
+/** A validated header: where the data section starts in the file, and its tensors and metadata. */
+export interface SafetensorsLayout {
+  dataStart: number;
+  entries: SafetensorsEntry[];
+  metadata: Record<string, string>;
+}
+
+/** The byte length of the header that `prefix` (at least the file's first 8 bytes) announces. */
+export function safetensorsHeaderLength(prefix: Uint8Array, byteLength: number, source: string): number {
+  if (byteLength < 8 || prefix.length < 8) {
+    throw new CheckpointError(
+      source,
+      `file is ${byteLength} bytes long, shorter than the 8-byte header length prefix`,
+    );
+  }
+  const headerLengthBig = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (headerLengthBig > BigInt(byteLength - 8)) {
+    throw new CheckpointError(
+      source,
+      `header length ${headerLengthBig} is larger than the ${byteLength - 8} bytes that follow the length prefix (truncated or not a safetensors file?)`,
+    );
+  }
+  return Number(headerLengthBig);
+}
+
+/**
+ * Validates the header of a safetensors file of `byteLength` bytes from its first bytes `prefix`
+ * (the length prefix and the whole header; the data section need not be there), as
+ * `decodeSafetensors` does, without reading any tensor: readers that fetch tensors one at a time
+ * (safetensorsFile.ts) start here.
+ */
+export function parseSafetensorsLayout(
+  prefix: Uint8Array,
+  byteLength: number,
+  source: string,
+  options: DecodeOptions = {},
+): SafetensorsLayout {
   const fail = (problem: string): never => {
     throw new CheckpointError(source, problem);
   };
-
-  if (bytes.length < 8) {
-    fail(`file is ${bytes.length} bytes long, shorter than the 8-byte header length prefix`);
-  }
-  const headerLengthBig = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (headerLengthBig > BigInt(bytes.length - 8)) {
-    fail(
-      `header length ${headerLengthBig} is larger than the ${bytes.length - 8} bytes that follow the length prefix (truncated or not a safetensors file?)`,
-    );
-  }
-  const headerLength = Number(headerLengthBig);
+  const headerLength = safetensorsHeaderLength(prefix, byteLength, source);
   const dataStart = 8 + headerLength;
 
   let headerText = '';
   try {
     // ignoreBOM keeps a byte-order mark in the text, so JSON.parse rejects it as other readers do.
     headerText = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(
-      bytes.subarray(8, dataStart),
+      prefix.subarray(8, dataStart),
     );
   } catch {
     fail(`header (bytes 8 to ${dataStart}) is not valid UTF-8`);
@@ -290,36 +330,44 @@ export function decodeSafetensors(
     fail(`header must be a JSON object mapping tensor names to entries (got ${describeJsonValue(header)})`);
   }
   const headerObject = header as Record<string, unknown>;
-  const data = bytes.subarray(dataStart);
+  const dataLength = byteLength - dataStart;
 
   let metadata: Record<string, string> = {};
-  const entries: HeaderEntry[] = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, value] of Object.entries(headerObject)) {
     if (name === METADATA_KEY) {
       metadata = parseMetadata(value, fail);
     } else {
-      entries.push(parseEntry(name, value, data.length, fail, options.widenHalfFloats === true));
+      entries.push(parseEntry(name, value, dataLength, fail, options.widenHalfFloats === true));
     }
   }
-  checkTiling(entries, data.length, fail);
+  checkTiling(entries, dataLength, fail);
+  return { dataStart, entries, metadata };
+}
 
-  const tensors = Object.fromEntries(
-    entries.map((e): [string, NamedTensor] => [
-      e.name,
-      e.dtype === 'F16' || e.dtype === 'BF16'
-        ? {
-            dtype: 'F32',
-            shape: e.shape,
-            data: widenHalf(e.dtype, data.subarray(e.begin, e.end), elementCount(e.shape)),
-          }
-        : {
-            dtype: e.dtype,
-            shape: e.shape,
-            data: bytesToTyped(e.dtype, data.subarray(e.begin, e.end), elementCount(e.shape)),
-          },
-    ]),
-  );
-  return { tensors, metadata };
+/** The dtype a tensor is returned as (half floats are widened to F32). */
+export function storedDtype(entry: SafetensorsEntry): SafetensorsDtype {
+  return entry.dtype === 'F16' || entry.dtype === 'BF16' ? 'F32' : entry.dtype;
+}
+
+/** A tensor's values from its bytes in the data section (fresh and aligned; half floats widened). */
+export function entryData(entry: SafetensorsEntry, bytes: Uint8Array): TensorData {
+  const count = elementCount(entry.shape);
+  return entry.dtype === 'F16' || entry.dtype === 'BF16'
+    ? widenHalf(entry.dtype, bytes, count)
+    : bytesToTyped(entry.dtype, bytes, count);
+}
+
+/**
+ * A fresh, aligned typed array for a tensor whose file bytes can be copied in as they are (a
+ * little-endian host, not a half float), so a reader can fill it straight from the file; else
+ * undefined (read the bytes, then `entryData`).
+ */
+export function directTarget(entry: SafetensorsEntry): TensorData | undefined {
+  if (entry.dtype === 'F16' || entry.dtype === 'BF16') return undefined;
+  const info = DTYPES[entry.dtype];
+  if (!HOST_IS_LITTLE_ENDIAN && info.bytes !== 1) return undefined;
+  return info.create(elementCount(entry.shape));
 }
 
 /**
@@ -365,7 +413,7 @@ function parseEntry(
   dataLength: number,
   fail: (problem: string) => never,
   widenHalfFloats = false,
-): HeaderEntry {
+): SafetensorsEntry {
   const label = `tensor ${JSON.stringify(name)}`;
   if (!isPlainObject(value)) {
     fail(`${label} must be an object with dtype, shape and data_offsets (got ${describeJsonValue(value)})`);
@@ -417,13 +465,13 @@ function parseEntry(
 
 /** Checks that the tensors cover the data section exactly once: no holes, no overlaps, no trailing bytes. */
 function checkTiling(
-  entries: readonly HeaderEntry[],
+  entries: readonly SafetensorsEntry[],
   dataLength: number,
   fail: (problem: string) => never,
 ): void {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
-  let previous: HeaderEntry | undefined;
+  let previous: SafetensorsEntry | undefined;
   for (const entry of sorted) {
     const where = `tensor ${JSON.stringify(entry.name)} with data_offsets [${entry.begin}, ${entry.end}]`;
     if (entry.begin > covered) {

@@ -7,7 +7,7 @@
  * (decodeKernels.wat) straight on the wasm heap, and the softmax in between in JS. Inference only
  * (no gradient): the KV-cached sampler is its only user.
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DECODE_KERNELS_WASM } from './decodeKernelsWasm.js';
 import { base64Bytes } from '../../../util/base64.js';
@@ -103,6 +103,14 @@ interface KernelArgs {
   attrs: tf.NamedAttrMap;
 }
 
+/**
+ * words[to..to+n) = words[from..from+n) for short runs (a head's values): a plain loop, where
+ * `copyWithin`'s per-call cost exceeded the copy at a few dozen values. The runs never overlap.
+ */
+function copyRun(words: Float32Array, to: number, from: number, n: number): void {
+  for (let i = 0; i < n; i++) words[to + i] = words[from + i];
+}
+
 function heap(backend: BackendWasm, info: tf.TensorInfo): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
@@ -171,11 +179,11 @@ function decodeAttentionKernel(args: KernelArgs): tf.TensorInfo[] {
       } else {
         for (let h = 0; h < heads; h++) {
           const to = query + (((h % repeat) * rows + b) * kvHeads + Math.floor(h / repeat)) * headWidth;
-          words.copyWithin(to, row + h * headWidth, row + (h + 1) * headWidth);
+          copyRun(words, to, row + h * headWidth, headWidth);
         }
       }
-      words.copyWithin(at(k) / 4 + cacheRow + b * kvWidth, row + width, row + width + kvWidth);
-      words.copyWithin(at(v) / 4 + cacheRow + b * kvWidth, row + width + kvWidth, row + width + 2 * kvWidth);
+      copyRun(words, at(k) / 4 + cacheRow + b * kvWidth, row + width, kvWidth);
+      copyRun(words, at(v) / 4 + cacheRow + b * kvWidth, row + width + kvWidth, kvWidth);
     }
   }
   for (let t = 0; t < queries; t++) {
@@ -222,7 +230,7 @@ function decodeAttentionKernel(args: KernelArgs): tf.TensorInfo[] {
     for (let b = 0; b < rows; b++) {
       for (let h = 0; h < heads; h++) {
         const from = mixed / 4 + (((h % repeat) * rows + b) * kvHeads + Math.floor(h / repeat)) * headWidth;
-        words.copyWithin(outRows + b * width + h * headWidth, from, from + headWidth);
+        copyRun(words, outRows + b * width + h * headWidth, from, headWidth);
       }
     }
   }
@@ -263,10 +271,166 @@ function layerNormKernel(args: KernelArgs): tf.TensorInfo {
   return out;
 }
 
+/**
+ * RoPE on a decode step's queries and keys, written with the values into one q | k | v row per
+ * token (what the attention kernel takes): inputs q [rows, heads * d], k and v [rows, kvHeads * d],
+ * cos and sin [rows, d] (the tables of each row's position); attrs heads, kvHeads. Each rotated
+ * value is fround(fround(x cos) + fround(r sin)) with r = [-x2, x1], the float32 operations of
+ * `applyRope` (rope.ts) in its order, so the result is the same bit for bit; it replaces about ten
+ * TF.js ops per layer (slices, a negation, a concatenation of many small runs, products, a sum) and
+ * the concatenation of q, k and v.
+ */
+export const DECODE_ROPE_QKV = 'GrpoviDecodeRopeQkv';
+
+function ropeQkvKernel(args: KernelArgs): tf.TensorInfo {
+  const { q, k, v, cos, sin } = args.inputs;
+  if (q === undefined || k === undefined || v === undefined || cos === undefined || sin === undefined)
+    throw new TypeError(`${DECODE_ROPE_QKV} needs inputs q, k, v, cos and sin`);
+  const heads = Number(args.attrs.heads);
+  const kvHeads = Number(args.attrs.kvHeads);
+  const rows = q.shape[0];
+  const d = cos.shape[cos.shape.length - 1];
+  const sizes = `q [${q.shape.join(', ')}], k [${k.shape.join(', ')}], v [${v.shape.join(', ')}], cos [${cos.shape.join(', ')}], sin [${sin.shape.join(', ')}], heads ${heads}, kvHeads ${kvHeads}`;
+  const fits =
+    [q, k, v, cos, sin].every((t) => t.dtype === 'float32') &&
+    Number.isInteger(heads) &&
+    Number.isInteger(kvHeads) &&
+    heads > 0 &&
+    kvHeads > 0 &&
+    d % 2 === 0 &&
+    q.shape.join() === [rows, heads * d].join() &&
+    k.shape.join() === [rows, kvHeads * d].join() &&
+    v.shape.join() === k.shape.join() &&
+    tf.util.sizeFromShape(cos.shape) === rows * d &&
+    sin.shape.join() === cos.shape.join();
+  if (!fits) throw new RangeError(`${DECODE_ROPE_QKV}: shapes do not fit (${sizes})`);
+  const { backend } = args;
+  const width = (heads + 2 * kvHeads) * d;
+  const out = backend.makeOutput([rows, width], 'float32');
+  // Views after the allocation (it may grow the heap and detach earlier ones).
+  const [qs, ks, vs, cs, ss, os] = [q, k, v, cos, sin, out].map((t) => heap(backend, t));
+  const half = d / 2;
+  const f = Math.fround;
+  const rotate = (from: Float32Array, fromRow: number, to: number, count: number, table: number) => {
+    for (let h = 0; h < count; h++) {
+      const x = fromRow + h * d;
+      const y = to + h * d;
+      for (let i = 0; i < d; i++) {
+        const r = i < half ? -from[x + i + half] : from[x + i - half];
+        os[y + i] = f(f(from[x + i] * cs[table + i]) + f(r * ss[table + i]));
+      }
+    }
+  };
+  for (let row = 0; row < rows; row++) {
+    const to = row * width;
+    rotate(qs, row * heads * d, to, heads, row * d);
+    rotate(ks, row * kvHeads * d, to + heads * d, kvHeads, row * d);
+    os.set(vs.subarray(row * kvHeads * d, (row + 1) * kvHeads * d), to + (heads + kvHeads) * d);
+  }
+  return out;
+}
+
+/**
+ * RMSNorm over the last axis of x [rows, width] (inputs x, gain; attr eps):
+ * x / sqrt(mean(x^2) + eps) * gain, the mean in float64, one pass per row instead of six TF.js ops.
+ */
+export const DECODE_RMS_NORM = 'GrpoviDecodeRmsNorm';
+
+function rmsNormKernel(args: KernelArgs): tf.TensorInfo {
+  const { x, gain } = args.inputs;
+  if (x === undefined || gain === undefined)
+    throw new TypeError(`${DECODE_RMS_NORM} needs inputs x and gain`);
+  const width = x.shape[x.shape.length - 1];
+  if (!(x.dtype === 'float32' && gain.dtype === 'float32' && gain.shape.join() === String(width)))
+    throw new RangeError(
+      `${DECODE_RMS_NORM}: x [${x.shape.join(', ')}] (${x.dtype}) with gain [${gain.shape.join(', ')}] do not fit`,
+    );
+  const { backend } = args;
+  const out = backend.makeOutput([...x.shape], 'float32');
+  const [xs, gs, os] = [x, gain, out].map((t) => heap(backend, t));
+  const eps = Number(args.attrs.eps);
+  const rows = xs.length / width;
+  for (let r = 0; r < rows; r++) {
+    const at = r * width;
+    let squares = 0;
+    for (let i = 0; i < width; i++) squares += xs[at + i] * xs[at + i];
+    const scale = 1 / Math.sqrt(squares / width + eps);
+    for (let i = 0; i < width; i++) os[at + i] = xs[at + i] * scale * gs[i];
+  }
+  return out;
+}
+
+/**
+ * silu(gate) * up elementwise (inputs gate, up of one shape): the backend's sigmoid, then
+ * gate * sigmoid * up rounded as float32 products in that order, the same bits as the three ops
+ * (`activate('silu', gate).mul(up)`) in one pass and without their two intermediate tensors.
+ */
+export const DECODE_SWIGLU = 'GrpoviDecodeSwiglu';
+
+function swigluKernel(args: KernelArgs): tf.TensorInfo {
+  const { gate, up } = args.inputs;
+  if (gate === undefined || up === undefined)
+    throw new TypeError(`${DECODE_SWIGLU} needs inputs gate and up`);
+  if (!(gate.dtype === 'float32' && up.dtype === 'float32' && gate.shape.join() === up.shape.join()))
+    throw new RangeError(
+      `${DECODE_SWIGLU}: gate [${gate.shape.join(', ')}] (${gate.dtype}) and up [${up.shape.join(', ')}] (${up.dtype}) differ`,
+    );
+  const { backend } = args;
+  // The backend's own (SIMD) sigmoid; the two products in JS, rounded as the ops round them.
+  const sigmoid = tf
+    .getKernel(tf.Sigmoid, 'wasm')
+    .kernelFunc({ inputs: { x: gate }, backend, attrs: {} }) as tf.TensorInfo;
+  const out = backend.makeOutput([...gate.shape], 'float32');
+  const [gs, ss, us, os] = [gate, sigmoid, up, out].map((t) => heap(backend, t));
+  // Each store into the float32 output rounds as a float32 product does.
+  for (let i = 0; i < gs.length; i++) {
+    os[i] = gs[i] * ss[i];
+    os[i] *= us[i];
+  }
+  backend.disposeData(sigmoid.dataId);
+  return out;
+}
+
+/**
+ * GPT-2's tanh GELU (`gelu_new`) for cached passes: x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x^3)) with
+ * the backend's SIMD sigmoid, where the geluNew kernel takes one float64 exp per value in JS (the
+ * MLP's widest tensor, every layer and token). Input x; within float32 rounding of geluNew.
+ */
+export const DECODE_GELU_NEW = 'GrpoviDecodeGeluNew';
+
+const GELU_SCALE = 2 * Math.sqrt(2 / Math.PI);
+const GELU_CUBIC = 0.044715;
+
+function geluNewDecodeKernel(args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs;
+  if (x === undefined || x.dtype !== 'float32')
+    throw new TypeError(`${DECODE_GELU_NEW} needs a float32 input x${x ? ` (got ${x.dtype})` : ''}`);
+  const { backend } = args;
+  const out = backend.makeOutput([...x.shape], 'float32');
+  let [xs, os] = [x, out].map((t) => heap(backend, t));
+  for (let i = 0; i < xs.length; i++) {
+    const v = xs[i];
+    os[i] = GELU_SCALE * (v + GELU_CUBIC * v * v * v);
+  }
+  const sigmoid = tf
+    .getKernel(tf.Sigmoid, 'wasm')
+    .kernelFunc({ inputs: { x: out }, backend, attrs: {} }) as tf.TensorInfo;
+  // Views again: the sigmoid's output may have grown the heap.
+  [xs, os] = [x, out].map((t) => heap(backend, t));
+  const ss = heap(backend, sigmoid);
+  for (let i = 0; i < xs.length; i++) os[i] = xs[i] * ss[i];
+  backend.disposeData(sigmoid.dataId);
+  return out;
+}
+
 export const DECODE_KERNELS: {
   name: string;
   kernel: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 }[] = [
   { name: DECODE_ATTENTION, kernel: decodeAttentionKernel },
   { name: DECODE_LAYER_NORM, kernel: layerNormKernel },
+  { name: DECODE_ROPE_QKV, kernel: ropeQkvKernel },
+  { name: DECODE_RMS_NORM, kernel: rmsNormKernel },
+  { name: DECODE_SWIGLU, kernel: swigluKernel },
+  { name: DECODE_GELU_NEW, kernel: geluNewDecodeKernel },
 ];
