@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
-import { productsThroughBlas } from '../backends/backend.js';
+import { productsThroughBlas } from '../backends/kernelRoute.js';
 import type { KvCache } from '../models/kvCache.js';
 import type { PolicyModel } from '../models/policyModel.js';
 import { readFloats } from '../ops/layers.js';
