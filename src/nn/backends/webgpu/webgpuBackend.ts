@@ -41,7 +41,7 @@ export async function activateWebgpu(): Promise<WebgpuAdapterInfo> {
   const info = readAdapterInfo(adapter.info ?? {}, adapter.isFallbackAdapter);
   await import('@tensorflow/tfjs-backend-webgpu');
   tf.env().set('WEBGPU_CPU_FORWARD', false);
-  installWebgpuKernels();
+  installWebgpuKernels(info.fallback);
   let started = false;
   try {
     started = await tf.setBackend('webgpu');

@@ -1,0 +1,169 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * A matrix product for software WebGPU adapters (SwiftShader and the like), registered as the
+ * webgpu backend's BatchMatMul and _FusedMatMul (bias only) when the adapter is a software one.
+ *
+ * Why: TF.js's products share tiles through workgroup memory with a barrier per tile. A software
+ * driver runs the invocations of a workgroup on a CPU thread and has to switch between them at
+ * every barrier; measured on SwiftShader (bench/webgpuMatMul.ts), a [7, 16] x [16, 50257] product
+ * took about 2 s. This shader has no barrier and no shared memory: one invocation per output
+ * element, the inner products summed in order (deterministic, like the tiled shader). On a real
+ * GPU the tiled shaders are the faster ones, so they stay there.
+ */
+
+/** The parts of TF.js's webgpu backend this kernel uses. */
+interface ProgramBackend {
+  runWebGPUProgram(
+    program: object,
+    inputs: tf.TensorInfo[],
+    dtype: tf.DataType,
+    uniforms?: { type: string; data: number[] }[],
+  ): tf.TensorInfo;
+  disposeData(dataId: object): void;
+}
+
+const WORKGROUP = 64;
+
+/** A TF.js webgpu program: [batch, M, N] = A x B with a flat dispatch of one invocation per element. */
+class PlainMatMulProgram {
+  readonly variableNames: string[];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout: { x: number[] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  readonly uniforms = 'dimInner : i32,';
+  readonly size = true;
+
+  constructor(
+    outputShape: [number, number, number],
+    private readonly transposeA: boolean,
+    private readonly transposeB: boolean,
+    private readonly hasBias: boolean,
+  ) {
+    this.outputShape = outputShape;
+    this.variableNames = hasBias ? ['A', 'B', 'bias'] : ['A', 'B'];
+    this.shaderKey = `grpoviPlainMatMul_${transposeA}_${transposeB}_${hasBias}`;
+    this.dispatchLayout = { x: [0, 1, 2] };
+    const elements = outputShape[0] * outputShape[1] * outputShape[2];
+    this.dispatch = [Math.ceil(elements / WORKGROUP), 1, 1];
+  }
+
+  getUserCode(): string {
+    // The buffers may hold int32 for a float32 tensor (TF.js casts some by reinterpretation): f32().
+    // A is [batchA, M, K] ([batchA, K, M] transposed), B is [batchB, K, N] ([batchB, N, K]).
+    const aIndex = this.transposeA
+      ? 'aBase + k * uniforms.aShape[2] + row'
+      : 'aBase + row * uniforms.aShape[2] + k';
+    const bIndex = this.transposeB
+      ? 'bBase + col * uniforms.bShape[2] + k'
+      : 'bBase + k * uniforms.bShape[2] + col';
+    return `
+      fn main(index : i32) {
+        if (index >= uniforms.size) {
+          return;
+        }
+        let coords = getCoordsFromIndex(index);
+        let batch = coords[0];
+        let row = coords[1];
+        let col = coords[2];
+        let aBase = (batch % uniforms.aShape[0]) * uniforms.aShape[1] * uniforms.aShape[2];
+        let bBase = (batch % uniforms.bShape[0]) * uniforms.bShape[1] * uniforms.bShape[2];
+        var sum = 0.0;
+        for (var k = 0; k < uniforms.dimInner; k = k + 1) {
+          sum = sum + f32(A[${aIndex}]) * f32(B[${bIndex}]);
+        }
+        ${this.hasBias ? 'sum = sum + f32(bias[col]);' : ''}
+        result[index] = sum;
+      }
+    `;
+  }
+}
+
+interface MatMulAttrs {
+  transposeA?: boolean;
+  transposeB?: boolean;
+  activation?: string | null;
+}
+
+/**
+ * The product of `a` and `b` (rank 2 or more, batch dimensions broadcast as tf.matMul does), with
+ * an optional bias of shape [N]; undefined when the inputs are outside what this shader does
+ * (another dtype, a bias of another shape), so that the caller runs TF.js's kernel.
+ */
+export function plainMatMul(
+  backend: ProgramBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  attrs: MatMulAttrs,
+  bias?: tf.TensorInfo,
+): tf.TensorInfo | undefined {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') return undefined;
+  const transposeA = attrs.transposeA === true;
+  const transposeB = attrs.transposeB === true;
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  const inner = transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1];
+  const outerA = transposeA ? a.shape[aRank - 1] : a.shape[aRank - 2];
+  const outerB = transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1];
+  if (bias !== undefined && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== outerB))
+    return undefined;
+  const batchDims = (shape: number[]) => shape.slice(0, -2);
+  const batchA = batchDims(a.shape).reduce((n, d) => n * d, 1);
+  const batchB = batchDims(b.shape).reduce((n, d) => n * d, 1);
+  // Batches broadcast only as whole (one side 1 or both equal), as TF.js's own kernel requires.
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return undefined;
+  const outBatchDims = tf.broadcast_util.assertAndGetBroadcastShape(batchDims(a.shape), batchDims(b.shape));
+  const batch = Math.max(batchA, batchB);
+  const a3 = { ...a, shape: transposeA ? [batchA, inner, outerA] : [batchA, outerA, inner] };
+  const b3 = { ...b, shape: transposeB ? [batchB, outerB, inner] : [batchB, inner, outerB] };
+  const program = new PlainMatMulProgram([batch, outerA, outerB], transposeA, transposeB, bias !== undefined);
+  const inputs = bias === undefined ? [a3, b3] : [a3, b3, bias];
+  const out = backend.runWebGPUProgram(program, inputs, 'float32', [{ type: 'int32', data: [inner] }]);
+  return { ...out, shape: [...outBatchDims, outerA, outerB] };
+}
+
+/** out[c, r] = x[r, c], one invocation per element (TF.js's 2-D transpose tiles through workgroup memory). */
+class PlainTransposeProgram {
+  readonly variableNames = ['x'];
+  readonly outputShape: number[];
+  readonly shaderKey = 'grpoviPlainTranspose2d';
+  readonly dispatchLayout = { x: [0, 1] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  readonly size = true;
+
+  constructor(rows: number, columns: number) {
+    this.outputShape = [columns, rows];
+    this.dispatch = [Math.ceil((rows * columns) / WORKGROUP), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          let coords = getCoordsFromIndex(index);
+          result[index] = x[coords[1] * uniforms.xShape[1] + coords[0]];
+        }
+      }
+    `;
+  }
+}
+
+/** The transpose of a 2-D tensor; undefined for other ranks or permutations (TF.js's kernel runs those). */
+export function plainTranspose(
+  backend: ProgramBackend,
+  x: tf.TensorInfo,
+  perm: number[],
+): tf.TensorInfo | undefined {
+  if (
+    x.shape.length !== 2 ||
+    perm[0] !== 1 ||
+    perm[1] !== 0 ||
+    x.dtype === 'string' ||
+    x.dtype === 'complex64'
+  )
+    return undefined;
+  return backend.runWebGPUProgram(new PlainTransposeProgram(x.shape[0], x.shape[1]), [x], x.dtype);
+}
