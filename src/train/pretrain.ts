@@ -17,6 +17,7 @@ import {
 } from '../tasks/datasets.js';
 import { describeTextSplit, textPretrainTexts } from '../tasks/sources/textFile.js';
 import { Rng } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/eventLoop.js';
 
 /** Settings of `grpovi pretrain`. */
 export interface PretrainConfig {
@@ -189,6 +190,7 @@ export async function pretrain(
         minRatio: 0.1,
       });
       const { loss } = languageModelStep(model, optimizer, batch, lr);
+      await yieldToEventLoop();
       tokensSeen += batch.tokens;
       lossSum += loss;
       lossCount++;

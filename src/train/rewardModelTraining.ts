@@ -17,6 +17,7 @@ import { readPreferenceFile } from '../tasks/sources/preferenceFile.js';
 import { normalizePrompt } from '../tasks/sources/promptText.js';
 import { UserFileError } from '../util/userFileError.js';
 import { Rng } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/eventLoop.js';
 
 /** Settings of `grpovi train-rm`. */
 export interface RewardModelConfig {
@@ -61,13 +62,13 @@ const SAMPLE_BATCH = 128;
  * Samples two completions per prompt from the policy and labels each pair with the gold sentiment,
  * flipping a fraction `labelNoise` of labels. Ties on the gold reward carry no preference and are skipped.
  */
-export function samplePreferencePairs(
+export async function samplePreferencePairs(
   policy: Gpt,
   tokenizer: Tokenizer,
   prompts: readonly string[],
   count: number,
   options: { maxNewTokens: number; labelNoise: number; rng: Rng },
-): { pairs: PreferencePair[]; ties: number } {
+): Promise<{ pairs: PreferencePair[]; ties: number }> {
   const pairs: PreferencePair[] = [];
   let ties = 0;
   let cursor = 0;
@@ -98,6 +99,7 @@ export function samplePreferencePairs(
       if (options.rng.uniform() < options.labelNoise) aWins = !aWins;
       pairs.push({ prompt: batch[i], chosen: aWins ? a : b, rejected: aWins ? b : a });
     }
+    await yieldToEventLoop();
   }
   return { pairs, ties };
 }
@@ -171,12 +173,12 @@ export async function trainRewardModel(
     source: join(config.policy, WEIGHTS_FILE),
   });
   const rng = Rng.derive(config.seed, 'reward-model-pairs');
-  const sampled = samplePreferencePairs(policy, tokenizer, prompts.slice(0, split), config.pairs, {
+  const sampled = await samplePreferencePairs(policy, tokenizer, prompts.slice(0, split), config.pairs, {
     maxNewTokens: config.maxNewTokens,
     labelNoise: config.labelNoise,
     rng,
   });
-  const heldOut = samplePreferencePairs(policy, tokenizer, prompts.slice(split), config.heldOutPairs, {
+  const heldOut = await samplePreferencePairs(policy, tokenizer, prompts.slice(split), config.heldOutPairs, {
     maxNewTokens: config.maxNewTokens,
     labelNoise: 0,
     rng,
@@ -313,6 +315,7 @@ async function fitRewardModel(request: FitRequest): Promise<RewardModelResult> {
         );
         lossSum += r.loss;
         accSum += r.accuracy;
+        await yieldToEventLoop();
       }
       const acc = fitAccuracy(request, heldOut.pairs);
       log(

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -82,5 +82,101 @@ describe.skipIf(SKIPPED !== '')(`commands on --backend webgpu${SKIPPED}`, () => 
     const losses = (text: string) => /train loss (\S+) {2}held-out loss (\S+)/.exec(text)?.slice(1);
     expect(losses(cpu.stderr + cpu.stdout)).toBeDefined();
     expect(losses(gpu.stderr + gpu.stdout)).toEqual(losses(cpu.stderr + cpu.stdout));
+  }, 300_000);
+
+  it('train with dr_grpo and GSPO (sequence-level ratio) gives the wasm rewards and losses', async () => {
+    const config = join(dir, 'gspo.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        task: 'toy',
+        loss_type: 'dr_grpo',
+        importance_sampling_level: 'sequence',
+        prompts_per_step: 2,
+        num_generations: 2,
+        max_completion_length: 4,
+        eval_every: 0,
+        steps: 2,
+      }),
+    );
+    const train = (backend: string) =>
+      runCli(['train', '--config', config, '--backend', backend, '--out', join(dir, `gspo-${backend}`)]);
+    const cpu = await train('wasm');
+    const gpu = await train('webgpu');
+    expect(cpu.code, cpu.stderr).toBe(0);
+    expect(gpu.code, gpu.stderr).toBe(0);
+    const rows = (backend: string) =>
+      readFileSync(join(dir, `gspo-${backend}`, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, number>);
+    const [a, b] = [rows('wasm'), rows('webgpu')];
+    expect(b.map((r) => r.step)).toEqual([1, 2]);
+    expect(b.map((r) => r.step)).toEqual(a.map((r) => r.step));
+    for (const [i, row] of b.entries()) {
+      expect(Math.abs(row.reward - a[i].reward)).toBeLessThan(1e-5);
+      expect(Math.abs(row.loss - a[i].loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(a[i].loss)));
+    }
+    const record = JSON.parse(readFileSync(join(dir, 'gspo-webgpu', 'backend.json'), 'utf8')) as {
+      backend: string;
+    };
+    expect(record.backend).toBe('webgpu');
+  }, 300_000);
+
+  it('compare runs both algorithms on webgpu (one seed, one step)', async () => {
+    const out = join(dir, 'compare');
+    const run = await runCli([
+      'compare',
+      '--task',
+      'toy',
+      '--seeds',
+      '1',
+      '--steps',
+      '1',
+      '--jobs',
+      '1',
+      '--backend',
+      'webgpu',
+      '--config',
+      join(dir, 'gspo.json'),
+      '--out',
+      out,
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const runs = readdirSync(join(out, 'runs'));
+    expect(runs.length).toBe(2);
+    for (const name of runs) {
+      const record = JSON.parse(readFileSync(join(out, 'runs', name, 'backend.json'), 'utf8')) as {
+        backend: string;
+      };
+      expect(record.backend, name).toBe('webgpu');
+    }
+  }, 300_000);
+
+  it('train-rm gives the wasm losses and accuracies', async () => {
+    const args = (backend: string) => [
+      'train-rm',
+      '--pairs',
+      '16',
+      '--held-out-pairs',
+      '8',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--backend',
+      backend,
+      '--out',
+      join(dir, `rm-${backend}`),
+    ];
+    const cpu = await runCli(args('wasm'));
+    const gpu = await runCli(args('webgpu'));
+    expect(cpu.code, cpu.stderr).toBe(0);
+    expect(gpu.code, gpu.stderr).toBe(0);
+    const epoch = (text: string) =>
+      /epoch 1\/1 {2}loss (\S+) {2}train accuracy (\S+) {2}held-out accuracy (\S+)/.exec(text)?.slice(1);
+    expect(epoch(cpu.stderr + cpu.stdout)).toBeDefined();
+    expect(epoch(gpu.stderr + gpu.stdout)).toEqual(epoch(cpu.stderr + cpu.stdout));
+    expect(existsSync(join(dir, 'rm-webgpu', 'model.json'))).toBe(true);
   }, 300_000);
 });
