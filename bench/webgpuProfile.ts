@@ -6,7 +6,7 @@
  * a backend other than webgpu (there should be none).
  *
  * Flags: `--shape toy|sentiment` (default toy: the `train --task toy` policy), `--steps N` (3),
- * `--prompts P` (2), `--flag NAME=NUMBER` (a TF.js flag, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=100), `--group G` (4), `--prompt-tokens N` (6), `--new-tokens N` (8).
+ * `--per-kernel` (then one more sampling pass timed kernel by kernel), `--prompts P` (2), `--flag NAME=NUMBER` (a TF.js flag, e.g. WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=100), `--group G` (4), `--prompt-tokens N` (6), `--new-tokens N` (8).
  */
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
@@ -20,7 +20,7 @@ import { RewardModel } from '../src/nn/models/rewardModel.js';
 import { AdamW } from '../src/nn/training/optimizer.js';
 import { policyGradientStep, scoreLogProbs } from '../src/nn/training/policyUpdate.js';
 import { Rng } from '../src/util/rng.js';
-import { type KernelCounts, countKernels } from './webgpuCounters.js';
+import { type KernelCounts, countKernels, timeKernels } from './webgpuCounters.js';
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -112,6 +112,17 @@ async function main(): Promise<void> {
     );
   }
   counter.uninstall();
+  if (process.argv.includes('--per-kernel')) {
+    // One more step with a synchronous read after every kernel: the GPU time lands on its kernel.
+    const timing = timeKernels();
+    const rng = new Rng(99);
+    const prompts = Array.from({ length: PROMPTS * GROUP }, () =>
+      Array.from({ length: PROMPT_TOKENS }, () => 1 + rng.int(config.vocabSize - 2)),
+    );
+    generate(policy, prompts, { maxNewTokens: NEW_TOKENS, eosId: config.vocabSize - 1, padId: 0, rng });
+    console.log(`sampling, time by kernel (each followed by a read): ${timing.table()}`);
+    timing.stop();
+  }
   policy.dispose();
   rm.dispose();
   optimizer.dispose();

@@ -167,3 +167,103 @@ export function plainTranspose(
     return undefined;
   return backend.runWebGPUProgram(new PlainTransposeProgram(x.shape[0], x.shape[1]), [x], x.dtype);
 }
+
+/** What a row program computes over each row of [rows, columns]. */
+type RowOp = 'Sum' | 'Mean' | 'Max' | 'Min' | 'Softmax';
+
+/**
+ * One invocation per row of [rows, columns], looping over the row: reductions to [rows] (sum, mean,
+ * max, min) and softmax. TF.js's reductions and softmax share partial results through workgroup
+ * memory with barriers (slow on a software adapter, see the top of this file).
+ */
+class PlainRowProgram {
+  readonly variableNames = ['x'];
+  readonly outputShape: number[];
+  readonly shaderKey: string;
+  readonly dispatchLayout = { x: [0] };
+  readonly dispatch: [number, number, number];
+  readonly workgroupSize: [number, number, number] = [WORKGROUP, 1, 1];
+  readonly uniforms = 'rows : i32, columns : i32,';
+
+  constructor(
+    private readonly op: RowOp,
+    rows: number,
+    columns: number,
+  ) {
+    this.outputShape = op === 'Softmax' ? [rows * columns] : [rows];
+    this.shaderKey = `grpoviPlainRow_${op}`;
+    this.dispatch = [Math.ceil(rows / WORKGROUP), 1, 1];
+  }
+
+  getUserCode(): string {
+    const loop = (body: string) => `for (var i = 1; i < uniforms.columns; i = i + 1) { ${body} }`;
+    const bodies: Record<RowOp, string> = {
+      Sum: `var acc = f32(x[base]); ${loop('acc = acc + f32(x[base + i]);')} result[row] = acc;`,
+      Mean: `var acc = f32(x[base]); ${loop('acc = acc + f32(x[base + i]);')} result[row] = acc / f32(uniforms.columns);`,
+      Max: `var acc = f32(x[base]); ${loop('acc = max(acc, f32(x[base + i]));')} result[row] = acc;`,
+      Min: `var acc = f32(x[base]); ${loop('acc = min(acc, f32(x[base + i]));')} result[row] = acc;`,
+      Softmax: `var top = f32(x[base]); ${loop('top = max(top, f32(x[base + i]));')}
+        var total = 0.0;
+        for (var i = 0; i < uniforms.columns; i = i + 1) { total = total + exp(f32(x[base + i]) - top); }
+        for (var i = 0; i < uniforms.columns; i = i + 1) { result[base + i] = exp(f32(x[base + i]) - top) / total; }`,
+    };
+    return `
+      fn main(row : i32) {
+        if (row < uniforms.rows) {
+          let base = row * uniforms.columns;
+          ${bodies[this.op]}
+        }
+      }
+    `;
+  }
+}
+
+function runRows(
+  backend: ProgramBackend,
+  op: RowOp,
+  x: tf.TensorInfo,
+  rows: number,
+  columns: number,
+): tf.TensorInfo {
+  const program = new PlainRowProgram(op, rows, columns);
+  const flat = { ...x, shape: [rows * columns] };
+  return backend.runWebGPUProgram(program, [flat], 'float32', [{ type: 'int32', data: [rows, columns] }]);
+}
+
+/**
+ * A reduction (Sum, Mean, Max, Min) of a float32 tensor over its innermost axes (the ones grpovi
+ * reduces over); undefined for other axes or dtypes (TF.js's kernel runs those).
+ */
+export function plainReduce(
+  backend: ProgramBackend,
+  op: Exclude<RowOp, 'Softmax'>,
+  x: tf.TensorInfo,
+  axis: number | number[],
+  keepDims: boolean,
+): tf.TensorInfo | undefined {
+  if (x.dtype !== 'float32') return undefined;
+  const rank = x.shape.length;
+  const axes = [...new Set(tf.util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+  if (axes.length === 0 || axes.some((a, i) => a !== rank - axes.length + i)) return undefined;
+  const kept = x.shape.slice(0, rank - axes.length);
+  const columns = x.shape.slice(rank - axes.length).reduce((n, d) => n * d, 1);
+  const rows = kept.reduce((n, d) => n * d, 1);
+  if (columns === 0 || rows === 0) return undefined;
+  const out = runRows(backend, op, x, rows, columns);
+  return { ...out, shape: keepDims ? [...kept, ...axes.map(() => 1)] : kept };
+}
+
+/** Softmax of a float32 tensor over its last axis; undefined otherwise. */
+export function plainSoftmax(
+  backend: ProgramBackend,
+  x: tf.TensorInfo,
+  dim: number,
+): tf.TensorInfo | undefined {
+  const rank = x.shape.length;
+  if (x.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1)) return undefined;
+  const columns = x.shape[rank - 1];
+  const rows = x.shape.slice(0, -1).reduce((n, d) => n * d, 1);
+  if (columns === 0 || rows === 0) return undefined;
+  const out = runRows(backend, 'Softmax', x, rows, columns);
+  return { ...out, shape: [...x.shape] };
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { plainMatMul, plainTranspose } from './softwareAdapterKernels.js';
+import { plainMatMul, plainReduce, plainSoftmax, plainTranspose } from './softwareAdapterKernels.js';
 
 /**
  * Kernels grpovi puts into TF.js's webgpu backend, through its kernel registry (as the BLAS path
@@ -108,6 +108,44 @@ function replaceTranspose(): void {
   tf.registerKernel({ kernelName: 'Transpose', backendName: 'webgpu', kernelFunc: plain });
 }
 
+type ProgramBackend = Parameters<typeof plainTranspose>[0];
+
+/** Replaces a registered webgpu kernel by `f`, which returns undefined to run the original. */
+function replaceKernel(
+  kernelName: string,
+  f: (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | undefined,
+): void {
+  const original = tf.getKernel(kernelName, 'webgpu');
+  if (original === undefined) return;
+  const run = original.kernelFunc;
+  tf.unregisterKernel(kernelName, 'webgpu');
+  tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: (args) => f(args) ?? run(args) });
+}
+
+/** On a software adapter, reductions over innermost axes without workgroup memory. */
+function replaceReduce(op: 'Sum' | 'Mean' | 'Max' | 'Min'): void {
+  replaceKernel(op, (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const attrs = args.attrs as {
+      axis?: number | number[];
+      reductionIndices?: number | number[];
+      keepDims?: boolean;
+    };
+    const axis = attrs.axis ?? attrs.reductionIndices;
+    if (axis === undefined) return undefined;
+    return plainReduce(args.backend as unknown as ProgramBackend, op, x, axis, attrs.keepDims === true);
+  });
+}
+
+/** On a software adapter, softmax over the last axis without workgroup memory. */
+function replaceSoftmax(): void {
+  replaceKernel('Softmax', (args) => {
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const { dim } = args.attrs as unknown as { dim: number };
+    return plainSoftmax(args.backend as unknown as ProgramBackend, logits, dim);
+  });
+}
+
 let installed = false;
 
 /**
@@ -152,5 +190,9 @@ export function installWebgpuKernels(softwareAdapter: boolean): void {
   tf.registerKernel({ kernelName: 'AddN', backendName: 'webgpu', kernelFunc: grouped });
   replaceMatMul('BatchMatMul', softwareAdapter);
   replaceMatMul('_FusedMatMul', softwareAdapter);
-  if (softwareAdapter) replaceTranspose();
+  if (softwareAdapter) {
+    replaceTranspose();
+    for (const op of ['Sum', 'Mean', 'Max', 'Min'] as const) replaceReduce(op);
+    replaceSoftmax();
+  }
 }
