@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -114,8 +114,10 @@ describe.skipIf(SKIPPED !== '')(`commands on --backend webgpu${SKIPPED}`, () => 
     expect(b.map((r) => r.step)).toEqual([1, 2]);
     expect(b.map((r) => r.step)).toEqual(a.map((r) => r.step));
     for (const [i, row] of b.entries()) {
-      expect(Math.abs(row.reward - a[i].reward)).toBeLessThan(1e-5);
+      expect(Math.abs(row.reward_mean - a[i].reward_mean)).toBeLessThan(1e-5);
       expect(Math.abs(row.loss - a[i].loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(a[i].loss)));
+      expect(a[i].grad_norm).toBeGreaterThan(0);
+      expect(Math.abs(row.grad_norm - a[i].grad_norm)).toBeLessThan(1e-3 * a[i].grad_norm);
     }
     const record = JSON.parse(readFileSync(join(dir, 'gspo-webgpu', 'backend.json'), 'utf8')) as {
       backend: string;
@@ -125,6 +127,18 @@ describe.skipIf(SKIPPED !== '')(`commands on --backend webgpu${SKIPPED}`, () => 
 
   it('compare runs both algorithms on webgpu (one seed, one step)', async () => {
     const out = join(dir, 'compare');
+    const config = join(dir, 'compare.json');
+    // A comparison's statistics come from evaluations: one of 4 prompts after the step.
+    writeFileSync(
+      config,
+      JSON.stringify({
+        prompts_per_step: 2,
+        num_generations: 2,
+        max_completion_length: 4,
+        eval_every: 1,
+        eval_prompts: 4,
+      }),
+    );
     const run = await runCli([
       'compare',
       '--task',
@@ -138,19 +152,19 @@ describe.skipIf(SKIPPED !== '')(`commands on --backend webgpu${SKIPPED}`, () => 
       '--backend',
       'webgpu',
       '--config',
-      join(dir, 'gspo.json'),
+      config,
       '--out',
       out,
     ]);
     expect(run.code, run.stderr).toBe(0);
-    const runs = readdirSync(join(out, 'runs'));
-    expect(runs.length).toBe(2);
-    for (const name of runs) {
-      const record = JSON.parse(readFileSync(join(out, 'runs', name, 'backend.json'), 'utf8')) as {
-        backend: string;
-      };
-      expect(record.backend, name).toBe('webgpu');
+    for (const algo of ['grpo', 'grpovi']) {
+      const runDir = join(out, 'default', algo, 'seed-0');
+      const record = JSON.parse(readFileSync(join(runDir, 'backend.json'), 'utf8')) as { backend: string };
+      expect(record.backend, algo).toBe('webgpu');
+      const rows = readFileSync(join(runDir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+      expect(rows.length, algo).toBeGreaterThanOrEqual(1);
     }
+    expect(existsSync(join(out, 'summary.json'))).toBe(true);
   }, 300_000);
 
   it('train-rm gives the wasm losses and accuracies', async () => {
