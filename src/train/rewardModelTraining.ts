@@ -1,5 +1,11 @@
 import { join } from 'node:path';
-import { type BackendName, backendLine, describeBackend, selectBackend } from '../nn/backends/backend.js';
+import {
+  type BackendName,
+  backendLine,
+  describeBackend,
+  optimizerMomentsInJs,
+  selectBackend,
+} from '../nn/backends/backend.js';
 import { CheckpointError } from '../nn/weights/checkpointError.js';
 import { isHfFolder, readHfFolder, writeFolderAtomic } from '../nn/weights/hfFolder.js';
 import { HfBradleyTerryModel } from '../nn/models/hfRewardModel.js';
@@ -277,13 +283,17 @@ async function fitRewardModel(request: FitRequest): Promise<RewardModelResult> {
   const sampled = { pairs: request.pairs };
   const heldOut = { pairs: request.heldOut };
   const tieFraction = request.tieFraction;
-  const optimizer = new AdamW(model.variables(), {
-    beta1: 0.9,
-    beta2: 0.99,
-    epsilon: 1e-8,
-    weightDecay: 0.01,
-    maxGradNorm: 1,
-  });
+  const optimizer = new AdamW(
+    model.variables(),
+    {
+      beta1: 0.9,
+      beta2: 0.99,
+      epsilon: 1e-8,
+      weightDecay: 0.01,
+      maxGradNorm: 1,
+    },
+    optimizerMomentsInJs(),
+  );
   const order = Array.from({ length: sampled.pairs.length }, (_, i) => i);
   const batchesPerEpoch = Math.ceil(order.length / config.batchSize);
   const totalSteps = batchesPerEpoch * config.epochs;

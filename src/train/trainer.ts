@@ -2,7 +2,7 @@ import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fracRewardZeroStd, groupAdvantages, meanGroupStd, sampleStd } from '../grpo/advantages.js';
 import { type RewardTransformKind, transformRewards } from '../grpo/rewardTransform.js';
-import { describeBackend, selectBackend } from '../nn/backends/backend.js';
+import { describeBackend, optimizerMomentsInJs, selectBackend } from '../nn/backends/backend.js';
 import { countParams, gptParamSpecs } from '../nn/models/gptConfig.js';
 import type { PolicyModel } from '../nn/models/policyModel.js';
 import { loadPolicyWeights, policyFolderFiles } from '../nn/weights/policyFolder.js';
@@ -282,13 +282,17 @@ async function trainLocked(
     // it is the base with the adapters off, and the optimizer sees the adapters only.
     if (needsReference(config))
       reference = lora ? adaptersOffView(policy, lora.adapter) : policy.copy({ trainable: false });
-    optimizer = new AdamW(policy.variables(), {
-      beta1: config.adam_beta1,
-      beta2: config.adam_beta2,
-      epsilon: config.adam_epsilon,
-      weightDecay: config.weight_decay,
-      maxGradNorm: config.max_grad_norm,
-    });
+    optimizer = new AdamW(
+      policy.variables(),
+      {
+        beta1: config.adam_beta1,
+        beta2: config.adam_beta2,
+        epsilon: config.adam_epsilon,
+        weightDecay: config.weight_decay,
+        maxGradNorm: config.max_grad_norm,
+      },
+      optimizerMomentsInJs(),
+    );
     return await runSteps(
       { ...options, resumeFrom },
       { policy, reference, optimizer, lora, ...session, range, transformKind },
