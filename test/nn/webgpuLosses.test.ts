@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOSS_TYPES, type ObjectiveOptions } from '../../src/grpo/objective.js';
-import { type ActiveBackend, selectBackend } from '../../src/nn/backends/backend.js';
+import { type ActiveBackend, optimizerMomentsInJs, selectBackend } from '../../src/nn/backends/backend.js';
 import { watchKernelPlacement } from '../../src/nn/backends/webgpu/kernelPlacement.js';
 import { type CompletionBatch, completionInput } from '../../src/nn/generation/logProbs.js';
 import { generate } from '../../src/nn/generation/sampler.js';
@@ -153,10 +153,12 @@ describe.skipIf(SKIPPED !== '')(`WebGPU loss types against wasm${SKIPPED}`, () =
       const batch = { prompts: PROMPTS, completions: gen.tokens, mask: gen.mask, length: gen.length };
       const input = completionInput(batch, 0);
       const ref = scoreLogProbs(model, batch, input, { temperature: 1 }).logProbs;
+      // As the trainer builds it: on webgpu the moments stay on the GPU (JS moments would read back).
+      expect(optimizerMomentsInJs()).toBe(false);
       const optimizer = new AdamW(
         model.variables(),
         { beta1: 0.9, beta2: 0.99, epsilon: 1e-8, weightDecay: 0.01, maxGradNorm: 1 },
-        false,
+        optimizerMomentsInJs(),
       );
       optimizer.applyVariableGrads(
         minibatchGradients(
