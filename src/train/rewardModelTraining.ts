@@ -80,7 +80,10 @@ export async function samplePreferencePairs(
   let cursor = 0;
   while (pairs.length < count) {
     const batch: string[] = [];
-    for (let i = 0; i < SAMPLE_BATCH / 2; i++) batch.push(prompts[cursor++ % prompts.length]);
+    // At most as many prompts as pairs still wanted (at least 8: ties are skipped), so that a small
+    // --pairs samples a small batch (a GPU software adapter pays for every row).
+    const size = Math.min(SAMPLE_BATCH / 2, Math.max(8, count - pairs.length));
+    for (let i = 0; i < size; i++) batch.push(prompts[cursor++ % prompts.length]);
     const ids = batch.flatMap((p) => {
       const encoded = tokenizer.encode(p);
       return [encoded, encoded];

@@ -167,17 +167,36 @@ describe.skipIf(SKIPPED !== '')(`commands on --backend webgpu${SKIPPED}`, () => 
     expect(existsSync(join(out, 'summary.json'))).toBe(true);
   }, 300_000);
 
-  it('train-rm gives the wasm losses and accuracies', async () => {
+  it('train-rm on preference pairs gives the wasm losses and accuracies', async () => {
+    // Given pairs (--preferences): no sampling, so both backends train on the same pairs.
+    const prefs = join(dir, 'prefs.jsonl');
+    const rows: [string, string, string][] = [
+      ['the movie was', 'good and great', 'bad and awful'],
+      ['the president said', 'we are strong', 'we are weak'],
+      ['our nation', 'will grow', 'will fail'],
+      ['the people', 'are happy', 'are sad'],
+      ['this year', 'was good', 'was bad'],
+      ['the war', 'brought peace', 'brought death'],
+      ['the economy', 'is strong', 'is broken'],
+      ['our children', 'have hope', 'have fear'],
+      ['the country', 'will win', 'will lose'],
+      ['the future', 'is bright', 'is dark'],
+      ['our workers', 'are proud', 'are angry'],
+      ['the world', 'is free', 'is afraid'],
+    ];
+    writeFileSync(
+      prefs,
+      rows.map(([prompt, chosen, rejected]) => JSON.stringify({ prompt, chosen, rejected })).join('\n') +
+        '\n',
+    );
     const args = (backend: string) => [
       'train-rm',
-      '--pairs',
-      '16',
-      '--held-out-pairs',
-      '8',
+      '--preferences',
+      prefs,
       '--epochs',
-      '1',
+      '2',
       '--batch-size',
-      '8',
+      '4',
       '--backend',
       backend,
       '--out',
@@ -187,10 +206,11 @@ describe.skipIf(SKIPPED !== '')(`commands on --backend webgpu${SKIPPED}`, () => 
     const gpu = await runCli(args('webgpu'));
     expect(cpu.code, cpu.stderr).toBe(0);
     expect(gpu.code, gpu.stderr).toBe(0);
-    const epoch = (text: string) =>
-      /epoch 1\/1 {2}loss (\S+) {2}train accuracy (\S+) {2}held-out accuracy (\S+)/.exec(text)?.slice(1);
-    expect(epoch(cpu.stderr + cpu.stdout)).toBeDefined();
-    expect(epoch(gpu.stderr + gpu.stdout)).toEqual(epoch(cpu.stderr + cpu.stdout));
+    const epochs = (text: string) =>
+      [...text.matchAll(/epoch (\d)\/2 {2}loss (\S+) {2}train accuracy (\S+)/g)].map((m) => m.slice(1, 4));
+    expect(gpu.stderr + gpu.stdout).toMatch(/webgpu/);
+    expect(epochs(cpu.stderr + cpu.stdout)).toHaveLength(2);
+    expect(epochs(gpu.stderr + gpu.stdout)).toEqual(epochs(cpu.stderr + cpu.stdout));
     expect(existsSync(join(dir, 'rm-webgpu', 'model.json'))).toBe(true);
   }, 300_000);
 });
