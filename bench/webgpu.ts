@@ -128,13 +128,13 @@ async function measure(backend: ActiveBackend, shape: string): Promise<Phases> {
   await selectBackend(backend);
   const policy = MODELS[shape].make();
   const rm = RewardModel.init(SENTIMENT, 2);
-  const optimizer = new AdamW(policy.variables(), {
-    beta1: 0.9,
-    beta2: 0.999,
-    epsilon: 1e-8,
-    weightDecay: 0,
-    maxGradNorm: 1,
-  });
+  // On webgpu the moments stay on the GPU at every size (AdamW's default above 16M parameters keeps
+  // them in JS memory, which on webgpu would read every gradient back).
+  const optimizer = new AdamW(
+    policy.variables(),
+    { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, maxGradNorm: 1 },
+    backend === 'webgpu' ? false : undefined,
+  );
   try {
     await step(policy, rm, optimizer, GROUP, 1); // warm-up: shaders, packed weights
     let best: Phases | undefined;

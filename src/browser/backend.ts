@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
+import { readAdapterInfo } from '../nn/backends/webgpu/adapterInfo.js';
 import { installWebgpuKernels } from '../nn/backends/webgpu/webgpuKernels.js';
 
 /**
@@ -59,13 +60,12 @@ async function findAdapter(): Promise<AdapterDescription | undefined> {
     return undefined;
   }
   if (adapter === null) return undefined;
-  const info = adapter.info ?? {};
-  return {
-    vendor: info.vendor ?? '',
-    architecture: info.architecture ?? '',
-    description: info.description ?? '',
-    fallback: info.isFallbackAdapter ?? adapter.isFallbackAdapter ?? false,
-  };
+  // The same reading as in Node: a software adapter (SwiftShader, ...) counts as a fallback one.
+  const { vendor, architecture, description, fallback } = readAdapterInfo(
+    adapter.info ?? {},
+    adapter.isFallbackAdapter,
+  );
+  return { vendor, architecture, description, fallback };
 }
 
 /** Whether this code runs in Node (where tfjs-backend-wasm finds its binaries itself). */
@@ -118,7 +118,7 @@ export async function useBackend(
       tf.env().set('WEBGPU_CPU_FORWARD', false);
       // grpovi's kernels for the webgpu backend, as the Node selection installs them (sums of more
       // inputs than a shader's storage buffers, products that give the same bits on every run).
-      installWebgpuKernels();
+      installWebgpuKernels(adapter.fallback);
       if (await activate('webgpu')) return { name: 'webgpu', adapter };
     }
     if (choice === 'webgpu')

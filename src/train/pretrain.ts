@@ -1,5 +1,11 @@
 import { join } from 'node:path';
-import { type BackendName, backendLine, describeBackend, selectBackend } from '../nn/backends/backend.js';
+import {
+  type BackendName,
+  backendLine,
+  describeBackend,
+  optimizerMomentsInJs,
+  selectBackend,
+} from '../nn/backends/backend.js';
 import { Gpt } from '../nn/models/gpt.js';
 import { countParams } from '../nn/models/gptConfig.js';
 import { languageModelBatch, languageModelNll, languageModelStep } from '../nn/training/languageModel.js';
@@ -17,6 +23,7 @@ import {
 } from '../tasks/datasets.js';
 import { describeTextSplit, textPretrainTexts } from '../tasks/sources/textFile.js';
 import { Rng } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/eventLoop.js';
 
 /** Settings of `grpovi pretrain`. */
 export interface PretrainConfig {
@@ -162,13 +169,17 @@ export async function pretrain(
     `${backendLine(describeBackend(backend))}; ${config.corpus === 'text' ? `text of ${(config.text ?? []).join(', ')}` : `corpus ${config.corpus}`}: ${train.length} training and ${heldOutSequences.length} held-out texts; ` +
       `${tokenizer.kind}-level vocabulary ${tokenizer.vocabSize}; ${parameters} parameters`,
   );
-  const optimizer = new AdamW(model.variables(), {
-    beta1: 0.9,
-    beta2: 0.99,
-    epsilon: 1e-8,
-    weightDecay: config.weightDecay,
-    maxGradNorm: 1,
-  });
+  const optimizer = new AdamW(
+    model.variables(),
+    {
+      beta1: 0.9,
+      beta2: 0.99,
+      epsilon: 1e-8,
+      weightDecay: config.weightDecay,
+      maxGradNorm: 1,
+    },
+    optimizerMomentsInJs(),
+  );
   const rng = Rng.derive(config.seed, 'pretrain-batches');
   const evals: PretrainEval[] = [];
   const maxNewTokens = data.corpus === 'arithmetic' ? 5 : 16;
@@ -189,6 +200,7 @@ export async function pretrain(
         minRatio: 0.1,
       });
       const { loss } = languageModelStep(model, optimizer, batch, lr);
+      await yieldToEventLoop();
       tokensSeen += batch.tokens;
       lossSum += loss;
       lossCount++;

@@ -1,5 +1,11 @@
 import { join } from 'node:path';
-import { type BackendName, backendLine, describeBackend, selectBackend } from '../nn/backends/backend.js';
+import {
+  type BackendName,
+  backendLine,
+  describeBackend,
+  optimizerMomentsInJs,
+  selectBackend,
+} from '../nn/backends/backend.js';
 import { CheckpointError } from '../nn/weights/checkpointError.js';
 import { isHfFolder, readHfFolder, writeFolderAtomic } from '../nn/weights/hfFolder.js';
 import { HfBradleyTerryModel } from '../nn/models/hfRewardModel.js';
@@ -17,6 +23,7 @@ import { readPreferenceFile } from '../tasks/sources/preferenceFile.js';
 import { normalizePrompt } from '../tasks/sources/promptText.js';
 import { UserFileError } from '../util/userFileError.js';
 import { Rng } from '../util/rng.js';
+import { yieldToEventLoop } from '../util/eventLoop.js';
 
 /** Settings of `grpovi train-rm`. */
 export interface RewardModelConfig {
@@ -61,19 +68,22 @@ const SAMPLE_BATCH = 128;
  * Samples two completions per prompt from the policy and labels each pair with the gold sentiment,
  * flipping a fraction `labelNoise` of labels. Ties on the gold reward carry no preference and are skipped.
  */
-export function samplePreferencePairs(
+export async function samplePreferencePairs(
   policy: Gpt,
   tokenizer: Tokenizer,
   prompts: readonly string[],
   count: number,
   options: { maxNewTokens: number; labelNoise: number; rng: Rng },
-): { pairs: PreferencePair[]; ties: number } {
+): Promise<{ pairs: PreferencePair[]; ties: number }> {
   const pairs: PreferencePair[] = [];
   let ties = 0;
   let cursor = 0;
   while (pairs.length < count) {
     const batch: string[] = [];
-    for (let i = 0; i < SAMPLE_BATCH / 2; i++) batch.push(prompts[cursor++ % prompts.length]);
+    // At most as many prompts as pairs still wanted (at least 8: ties are skipped), so that a small
+    // --pairs samples a small batch (a GPU software adapter pays for every row).
+    const size = Math.min(SAMPLE_BATCH / 2, Math.max(8, count - pairs.length));
+    for (let i = 0; i < size; i++) batch.push(prompts[cursor++ % prompts.length]);
     const ids = batch.flatMap((p) => {
       const encoded = tokenizer.encode(p);
       return [encoded, encoded];
@@ -98,6 +108,7 @@ export function samplePreferencePairs(
       if (options.rng.uniform() < options.labelNoise) aWins = !aWins;
       pairs.push({ prompt: batch[i], chosen: aWins ? a : b, rejected: aWins ? b : a });
     }
+    await yieldToEventLoop();
   }
   return { pairs, ties };
 }
@@ -171,12 +182,12 @@ export async function trainRewardModel(
     source: join(config.policy, WEIGHTS_FILE),
   });
   const rng = Rng.derive(config.seed, 'reward-model-pairs');
-  const sampled = samplePreferencePairs(policy, tokenizer, prompts.slice(0, split), config.pairs, {
+  const sampled = await samplePreferencePairs(policy, tokenizer, prompts.slice(0, split), config.pairs, {
     maxNewTokens: config.maxNewTokens,
     labelNoise: config.labelNoise,
     rng,
   });
-  const heldOut = samplePreferencePairs(policy, tokenizer, prompts.slice(split), config.heldOutPairs, {
+  const heldOut = await samplePreferencePairs(policy, tokenizer, prompts.slice(split), config.heldOutPairs, {
     maxNewTokens: config.maxNewTokens,
     labelNoise: 0,
     rng,
@@ -275,13 +286,17 @@ async function fitRewardModel(request: FitRequest): Promise<RewardModelResult> {
   const sampled = { pairs: request.pairs };
   const heldOut = { pairs: request.heldOut };
   const tieFraction = request.tieFraction;
-  const optimizer = new AdamW(model.variables(), {
-    beta1: 0.9,
-    beta2: 0.99,
-    epsilon: 1e-8,
-    weightDecay: 0.01,
-    maxGradNorm: 1,
-  });
+  const optimizer = new AdamW(
+    model.variables(),
+    {
+      beta1: 0.9,
+      beta2: 0.99,
+      epsilon: 1e-8,
+      weightDecay: 0.01,
+      maxGradNorm: 1,
+    },
+    optimizerMomentsInJs(),
+  );
   const order = Array.from({ length: sampled.pairs.length }, (_, i) => i);
   const batchesPerEpoch = Math.ceil(order.length / config.batchSize);
   const totalSteps = batchesPerEpoch * config.epochs;
@@ -313,6 +328,7 @@ async function fitRewardModel(request: FitRequest): Promise<RewardModelResult> {
         );
         lossSum += r.loss;
         accSum += r.accuracy;
+        await yieldToEventLoop();
       }
       const acc = fitAccuracy(request, heldOut.pairs);
       log(

@@ -88,7 +88,7 @@ describe('the shipped sentiment reward model', () => {
   let task: Task | undefined;
   afterAll(() => task?.dispose?.());
 
-  it('agrees with the gold preference on fresh pairs from held-out prompts', () => {
+  it('agrees with the gold preference on fresh pairs from held-out prompts', async () => {
     const data = pretrainData('sotu');
     const stages = heldOutStages(data);
     // Prompts of the RLHF evaluation sentences, less any prompt that also opens a reward-model sentence.
@@ -99,7 +99,7 @@ describe('the shipped sentiment reward model', () => {
     const policy = frozenPolicy(sentimentPolicy, ASSET.sentimentPolicy);
     const rm = shippedRewardModel();
     try {
-      const { pairs } = samplePreferencePairs(policy, tokenizer, prompts, 300, {
+      const { pairs } = await samplePreferencePairs(policy, tokenizer, prompts, 300, {
         maxNewTokens: 16,
         labelNoise: 0,
         rng: Rng.derive(7, 'assets-test-pairs'),

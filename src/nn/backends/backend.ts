@@ -142,7 +142,7 @@ export function currentBackend(): ActiveBackend | undefined {
   return name === 'cpu' ? name : undefined;
 }
 
-export { fusedKernels, productsThroughBlas } from './kernelRoute.js';
+export { fusedKernels, optimizerMomentsInJs, productsThroughBlas } from './kernelRoute.js';
 
 export { setFusedKernels };
 

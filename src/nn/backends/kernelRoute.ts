@@ -21,3 +21,12 @@ export function productsThroughBlas(): boolean {
 export function fusedKernels(): boolean {
   return productsThroughBlas() && fusedKernelsActive();
 }
+
+/**
+ * AdamW's `momentsInJs` for the active backend: on webgpu the moments stay on the GPU at every
+ * size (moments in JS memory, AdamW's choice above 16M parameters for the wasm heap, would read
+ * every gradient and weight back each step and update them on the CPU); elsewhere AdamW chooses.
+ */
+export function optimizerMomentsInJs(): boolean | undefined {
+  return tf.getBackend() === 'webgpu' ? false : undefined;
+}

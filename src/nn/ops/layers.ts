@@ -57,6 +57,9 @@ export function unusedGradient(): tf.Tensor {
  */
 export function columnSums(x: tf.Tensor2D): tf.Tensor1D {
   const [rows, columns] = x.shape;
+  // On WebGPU the pool is a slow shader (about 95 ms for a 48-row decode step on SwiftShader); a
+  // product with a row of ones is one matmul (bench:webgpu-profile --per-kernel).
+  if (tf.getBackend() === 'webgpu') return tf.matMul(tf.ones([1, rows]), x).reshape([columns]) as tf.Tensor1D;
   const pool = (part: tf.Tensor2D, width: number) =>
     tf.avgPool(part.reshape([1, rows, 1, width]) as tf.Tensor4D, [rows, 1], 1, 'valid').reshape([width]);
   if (columns <= POOL_COLUMNS) return pool(x, columns).mul(rows) as tf.Tensor1D;

@@ -5,6 +5,7 @@ import type { PolicyModel } from '../../nn/models/policyModel.js';
 import { firstNonFiniteParam } from '../../nn/training/finite.js';
 import { NonFiniteError } from '../../nn/training/nonFiniteError.js';
 import { AdamW, learningRateAt } from '../../nn/training/optimizer.js';
+import { optimizerMomentsInJs } from '../../nn/backends/kernelRoute.js';
 import { scoreLogProbs } from '../../nn/training/policyUpdate.js';
 import {
   combinedRange,
@@ -361,13 +362,17 @@ export function createStepContext(options: StepContextOptions): StepContext {
     : undefined;
   let optimizer: AdamW;
   try {
-    optimizer = new AdamW(policy.variables(), {
-      beta1: config.adam_beta1,
-      beta2: config.adam_beta2,
-      epsilon: config.adam_epsilon,
-      weightDecay: config.weight_decay,
-      maxGradNorm: config.max_grad_norm,
-    });
+    optimizer = new AdamW(
+      policy.variables(),
+      {
+        beta1: config.adam_beta1,
+        beta2: config.adam_beta2,
+        epsilon: config.adam_epsilon,
+        weightDecay: config.weight_decay,
+        maxGradNorm: config.max_grad_norm,
+      },
+      optimizerMomentsInJs(),
+    );
   } catch (error) {
     reference?.dispose();
     throw error;

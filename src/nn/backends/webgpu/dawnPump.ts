@@ -50,6 +50,12 @@ export function installDawnPump(): void {
   globalThis.setImmediate = Object.assign(wrapped, original) as typeof setImmediate;
 }
 
+/** Spins of the pump before it sleeps between them, and the sleeps' range (ms). */
+const SPINS_BEFORE_SLEEP = 20;
+const MIN_SLEEP_MS = 0.05;
+const MAX_SLEEP_MS = 1;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * Runs Dawn's scheduled event processing until `done()` holds. Throws `stalled()` when nothing is
  * scheduled (then no GPU callback can arrive without the event loop) and `late()` after
@@ -61,6 +67,8 @@ export function pumpDawnUntil(
   errors: { stalled: () => Error; late: () => Error; failed: () => Error | undefined },
 ): void {
   const deadline = performance.now() + timeoutMs;
+  let spins = 0;
+  let sleepMs = MIN_SLEEP_MS;
   pumping = true;
   try {
     while (!done()) {
@@ -69,6 +77,12 @@ export function pumpDawnUntil(
       if (scheduled.size === 0) throw errors.stalled();
       runScheduled();
       if (performance.now() > deadline) throw errors.late();
+      if (++spins > SPINS_BEFORE_SLEEP) {
+        // The GPU is still busy: sleep a little instead of spinning, so that a software adapter's
+        // shader threads get the CPU core this thread would take.
+        Atomics.wait(sleeper, 0, 0, sleepMs);
+        sleepMs = Math.min(sleepMs * 2, MAX_SLEEP_MS);
+      }
     }
   } finally {
     pumping = false;

@@ -41,7 +41,10 @@ export async function activateWebgpu(): Promise<WebgpuAdapterInfo> {
   const info = readAdapterInfo(adapter.info ?? {}, adapter.isFallbackAdapter);
   await import('@tensorflow/tfjs-backend-webgpu');
   tf.env().set('WEBGPU_CPU_FORWARD', false);
-  installWebgpuKernels();
+  // GRPOVI_WEBGPU_SOFTWARE_KERNELS=0 keeps TF.js's shaders on a software adapter (for measurements).
+  const keepTfjsShaders = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process
+    ?.env?.GRPOVI_WEBGPU_SOFTWARE_KERNELS;
+  installWebgpuKernels(info.fallback && keepTfjsShaders !== '0');
   let started = false;
   try {
     started = await tf.setBackend('webgpu');

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { plainMatMul, plainReduce, plainSoftmax, plainTranspose } from './softwareAdapterKernels.js';
 
 /**
  * Kernels grpovi puts into TF.js's webgpu backend, through its kernel registry (as the BLAS path
@@ -46,13 +47,38 @@ function wouldSplitK(
   return few && batch * outerA * outerB > 128 && batch === 1 && inner >= SPLIT_K_INNER;
 }
 
-function withoutSplitK(kernelName: string): void {
+interface MatMulInputs {
+  a: tf.TensorInfo;
+  b: tf.TensorInfo;
+  bias?: tf.TensorInfo;
+  preluActivationWeights?: tf.TensorInfo;
+}
+interface MatMulAttrs {
+  transposeA?: boolean;
+  transposeB?: boolean;
+  activation?: string | null;
+}
+
+/**
+ * Replaces a matmul kernel: on a software adapter by the barrier-free product of plainMatMul.ts
+ * (where it applies), else by TF.js's kernel kept off the split-K shader.
+ */
+function replaceMatMul(kernelName: string, softwareAdapter: boolean): void {
   const original = tf.getKernel(kernelName, 'webgpu');
   if (original === undefined) return;
   const run = original.kernelFunc;
   const guarded: tf.KernelFunc = (args) => {
-    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
-    const attrs = args.attrs as { transposeA?: boolean; transposeB?: boolean } | undefined;
+    const { a, b, bias, preluActivationWeights } = args.inputs as unknown as MatMulInputs;
+    const attrs = (args.attrs ?? {}) as MatMulAttrs;
+    if (
+      softwareAdapter &&
+      preluActivationWeights === undefined &&
+      (attrs.activation == null || attrs.activation === 'linear')
+    ) {
+      const backend = args.backend as unknown as Parameters<typeof plainMatMul>[0];
+      const out = plainMatMul(backend, a, b, attrs, bias ?? undefined);
+      if (out !== undefined) return out;
+    }
     const env = tf.env();
     const chosen = env.getNumber(MATMUL_PROGRAM_FLAG);
     if (chosen >= 0 || !wouldSplitK(a.shape, b.shape, attrs, args.backend)) return run(args);
@@ -67,9 +93,66 @@ function withoutSplitK(kernelName: string): void {
   tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: guarded });
 }
 
+/** On a software adapter, 2-D transposes without workgroup memory (softwareAdapterKernels.ts). */
+function replaceTranspose(): void {
+  const original = tf.getKernel('Transpose', 'webgpu');
+  if (original === undefined) return;
+  const run = original.kernelFunc;
+  const plain: tf.KernelFunc = (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as unknown as { perm: number[] };
+    const backend = args.backend as unknown as Parameters<typeof plainTranspose>[0];
+    return plainTranspose(backend, x, perm) ?? run(args);
+  };
+  tf.unregisterKernel('Transpose', 'webgpu');
+  tf.registerKernel({ kernelName: 'Transpose', backendName: 'webgpu', kernelFunc: plain });
+}
+
+type ProgramBackend = Parameters<typeof plainTranspose>[0];
+
+/** Replaces a registered webgpu kernel by `f`, which returns undefined to run the original. */
+function replaceKernel(
+  kernelName: string,
+  f: (args: Parameters<tf.KernelFunc>[0]) => tf.TensorInfo | undefined,
+): void {
+  const original = tf.getKernel(kernelName, 'webgpu');
+  if (original === undefined) return;
+  const run = original.kernelFunc;
+  tf.unregisterKernel(kernelName, 'webgpu');
+  tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc: (args) => f(args) ?? run(args) });
+}
+
+/** On a software adapter, reductions over innermost axes without workgroup memory. */
+function replaceReduce(op: 'Sum' | 'Mean' | 'Max' | 'Min'): void {
+  replaceKernel(op, (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const attrs = args.attrs as {
+      axis?: number | number[];
+      reductionIndices?: number | number[];
+      keepDims?: boolean;
+    };
+    const axis = attrs.axis ?? attrs.reductionIndices;
+    if (axis === undefined) return undefined;
+    return plainReduce(args.backend as unknown as ProgramBackend, op, x, axis, attrs.keepDims === true);
+  });
+}
+
+/** On a software adapter, softmax over the last axis without workgroup memory. */
+function replaceSoftmax(): void {
+  replaceKernel('Softmax', (args) => {
+    const { logits } = args.inputs as { logits: tf.TensorInfo };
+    const { dim } = args.attrs as unknown as { dim: number };
+    return plainSoftmax(args.backend as unknown as ProgramBackend, logits, dim);
+  });
+}
+
 let installed = false;
 
-export function installWebgpuKernels(): void {
+/**
+ * Registers grpovi's webgpu kernels (once per process). `softwareAdapter`: the adapter runs its
+ * shaders on the CPU (SwiftShader and the like), which changes the best matrix product.
+ */
+export function installWebgpuKernels(softwareAdapter: boolean): void {
   if (installed) return;
   const original = tf.getKernel('AddN', 'webgpu');
   if (original === undefined) return;
@@ -105,6 +188,11 @@ export function installWebgpuKernels(): void {
   };
   tf.unregisterKernel('AddN', 'webgpu');
   tf.registerKernel({ kernelName: 'AddN', backendName: 'webgpu', kernelFunc: grouped });
-  withoutSplitK('BatchMatMul');
-  withoutSplitK('_FusedMatMul');
+  replaceMatMul('BatchMatMul', softwareAdapter);
+  replaceMatMul('_FusedMatMul', softwareAdapter);
+  if (softwareAdapter) {
+    replaceTranspose();
+    for (const op of ['Sum', 'Mean', 'Max', 'Min'] as const) replaceReduce(op);
+    replaceSoftmax();
+  }
 }
