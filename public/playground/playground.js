@@ -8,7 +8,7 @@
 // JSON line, #backend names the backend in use, and <body data-state> ends as finished or error.
 import { runPlots } from '/lib/experiments/runPlots.js';
 import { modelFolderKind, folderFiles } from '/lib/playground/page/folder.js';
-import { parsePromptText } from '/lib/playground/page/prompts.js';
+import { parsePromptFile } from '/lib/tasks/sources/promptFile.js';
 import { EXAMPLE_REWARD, rewardFromSource } from '/lib/playground/page/reward.js';
 import { zipFiles } from '/lib/playground/page/zip.js';
 
@@ -157,7 +157,7 @@ async function readUserInputs() {
   const promptsInput = $('prompts-file');
   if (promptsInput.files.length === 0) throw new Error('prompts file: none picked');
   const promptsFile = promptsInput.files[0];
-  const records = parsePromptText(await promptsFile.text(), promptsFile.name);
+  const records = parsePromptFile(await promptsFile.text(), promptsFile.name);
   const reward = await rewardFromSource($('reward-source').value, rewardSourceName);
   const { folder, files } = folderFiles(await readPicked(folderInput));
   modelFolderKind(folder, files);

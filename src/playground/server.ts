@@ -30,7 +30,9 @@ const DIST_DIR = join(PACKAGE_ROOT, 'dist');
  * imports (test/playground/server.test.ts checks that every import among them resolves to another).
  */
 export const PAGE_MODULES = [
-  'playground/page/prompts.js',
+  'tasks/sources/promptFile.js',
+  'tasks/sources/userText.js',
+  'nn/tokenizers/chatMessage.js',
   'playground/page/reward.js',
   'playground/page/folder.js',
   'playground/page/zip.js',

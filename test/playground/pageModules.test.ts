@@ -6,12 +6,11 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { folderFiles, modelFolderKind } from '../../src/playground/page/folder.js';
-import { messageProblem, parsePromptText } from '../../src/playground/page/prompts.js';
+import { parsePromptFile } from '../../src/tasks/sources/promptFile.js';
 import { EXAMPLE_REWARD } from '../../src/playground/page/reward.js';
 import { crc32, zipFiles } from '../../src/playground/page/zip.js';
-import { describeMessageProblem } from '../../src/nn/tokenizers/chatTemplate.js';
 import { rewardFunctionOf } from '../../src/rewards/rewardExport.js';
-import { readPromptFile } from '../../src/tasks/sources/promptFile.js';
+import { readPromptFile } from '../../src/tasks/sources/promptFileReader.js';
 import { UserFileError } from '../../src/util/userFileError.js';
 
 // The page reads the user's files from their text (the browser has no paths); it must read them as
@@ -52,11 +51,11 @@ const PROMPT_FILES: [string, string][] = [
   ['deep.jsonl', `{"prompt": "a", "x": ${'['.repeat(70)}${']'.repeat(70)}}\n`],
 ];
 
-describe('parsePromptText (the page) against readPromptFile (grpovi train)', () => {
+describe('a prompts file parsed from its text (the page) and read from disk (grpovi train)', () => {
   it.each(PROMPT_FILES)('%s: the same records or the same error', (name, text) => {
     const path = join(dir, name);
     writeFileSync(path, text);
-    const page = outcome(() => parsePromptText(text, path));
+    const page = outcome(() => parsePromptFile(text, path));
     expect(page).toEqual(outcome(() => readPromptFile(path)));
   });
 
@@ -79,24 +78,10 @@ describe('parsePromptText (the page) against readPromptFile (grpovi train)', () 
         const text = lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n');
         const path = join(dir, `random-${n++}.jsonl`);
         writeFileSync(path, text);
-        expect(outcome(() => parsePromptText(text, path))).toEqual(outcome(() => readPromptFile(path)));
+        expect(outcome(() => parsePromptFile(text, path))).toEqual(outcome(() => readPromptFile(path)));
       }),
       { numRuns: 150, seed: 23 },
     );
-  });
-
-  it('words a bad message as the chat template reader does', () => {
-    for (const v of [
-      null,
-      'x',
-      [],
-      {},
-      { role: '' },
-      { role: 'user' },
-      { role: 'user', content: 3 },
-      { role: 'a', content: '' },
-    ])
-      expect(messageProblem(v)).toBe(describeMessageProblem(v));
   });
 });
 

@@ -5,7 +5,7 @@ import { CharTokenizer, WordTokenizer } from '../../src/nn/tokenizers/tokenizer.
 import { normalizeSentence } from '../../src/tasks/corpus.js';
 import { HELD_OUT_SHARE, holdOutPrompts } from '../../src/tasks/sources/fileTask.js';
 import { readPreferenceFile } from '../../src/tasks/sources/preferenceFile.js';
-import { readPromptFile } from '../../src/tasks/sources/promptFile.js';
+import { readPromptFile } from '../../src/tasks/sources/promptFileReader.js';
 import {
   normalizePrompt,
   unknownTokenShare,

@@ -6,7 +6,7 @@ import { Gpt } from '../../src/nn/models/gpt.js';
 import { saveModelDir } from '../../src/nn/weights/modelDir.js';
 import { WordTokenizer } from '../../src/nn/tokenizers/tokenizer.js';
 import { createFileTask, holdOutPrompts } from '../../src/tasks/sources/fileTask.js';
-import { readPromptFile } from '../../src/tasks/sources/promptFile.js';
+import { readPromptFile } from '../../src/tasks/sources/promptFileReader.js';
 import { readMetrics } from '../../src/train/metrics.js';
 import { PromptStream } from '../../src/train/promptStream.js';
 import { readSamples, type SampleRow } from '../../src/train/samples.js';

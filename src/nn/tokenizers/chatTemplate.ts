@@ -1,4 +1,7 @@
 import { Template } from '@huggingface/jinja';
+import { describeMessageProblem } from './chatMessage.js';
+
+export { describeMessageProblem };
 
 /**
  * Chat templates: a conversation (a list of `{role, content}` messages, TRL's conversational format)
@@ -190,14 +193,4 @@ export function isConversation(value: unknown): value is ChatMessage[] {
   return (
     Array.isArray(value) && value.length > 0 && value.every((m) => describeMessageProblem(m) === undefined)
   );
-}
-
-/** What is wrong with a value meant as a message, or undefined when it is one. */
-export function describeMessageProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'is not an object';
-  const m = value as Record<string, unknown>;
-  if (typeof m.role !== 'string' || m.role === '') return `has no "role" string (${JSON.stringify(m.role)})`;
-  if (typeof m.content !== 'string')
-    return `has no "content" string (${JSON.stringify(m.content) ?? 'missing'})`;
-  return undefined;
 }

@@ -20,7 +20,8 @@ import {
   renderPrompts,
   toolsNeedConversations,
 } from './chatPrompts.js';
-import { isConversational, type PromptRecord, readPromptFile } from './promptFile.js';
+import { isConversational, type PromptRecord } from './promptFile.js';
+import { readPromptFile } from './promptFileReader.js';
 import { unknownTokenWarning } from './promptText.js';
 import { vocabularyDifference } from './vocabulary.js';
 

@@ -1,7 +1,13 @@
-import { type ChatMessage, describeMessageProblem } from '../../nn/tokenizers/chatTemplate.js';
-import { UserFileError } from '../../util/userFileError.js';
-import { isJsonLinesPath, nonBlankLines, readJsonLines, readUserText } from './userJson.js';
+import type { ChatMessage } from '../../nn/tokenizers/chatTemplate.js';
+import { describeMessageProblem } from '../../nn/tokenizers/chatMessage.js';
 import { describeJsonValue } from '../../nn/weights/checkpointError.js';
+import { UserFileError } from '../../util/userFileError.js';
+import { isJsonLinesPath, nonBlankLines, parseJsonLines, withoutBom } from './userText.js';
+
+/**
+ * Prompt files from their text (no file system): `grpovi train --prompts` reads them from disk
+ * (promptFileReader.ts), the playground page from a file picked in the browser.
+ */
 
 /** One prompt of a prompt file with its line's fields (the columns handed to reward functions). */
 export interface PromptRecord {
@@ -48,15 +54,16 @@ function promptField(
 }
 
 /**
- * Reads a prompt file: JSONL with a `prompt` per line (the Hugging Face datasets convention; a
+ * Parses a prompt file's text (`path` names it in errors and decides the format by its
+ * extension): JSONL with a `prompt` per line (the Hugging Face datasets convention; a
  * string, or a conversation as TRL's conversational datasets hold it; every other field is a
  * column), or any other file as text with one prompt per line. A file holds plain prompts or
  * conversations, not both.
  */
-export function readPromptFile(path: string): PromptRecord[] {
+export function parsePromptFile(text: string, path: string): PromptRecord[] {
   let records: PromptRecord[];
   if (isJsonLinesPath(path)) {
-    const lines = readJsonLines(path, 'prompt file');
+    const lines = parseJsonLines(text, path);
     records = lines.map((record) => ({ prompt: promptField(record, path), row: record.value }));
     const kind = (r: PromptRecord) => (typeof r.prompt === 'string' ? 'a string' : 'a conversation');
     const mixed = records.findIndex((r) => kind(r) !== kind(records[0]));
@@ -67,9 +74,9 @@ export function readPromptFile(path: string): PromptRecord[] {
         lines[mixed].line,
       );
   } else {
-    records = nonBlankLines(readUserText(path, 'prompt file')).map(({ text }) => ({
-      prompt: text,
-      row: { prompt: text },
+    records = nonBlankLines(withoutBom(text)).map((line) => ({
+      prompt: line.text,
+      row: { prompt: line.text },
     }));
   }
   if (records.length === 0) throw new UserFileError(path, 'holds no prompts (the file is empty)');
