@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { activateBackend } from '../nn/backends/activateBackend.js';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
 import { readAdapterInfo } from '../nn/backends/webgpu/adapterInfo.js';
@@ -84,19 +85,6 @@ function configureWasm(options: BackendOptions): void {
   wasmPathSet = true;
 }
 
-async function activate(name: 'webgpu' | 'wasm' | 'cpu'): Promise<boolean> {
-  if (tf.getBackend() === name) return true;
-  try {
-    if (await tf.setBackend(name)) {
-      await tf.ready();
-      return true;
-    }
-  } catch {
-    // the caller falls back or refuses
-  }
-  return false;
-}
-
 /**
  * Activates a backend: `webgpu` (an error when the browser has no adapter), `wasm` (falling back to
  * the pure-JS cpu backend when wasm cannot start), or `auto`: WebGPU when an adapter is there, else
@@ -119,7 +107,7 @@ export async function useBackend(
       // grpovi's kernels for the webgpu backend, as the Node selection installs them (sums of more
       // inputs than a shader's storage buffers, products that give the same bits on every run).
       installWebgpuKernels(adapter.fallback);
-      if (await activate('webgpu')) return { name: 'webgpu', adapter };
+      if (await activateBackend('webgpu')) return { name: 'webgpu', adapter };
     }
     if (choice === 'webgpu')
       throw new BackendUnavailableError(
@@ -129,7 +117,7 @@ export async function useBackend(
       );
   }
   configureWasm(options);
-  if (await activate('wasm')) return { name: 'wasm' };
-  await activate('cpu');
+  if (await activateBackend('wasm')) return { name: 'wasm' };
+  await activateBackend('cpu');
   return { name: 'cpu' };
 }

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
+import { activateBackend } from './activateBackend.js';
 import '@tensorflow/tfjs-backend-wasm';
 import {
   installBlasKernels,
@@ -57,19 +58,6 @@ export interface SelectOptions {
   blasThreads?: number;
 }
 
-async function activate(name: 'wasm' | 'cpu'): Promise<boolean> {
-  if (tf.getBackend() === name) return true;
-  try {
-    if (await tf.setBackend(name)) {
-      await tf.ready();
-      return true;
-    }
-  } catch {
-    // the caller falls back
-  }
-  return false;
-}
-
 /** The library a search found, or an error naming every candidate tried and why it failed. */
 export function requireBlas(found: CblasSearch): CblasLibrary {
   if (found.library !== null) return found.library;
@@ -103,14 +91,14 @@ export async function selectBackend(
   }
   if (preferred === 'cpu') {
     uninstallBlasKernels();
-    await activate('cpu');
+    await activateBackend('cpu');
     return 'cpu';
   }
   const library =
     preferred === 'wasm' ? null : preferred === 'blas' ? requireBlas(cblasSearch()) : cblasSearch().library;
-  if (!(await activate('wasm'))) {
+  if (!(await activateBackend('wasm'))) {
     uninstallBlasKernels();
-    await activate('cpu');
+    await activateBackend('cpu');
     return 'cpu';
   }
   if (library === null) {
