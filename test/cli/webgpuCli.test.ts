@@ -125,6 +125,82 @@ describe.skipIf(SKIPPED !== '')(`commands on --backend webgpu${SKIPPED}`, () => 
     expect(record.backend).toBe('webgpu');
   }, 300_000);
 
+  it('LoRA: train gives the wasm rewards and losses, sample a LoRA run the wasm completions, export a PEFT folder', async () => {
+    const config = join(dir, 'lora.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        task: 'toy',
+        lora_r: 4,
+        lora_alpha: 8,
+        prompts_per_step: 2,
+        num_generations: 2,
+        max_completion_length: 4,
+        eval_every: 0,
+        steps: 2,
+      }),
+    );
+    const runDir = (backend: string) => join(dir, `lora-${backend}`);
+    const train = (backend: string) =>
+      runCli(['train', '--config', config, '--backend', backend, '--out', runDir(backend)]);
+    const cpu = await train('wasm');
+    const gpu = await train('webgpu');
+    expect(cpu.code, cpu.stderr).toBe(0);
+    expect(gpu.code, gpu.stderr).toBe(0);
+    const rows = (backend: string) =>
+      readFileSync(join(runDir(backend), 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, number>);
+    const [a, b] = [rows('wasm'), rows('webgpu')];
+    expect(b.map((r) => r.step)).toEqual(a.map((r) => r.step));
+    for (const [i, row] of b.entries()) {
+      expect(Math.abs(row.reward_mean - a[i].reward_mean)).toBeLessThan(1e-5);
+      expect(Math.abs(row.loss - a[i].loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(a[i].loss)));
+      // Only the adapters train: a nonzero gradient norm is theirs.
+      expect(a[i].grad_norm).toBeGreaterThan(0);
+      expect(Math.abs(row.grad_norm - a[i].grad_norm)).toBeLessThan(1e-3 * a[i].grad_norm);
+    }
+    // The wasm run's adapters (B no longer zero after 2 steps) sampled on both backends.
+    const sample = (backend: string) =>
+      runCli([
+        'sample',
+        '--policy',
+        runDir('wasm'),
+        '--prompt',
+        'a b',
+        '--n',
+        '2',
+        '--temperature',
+        '0.9',
+        '--max-new-tokens',
+        '4',
+        '--seed',
+        '1',
+        '--json',
+        '--backend',
+        backend,
+      ]);
+    const [sc, sg] = [await sample('wasm'), await sample('webgpu')];
+    expect(sc.code, sc.stderr).toBe(0);
+    expect(sg.code, sg.stderr).toBe(0);
+    const completions = (out: string) =>
+      out
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { completion: string }).completion);
+    expect(completions(sg.stdout)).toEqual(completions(sc.stdout));
+    const peft = join(dir, 'lora-peft');
+    const exported = await runCli(['export', runDir('webgpu'), '--format', 'peft', '--out', peft]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const adapterConfig = JSON.parse(readFileSync(join(peft, 'adapter_config.json'), 'utf8')) as {
+      r: number;
+      lora_alpha: number;
+    };
+    expect([adapterConfig.r, adapterConfig.lora_alpha]).toEqual([4, 8]);
+    expect(existsSync(join(peft, 'adapter_model.safetensors'))).toBe(true);
+  }, 300_000);
+
   it('compare runs both algorithms on webgpu (one seed, one step)', async () => {
     const out = join(dir, 'compare');
     const config = join(dir, 'compare.json');
