@@ -27,6 +27,17 @@ export const GROUPED_MATMUL = 'GrpoviGroupedMatMul';
  */
 export const SOFTMAX_ENTROPY = 'GrpoviSoftmaxEntropy';
 
+/**
+ * A LoRA-adapted projection for inference passes (the KV-cached sampler): x W (+ bias) + scale *
+ * ((x A^T) B^T), from inputs x [rows, in], weight [in, out], optional bias [out], a [r, in],
+ * b [out, r] and attr scale. Three sgemm calls on the 2-D operands as they are and one pass adding
+ * the scaled delta, where the op path took reshapes, two products, a scalar, a product and a sum per
+ * projection. The same float32 operations in the same order as that path (each product the same
+ * sgemm call, then fround(delta * scale) added), so the same bits. No gradient. Only registered
+ * while the BLAS kernels are installed.
+ */
+export const LORA_PROJECTION = 'GrpoviLoraProjection';
+
 const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Slice, tf.SplitV, tf.Concat] as const;
 
 /** The wasm activation kernels the fused product hands its result to, as TF.js's own kernel does. */
@@ -228,6 +239,39 @@ function softmaxEntropyKernel(lib: CblasLibrary): KernelImpl {
   };
 }
 
+function loraProjectionKernel(lib: CblasLibrary): KernelImpl {
+  return (args) => {
+    const { x, weight, bias, a, b } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    if (x === undefined || weight === undefined || a === undefined || b === undefined)
+      throw new TypeError(`${LORA_PROJECTION} needs inputs x, weight, a and b`);
+    if (!isFloat(x, weight, bias, a, b)) throw new TypeError(`${LORA_PROJECTION} takes float32 tensors`);
+    const shapes = [x, weight, a, b].map((t) => t.shape);
+    const outputs = weight.shape[1];
+    const fits =
+      shapes.every((shape) => shape.length === 2) &&
+      (bias === undefined || bias.shape.join() === String(outputs));
+    if (!fits)
+      throw new RangeError(
+        `${LORA_PROJECTION}: x [${x.shape}], weight [${weight.shape}], bias [${bias?.shape ?? ''}], a [${a.shape}], b [${b.shape}] do not fit`,
+      );
+    const { backend } = args;
+    // The plans check the inner sizes (x's width against weight and a, a's rank against b).
+    const out = compute(lib, backend, batchMatMulPlan(x.shape, weight.shape, false, false), x, weight, bias);
+    const down = compute(lib, backend, batchMatMulPlan(x.shape, a.shape, false, true), x, a);
+    const delta = compute(lib, backend, batchMatMulPlan(down.shape, b.shape, false, true), down, b);
+    if (delta.shape.join() !== out.shape.join())
+      throw new RangeError(`${LORA_PROJECTION}: b [${b.shape}] does not fit weight [${weight.shape}]`);
+    // Views after every allocation (each may grow the heap).
+    const [os, ds] = [out, delta].map((t) => heap(backend, t));
+    const scale = Math.fround(Number(args.attrs.scale));
+    // A float32 product, then a float32 sum (double rounding of a float32 operation is exact here).
+    for (let i = 0; i < os.length; i++) os[i] += Math.fround(ds[i] * scale);
+    backend.disposeData(down.dataId);
+    backend.disposeData(delta.dataId);
+    return out;
+  };
+}
+
 /**
  * TF.js clones every tensor a gradient saves through the Identity kernel, which on wasm copies the
  * buffer (the update saves about 160, some of them 16 MB of softmax). Tensors are immutable, so the
@@ -380,6 +424,11 @@ export function installBlasKernels(lib: CblasLibrary): void {
     backendName: 'wasm',
     kernelFunc: softmaxEntropyKernel(lib) as unknown as tf.KernelFunc,
   });
+  tf.registerKernel({
+    kernelName: LORA_PROJECTION,
+    backendName: 'wasm',
+    kernelFunc: loraProjectionKernel(lib) as unknown as tf.KernelFunc,
+  });
   const ownKernels = [...LOG_PROB_KERNELS, ...DECODE_KERNELS];
   for (const { name, kernel } of ownKernels)
     tf.registerKernel({
@@ -399,6 +448,7 @@ export function uninstallBlasKernels(): void {
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
   tf.unregisterKernel(SOFTMAX_ENTROPY, 'wasm');
+  tf.unregisterKernel(LORA_PROJECTION, 'wasm');
   for (const { name } of [...LOG_PROB_KERNELS, ...DECODE_KERNELS]) tf.unregisterKernel(name, 'wasm');
   installed = null;
 }
