@@ -11,20 +11,18 @@ import { hfParamSpecs } from '../../src/nn/models/hfParams.js';
 import type { NamedTensor } from '../../src/nn/weights/safetensors.js';
 import { Rng } from '../../src/util/rng.js';
 import { BLAS_AVAILABLE, BLAS_SKIPPED, TEST_BACKEND } from '../backends.js';
+import { maxRelativeError } from './relativeError.js';
 
 /**
  * The BLAS path's one-kernel LoRA projection of inference passes (LORA_PROJECTION): against the op
- * path it replaces, bit for bit (the kernel alone, and the KV-cached sampler of whole models with the
- * kernel turned away), and the cached decode against the full-sequence forward with adapters on.
+ * path it replaces, within float32 rounding (sgemm adds scale * (x A^T) B^T into the base product
+ * through its alpha and beta, where the ops round the delta, its scaling and the sum one by one),
+ * alone, against float64, and in the KV-cached sampler of whole models with the kernel turned away;
+ * and the cached decode against the full-sequence forward with adapters on.
  */
 
 function values(rng: Rng, size: number, scale = 0.5): Float32Array {
   return Float32Array.from({ length: size }, () => (2 * rng.uniform() - 1) * scale);
-}
-
-function bits(t: tf.Tensor): Buffer {
-  const data = t.dataSync() as Float32Array;
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 const GPT2 = parseHfConfig(
@@ -89,7 +87,7 @@ describe(`LoRA projection kernel of cached passes${BLAS_SKIPPED}`, () => {
     { rows: 5, bias: true },
     { rows: 16, bias: false },
   ])(
-    'equals x W (+ b) + (x A^T B^T) * scale as ops, bit for bit ($rows rows, bias $bias)',
+    'equals x W (+ b) + (x A^T B^T) * scale as ops, to float32 rounding ($rows rows, bias $bias)',
     ({ rows, bias }) => {
       const rng = new Rng(rows);
       const [inputs, outputs, r] = [12, 20, 3];
@@ -111,7 +109,8 @@ describe(`LoRA projection kernel of cached passes${BLAS_SKIPPED}`, () => {
             { scale },
           ) as tf.Tensor;
         expect(got.shape).toEqual([rows, outputs]);
-        expect(bits(got).equals(bits(expected))).toBe(true);
+        // The base product is the same sgemm call: only the added delta's rounding differs.
+        expect(maxRelativeError(got.dataSync(), expected.dataSync())).toBeLessThan(1e-6);
         // And against float64 arithmetic, so that both are not wrong alike.
         const [xs, ws, as, bs] = [x, w, a, bMat].map((t) => t.dataSync());
         const bv = b?.dataSync();
@@ -164,7 +163,7 @@ describe(`LoRA projection kernel of cached passes${BLAS_SKIPPED}`, () => {
       targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
     },
   ])(
-    '$name: KV-cached sampling with adapters on equals the op path bit for bit and the full forward (1e-5)',
+    '$name: KV-cached sampling with adapters on equals the op path and the full forward (1e-5)',
     ({ config, targets }) => {
       const m = model(config);
       const lora = adapter(m, targets);
@@ -185,8 +184,7 @@ describe(`LoRA projection kernel of cached passes${BLAS_SKIPPED}`, () => {
       const ops = generate(m, prompts, { ...options, rng: new Rng(3) });
       declined.mockRestore();
       expect(Array.from(direct.tokens)).toEqual(Array.from(ops.tokens));
-      const asBits = (f: Float32Array) => Buffer.from(f.buffer, f.byteOffset, f.byteLength);
-      expect(asBits(direct.logProbs).equals(asBits(ops.logProbs))).toBe(true);
+      expect(maxRelativeError(direct.logProbs, ops.logProbs)).toBeLessThan(1e-5);
       // The full-sequence forward (the update's pass, custom-gradient products) on the same tokens.
       const batch = { prompts, completions: direct.tokens, mask: direct.mask, length: direct.length };
       const full = tf.tidy(() =>

@@ -297,8 +297,8 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
     const bias = this.params.get(`${name}.bias`);
     const lora = mode.inference ? this.adapter?.inferenceMatrices(name) : undefined;
     if (lora !== undefined && productsThroughBlas()) {
-      // The adapted projection in one kernel (base product, the two thin products, the scaled sum),
-      // the same values as the op path below (see LORA_PROJECTION).
+      // The adapted projection in one kernel (base product, the two thin products, the scaled sum
+      // added by sgemm), within float32 rounding of the op path below (see LORA_PROJECTION).
       return tf
         .engine()
         .runKernel(

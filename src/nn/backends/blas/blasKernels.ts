@@ -30,11 +30,12 @@ export const SOFTMAX_ENTROPY = 'GrpoviSoftmaxEntropy';
 /**
  * A LoRA-adapted projection for inference passes (the KV-cached sampler): x W (+ bias) + scale *
  * ((x A^T) B^T), from inputs x [rows, in], weight [in, out], optional bias [out], a [r, in],
- * b [out, r] and attr scale. Three sgemm calls on the 2-D operands as they are and one pass adding
- * the scaled delta, where the op path took reshapes, two products, a scalar, a product and a sum per
- * projection. The same float32 operations in the same order as that path (each product the same
- * sgemm call, then fround(delta * scale) added), so the same bits. No gradient. Only registered
- * while the BLAS kernels are installed.
+ * b [out, r] and attr scale. Three sgemm calls on the 2-D operands as they are, the last adding
+ * into the base product through sgemm's alpha (the scale) and beta (1), where the op path took
+ * reshapes, two products, a scalar, a product and a sum per projection. The base product is the
+ * op path's own sgemm call; the delta is scaled and added inside sgemm, so the result is within
+ * float32 rounding of the ops (which round the delta, its scaling and the sum one by one). No
+ * gradient. Only registered while the BLAS kernels are installed.
  */
 export const LORA_PROJECTION = 'GrpoviLoraProjection';
 
@@ -83,8 +84,19 @@ function address(lib: CblasLibrary, backend: BackendWasm, info: tf.TensorInfo): 
   return heapBase + backend.dataIdMap.get(info.dataId).memoryOffset;
 }
 
-/** Runs a plan's sgemm calls on byte addresses; `c` already holds the bias rows when `beta` is 1. */
-function runPlan(lib: CblasLibrary, plan: GemmPlan, a: number, b: number, c: number, beta: number): void {
+/**
+ * Runs a plan's sgemm calls on byte addresses, C = alpha A B + beta C; `c` already holds the bias
+ * rows (or what the product adds to) when `beta` is 1.
+ */
+function runPlan(
+  lib: CblasLibrary,
+  plan: GemmPlan,
+  a: number,
+  b: number,
+  c: number,
+  beta: number,
+  alpha = 1,
+): void {
   const ta = plan.transposeA ? CBLAS_TRANS : CBLAS_NO_TRANS;
   const tb = plan.transposeB ? CBLAS_TRANS : CBLAS_NO_TRANS;
   const { m, n, k, lda, ldb, ldc } = plan;
@@ -96,7 +108,7 @@ function runPlan(lib: CblasLibrary, plan: GemmPlan, a: number, b: number, c: num
       m,
       n,
       k,
-      1,
+      alpha,
       a + 4 * call.aOffset,
       lda,
       b + 4 * call.bOffset,
@@ -258,16 +270,15 @@ function loraProjectionKernel(lib: CblasLibrary): KernelImpl {
     // The plans check the inner sizes (x's width against weight and a, a's rank against b).
     const out = compute(lib, backend, batchMatMulPlan(x.shape, weight.shape, false, false), x, weight, bias);
     const down = compute(lib, backend, batchMatMulPlan(x.shape, a.shape, false, true), x, a);
-    const delta = compute(lib, backend, batchMatMulPlan(down.shape, b.shape, false, true), down, b);
-    if (delta.shape.join() !== out.shape.join())
+    const deltaPlan = batchMatMulPlan(down.shape, b.shape, false, true);
+    if (deltaPlan.outShape.join() !== out.shape.join())
       throw new RangeError(`${LORA_PROJECTION}: b [${b.shape}] does not fit weight [${weight.shape}]`);
-    // Views after every allocation (each may grow the heap).
-    const [os, ds] = [out, delta].map((t) => heap(backend, t));
-    const scale = Math.fround(Number(args.attrs.scale));
-    // A float32 product, then a float32 sum (double rounding of a float32 operation is exact here).
-    for (let i = 0; i < os.length; i++) os[i] += Math.fround(ds[i] * scale);
+    // out += scale (x A^T) B^T as sgemm's alpha and beta: no delta tensor, no elementwise pass.
+    if (!isDegenerate(deltaPlan)) {
+      const [pDown, pB, pOut] = [down, b, out].map((t) => address(lib, backend, t));
+      runPlan(lib, deltaPlan, pDown, pB, pOut, 1, Math.fround(Number(args.attrs.scale)));
+    }
     backend.disposeData(down.dataId);
-    backend.disposeData(delta.dataId);
     return out;
   };
 }
