@@ -251,6 +251,18 @@ export class LoraAdapter {
     return tf.add(base, tf.mul(delta, tf.scalar(this.scale))) as tf.Tensor2D;
   }
 
+  /**
+   * The matrices of `module` when an inference pass may apply them as a plain product (the adapter
+   * on, no dropout mask drawn): A [r, in], B [out, r] and the scale, for the BLAS path's one-kernel
+   * projection. `undefined` where `apply` would return the base or draw a mask.
+   */
+  inferenceMatrices(module: string): { a: tf.Tensor2D; b: tf.Tensor2D; scale: number } | undefined {
+    const pair = this.pairs.get(module);
+    if (pair === undefined || !this.enabled) return undefined;
+    if (this.dropout > 0 && this.dropoutSeed !== undefined) return undefined;
+    return { a: pair.a as tf.Tensor2D, b: pair.b as tf.Tensor2D, scale: this.scale };
+  }
+
   /** Runs `fn` with every adapter off: the base model, e.g. the reference policy's pass. */
   withAdaptersOff<T>(fn: () => T): T {
     const before = this.enabled;

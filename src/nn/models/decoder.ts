@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Rng } from '../../util/rng.js';
 import { fusedKernels, productsThroughBlas } from '../backends/kernelRoute.js';
+import { LORA_PROJECTION } from '../backends/blas/blasKernels.js';
 import {
   DECODE_GELU_NEW,
   DECODE_LAYER_NORM,
@@ -294,6 +295,18 @@ export abstract class Decoder<C extends PolicyShape = PolicyShape> implements Po
   protected project(name: string, x: tf.Tensor, mode: PassMode): tf.Tensor2D {
     const weight = this.param(`${name}.weight`);
     const bias = this.params.get(`${name}.bias`);
+    const lora = mode.inference ? this.adapter?.inferenceMatrices(name) : undefined;
+    if (lora !== undefined && productsThroughBlas()) {
+      // The adapted projection in one kernel (base product, the two thin products, the scaled sum
+      // added by sgemm), within float32 rounding of the op path below (see LORA_PROJECTION).
+      return tf
+        .engine()
+        .runKernel(
+          LORA_PROJECTION,
+          { x, weight, ...(bias === undefined ? {} : { bias }), a: lora.a, b: lora.b },
+          { scale: lora.scale },
+        ) as tf.Tensor2D;
+    }
     let base: tf.Tensor2D;
     if (mode.inference && bias !== undefined && productsThroughBlas()) {
       // The BLAS kernel takes 2-D operands as they are: without the op's reshapes to 3-D and its

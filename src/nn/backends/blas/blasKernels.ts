@@ -27,6 +27,18 @@ export const GROUPED_MATMUL = 'GrpoviGroupedMatMul';
  */
 export const SOFTMAX_ENTROPY = 'GrpoviSoftmaxEntropy';
 
+/**
+ * A LoRA-adapted projection for inference passes (the KV-cached sampler): x W (+ bias) + scale *
+ * ((x A^T) B^T), from inputs x [rows, in], weight [in, out], optional bias [out], a [r, in],
+ * b [out, r] and attr scale. Three sgemm calls on the 2-D operands as they are, the last adding
+ * into the base product through sgemm's alpha (the scale) and beta (1), where the op path took
+ * reshapes, two products, a scalar, a product and a sum per projection. The base product is the
+ * op path's own sgemm call; the delta is scaled and added inside sgemm, so the result is within
+ * float32 rounding of the ops (which round the delta, its scaling and the sum one by one). No
+ * gradient. Only registered while the BLAS kernels are installed.
+ */
+export const LORA_PROJECTION = 'GrpoviLoraProjection';
+
 const OVERRIDDEN = [tf.BatchMatMul, tf._FusedMatMul, tf.Identity, tf.Slice, tf.SplitV, tf.Concat] as const;
 
 /** The wasm activation kernels the fused product hands its result to, as TF.js's own kernel does. */
@@ -72,8 +84,19 @@ function address(lib: CblasLibrary, backend: BackendWasm, info: tf.TensorInfo): 
   return heapBase + backend.dataIdMap.get(info.dataId).memoryOffset;
 }
 
-/** Runs a plan's sgemm calls on byte addresses; `c` already holds the bias rows when `beta` is 1. */
-function runPlan(lib: CblasLibrary, plan: GemmPlan, a: number, b: number, c: number, beta: number): void {
+/**
+ * Runs a plan's sgemm calls on byte addresses, C = alpha A B + beta C; `c` already holds the bias
+ * rows (or what the product adds to) when `beta` is 1.
+ */
+function runPlan(
+  lib: CblasLibrary,
+  plan: GemmPlan,
+  a: number,
+  b: number,
+  c: number,
+  beta: number,
+  alpha = 1,
+): void {
   const ta = plan.transposeA ? CBLAS_TRANS : CBLAS_NO_TRANS;
   const tb = plan.transposeB ? CBLAS_TRANS : CBLAS_NO_TRANS;
   const { m, n, k, lda, ldb, ldc } = plan;
@@ -85,7 +108,7 @@ function runPlan(lib: CblasLibrary, plan: GemmPlan, a: number, b: number, c: num
       m,
       n,
       k,
-      1,
+      alpha,
       a + 4 * call.aOffset,
       lda,
       b + 4 * call.bOffset,
@@ -224,6 +247,38 @@ function softmaxEntropyKernel(lib: CblasLibrary): KernelImpl {
     const [p, x] = [probs, logits].map((t) => address(lib, backend, t));
     for (let r = 0; r < rows; r++)
       entropy[r] = logZ[r] - lib.sdotAt(vocab, p + 4 * r * vocab, 1, x + 4 * r * vocab, 1);
+    return out;
+  };
+}
+
+function loraProjectionKernel(lib: CblasLibrary): KernelImpl {
+  return (args) => {
+    const { x, weight, bias, a, b } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    if (x === undefined || weight === undefined || a === undefined || b === undefined)
+      throw new TypeError(`${LORA_PROJECTION} needs inputs x, weight, a and b`);
+    if (!isFloat(x, weight, bias, a, b)) throw new TypeError(`${LORA_PROJECTION} takes float32 tensors`);
+    const shapes = [x, weight, a, b].map((t) => t.shape);
+    const outputs = weight.shape[1];
+    const fits =
+      shapes.every((shape) => shape.length === 2) &&
+      (bias === undefined || bias.shape.join() === String(outputs));
+    if (!fits)
+      throw new RangeError(
+        `${LORA_PROJECTION}: x [${x.shape}], weight [${weight.shape}], bias [${bias?.shape ?? ''}], a [${a.shape}], b [${b.shape}] do not fit`,
+      );
+    const { backend } = args;
+    // The plans check the inner sizes (x's width against weight and a, a's rank against b).
+    const out = compute(lib, backend, batchMatMulPlan(x.shape, weight.shape, false, false), x, weight, bias);
+    const down = compute(lib, backend, batchMatMulPlan(x.shape, a.shape, false, true), x, a);
+    const deltaPlan = batchMatMulPlan(down.shape, b.shape, false, true);
+    if (deltaPlan.outShape.join() !== out.shape.join())
+      throw new RangeError(`${LORA_PROJECTION}: b [${b.shape}] does not fit weight [${weight.shape}]`);
+    // out += scale (x A^T) B^T as sgemm's alpha and beta: no delta tensor, no elementwise pass.
+    if (!isDegenerate(deltaPlan)) {
+      const [pDown, pB, pOut] = [down, b, out].map((t) => address(lib, backend, t));
+      runPlan(lib, deltaPlan, pDown, pB, pOut, 1, Math.fround(Number(args.attrs.scale)));
+    }
+    backend.disposeData(down.dataId);
     return out;
   };
 }
@@ -380,6 +435,11 @@ export function installBlasKernels(lib: CblasLibrary): void {
     backendName: 'wasm',
     kernelFunc: softmaxEntropyKernel(lib) as unknown as tf.KernelFunc,
   });
+  tf.registerKernel({
+    kernelName: LORA_PROJECTION,
+    backendName: 'wasm',
+    kernelFunc: loraProjectionKernel(lib) as unknown as tf.KernelFunc,
+  });
   const ownKernels = [...LOG_PROB_KERNELS, ...DECODE_KERNELS];
   for (const { name, kernel } of ownKernels)
     tf.registerKernel({
@@ -399,6 +459,7 @@ export function uninstallBlasKernels(): void {
   }
   tf.unregisterKernel(GROUPED_MATMUL, 'wasm');
   tf.unregisterKernel(SOFTMAX_ENTROPY, 'wasm');
+  tf.unregisterKernel(LORA_PROJECTION, 'wasm');
   for (const { name } of [...LOG_PROB_KERNELS, ...DECODE_KERNELS]) tf.unregisterKernel(name, 'wasm');
   installed = null;
 }
